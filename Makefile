@@ -1,0 +1,46 @@
+# Two commands on a fresh clone:  `make run`  and  `make test`.
+# Both create .venv from the lockfile on first use (and again whenever it changes).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: run test check lint typecheck pytest lock clean
+
+run: $(STAMP)
+	$(BIN)/orchestrator serve
+
+test: $(STAMP) $(NODE_STAMP) lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy orchestrator
+
+pytest: $(STAMP) $(NODE_STAMP)
+	$(BIN)/pytest
+
+$(STAMP): requirements/dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --editable .
+	@touch $@
+
+# Contract-test data (Discord's OpenAPI spec, GitHub's webhook examples) from the npm lockfile.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Maintainers only: re-resolve the lockfiles (needs `uv`: pip install uv).
+lock:
+	uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --no-header -q -o requirements/runtime.txt
+	uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --extra serve --group dev -c requirements/runtime.txt --no-header -q -o requirements/dev.txt
+	npm install --package-lock-only --no-audit --no-fund
+
+clean:
+	rm -rf $(VENV) node_modules build .aws-sam .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,286 @@
+"""Settings: every knob comes from the environment or `.env`, in one place.
+
+Why one class: the README's configuration table is generated from it (see
+`settings_table()`), so the code and the docs cannot disagree. Secrets are
+`SecretStr` so they never show up in a `repr`, a traceback or a log line.
+
+Two modes matter:
+
+* **dev** (the default on a laptop): anything missing is filled in by a dev
+  identity generated under the data dir (an Ed25519 keypair standing in for
+  Discord, a webhook secret standing in for GitHub), so `orchestrator serve`
+  works with zero configuration.
+* **prod** (`ORCHESTRATOR_ENV=prod`, implied on AWS Lambda): a missing secret
+  is a startup error naming every missing variable. A dev key is never used
+  silently in production.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LAMBDA_MARKER = "AWS_LAMBDA_FUNCTION_NAME"
+# Stands in for a real application id locally; a snowflake Discord will never issue.
+DEV_APPLICATION_ID = "100000000000000001"
+
+
+class Env(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    PROD = "prod"
+
+
+class StoreBackend(StrEnum):
+    SQLITE = "sqlite"
+    DYNAMODB = "dynamodb"
+
+
+class JobsBackend(StrEnum):
+    INPROCESS = "inprocess"
+    LAMBDA = "lambda"
+
+
+class Tone(StrEnum):
+    PLAYFUL = "playful"
+    PLAIN = "plain"
+
+
+class ConfigError(RuntimeError):
+    """Raised at startup when the configuration cannot work; the message names each variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _on_lambda() -> bool:
+    return bool(os.environ.get(LAMBDA_MARKER))
+
+
+def _default_env() -> Env:
+    return Env.PROD if _on_lambda() else Env.DEV
+
+
+def _default_store() -> StoreBackend:
+    return StoreBackend.DYNAMODB if _on_lambda() else StoreBackend.SQLITE
+
+
+def _default_jobs() -> JobsBackend:
+    return JobsBackend.LAMBDA if _on_lambda() else JobsBackend.INPROCESS
+
+
+class Settings(BaseSettings):
+    """All configuration. Field descriptions feed the README table; keep them short."""
+
+    model_config = SettingsConfigDict(
+        # ORCHESTRATOR_ENV_FILE="" turns the file off (the tests do, so a developer's
+        # .env with real secrets never leaks into a test run).
+        env_file=os.environ.get("ORCHESTRATOR_ENV_FILE", ".env") or None,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,
+    )
+
+    env: Env = Field(
+        default_factory=_default_env,
+        validation_alias="ORCHESTRATOR_ENV",
+        description="`dev`, `test` or `prod`. `prod` (implied on Lambda) refuses to start "
+        "without its secrets; `dev` generates a local identity instead.",
+    )
+    data_dir: Path = Field(
+        default=Path(".orchestrator"),
+        validation_alias="ORCHESTRATOR_DATA_DIR",
+        description="Where the embedded SQLite store and the dev identity live.",
+    )
+    store: StoreBackend = Field(
+        default_factory=_default_store,
+        validation_alias="ORCHESTRATOR_STORE",
+        description="`sqlite` (default locally) or `dynamodb` (default on Lambda).",
+    )
+    sqlite_path: Path | None = Field(
+        default=None,
+        validation_alias="ORCHESTRATOR_SQLITE_PATH",
+        description="SQLite file; defaults to `<data dir>/orchestrator.sqlite3`.",
+    )
+    dynamodb_table: str = Field(
+        default="orchestrator",
+        validation_alias="ORCHESTRATOR_DYNAMODB_TABLE",
+        description="DynamoDB table name when the store is `dynamodb`.",
+    )
+    jobs: JobsBackend = Field(
+        default_factory=_default_jobs,
+        validation_alias="ORCHESTRATOR_JOBS",
+        description="How deferred work runs: `inprocess` (a background loop in this process) "
+        "or `lambda` (async self-invoke).",
+    )
+    api_base_path: str = Field(
+        default="/",
+        validation_alias="ORCHESTRATOR_API_BASE_PATH",
+        description="Path prefix stripped on Lambda, e.g. `/dev` for an API Gateway stage "
+        "named `dev`. The `$default` stage needs none.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        validation_alias="ORCHESTRATOR_PUBLIC_URL",
+        description="The URL this service is reached at (used in links and by `verify-deploy`).",
+    )
+    log_level: str = Field(
+        default="INFO",
+        validation_alias="ORCHESTRATOR_LOG_LEVEL",
+        description="Python log level name.",
+    )
+    tone: Tone = Field(
+        default=Tone.PLAYFUL,
+        validation_alias="ORCHESTRATOR_TONE",
+        description="`playful` (short, a little cheeky) or `plain` replies.",
+    )
+
+    discord_public_key: str | None = Field(
+        default=None,
+        validation_alias="DISCORD_PUBLIC_KEY",
+        description="Hex Ed25519 public key from the Discord developer portal; verifies "
+        "`/discord`.",
+    )
+    discord_application_id: str | None = Field(
+        default=None,
+        validation_alias="DISCORD_APPLICATION_ID",
+        description="Discord application id; follow-ups and command registration.",
+    )
+    discord_bot_token: SecretStr | None = Field(
+        default=None,
+        validation_alias="DISCORD_BOT_TOKEN",
+        description="Bot token for channel messages and command registration.",
+    )
+    discord_api_base: str = Field(
+        default="https://discord.com/api/v10",
+        validation_alias="DISCORD_API_BASE",
+        description="Discord REST base URL; pointed at a local stand-in by "
+        "`orchestrator simulate` and the tests.",
+    )
+    discord_signature_max_age: int = Field(
+        default=300,
+        ge=1,
+        validation_alias="DISCORD_SIGNATURE_MAX_AGE",
+        description="Seconds a signed interaction stays acceptable (replay window).",
+    )
+    discord_max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        validation_alias="DISCORD_MAX_BODY_BYTES",
+        description="Largest interaction body accepted; larger is 413 before verifying.",
+    )
+
+    github_token: SecretStr | None = Field(
+        default=None,
+        validation_alias="GITHUB_TOKEN",
+        description="GitHub token for the REST API (workflow runs, dispatch, deliveries).",
+    )
+    github_webhook_secret: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("GITHUB_WEBHOOK_SECRET"),
+        description="Webhook secret(s); a comma-separated list accepts several during rotation.",
+    )
+    github_api_base: str = Field(
+        default="https://api.github.com",
+        validation_alias="GITHUB_API_BASE",
+        description="GitHub REST base URL (GitHub Enterprise, or a local fake in tests).",
+    )
+
+    @field_validator("github_webhook_secret", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("api_base_path")
+    @classmethod
+    def _normalise_base_path(cls, value: str) -> str:
+        return "/" + value.strip().strip("/")
+
+    @property
+    def sqlite_file(self) -> Path:
+        return self.sqlite_path or self.data_dir / "orchestrator.sqlite3"
+
+    @property
+    def is_prod(self) -> bool:
+        return self.env is Env.PROD
+
+    def missing_for_prod(self) -> list[str]:
+        """Variables production cannot run without, in the order the README lists them."""
+        missing = []
+        if not self.discord_public_key:
+            missing.append("DISCORD_PUBLIC_KEY")
+        if not self.discord_application_id:
+            missing.append("DISCORD_APPLICATION_ID")
+        if self.discord_bot_token is None or not self.discord_bot_token.get_secret_value():
+            missing.append("DISCORD_BOT_TOKEN")
+        if self.github_token is None or not self.github_token.get_secret_value():
+            missing.append("GITHUB_TOKEN")
+        if not self.github_webhook_secret:
+            missing.append("GITHUB_WEBHOOK_SECRET")
+        return missing
+
+
+def finalize(settings: Settings) -> Settings:
+    """Make settings usable: refuse an incomplete production config, fill dev gaps.
+
+    In prod every missing secret is reported at once (one failed deploy, not five).
+    In dev and test the gaps are filled from the persistent dev identity, so the
+    signatures `orchestrator simulate` and `orchestrator replay` make are accepted.
+    """
+    if settings.is_prod:
+        missing = settings.missing_for_prod()
+        if missing:
+            raise ConfigError(
+                [f"{name} is not set (required when ORCHESTRATOR_ENV=prod)" for name in missing]
+            )
+        return settings
+    from orchestrator.devkeys import load_or_create_dev_identity
+
+    updates: dict[str, Any] = {}
+    if not settings.discord_public_key or not settings.github_webhook_secret:
+        identity = load_or_create_dev_identity(settings.data_dir)
+        if not settings.discord_public_key:
+            updates["discord_public_key"] = identity.discord_public_key
+        if not settings.github_webhook_secret:
+            updates["github_webhook_secret"] = [SecretStr(identity.github_webhook_secret)]
+    if not settings.discord_application_id:
+        updates["discord_application_id"] = DEV_APPLICATION_ID
+    return settings.model_copy(update=updates) if updates else settings
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (plus explicit overrides), finalized."""
+    return finalize(Settings(**overrides))
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting: the README's configuration table."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            variable = str(alias.choices[0])
+        else:
+            variable = str(alias or name).upper()
+        if field.default_factory is not None:
+            default = {
+                "env": "`dev` (`prod` on Lambda)",
+                "store": "`sqlite` (`dynamodb` on Lambda)",
+                "jobs": "`inprocess` (`lambda` on Lambda)",
+                "github_webhook_secret": "unset",
+            }.get(name, "computed")
+        elif field.default is None:
+            default = "unset"
+        else:
+            default = f"`{field.default}`"
+        rows.append((variable, default, field.description or ""))
+    return rows

@@ -1,0 +1,1 @@
+"""GitHub protocol core: webhook signatures, event parsing and routing, the API client."""

@@ -1,0 +1,104 @@
+"""In-process jobs: a dedicated event loop on a background thread.
+
+Why a thread and not `asyncio.create_task` on the request's loop: the same app
+runs under uvicorn, under TestClient and under Mangum, and Mangum drives a
+fresh `run_until_complete` per invocation, so a task left on that loop is
+frozen the moment the response returns. A loop of our own keeps running
+whatever served the request, so the HTTP answer never waits for the job and
+the job never waits for the next request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from orchestrator.jobs.base import Job, JobRunner, record
+from orchestrator.store.base import JSONObject
+
+if TYPE_CHECKING:
+    from orchestrator.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class InProcessDispatcher:
+    def __init__(self, services: Services, runner: JobRunner | None = None) -> None:
+        self.services = services
+        self.runner = runner or JobRunner(services)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._inflight: set[concurrent.futures.Future[object]] = set()
+        self._closed = False
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("job dispatcher is closed")
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def serve() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                self._thread = threading.Thread(target=serve, name="orchestrator-jobs", daemon=True)
+                self._thread.start()
+                ready.wait()
+                self._loop = loop
+            return self._loop
+
+    def dispatch(self, name: str, payload: JSONObject, *, job_id: str | None = None) -> Job:
+        job = Job(name=name, payload=payload) if job_id is None else Job(name, payload, job_id)
+        record(self.services, job, "pending")
+        self.submit(job)
+        return job
+
+    def submit(self, job: Job) -> concurrent.futures.Future[object]:
+        """Run an already-recorded job (dispatch, `jobs retry`, resume after restart)."""
+        loop = self._ensure_loop()
+        future: concurrent.futures.Future[object] = asyncio.run_coroutine_threadsafe(
+            self.runner.run(job), loop
+        )
+        with self._lock:
+            self._inflight.add(future)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, future: concurrent.futures.Future[object]) -> None:
+        with self._lock:
+            self._inflight.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.error("job runner crashed", exc_info=future.exception())
+
+    def inflight(self) -> int:
+        with self._lock:
+            return len(self._inflight)
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait for in-flight jobs; True if none is left."""
+        with self._lock:
+            pending = list(self._inflight)
+        if not pending:
+            return True
+        _, not_done = concurrent.futures.wait(pending, timeout=timeout)
+        return not not_done
+
+    def close(self, timeout: float = 10.0) -> None:
+        finished = self.drain(timeout)
+        with self._lock:
+            self._closed = True
+            loop, thread = self._loop, self._thread
+        if not finished:
+            # Their records stay "pending"/"running": visible, and retryable later.
+            log.warning("shutting down with jobs still running", extra={"count": self.inflight()})
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.stop)
+        if thread is not None:
+            thread.join(timeout=1.0)

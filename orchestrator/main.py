@@ -1,0 +1,75 @@
+"""The one app, and its two front doors.
+
+* `uvicorn orchestrator.main:app` serves it locally.
+* `orchestrator.main.handler` is the AWS Lambda entry point (the SAM template's
+  `Handler`): the same app behind Mangum.
+
+Both import this very module the same way, so the layout that works locally is
+the layout that works on Lambda; there is no `sys.path` trickery anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from orchestrator import __version__
+from orchestrator.config import Settings, finalize, load_settings
+from orchestrator.routers import discord, errors, github, meta
+from orchestrator.services import Services
+
+DESCRIPTION = """\
+A Discord <-> GitHub deploy orchestrator.
+
+* `POST /discord` is the Discord Interactions endpoint (Ed25519-signed).
+* `POST /github` is the GitHub webhook endpoint (HMAC-SHA256-signed).
+* `GET /healthz` and `GET /version` say whether it is up and which commit it runs.
+"""
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+    """Build the app. Settings default to the environment; services to what settings name."""
+    if services is None:
+        services = Services(finalize(settings) if settings is not None else load_settings())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Runs under uvicorn; Lambda runs with lifespan="off" and freezes instead of stopping.
+        yield
+        services.close()
+
+    app = FastAPI(
+        title="orchestrator",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.services = services
+    errors.install(app)
+    app.include_router(meta.router)
+    app.include_router(discord.router)
+    app.include_router(github.router)
+    return app
+
+
+app = create_app()
+
+_adapter: Any = None
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """AWS Lambda entry point. Kept a plain function so non-HTTP events can be routed first."""
+    global _adapter
+    if _adapter is None:
+        from mangum import Mangum
+
+        settings = app.state.services.settings
+        _adapter = Mangum(app, lifespan="off", api_gateway_base_path=settings.api_base_path)
+    result: dict[str, Any] = _adapter(event, context)
+    return result

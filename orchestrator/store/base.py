@@ -1,0 +1,124 @@
+"""The store interface: the few operations every feature needs, and nothing more.
+
+Keys are `"<collection>:<id>"`. The collection (before the first colon) is
+how the DynamoDB backend partitions data, so a prefix query must name one
+(`"audit:2026-11"` is fine, `"aud"` is not). Values are small JSON objects.
+
+Why these operations:
+* `claim` is the idempotency primitive: true exactly once per key until its TTL
+  lapses. GitHub redeliveries, Lambda's async retries and double-clicked
+  buttons all collapse onto it.
+* `put_if_newer` keeps the newest version of a record when events arrive out
+  of order (a late `in_progress` must not overwrite `completed`).
+* the rest is a plain key/value store with TTL and prefix listing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+JSONObject = dict[str, Any]
+
+MAX_VALUE_BYTES = 350_000  # DynamoDB's item cap is 400 KB; leave room for keys and attributes
+_COLLECTION = re.compile(r"^[a-z0-9_.-]+$")
+
+
+class StoreError(RuntimeError):
+    """Base for store failures."""
+
+
+class StoreUnavailable(StoreError):
+    """The backend could not be reached or stayed busy past its retries.
+
+    Routers turn this into 503 so the sender (GitHub) records a failure and
+    the event can be redelivered, instead of a 2xx that silently drops it.
+    """
+
+
+class InvalidKey(StoreError, ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Record:
+    key: str
+    value: JSONObject
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """`"collection:rest"` -> `("collection", "rest")`, or InvalidKey."""
+    collection, sep, rest = key.partition(":")
+    if not sep or not rest or not _COLLECTION.match(collection):
+        raise InvalidKey(f"store keys look like 'collection:id', got {key[:60]!r}")
+    return collection, rest
+
+
+def split_prefix(prefix: str) -> tuple[str, str]:
+    """Like `split_key`, but the part after the colon may be empty (`"audit:"`)."""
+    collection, sep, rest = prefix.partition(":")
+    if not sep or not _COLLECTION.match(collection):
+        raise InvalidKey(
+            f"prefixes name a collection first ('collection:...'), got {prefix[:60]!r}"
+        )
+    return collection, rest
+
+
+def encode_value(value: JSONObject) -> str:
+    if not isinstance(value, dict):
+        raise TypeError("store values are JSON objects")
+    text = json.dumps(value, separators=(",", ":"), sort_keys=True)
+    if len(text.encode()) > MAX_VALUE_BYTES:
+        raise ValueError(f"store value too large ({len(text)} bytes > {MAX_VALUE_BYTES})")
+    return text
+
+
+def expiry(ttl: float | None, now: float) -> float | None:
+    if ttl is None:
+        return None
+    if ttl <= 0:
+        raise ValueError("ttl must be positive seconds")
+    return now + ttl
+
+
+Clock = Callable[[], float]
+
+
+class Store(Protocol):
+    """What features may ask of storage. One implementation per backend."""
+
+    def claim(self, key: str, ttl: float, value: JSONObject | None = None) -> bool:
+        """Atomically create `key`; True for the first caller, False while it exists."""
+        ...
+
+    def put(self, key: str, value: JSONObject, ttl: float | None = None) -> None: ...
+
+    def put_if_newer(
+        self, key: str, value: JSONObject, version: float, ttl: float | None = None
+    ) -> bool:
+        """Write unless the stored record has a version >= `version`; True if written."""
+        ...
+
+    def get(self, key: str) -> JSONObject | None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def query_prefix(
+        self, prefix: str, limit: int = 100, newest_first: bool = False
+    ) -> list[Record]:
+        """Live records whose key starts with `prefix`, in key order."""
+        ...
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the backend answers; `/healthz` calls it."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,232 @@
+"""SQLite store: the embedded default, safe across threads and processes.
+
+One connection per thread (sqlite3 connections must not be shared), WAL so
+readers never block the writer, and every mutation is a single statement so
+atomicity comes from SQLite itself rather than from locks in this process;
+that is what makes `claim` correct across several uvicorn workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from orchestrator.store.base import (
+    Clock,
+    JSONObject,
+    Record,
+    StoreUnavailable,
+    encode_value,
+    expiry,
+    now,
+    split_key,
+    split_prefix,
+)
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    expires_at REAL,
+    version    REAL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS records_expiry ON records(expires_at) WHERE expires_at IS NOT NULL;
+"""
+
+# "Live" everywhere below means: no expiry, or an expiry still in the future.
+_CLAIM = """
+INSERT INTO records(key, value, expires_at) VALUES (:key, :value, :expires_at)
+ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at,
+    version = NULL
+WHERE records.expires_at IS NOT NULL AND records.expires_at <= :now
+"""
+_PUT = """
+INSERT INTO records(key, value, expires_at) VALUES (:key, :value, :expires_at)
+ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at,
+    version = NULL
+"""
+_PUT_IF_NEWER = """
+INSERT INTO records(key, value, expires_at, version)
+VALUES (:key, :value, :expires_at, :version)
+ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at,
+    version = excluded.version
+WHERE records.version IS NULL OR records.version < excluded.version
+    OR (records.expires_at IS NOT NULL AND records.expires_at <= :now)
+"""
+_GET = """
+SELECT value FROM records
+WHERE key = :key AND (expires_at IS NULL OR expires_at > :now)
+"""
+_QUERY = """
+SELECT key, value FROM records
+WHERE key >= :low AND key < :high AND (expires_at IS NULL OR expires_at > :now)
+ORDER BY key {order} LIMIT :limit
+"""
+_QUERY_ASC = _QUERY.format(order="ASC")
+_QUERY_DESC = _QUERY.format(order="DESC")
+
+_PURGE_EVERY = 500  # writes between sweeps of expired rows
+_BUSY_TIMEOUT_MS = 5_000
+_RETRIES = 3
+
+
+def _prefix_upper_bound(prefix: str) -> str:
+    """Smallest string greater than every string starting with `prefix` (for an index range)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+class SQLiteStore:
+    def __init__(self, path: Path, clock: Clock = now) -> None:
+        self.path = path
+        self._clock = clock
+        self._local = threading.local()
+        self._writes = 0
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._run(lambda conn: conn.executescript(_SCHEMA))
+
+    # -- connection handling -------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=_BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,  # autocommit: each statement is its own transaction
+                check_same_thread=True,
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def _run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """Run one operation, retrying while the database is locked, then give up cleanly."""
+        delay = 0.05
+        for attempt in range(_RETRIES):
+            try:
+                return operation(self._connection())
+            except sqlite3.OperationalError as exc:
+                message = str(exc).lower()
+                transient = "locked" in message or "busy" in message
+                if not transient or attempt == _RETRIES - 1:
+                    raise StoreUnavailable(f"sqlite: {exc}") from exc
+                time.sleep(delay)
+                delay *= 2
+            except sqlite3.DatabaseError as exc:
+                raise StoreUnavailable(f"sqlite: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _after_write(self) -> None:
+        self._writes += 1
+        if self._writes % _PURGE_EVERY == 0:
+            self.purge_expired()
+
+    # -- the Store interface -------------------------------------------------------------
+
+    def claim(self, key: str, ttl: float, value: JSONObject | None = None) -> bool:
+        split_key(key)
+        at = self._clock()
+        params = {
+            "key": key,
+            "value": encode_value(value or {"claimed_at": at}),
+            "expires_at": expiry(ttl, at),
+            "now": at,
+        }
+        # One statement: insert, or take over a row whose TTL has lapsed. The row count
+        # tells whether this caller won; SQLite serialises writers across processes.
+        changed = self._run(lambda conn: conn.execute(_CLAIM, params).rowcount)
+        self._after_write()
+        return changed == 1
+
+    def put(self, key: str, value: JSONObject, ttl: float | None = None) -> None:
+        split_key(key)
+        at = self._clock()
+        params = {"key": key, "value": encode_value(value), "expires_at": expiry(ttl, at)}
+        self._run(lambda conn: conn.execute(_PUT, params))
+        self._after_write()
+
+    def put_if_newer(
+        self, key: str, value: JSONObject, version: float, ttl: float | None = None
+    ) -> bool:
+        split_key(key)
+        at = self._clock()
+        params = {
+            "key": key,
+            "value": encode_value(value),
+            "expires_at": expiry(ttl, at),
+            "version": version,
+            "now": at,
+        }
+        changed = self._run(lambda conn: conn.execute(_PUT_IF_NEWER, params).rowcount)
+        self._after_write()
+        return changed == 1
+
+    def get(self, key: str) -> JSONObject | None:
+        split_key(key)
+        row = self._run(
+            lambda conn: conn.execute(_GET, {"key": key, "now": self._clock()}).fetchone()
+        )
+        if row is None:
+            return None
+        value: JSONObject = json.loads(row[0])
+        return value
+
+    def delete(self, key: str) -> None:
+        split_key(key)
+        self._run(lambda conn: conn.execute("DELETE FROM records WHERE key = ?", (key,)))
+
+    def query_prefix(
+        self, prefix: str, limit: int = 100, newest_first: bool = False
+    ) -> list[Record]:
+        split_prefix(prefix)
+        statement = _QUERY_DESC if newest_first else _QUERY_ASC
+        rows = self._run(
+            lambda conn: conn.execute(
+                statement,
+                {
+                    "low": prefix,
+                    "high": _prefix_upper_bound(prefix),
+                    "now": self._clock(),
+                    "limit": max(0, limit),
+                },
+            ).fetchall()
+        )
+        return [Record(key, json.loads(value)) for key, value in rows]
+
+    def ping(self) -> None:
+        self._run(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    def purge_expired(self) -> int:
+        """Delete rows whose TTL lapsed; reads already ignore them, this reclaims space."""
+        return self._run(
+            lambda conn: (
+                conn.execute(
+                    "DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?",
+                    (self._clock(),),
+                ).rowcount
+            )
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            # A connection made in another thread refuses a cross-thread close; it is
+            # released when that thread's locals are collected.
+            with contextlib.suppress(sqlite3.ProgrammingError):
+                conn.close()
+        self._local = threading.local()

@@ -1,0 +1,69 @@
+"""Test-wide setup. The environment is fixed before any `orchestrator` import.
+
+`orchestrator.main` builds its app at import time, so the environment must be
+safe first: a throwaway data dir, `test` mode, no `.env`, and none of the
+developer's real secrets.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+_SESSION_DATA = tempfile.mkdtemp(prefix="orchestrator-tests-")
+os.environ["ORCHESTRATOR_DATA_DIR"] = _SESSION_DATA
+os.environ["ORCHESTRATOR_ENV"] = "test"
+os.environ["ORCHESTRATOR_ENV_FILE"] = ""
+for _name in list(os.environ):
+    if _name.startswith(("DISCORD_", "GITHUB_", "AWS_")) or (
+        _name.startswith("ORCHESTRATOR_")
+        and _name not in {"ORCHESTRATOR_DATA_DIR", "ORCHESTRATOR_ENV", "ORCHESTRATOR_ENV_FILE"}
+    ):
+        del os.environ[_name]
+
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+
+from orchestrator.config import Settings, load_settings  # noqa: E402
+from orchestrator.devkeys import DevIdentity, load_or_create_dev_identity  # noqa: E402
+from orchestrator.main import create_app  # noqa: E402
+from orchestrator.services import Services  # noqa: E402
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return load_settings(ORCHESTRATOR_DATA_DIR=data_dir)
+
+
+@pytest.fixture
+def identity(settings: Settings) -> DevIdentity:
+    return load_or_create_dev_identity(settings.data_dir)
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    services = Services(settings)
+    yield services
+    services.close(timeout=5)
+
+
+@pytest.fixture
+def app(services: Services) -> FastAPI:
+    return create_app(services=services)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from orchestrator.jobs.base import Job, JobContext, JobRegistry, JobRunner
+from orchestrator.jobs.inprocess import InProcessDispatcher
+from orchestrator.services import Services
+
+
+@pytest.fixture
+def jobs() -> JobRegistry:
+    return JobRegistry()
+
+
+def make_dispatcher(services: Services, jobs: JobRegistry) -> InProcessDispatcher:
+    return InProcessDispatcher(services, JobRunner(services, jobs))
+
+
+def test_dispatch_returns_before_the_job_finishes(services: Services, jobs: JobRegistry) -> None:
+    finished = threading.Event()
+
+    @jobs.job("slow")
+    async def slow(ctx: JobContext) -> None:
+        await asyncio.sleep(0.5)
+        finished.set()
+
+    dispatcher = make_dispatcher(services, jobs)
+    started = time.perf_counter()
+    job = dispatcher.dispatch("slow", {})
+    assert time.perf_counter() - started < 0.4
+    assert not finished.is_set()
+    assert services.store.get(f"job:{job.id}")["status"] in {"pending", "running"}
+    assert dispatcher.drain(timeout=5)
+    assert finished.is_set()
+    assert services.store.get(f"job:{job.id}")["status"] == "done"
+    dispatcher.close()
+
+
+def test_failures_are_recorded_not_raised(services: Services, jobs: JobRegistry) -> None:
+    @jobs.job("boom")
+    async def boom(ctx: JobContext) -> None:
+        raise RuntimeError("kaput")
+
+    dispatcher = make_dispatcher(services, jobs)
+    job = dispatcher.dispatch("boom", {"x": 1})
+    assert dispatcher.drain(timeout=5)
+    recorded = services.store.get(f"job:{job.id}")
+    assert recorded["status"] == "failed"
+    assert "RuntimeError: kaput" in recorded["error"]
+    assert recorded["payload"] == {"x": 1}
+    dispatcher.close()
+
+
+def test_unknown_job_is_recorded_as_failed(services: Services, jobs: JobRegistry) -> None:
+    dispatcher = make_dispatcher(services, jobs)
+    job = dispatcher.dispatch("nope", {})
+    assert dispatcher.drain(timeout=5)
+    assert services.store.get(f"job:{job.id}")["status"] == "failed"
+    dispatcher.close()
+
+
+def test_the_same_job_runs_once(services: Services, jobs: JobRegistry) -> None:
+    runs: list[str] = []
+
+    @jobs.job("count")
+    async def count(ctx: JobContext) -> None:
+        runs.append(ctx.job.id)
+
+    runner = JobRunner(services, jobs)
+    job = Job("count", {}, id="fixed", attempt=1)
+    assert asyncio.run(runner.run(job)) == "done"
+    assert asyncio.run(runner.run(job)) == "duplicate"
+    assert asyncio.run(runner.run(Job("count", {}, id="fixed", attempt=2))) == "done"
+    assert runs == ["fixed", "fixed"]
+
+
+def test_close_waits_for_inflight_jobs(services: Services, jobs: JobRegistry) -> None:
+    done = threading.Event()
+
+    @jobs.job("slow")
+    async def slow(ctx: JobContext) -> None:
+        await asyncio.sleep(0.3)
+        done.set()
+
+    dispatcher = make_dispatcher(services, jobs)
+    dispatcher.dispatch("slow", {})
+    dispatcher.close(timeout=5)
+    assert done.is_set()
+    with pytest.raises(RuntimeError, match="closed"):
+        dispatcher.dispatch("slow", {})
+
+
+def test_job_events_round_trip() -> None:
+    job = Job("x", {"a": [1]}, id="abc", attempt=2)
+    assert Job.from_event(job.to_event()) == job
+    assert Job.from_event({"version": "2.0", "rawPath": "/"}) is None
+    assert Job.from_event({"orchestrator_job": {"name": 1}}) is None
+    assert Job.from_event("nope") is None

@@ -1,0 +1,146 @@
+"""The store contract. Every backend runs this same suite."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.store.base import InvalidKey, Store
+from tests.store import claimers
+from tests.store.backends import StoreSpec
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["sqlite"])
+def spec(request: pytest.FixtureRequest, tmp_path: Path) -> StoreSpec:
+    return StoreSpec(request.param, str(tmp_path / "store.sqlite3"))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(spec: StoreSpec, clock: FakeClock) -> Iterator[Store]:
+    opened = spec.open(clock=clock)
+    yield opened
+    opened.close()
+
+
+def test_records_round_trip(store: Store) -> None:
+    value = {"text": "héllo ✓", "n": 3, "nested": {"list": [1, 2.5, None, True]}}
+    store.put("things:a", value)
+    assert store.get("things:a") == value
+    store.put("things:a", {"n": 4})
+    assert store.get("things:a") == {"n": 4}
+    store.delete("things:a")
+    assert store.get("things:a") is None
+    store.delete("things:a")  # deleting what is gone is fine
+
+
+def test_missing_record_is_none(store: Store) -> None:
+    assert store.get("things:nope") is None
+
+
+def test_claim_is_true_once(store: Store) -> None:
+    assert store.claim("delivery:1", ttl=60) is True
+    assert store.claim("delivery:1", ttl=60) is False
+    assert store.claim("delivery:2", ttl=60) is True
+
+
+def test_claim_expires_with_its_ttl(store: Store, clock: FakeClock) -> None:
+    assert store.claim("delivery:1", ttl=60) is True
+    clock.now += 59
+    assert store.claim("delivery:1", ttl=60) is False
+    clock.now += 2
+    assert store.claim("delivery:1", ttl=60) is True
+    assert store.claim("delivery:1", ttl=60) is False
+
+
+def test_put_ttl_expiry(store: Store, clock: FakeClock) -> None:
+    store.put("trace:1", {"a": 1}, ttl=10)
+    store.put("trace:2", {"a": 2})
+    clock.now += 11
+    assert store.get("trace:1") is None
+    assert store.get("trace:2") == {"a": 2}
+    assert [r.key for r in store.query_prefix("trace:")] == ["trace:2"]
+
+
+def test_query_prefix_orders_and_limits(store: Store) -> None:
+    for key in ["audit:2026-11-02", "audit:2026-11-01", "audit:2026-12-01", "auditx:1", "other:1"]:
+        store.put(key, {"k": key})
+    assert [r.key for r in store.query_prefix("audit:2026-11")] == [
+        "audit:2026-11-01",
+        "audit:2026-11-02",
+    ]
+    assert [r.key for r in store.query_prefix("audit:")] == [
+        "audit:2026-11-01",
+        "audit:2026-11-02",
+        "audit:2026-12-01",
+    ]
+    newest = store.query_prefix("audit:", limit=2, newest_first=True)
+    assert [r.key for r in newest] == ["audit:2026-12-01", "audit:2026-11-02"]
+    assert newest[0].value == {"k": "audit:2026-12-01"}
+
+
+def test_put_if_newer_keeps_the_newest_version(store: Store) -> None:
+    assert store.put_if_newer("run:7", {"status": "completed"}, version=20.0) is True
+    assert store.put_if_newer("run:7", {"status": "in_progress"}, version=10.0) is False
+    assert store.get("run:7") == {"status": "completed"}
+    assert store.put_if_newer("run:7", {"status": "completed", "n": 2}, version=20.0) is False
+    assert store.put_if_newer("run:7", {"status": "rerun"}, version=30.0) is True
+    assert store.get("run:7") == {"status": "rerun"}
+
+
+@pytest.mark.parametrize("key", ["nocolon", ":x", "UPPER:x", "a b:c", "things:"])
+def test_keys_must_name_a_collection(store: Store, key: str) -> None:
+    with pytest.raises(InvalidKey):
+        store.put(key, {})
+
+
+def test_prefix_must_name_a_collection(store: Store) -> None:
+    with pytest.raises(InvalidKey):
+        store.query_prefix("aud")
+
+
+def test_values_must_be_objects_and_small(store: Store) -> None:
+    with pytest.raises(TypeError):
+        store.put("things:a", ["not", "an", "object"])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="too large"):
+        store.put("things:a", {"blob": "x" * 400_000})
+
+
+def test_ping(store: Store) -> None:
+    store.ping()
+
+
+def test_claim_once_across_processes_and_threads(spec: StoreSpec) -> None:
+    """20 concurrent claimers (2 processes x 10 threads), one key: exactly one winner."""
+    spec.open().close()  # create the schema before the race
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(20)
+    results = ctx.Queue()
+    workers = [
+        ctx.Process(target=claimers.race, args=(spec, "delivery:race", 10, barrier, results))
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=30)
+        assert worker.exitcode == 0
+    flat = [won for outcome in outcomes for won in outcome]
+    assert len(flat) == 20
+    assert flat.count(True) == 1

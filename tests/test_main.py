@@ -1,0 +1,174 @@
+"""One app, two front doors: the Lambda handler answers exactly like the ASGI app."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+import orchestrator.main
+from orchestrator.aws.events import http_api_event, response_body
+from orchestrator.config import load_settings
+from orchestrator.devkeys import load_or_create_dev_identity
+from orchestrator.main import create_app
+from tests.support.signing import PING_INTERACTION, discord_headers, dumps, github_headers
+
+RUNTIME = Path(__file__).parent / "support" / "lambda_runtime.py"
+
+Request = tuple[str, str, dict[str, str], bytes | None]
+
+
+def requests_for(data_dir: Path) -> list[Request]:
+    identity = load_or_create_dev_identity(data_dir)
+    ping = dumps(PING_INTERACTION)
+    gh_ping = dumps({"zen": "Design for failure.", "hook_id": 1})
+    return [
+        ("GET", "/healthz", {}, None),
+        ("GET", "/version", {}, None),
+        ("GET", "/nope", {}, None),
+        ("POST", "/discord", discord_headers(identity, ping), ping),
+        ("POST", "/discord", {"content-type": "application/json"}, ping),
+        (
+            "POST",
+            "/github",
+            github_headers(identity.github_webhook_secret, gh_ping, "ping", "d-1"),
+            gh_ping,
+        ),
+        ("POST", "/github", {"x-github-event": "ping"}, gh_ping),
+    ]
+
+
+def via_client(client: TestClient, requests: list[Request]) -> list[tuple[int, Any]]:
+    answers = []
+    for method, path, headers, body in requests:
+        response = client.request(method, path, headers=headers, content=body)
+        answers.append((response.status_code, response.json()))
+    return answers
+
+
+def via_lambda(responses: list[dict[str, Any]]) -> list[tuple[int, Any]]:
+    return [(r["statusCode"], json.loads(response_body(r))) for r in responses]
+
+
+def test_handler_matches_the_asgi_app_on_the_default_stage(client: TestClient) -> None:
+    # The module-level app and handler, as Lambda imports them.
+    data_dir = orchestrator.main.app.state.services.settings.data_dir
+    requests = requests_for(data_dir)
+    with TestClient(orchestrator.main.app) as direct:
+        expected = via_client(direct, requests)
+    events = [http_api_event(m, p, headers=h, body=b) for m, p, h, b in requests]
+    got = via_lambda([orchestrator.main.handler(event, None) for event in events])
+    assert got == expected
+    assert expected[0][0] == 200 and expected[3] == (200, {"type": 1})
+    assert expected[4][0] == 401 and expected[6][0] == 401
+
+
+def test_handler_accepts_plain_text_bodies_too() -> None:
+    data_dir = orchestrator.main.app.state.services.settings.data_dir
+    identity = load_or_create_dev_identity(data_dir)
+    ping = dumps(PING_INTERACTION)
+    event = http_api_event(
+        "POST", "/discord", headers=discord_headers(identity, ping), body=ping, base64_body=False
+    )
+    response = orchestrator.main.handler(event, None)
+    assert response["statusCode"] == 200
+    assert json.loads(response_body(response)) == {"type": 1}
+
+
+def test_handler_on_a_named_stage_strips_the_prefix(tmp_path: Path) -> None:
+    """Stage `dev` prefixes every path with `/dev`; ORCHESTRATOR_API_BASE_PATH strips it."""
+    env = {
+        **os.environ,
+        "ORCHESTRATOR_DATA_DIR": str(tmp_path),
+        "ORCHESTRATOR_API_BASE_PATH": "/dev",
+    }
+    requests = requests_for(tmp_path)
+    events = [http_api_event(m, p, headers=h, body=b, stage="dev") for m, p, h, b in requests]
+    run = subprocess.run(
+        [sys.executable, str(RUNTIME), "-", "orchestrator.main.handler"],
+        input=json.dumps(events),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    got = via_lambda(json.loads(run.stdout))
+
+    settings = load_settings(ORCHESTRATOR_DATA_DIR=tmp_path, ORCHESTRATOR_API_BASE_PATH="/dev")
+    with TestClient(create_app(settings)) as direct:
+        expected = via_client(direct, requests)
+    assert got == expected
+    assert got[0] == (200, {"status": "ok", "store": "ok"})
+
+
+def test_without_the_base_path_a_named_stage_misses_every_route(tmp_path: Path) -> None:
+    """The failure the setting exists for: `/dev/healthz` is not a route of ours."""
+    env = {**os.environ, "ORCHESTRATOR_DATA_DIR": str(tmp_path)}
+    events = [http_api_event("GET", "/healthz", stage="dev")]
+    run = subprocess.run(
+        [sys.executable, str(RUNTIME), "-", "orchestrator.main.handler"],
+        input=json.dumps(events),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)[0]["statusCode"] == 404
+
+
+@pytest.mark.parametrize(
+    "entry", [["-m", "orchestrator", "serve", "--port", "0"], ["-c", "import orchestrator.main"]]
+)
+def test_prod_without_secrets_refuses_to_start(tmp_path: Path, entry: list[str]) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "GITHUB_"))}
+    env.update({"ORCHESTRATOR_ENV": "prod", "ORCHESTRATOR_DATA_DIR": str(tmp_path)})
+    run = subprocess.run(
+        [sys.executable, *entry], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert run.returncode != 0
+    for name in [
+        "DISCORD_PUBLIC_KEY",
+        "DISCORD_APPLICATION_ID",
+        "DISCORD_BOT_TOKEN",
+        "GITHUB_TOKEN",
+        "GITHUB_WEBHOOK_SECRET",
+    ]:
+        assert name in run.stderr
+    assert not (tmp_path / "dev-identity.json").exists(), "prod must never create a dev key"
+
+
+def test_prod_names_only_what_is_missing(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "GITHUB_"))}
+    env.update(
+        {
+            "ORCHESTRATOR_ENV": "prod",
+            "ORCHESTRATOR_DATA_DIR": str(tmp_path),
+            "DISCORD_PUBLIC_KEY": "00" * 32,
+            "DISCORD_APPLICATION_ID": "1",
+            "DISCORD_BOT_TOKEN": "bot-secret-value",
+            "GITHUB_TOKEN": "ghp_secret_value",
+        }
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "GITHUB_WEBHOOK_SECRET" in run.stderr
+    assert "DISCORD_BOT_TOKEN" not in run.stderr
+    assert "bot-secret-value" not in run.stderr + run.stdout
+    assert "ghp_secret_value" not in run.stderr + run.stdout
