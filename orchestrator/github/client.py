@@ -1,0 +1,887 @@
+"""A thin GitHub REST client: the two dozen calls the product makes, over httpx.
+
+Why not githubkit: its import and first client cost far more cold-start time
+than this whole module (numbers in `docs/github-client.md`), for typed models
+we would not use: payloads stay plain dicts because GitHub keeps adding fields
+and the rest of the code reads them defensively anyway.
+
+What it does add over bare httpx, because the product needs it:
+
+* retries that respect GitHub's rate limits (decided by the pure
+  `ratelimit.decide`, slept through an injected `sleep` so tests never wait);
+* no retry of a POST that may already have happened (a deploy dispatched twice
+  is worse than one reported as "unknown");
+* `Link` pagination with an explicit page bound, following only links on the
+  API's own origin so a token never travels elsewhere;
+* an in-memory ETag cache for GETs: polling a run every few seconds costs no
+  rate limit while nothing changes (GitHub does not count 304s);
+* the last `x-ratelimit-*` snapshot, for `/diagnose`.
+
+httpx is imported in the constructor, not here, so anything on the HTTP
+request path can import the error types without paying for an HTTP stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from orchestrator.github.auth import AppCredentials, Auth, Refreshable
+from orchestrator.github.ratelimit import RateLimit, decide, parse_rate_limit
+
+if TYPE_CHECKING:
+    import httpx
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.github.com"
+API_VERSION = "2022-11-28"
+JSON_MEDIA_TYPE = "application/vnd.github+json"
+SHA_MEDIA_TYPE = "application/vnd.github.sha"
+DEFAULT_LOG_BYTES = 64 * 1024
+ETAG_CACHE_ENTRIES = 256
+ETAG_MAX_BODY_BYTES = 1_000_000
+
+DEPLOYMENT_STATES = frozenset(
+    {"error", "failure", "inactive", "in_progress", "queued", "pending", "success"}
+)
+
+# Owners: letters, digits, hyphens (and `_` for Enterprise managed users); names add `.`.
+_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+_SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
+_LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
+_REL = re.compile(r'rel\s*=\s*"?([^";]+)"?')
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MESSAGE_LIMIT = 500
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+class GitHubError(RuntimeError):
+    """Base for everything this client raises about GitHub. Messages never hold a credential."""
+
+
+class GitHubHTTPError(GitHubError):
+    """GitHub answered with an error: the message is GitHub's own, which is usually the fix."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        documentation_url: str | None = None,
+        *,
+        method: str = "",
+        path: str = "",
+    ) -> None:
+        self.status = status
+        self.message = message
+        self.documentation_url = documentation_url
+        self.method = method
+        self.path = path
+        where = f" on {method} {path}" if method else ""
+        super().__init__(f"GitHub answered {status}{where}: {message}")
+
+
+class GitHubRateLimited(GitHubError):
+    """Waiting for the limit to lift would exceed our bound; `retry_at` says when to try again."""
+
+    def __init__(
+        self, retry_at: float, reason: str = "rate limit", now: float | None = None
+    ) -> None:
+        self.retry_at = retry_at
+        self.reason = reason
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(retry_at))
+        wait = max(0, round(retry_at - (time.time() if now is None else now)))
+        super().__init__(f"GitHub {reason}: retry after {when} UTC (in about {wait:,} s)")
+
+
+class GitHubUnavailable(GitHubError):
+    """GitHub did not answer usefully (5xx, timeouts) within the retry budget."""
+
+
+# --- pure helpers ---------------------------------------------------------------------------
+
+
+def check_repo(repo: str) -> str:
+    """`"owner/name"` or ValueError: a typo must not become a request to the wrong path."""
+    if not isinstance(repo, str) or not _REPO.match(repo) or repo.endswith(("/.", "/..")):
+        raise ValueError(f"repo must look like 'owner/name', got {str(repo)[:80]!r}")
+    return repo
+
+
+def parse_link_header(value: str | None) -> dict[str, str]:
+    """`Link: <url>; rel="next", <url>; rel="last"` -> `{"next": url, "last": url}`."""
+    links: dict[str, str] = {}
+    if not value:
+        return links
+    for match in _LINK.finditer(value):
+        url, params = match.group(1), match.group(2)
+        rel = _REL.search(params)
+        if rel:
+            for name in rel.group(1).split():
+                links.setdefault(name, url)
+    return links
+
+
+def tail_text(data: bytes, max_bytes: int, total: int | None = None) -> str:
+    """The last `max_bytes` of a log as text: the end of a failed job's log is where the error is.
+
+    The cut starts at a line boundary when one is near, so the first line shown is whole.
+    """
+    total = len(data) if total is None else total
+    if total <= max_bytes and len(data) == total:
+        return data.decode("utf-8", errors="replace")
+    cut = data[-max_bytes:]
+    newline = cut.find(b"\n")
+    if 0 <= newline < min(len(cut) - 1, 4096):
+        cut = cut[newline + 1 :]
+    skipped = total - len(cut)
+    return f"[... {skipped:,} earlier bytes not shown ...]\n" + cut.decode(
+        "utf-8", errors="replace"
+    )
+
+
+def error_message(content: bytes, limit: int = _MESSAGE_LIMIT) -> tuple[str, str | None]:
+    """GitHub's `message` (plus 422 field errors) and `documentation_url` from an error body."""
+    try:
+        body = jsonlib.loads(content) if content else None
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        text = content.decode("utf-8", errors="replace").strip()
+        return (text[:limit] or "no message"), None
+    message = str(body.get("message") or "no message")
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors:
+        details = []
+        for item in errors[:5]:
+            if isinstance(item, dict):
+                details.append(
+                    str(item.get("message") or item.get("code") or item.get("field") or item)
+                )
+            else:
+                details.append(str(item))
+        message += " (" + "; ".join(details) + ")"
+    doc = body.get("documentation_url")
+    return message[:limit], doc if isinstance(doc, str) else None
+
+
+def _seg(value: str | int) -> str:
+    """One path segment, escaped: a branch named `a/b` or `x?y` stays one segment."""
+    return quote(str(value), safe="")
+
+
+def _per_page(value: int) -> int:
+    if not 1 <= value <= 100:
+        raise ValueError(f"per_page must be 1..100, got {value}")
+    return value
+
+
+def _scrub(text: str, authorization: str) -> str:
+    """Belt and braces: a credential must never reach an exception or a log line."""
+    _, _, secret = authorization.partition(" ")
+    return text.replace(secret, "[redacted]") if len(secret) >= 8 else text
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    """What a dispatch told us. `run_id` None: an older server (204), find the run yourself."""
+
+    run_id: int | None = None
+    run_url: str | None = None
+    html_url: str | None = None
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    from_cache: bool = False
+
+    def json(self) -> Any:
+        if not self.content:
+            return None
+        try:
+            return jsonlib.loads(self.content)
+        except ValueError:
+            raise GitHubError(
+                f"GitHub answered {self.status} with a body that is not JSON"
+            ) from None
+
+
+class _ETagCache:
+    """Bounded LRU of (url, accept) -> last 200 reply with its ETag."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[str, str], tuple[str, _Reply]] = OrderedDict()
+
+    def get(self, key: tuple[str, str]) -> tuple[str, _Reply] | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: tuple[str, str], etag: str, reply: _Reply) -> None:
+        if self.max_entries <= 0 or len(reply.content) > ETAG_MAX_BODY_BYTES:
+            return
+        self._entries[key] = (etag, reply)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# --- the client -----------------------------------------------------------------------------
+
+
+class GitHubClient:
+    """One credential, one connection pool. Use as `async with GitHubClient(...) as gh:`."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        auth: Auth,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_retries: int = 3,
+        max_wait: float = 60.0,
+        timeout: float = 10.0,
+        sleep: Sleep = asyncio.sleep,
+        user_agent: str = "orchestrator",
+        clock: Callable[[], float] = time.time,
+        etag_cache_size: int = ETAG_CACHE_ENTRIES,
+    ) -> None:
+        import httpx
+
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        self._auth = auth
+        self._base = urlsplit(base_url.rstrip("/"))
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            transport=transport,
+            timeout=timeout,
+            headers={
+                "Accept": JSON_MEDIA_TYPE,
+                "X-GitHub-Api-Version": API_VERSION,
+                "User-Agent": user_agent,
+            },
+        )
+        self.max_retries = max_retries
+        self.max_wait = max_wait
+        self._sleep = sleep
+        self._clock = clock
+        self._etags = _ETagCache(etag_cache_size)
+        self.last_rate_limit: RateLimit | None = None
+
+    async def __aenter__(self) -> GitHubClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- core ---------------------------------------------------------------------------
+
+    async def _authorization(self, as_app: bool) -> str:
+        if not as_app:
+            return await self._auth.authorization()
+        if not isinstance(self._auth, AppCredentials):
+            raise GitHubError(
+                "this endpoint needs GitHub App credentials (AppAuth); for a repository or "
+                "organization webhook pass repo= or org= with hook_id="
+            )
+        return await self._auth.app_authorization()
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        accept: str | None = None,
+        as_app: bool = False,
+        idempotent: bool | None = None,
+        follow_redirects: bool = True,
+    ) -> _Reply:
+        """Send with retries; return any answer below 400 (304s served from the ETag cache)."""
+        import httpx
+
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD", "PUT", "DELETE")
+        clean_params = {k: v for k, v in (params or {}).items() if v is not None}
+        attempt = 0
+        reauthenticated = False
+        while True:
+            attempt += 1
+            authorization = await self._authorization(as_app)
+            headers = {"Authorization": authorization}
+            if accept:
+                headers["Accept"] = accept
+            request = self._http.build_request(
+                method, url, params=clean_params or None, json=json, headers=headers
+            )
+            path = request.url.path
+            cached: tuple[str, _Reply] | None = None
+            cache_key: tuple[str, str] | None = None
+            if method == "GET":
+                cache_key = (str(request.url), request.headers.get("accept", ""))
+                cached = self._etags.get(cache_key)
+                if cached is not None:
+                    request.headers["If-None-Match"] = cached[0]
+            started = time.perf_counter()
+            try:
+                response = await self._http.send(request, follow_redirects=follow_redirects)
+            except httpx.TransportError as exc:
+                # A connection that never opened cannot have done anything: safe to retry.
+                never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                decision = decide(
+                    None,
+                    {},
+                    b"",
+                    attempt=attempt,
+                    now=self._clock(),
+                    max_wait=self.max_wait,
+                    max_retries=self.max_retries,
+                    idempotent=idempotent or never_sent,
+                )
+                assert decision is not None
+                if not decision.retry:
+                    raise GitHubUnavailable(
+                        f"no answer from GitHub on {method} {path} after {attempt} attempt(s) "
+                        f"({type(exc).__name__}); try again in a minute"
+                    ) from None
+                log.warning(
+                    "github retry",
+                    extra={
+                        "method": method,
+                        "path": path,
+                        "reason": type(exc).__name__,
+                        "wait": decision.wait,
+                        "attempt": attempt,
+                    },
+                )
+                await self._sleep(decision.wait)
+                continue
+
+            snapshot = parse_rate_limit(response.headers)
+            if snapshot is not None:
+                self.last_rate_limit = snapshot
+            log.debug(
+                "github request",
+                extra={
+                    "method": method,
+                    "path": path,
+                    "status": response.status_code,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+            decision = decide(
+                response.status_code,
+                response.headers,
+                response.content,
+                attempt=attempt,
+                now=self._clock(),
+                max_wait=self.max_wait,
+                max_retries=self.max_retries,
+                idempotent=idempotent,
+            )
+            if decision is None:
+                if (
+                    response.status_code == 401
+                    and not as_app
+                    and not reauthenticated
+                    and isinstance(self._auth, Refreshable)
+                ):
+                    # A cached installation token GitHub no longer accepts: fetch a new one once.
+                    reauthenticated = True
+                    self._auth.invalidate()
+                    continue
+                break
+            if not decision.retry:
+                if decision.kind in ("primary", "secondary"):
+                    raise GitHubRateLimited(decision.retry_at, decision.reason, now=self._clock())
+                hint = "" if idempotent else " (not retried: it may have taken effect)"
+                raise GitHubUnavailable(
+                    f"{decision.reason} on {method} {path} after {attempt} attempt(s){hint}; "
+                    "try again in a few minutes"
+                )
+            log.warning(
+                "github retry",
+                extra={
+                    "method": method,
+                    "path": path,
+                    "reason": decision.reason,
+                    "wait": decision.wait,
+                    "attempt": attempt,
+                },
+            )
+            await self._sleep(decision.wait)
+
+        status = response.status_code
+        if status == 304 and cached is not None:
+            return _Reply(cached[1].status, cached[1].headers, cached[1].content, from_cache=True)
+        if status < 400 and status != 304:
+            reply = _Reply(status, response.headers, response.content)
+            etag = response.headers.get("etag")
+            if cache_key is not None and status == 200 and etag:
+                self._etags.put(cache_key, etag, reply)
+            return reply
+        message, doc = error_message(response.content)
+        raise GitHubHTTPError(status, _scrub(message, authorization), doc, method=method, path=path)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        as_app: bool = False,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Any endpoint this class has no method for; the decoded JSON (None when empty)."""
+        reply = await self._request(
+            method.upper(), path, params=params, json=json, as_app=as_app, idempotent=idempotent
+        )
+        return reply.json()
+
+    def _same_origin(self, url: str) -> bool:
+        other = urlsplit(url)
+        return (other.scheme, other.netloc) == (self._base.scheme, self._base.netloc)
+
+    async def _paginate(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None,
+        *,
+        key: str | None = None,
+        max_pages: int = 1,
+        as_app: bool = False,
+    ) -> list[Any]:
+        """Items of up to `max_pages` pages, following `rel="next"`."""
+        if max_pages < 1:
+            raise ValueError("max_pages must be >= 1")
+        items: list[Any] = []
+        url: str = path
+        page_params = params
+        for _ in range(max_pages):
+            reply = await self._request("GET", url, params=page_params, as_app=as_app)
+            data = reply.json()
+            page = data.get(key) if key is not None and isinstance(data, dict) else data
+            if not isinstance(page, list):
+                raise GitHubError(f"GitHub answered {path} with an unexpected shape")
+            items.extend(page)
+            next_url = parse_link_header(reply.headers.get("link")).get("next")
+            if not next_url:
+                break
+            if not self._same_origin(next_url):
+                log.warning("github pagination link leaves the API origin; stopped")
+                break
+            url, page_params = next_url, None
+        return items
+
+    async def _get_object(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        reply = await self._request("GET", path, params=params)
+        data = reply.json()
+        if not isinstance(data, dict):
+            raise GitHubError(f"GitHub answered {path} with an unexpected shape")
+        return data
+
+    # --- workflow runs --------------------------------------------------------------------
+
+    async def list_workflow_runs(
+        self,
+        repo: str,
+        workflow: str | int | None = None,
+        *,
+        branch: str | None = None,
+        event: str | None = None,
+        status: str | None = None,
+        head_sha: str | None = None,
+        per_page: int = 10,
+        max_pages: int = 1,
+    ) -> list[dict[str, Any]]:
+        """Newest first. `workflow` is a file name (`deploy.yml`) or id; None means every run."""
+        base = f"/repos/{check_repo(repo)}/actions"
+        path = f"{base}/workflows/{_seg(workflow)}/runs" if workflow is not None else f"{base}/runs"
+        params = {
+            "branch": branch,
+            "event": event,
+            "status": status,
+            "head_sha": head_sha,
+            "per_page": _per_page(per_page),
+        }
+        return await self._paginate(path, params, key="workflow_runs", max_pages=max_pages)
+
+    async def get_run(self, repo: str, run_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = await self._get_object(
+            f"/repos/{check_repo(repo)}/actions/runs/{_seg(run_id)}"
+        )
+        return result
+
+    async def get_run_attempt(self, repo: str, run_id: int, attempt: int) -> dict[str, Any]:
+        result: dict[str, Any] = await self._get_object(
+            f"/repos/{check_repo(repo)}/actions/runs/{_seg(run_id)}/attempts/{_seg(attempt)}"
+        )
+        return result
+
+    async def list_run_jobs(
+        self,
+        repo: str,
+        run_id: int,
+        *,
+        attempt: int | None = None,
+        per_page: int = 100,
+        max_pages: int = 3,
+    ) -> list[dict[str, Any]]:
+        """Jobs of a run: of one attempt when given, else of the latest attempt."""
+        base = f"/repos/{check_repo(repo)}/actions/runs/{_seg(run_id)}"
+        params: dict[str, Any] = {"per_page": _per_page(per_page)}
+        if attempt is None:
+            path = f"{base}/jobs"
+            params["filter"] = "latest"
+        else:
+            path = f"{base}/attempts/{_seg(attempt)}/jobs"
+        return await self._paginate(path, params, key="jobs", max_pages=max_pages)
+
+    async def list_workflows(self, repo: str, *, max_pages: int = 3) -> list[dict[str, Any]]:
+        return await self._paginate(
+            f"/repos/{check_repo(repo)}/actions/workflows",
+            {"per_page": 100},
+            key="workflows",
+            max_pages=max_pages,
+        )
+
+    async def find_workflow(self, repo: str, name_or_file: str) -> dict[str, Any] | None:
+        """The workflow a human means: by path or id, file name, display name (any case), stem.
+
+        Display names are not unique; if several match, ValueError names their files so
+        the human can pick one.
+        """
+        workflows = await self.list_workflows(repo)
+        wanted = name_or_file.strip()
+        for wf in workflows:
+            if wf.get("path") == wanted or str(wf.get("id")) == wanted:
+                return wf
+        for wf in workflows:
+            if str(wf.get("path", "")).rsplit("/", 1)[-1] == wanted:
+                return wf
+        named = [wf for wf in workflows if str(wf.get("name", "")).casefold() == wanted.casefold()]
+        if len(named) > 1:
+            files = ", ".join(str(wf.get("path")) for wf in named)
+            raise ValueError(f"several workflows are named {wanted!r}: {files}")
+        if named:
+            return named[0]
+        for wf in workflows:  # `deploy` for deploy.yml, as people type it
+            if str(wf.get("path", "")).rsplit("/", 1)[-1].rsplit(".", 1)[0] == wanted:
+                return wf
+        return None
+
+    # --- dispatch and run control -----------------------------------------------------------
+
+    async def dispatch_workflow(
+        self,
+        repo: str,
+        workflow: str | int,
+        ref: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        return_run_details: bool = True,
+    ) -> DispatchResult:
+        """Start a `workflow_dispatch` run. Never retried after a 5xx: it may have started.
+
+        GitHub (since February 2026) answers 200 with the run's id when asked via
+        `return_run_details`; older servers (GHES) answer 204 and the caller falls back
+        to finding the run by a correlation input.
+        """
+        body: dict[str, Any] = {"ref": ref, "inputs": dict(inputs or {})}
+        if return_run_details:
+            body["return_run_details"] = True
+        reply = await self._request(
+            "POST",
+            f"/repos/{check_repo(repo)}/actions/workflows/{_seg(workflow)}/dispatches",
+            json=body,
+            idempotent=False,
+        )
+        data = reply.json() if reply.status == 200 else None
+        if not isinstance(data, dict):
+            return DispatchResult()
+        run_id = data.get("workflow_run_id")
+        run_url, html_url = data.get("run_url"), data.get("html_url")
+        return DispatchResult(
+            run_id=run_id if isinstance(run_id, int) else None,
+            run_url=run_url if isinstance(run_url, str) else None,
+            html_url=html_url if isinstance(html_url, str) else None,
+        )
+
+    async def rerun_run(
+        self, repo: str, run_id: int, *, enable_debug_logging: bool = False
+    ) -> None:
+        await self._request(
+            "POST",
+            f"/repos/{check_repo(repo)}/actions/runs/{_seg(run_id)}/rerun",
+            json={"enable_debug_logging": enable_debug_logging},
+        )
+
+    async def rerun_failed_jobs(
+        self, repo: str, run_id: int, *, enable_debug_logging: bool = False
+    ) -> None:
+        await self._request(
+            "POST",
+            f"/repos/{check_repo(repo)}/actions/runs/{_seg(run_id)}/rerun-failed-jobs",
+            json={"enable_debug_logging": enable_debug_logging},
+        )
+
+    async def cancel_run(self, repo: str, run_id: int) -> None:
+        # Cancelling twice is harmless, so this one may be retried after a 5xx.
+        await self._request(
+            "POST", f"/repos/{check_repo(repo)}/actions/runs/{_seg(run_id)}/cancel", idempotent=True
+        )
+
+    # --- deployments ------------------------------------------------------------------------
+
+    async def list_deployments(
+        self,
+        repo: str,
+        *,
+        environment: str | None = None,
+        sha: str | None = None,
+        ref: str | None = None,
+        task: str | None = None,
+        per_page: int = 30,
+        max_pages: int = 1,
+    ) -> list[dict[str, Any]]:
+        params = {
+            "environment": environment,
+            "sha": sha,
+            "ref": ref,
+            "task": task,
+            "per_page": _per_page(per_page),
+        }
+        return await self._paginate(
+            f"/repos/{check_repo(repo)}/deployments", params, max_pages=max_pages
+        )
+
+    async def create_deployment_status(
+        self,
+        repo: str,
+        deployment_id: int,
+        state: str,
+        *,
+        description: str | None = None,
+        environment_url: str | None = None,
+        log_url: str | None = None,
+        environment: str | None = None,
+        auto_inactive: bool | None = None,
+    ) -> dict[str, Any]:
+        if state not in DEPLOYMENT_STATES:
+            raise ValueError(f"state must be one of {sorted(DEPLOYMENT_STATES)}, got {state!r}")
+        body: dict[str, Any] = {"state": state}
+        if description is not None:
+            body["description"] = description[:140]  # GitHub's limit; longer is a 422
+        for name, value in (
+            ("environment_url", environment_url),
+            ("log_url", log_url),
+            ("environment", environment),
+            ("auto_inactive", auto_inactive),
+        ):
+            if value is not None:
+                body[name] = value
+        reply = await self._request(
+            "POST",
+            f"/repos/{check_repo(repo)}/deployments/{_seg(deployment_id)}/statuses",
+            json=body,
+        )
+        result: dict[str, Any] = reply.json()
+        return result
+
+    async def list_deployment_statuses(
+        self, repo: str, deployment_id: int, *, per_page: int = 30, max_pages: int = 1
+    ) -> list[dict[str, Any]]:
+        return await self._paginate(
+            f"/repos/{check_repo(repo)}/deployments/{_seg(deployment_id)}/statuses",
+            {"per_page": _per_page(per_page)},
+            max_pages=max_pages,
+        )
+
+    # --- commits ----------------------------------------------------------------------------
+
+    async def get_branch_head(self, repo: str, branch: str) -> str:
+        """The branch's head SHA, as bare text: the cheapest answer GitHub gives (and ETag'd)."""
+        reply = await self._request(
+            "GET",
+            f"/repos/{check_repo(repo)}/commits/{_seg(branch)}",
+            accept=SHA_MEDIA_TYPE,
+        )
+        sha = reply.content.decode("ascii", errors="replace").strip()
+        if not _SHA.match(sha):
+            raise GitHubError(f"GitHub answered the head of {branch!r} with something not a SHA")
+        return sha
+
+    async def get_commit(self, repo: str, ref: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._get_object(
+            f"/repos/{check_repo(repo)}/commits/{_seg(ref)}"
+        )
+        return result
+
+    async def compare(self, repo: str, base: str, head: str) -> dict[str, Any]:
+        """`ahead_by`, `behind_by`, `status`, `commits` (and more) of `base...head`."""
+        result: dict[str, Any] = await self._get_object(
+            f"/repos/{check_repo(repo)}/compare/{_seg(base)}...{_seg(head)}"
+        )
+        return result
+
+    # --- webhook deliveries -----------------------------------------------------------------
+
+    @staticmethod
+    def _hook_base(repo: str | None, org: str | None, hook_id: int | None) -> tuple[str, bool]:
+        """Where a hook's deliveries live, and whether the App's JWT is the credential."""
+        if repo is not None and org is not None:
+            raise ValueError("give repo= or org=, not both")
+        if repo is not None or org is not None:
+            if hook_id is None:
+                raise ValueError("hook_id= is required with repo= or org=")
+            owner = f"/repos/{check_repo(repo)}" if repo is not None else f"/orgs/{_seg(org or '')}"
+            return f"{owner}/hooks/{_seg(hook_id)}", False
+        if hook_id is not None:
+            raise ValueError("hook_id= needs repo= or org= (the App's own hook has no id)")
+        return "/app/hook", True
+
+    async def list_hook_deliveries(
+        self,
+        *,
+        repo: str | None = None,
+        org: str | None = None,
+        hook_id: int | None = None,
+        per_page: int = 100,
+        max_pages: int = 3,
+    ) -> list[dict[str, Any]]:
+        """Recent deliveries, newest first: a repo hook, an org hook, or (neither) the App's."""
+        base, as_app = self._hook_base(repo, org, hook_id)
+        return await self._paginate(
+            f"{base}/deliveries",
+            {"per_page": _per_page(per_page)},
+            max_pages=max_pages,
+            as_app=as_app,
+        )
+
+    async def get_hook_delivery(
+        self,
+        *,
+        repo: str | None = None,
+        org: str | None = None,
+        hook_id: int | None = None,
+        delivery_id: int,
+    ) -> dict[str, Any]:
+        base, as_app = self._hook_base(repo, org, hook_id)
+        reply = await self._request("GET", f"{base}/deliveries/{_seg(delivery_id)}", as_app=as_app)
+        result: dict[str, Any] = reply.json()
+        return result
+
+    async def redeliver(
+        self,
+        *,
+        repo: str | None = None,
+        org: str | None = None,
+        hook_id: int | None = None,
+        delivery_id: int,
+    ) -> None:
+        base, as_app = self._hook_base(repo, org, hook_id)
+        await self._request(
+            "POST", f"{base}/deliveries/{_seg(delivery_id)}/attempts", as_app=as_app
+        )
+
+    # --- logs, checks, pulls, limits ----------------------------------------------------------
+
+    async def get_job_logs(
+        self, repo: str, job_id: int, *, max_bytes: int = DEFAULT_LOG_BYTES
+    ) -> str:
+        """The last `max_bytes` of a job's log.
+
+        GitHub answers with a redirect to a signed URL that expires within a minute, so
+        it is fetched at once, without our credential (the signature is the credential,
+        and it is never logged). Streamed, so a 50 MB log costs `max_bytes` of memory.
+        """
+        import httpx
+
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be positive")
+        reply = await self._request(
+            "GET",
+            f"/repos/{check_repo(repo)}/actions/jobs/{_seg(job_id)}/logs",
+            follow_redirects=False,
+        )
+        if reply.status not in _REDIRECTS:
+            return tail_text(reply.content, max_bytes)
+        location = reply.headers.get("location")
+        if not location:
+            raise GitHubError("GitHub redirected the log download without a location")
+        buffer = bytearray()
+        total = 0
+        try:
+            async with self._http.stream(
+                "GET", location, headers={"Accept": "*/*"}, follow_redirects=True
+            ) as response:
+                if response.status_code >= 400:
+                    raise GitHubHTTPError(
+                        response.status_code,
+                        "the log download failed (the link may have expired; try again)",
+                        method="GET",
+                        path=f"job {job_id} logs",
+                    )
+                async for chunk in response.aiter_bytes():
+                    total += len(chunk)
+                    buffer += chunk
+                    if len(buffer) > 2 * max_bytes:
+                        del buffer[:-max_bytes]
+        except httpx.TransportError:
+            raise GitHubUnavailable(
+                f"the log download for job {job_id} got no answer; try again"
+            ) from None
+        return tail_text(bytes(buffer), max_bytes, total)
+
+    async def list_check_runs_for_ref(
+        self,
+        repo: str,
+        ref: str,
+        *,
+        check_name: str | None = None,
+        per_page: int = 100,
+        max_pages: int = 1,
+    ) -> list[dict[str, Any]]:
+        return await self._paginate(
+            f"/repos/{check_repo(repo)}/commits/{_seg(ref)}/check-runs",
+            {"check_name": check_name, "per_page": _per_page(per_page)},
+            key="check_runs",
+            max_pages=max_pages,
+        )
+
+    async def get_pull(self, repo: str, number: int) -> dict[str, Any]:
+        result: dict[str, Any] = await self._get_object(
+            f"/repos/{check_repo(repo)}/pulls/{_seg(number)}"
+        )
+        return result
+
+    async def rate_limit(self) -> dict[str, Any]:
+        """`GET /rate_limit`: free (it does not count against the limit it reports)."""
+        result: dict[str, Any] = await self._get_object("/rate_limit")
+        return result
