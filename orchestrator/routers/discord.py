@@ -9,6 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from orchestrator.discord.dispatch import UnsupportedInteraction, respond
+from orchestrator.discord.interactions import Interaction, InteractionType
 from orchestrator.discord.verify import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -55,7 +57,8 @@ _PING_EXAMPLE = {"type": 1, "id": "1", "application_id": "1", "token": "t", "ver
     },
     responses={
         200: {
-            "description": "The interaction response.",
+            "description": "The interaction response: PONG, a message, a deferral, "
+            "autocomplete choices or a modal.",
             "content": {"application/json": {"example": {"type": 1}}},
         },
         **responses(400, 401, 413),
@@ -76,10 +79,14 @@ async def interactions(request: Request) -> JSONResponse:
         )
     except SignatureError as exc:
         raise Refusal(401, "bad_signature", str(exc)) from None
-    interaction = _parse(body)
-    if interaction.get("type") == 1:
+    interaction = Interaction(_parse(body))
+    if interaction.type == InteractionType.PING:  # the portal's check: answer before anything else
         return JSONResponse({"type": 1})
-    raise Refusal(400, "unsupported", "unsupported interaction type")
+    try:
+        answer = await respond(services.bot, interaction, services)
+    except UnsupportedInteraction:
+        raise Refusal(400, "unsupported", "unsupported interaction type") from None
+    return JSONResponse(answer)
 
 
 def _parse(body: bytes) -> dict[str, Any]:

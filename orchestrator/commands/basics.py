@@ -1,0 +1,44 @@
+"""`/ping` and `/help`: is the bot alive, and what can it do."""
+
+from __future__ import annotations
+
+import time
+
+from orchestrator.commands import bot
+from orchestrator.discord.commands import Access, Context
+from orchestrator.discord.messages import Color, Message, embed
+
+# Discord snowflakes carry their creation time: milliseconds since 2015-01-01.
+_DISCORD_EPOCH_MS = 1_420_070_400_000
+
+
+def snowflake_time(snowflake: str) -> float | None:
+    """When Discord created the interaction, in Unix seconds (None if not a snowflake)."""
+    if not snowflake.isdigit():
+        return None
+    return ((int(snowflake) >> 22) + _DISCORD_EPOCH_MS) / 1000
+
+
+@bot.command(
+    "ping", "Check the bot end to end: endpoint, worker and follow-up", defer=True, ephemeral=True
+)
+async def ping(ctx: Context) -> Message:
+    created = snowflake_time(ctx.interaction.id)
+    if created is None:
+        latency = ""
+    else:
+        latency = (
+            f"({max(0.0, (time.time() - created) * 1000):.0f} ms from your click to the worker)"
+        )
+    return Message(content=ctx.say("pong", latency=latency).strip())
+
+
+@bot.command("help", "What each command does", ephemeral=True)
+async def help_(ctx: Context) -> Message:
+    lines = []
+    for leaf in ctx.services.bot.leaves():
+        lock = {Access.ADMIN: " 🔒 admin", Access.DEPLOY: " 🔑 deploy role"}.get(leaf.access, "")
+        lines.append(f"`{leaf.display}` {leaf.description}{lock}")
+    return Message(
+        embeds=[embed("What I can do", "\n".join(lines), color=Color.BLUE)], ephemeral=True
+    )

@@ -1,0 +1,88 @@
+"""Who may run what: allow-lists of guilds, roles and users, decided by a pure function.
+
+Ordinary commands are open (within the guild allow-list); deploy-capable and
+admin commands are deny-by-default: with no allow-list configured, nobody
+passes. A per-command allow-list narrows any command further.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from orchestrator.config import Settings
+from orchestrator.discord.commands import Access
+from orchestrator.discord.interactions import Interaction
+
+
+@dataclass(frozen=True)
+class AllowList:
+    guilds: frozenset[str] = frozenset()
+    roles: frozenset[str] = frozenset()
+    users: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(
+        cls, guilds: Iterable[str] = (), roles: Iterable[str] = (), users: Iterable[str] = ()
+    ) -> AllowList:
+        return cls(frozenset(guilds), frozenset(roles), frozenset(users))
+
+    @property
+    def names_members(self) -> bool:
+        return bool(self.roles or self.users)
+
+    def admits(self, guild_id: str | None, role_ids: frozenset[str], user_id: str | None) -> bool:
+        if self.guilds and guild_id not in self.guilds:
+            return False
+        if not self.names_members:
+            return True
+        return (user_id is not None and user_id in self.users) or bool(role_ids & self.roles)
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    guilds: frozenset[str]
+    admin: AllowList
+    deploy: AllowList
+    commands: Mapping[str, AllowList]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AccessPolicy:
+        return cls(
+            guilds=frozenset(settings.discord_guild_ids),
+            admin=AllowList.of(
+                roles=settings.discord_admin_role_ids, users=settings.discord_admin_user_ids
+            ),
+            deploy=AllowList.of(
+                roles=settings.discord_deploy_role_ids, users=settings.discord_deploy_user_ids
+            ),
+            commands={
+                path: AllowList.of(
+                    spec.get("guilds", ()), spec.get("roles", ()), spec.get("users", ())
+                )
+                for path, spec in settings.discord_command_access.items()
+            },
+        )
+
+    def is_admin(self, interaction: Interaction) -> bool:
+        return self.admin.names_members and self.admin.admits(
+            interaction.guild_id, interaction.role_ids, interaction.user_id
+        )
+
+    def allows(self, access: Access, path: Sequence[str], interaction: Interaction) -> bool:
+        guild, roles, user = interaction.guild_id, interaction.role_ids, interaction.user_id
+        if self.guilds and guild not in self.guilds:
+            return False
+        for key in (" ".join(path), path[0] if path else ""):
+            specific = self.commands.get(key)
+            if specific is not None:
+                if not specific.admits(guild, roles, user):
+                    return False
+                break
+        if access is Access.EVERYONE:
+            return True
+        if self.is_admin(interaction):
+            return True
+        if access is Access.DEPLOY:
+            return self.deploy.names_members and self.deploy.admits(guild, roles, user)
+        return False

@@ -1,0 +1,295 @@
+"""From a verified interaction to its answer, and from a deferred job to its follow-up.
+
+`respond()` runs inside Discord's 3-second window: it checks access, then
+either runs a quick handler (bounded by `IMMEDIATE_BUDGET`) or hands the work
+to the jobs seam and answers "deferred" at once. `run_deferred()` is that job:
+it runs the handler with a REST client and edits the deferred reply with the
+result. Every failure becomes a short message to the user, never silence and
+never a 500 that Discord would show as "This interaction failed".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from orchestrator import audit
+from orchestrator.discord import responses
+from orchestrator.discord.commands import (
+    Access,
+    Bot,
+    Context,
+    Handler,
+    Leaf,
+    ModalReply,
+    Reply,
+    Route,
+    Update,
+)
+from orchestrator.discord.interactions import Interaction, InteractionType, Options
+from orchestrator.discord.messages import Message
+from orchestrator.discord.voice import WHO
+from orchestrator.jobs.base import JobContext, registry
+from orchestrator.store.base import StoreUnavailable
+
+if TYPE_CHECKING:
+    from orchestrator.services import Services
+
+log = logging.getLogger(__name__)
+
+# Discord waits 3 s for the HTTP answer; keep room for the network and a cold start.
+IMMEDIATE_BUDGET = 2.0
+DEFERRED_JOB = "discord.interaction"
+
+
+class UnsupportedInteraction(ValueError):
+    """An interaction type we do not handle; the router answers 400."""
+
+
+class _Target:
+    """A resolved handler: a command leaf or a component/modal route, plus its state."""
+
+    def __init__(
+        self,
+        name: str,
+        handler: Handler,
+        defer: bool,
+        ephemeral: bool,
+        access: Access,
+        path: tuple[str, ...],
+        state: tuple[str, ...] = (),
+    ) -> None:
+        self.name = name
+        self.handler = handler
+        self.defer = defer
+        self.ephemeral = ephemeral
+        self.access = access
+        self.path = path
+        self.state = state
+
+    @classmethod
+    def of_leaf(cls, leaf: Leaf) -> _Target:
+        return cls(leaf.display, leaf.handler, leaf.defer, leaf.ephemeral, leaf.access, leaf.path)
+
+    @classmethod
+    def of_route(cls, route: Route, state: tuple[str, ...]) -> _Target:
+        return cls(
+            route.name,
+            route.handler,
+            route.defer,
+            route.ephemeral,
+            route.access,
+            (route.name,),
+            state,
+        )
+
+
+def _resolve(bot: Bot, interaction: Interaction) -> _Target | None:
+    kind = interaction.type
+    if kind in (
+        InteractionType.APPLICATION_COMMAND,
+        InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE,
+    ):
+        leaf = bot.leaf(interaction.command_path())
+        return _Target.of_leaf(leaf) if leaf else None
+    custom_id = interaction.custom_id or ""
+    if kind == InteractionType.MESSAGE_COMPONENT:
+        found = bot.component_route(custom_id)
+    elif kind == InteractionType.MODAL_SUBMIT:
+        found = bot.modal_route(custom_id)
+    else:
+        return None
+    return _Target.of_route(*found) if found else None
+
+
+def _ephemeral(text: str) -> dict[str, Any]:
+    return responses.message(Message(content=text, ephemeral=True))
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:180]
+
+
+async def respond(bot: Bot, interaction: Interaction, services: Services) -> dict[str, Any]:
+    """The HTTP answer to a verified interaction (PING included)."""
+    from orchestrator.discord.access import AccessPolicy
+
+    kind = interaction.type
+    if kind == InteractionType.PING:
+        return responses.pong()
+    if kind not in (
+        InteractionType.APPLICATION_COMMAND,
+        InteractionType.MESSAGE_COMPONENT,
+        InteractionType.MODAL_SUBMIT,
+        InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE,
+    ):
+        raise UnsupportedInteraction(f"interaction type {kind!r}")
+    tone = services.settings.tone
+    from orchestrator.discord.voice import say
+
+    target = _resolve(bot, interaction)
+    if target is None:
+        if kind == InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE:
+            return responses.autocomplete([])
+        if kind == InteractionType.APPLICATION_COMMAND:
+            command = "/" + " ".join(interaction.command_path())
+            return _ephemeral(say("unknown_command", tone, command=command))
+        return _ephemeral(say("stale_button", tone))
+
+    policy = AccessPolicy.from_settings(services.settings)
+    allowed = policy.allows(target.access, target.path, interaction)
+    if kind == InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE:
+        # Suggestions could leak app names or run ids: none for those who may not run it.
+        return (
+            await _autocomplete(bot, interaction, services)
+            if allowed
+            else (responses.autocomplete([]))
+        )
+    if not allowed:
+        _audit(services, interaction, target, "denied")
+        return _ephemeral(say("denied", tone, command=target.name, who=WHO[target.access.value]))
+    if target.access is not Access.EVERYONE:
+        _audit(services, interaction, target, "accepted")
+
+    if target.defer:
+        try:
+            services.jobs.dispatch(
+                DEFERRED_JOB, {"interaction": interaction.raw}, job_id=f"ix-{interaction.id}"
+            )
+        except StoreUnavailable:
+            return _ephemeral(say("try_again", tone))
+        except Exception:
+            log.exception("could not dispatch deferred interaction")
+            return _ephemeral(say("dispatch_failed", tone))
+        if kind == InteractionType.MESSAGE_COMPONENT:
+            return responses.deferred_update()
+        return responses.deferred(ephemeral=target.ephemeral)
+
+    context = Context(interaction, services, interaction.options(), target.state, path=target.path)
+    try:
+        result = await asyncio.wait_for(target.handler(context), IMMEDIATE_BUDGET)
+    except TimeoutError:
+        log.warning(
+            "handler exceeded the immediate budget; declare it defer=True",
+            extra={"command": target.name},
+        )
+        return _ephemeral(say("too_slow", tone))
+    except StoreUnavailable:
+        return _ephemeral(say("try_again", tone))
+    except Exception as exc:
+        log.exception("handler failed", extra={"command": target.name})
+        return _ephemeral(say("failed", tone, error=_short(exc)))
+    return _immediate_response(result, target, kind, tone)
+
+
+def _immediate_response(
+    result: Reply, target: _Target, kind: int | None, tone: Any
+) -> dict[str, Any]:
+    from orchestrator.discord.voice import say
+
+    if isinstance(result, ModalReply):
+        return responses.modal(result.custom_id, result.title, result.inputs)
+    if isinstance(result, Update):
+        if kind == InteractionType.MESSAGE_COMPONENT:
+            return responses.update(result.message)
+        result = result.message
+    if result is None:
+        result = Message(content=say("done", tone), ephemeral=True)
+    if target.ephemeral and not result.ephemeral:
+        result = Message(
+            result.content, result.embeds, result.components, True, result.allowed_mentions
+        )
+    return responses.message(result)
+
+
+async def _autocomplete(bot: Bot, interaction: Interaction, services: Services) -> dict[str, Any]:
+    leaf = bot.leaf(interaction.command_path())
+    options = interaction.options()
+    focused = options.focused
+    if leaf is None or focused is None or focused not in leaf.autocompleters:
+        return responses.autocomplete([])
+    typed = options.get(focused)
+    context = Context(interaction, services, options, path=leaf.path)
+    try:
+        choices = await asyncio.wait_for(
+            leaf.autocompleters[focused](context, "" if typed is None else str(typed)),
+            IMMEDIATE_BUDGET,
+        )
+    except Exception:  # suggestions are best effort: an empty list beats a failed interaction
+        log.warning("autocomplete failed", extra={"command": leaf.display}, exc_info=True)
+        return responses.autocomplete([])
+    return responses.autocomplete(choices)
+
+
+def _audit(
+    services: Services, interaction: Interaction, target: _Target, result: str, **detail: Any
+) -> None:
+    try:
+        audit.record(
+            services.store,
+            actor=interaction.user_id,
+            action=target.name,
+            result=result,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            interaction_id=interaction.id,
+            **detail,
+        )
+    except StoreUnavailable:
+        log.warning("audit record lost: store unavailable", extra={"action": target.name})
+
+
+async def run_deferred(bot: Bot, interaction: Interaction, services: Services) -> None:
+    """Run a deferred handler and edit the deferred reply with what it returns."""
+    from orchestrator.discord.voice import say
+
+    tone = services.settings.tone
+    target = _resolve(bot, interaction)
+    async with services.discord_rest() as discord:
+        if target is None:  # the command was removed between answer and job
+            await discord.edit_original(
+                interaction.token, Message(content=say("stale_button", tone)).to_data(edit=True)
+            )
+            return
+        options = (
+            interaction.options()
+            if interaction.type in (InteractionType.APPLICATION_COMMAND,)
+            else Options({})
+        )
+        context = Context(
+            interaction,
+            services,
+            options,
+            target.state,
+            deferred=True,
+            discord=discord,
+            path=target.path,
+        )
+        try:
+            result = await target.handler(context)
+        except Exception as exc:
+            log.exception("deferred handler failed", extra={"command": target.name})
+            if target.access is not Access.EVERYONE:
+                _audit(services, interaction, target, "failed", error=_short(exc))
+            result = Message(content=say("failed", tone, error=_short(exc)))
+        else:
+            if target.access is not Access.EVERYONE:
+                _audit(services, interaction, target, "completed")
+        if isinstance(result, ModalReply):
+            log.error("a deferred handler cannot open a modal", extra={"command": target.name})
+            result = Message(content=say("failed", tone, error="cannot open a form here"))
+        if isinstance(result, Update):
+            result = result.message
+        if result is None:
+            result = Message(content=say("done", tone))
+        await discord.edit_original(interaction.token, result.to_data(edit=True))
+
+
+@registry.job(DEFERRED_JOB)
+async def deferred_interaction_job(ctx: JobContext) -> None:
+    raw = ctx.job.payload.get("interaction")
+    if not isinstance(raw, dict):
+        raise ValueError("job payload has no interaction")
+    await run_deferred(ctx.services.bot, Interaction(raw), ctx.services)

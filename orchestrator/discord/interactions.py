@@ -1,0 +1,225 @@
+"""Incoming interactions: the raw payload plus lenient, typed accessors.
+
+The payload stays the dict Discord sent (it grows new fields all the time);
+accessors read what we need and return `None`/defaults instead of raising,
+so a field Discord stops sending degrades a feature instead of crashing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+
+class InteractionType(IntEnum):
+    PING = 1
+    APPLICATION_COMMAND = 2
+    MESSAGE_COMPONENT = 3
+    APPLICATION_COMMAND_AUTOCOMPLETE = 4
+    MODAL_SUBMIT = 5
+
+
+class OptionType(IntEnum):
+    SUB_COMMAND = 1
+    SUB_COMMAND_GROUP = 2
+    STRING = 3
+    INTEGER = 4
+    BOOLEAN = 5
+    USER = 6
+    CHANNEL = 7
+    ROLE = 8
+    MENTIONABLE = 9
+    NUMBER = 10
+    ATTACHMENT = 11
+
+
+_GROUPING = {OptionType.SUB_COMMAND, OptionType.SUB_COMMAND_GROUP}
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class Options(Mapping[str, Any]):
+    """The leaf options of a command, by name, with typed getters.
+
+    Values arrive as JSON (snowflakes as strings, integers as ints); the
+    getters coerce where it is unambiguous and fall back to the default
+    otherwise, so handlers never deal with `KeyError` or `TypeError`.
+    """
+
+    def __init__(self, values: Mapping[str, Any], focused: str | None = None) -> None:
+        self._values = dict(values)
+        self.focused = focused
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def string(self, name: str, default: str | None = None) -> str | None:
+        value = self._values.get(name)
+        return value if isinstance(value, str) else default
+
+    def integer(self, name: str, default: int | None = None) -> int | None:
+        value = self._values.get(name)
+        if isinstance(value, bool):
+            return default
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return default
+
+    def number(self, name: str, default: float | None = None) -> float | None:
+        value = self._values.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return default
+        return float(value)
+
+    def boolean(self, name: str, default: bool | None = None) -> bool | None:
+        value = self._values.get(name)
+        return value if isinstance(value, bool) else default
+
+    def snowflake(self, name: str, default: str | None = None) -> str | None:
+        """A user, channel, role or mentionable option: its id."""
+        value = self._values.get(name)
+        if isinstance(value, str) and value.isdigit():
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return default
+
+
+@dataclass(frozen=True)
+class Interaction:
+    raw: dict[str, Any]
+
+    @property
+    def type(self) -> int | None:
+        value = self.raw.get("type")
+        return value if isinstance(value, int) else None
+
+    @property
+    def id(self) -> str:
+        return _str(self.raw.get("id")) or ""
+
+    @property
+    def token(self) -> str:
+        return _str(self.raw.get("token")) or ""
+
+    @property
+    def application_id(self) -> str:
+        return _str(self.raw.get("application_id")) or ""
+
+    @property
+    def guild_id(self) -> str | None:
+        return _str(self.raw.get("guild_id"))
+
+    @property
+    def channel_id(self) -> str | None:
+        return _str(self.raw.get("channel_id")) or _str(_dict(self.raw.get("channel")).get("id"))
+
+    @property
+    def user(self) -> dict[str, Any]:
+        """The invoking user: `member.user` in guilds, `user` in DMs."""
+        return _dict(_dict(self.raw.get("member")).get("user")) or _dict(self.raw.get("user"))
+
+    @property
+    def user_id(self) -> str | None:
+        return _str(self.user.get("id"))
+
+    @property
+    def user_name(self) -> str:
+        user = self.user
+        return _str(user.get("global_name")) or _str(user.get("username")) or "someone"
+
+    @property
+    def role_ids(self) -> frozenset[str]:
+        roles = _dict(self.raw.get("member")).get("roles")
+        if not isinstance(roles, list):
+            return frozenset()
+        return frozenset(role for role in roles if isinstance(role, str))
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return _dict(self.raw.get("data"))
+
+    @property
+    def command_name(self) -> str | None:
+        return _str(self.data.get("name"))
+
+    @property
+    def custom_id(self) -> str | None:
+        return _str(self.data.get("custom_id"))
+
+    @property
+    def message(self) -> dict[str, Any]:
+        """The message a component sits on (for buttons and selects)."""
+        return _dict(self.raw.get("message"))
+
+    def command_path(self) -> tuple[str, ...]:
+        """`("config", "set")` for `/config set ...`: the command plus any group/subcommand."""
+        name = self.command_name
+        if name is None:
+            return ()
+        path = [name]
+        options = self.data.get("options")
+        while isinstance(options, list) and len(options) == 1:
+            option = _dict(options[0])
+            if option.get("type") not in _GROUPING:
+                break
+            sub = _str(option.get("name"))
+            if sub is None:
+                break
+            path.append(sub)
+            options = option.get("options")
+        return tuple(path)
+
+    def options(self) -> Options:
+        """The leaf options (below any subcommand), and which one is focused (autocomplete)."""
+        options = self.data.get("options")
+        while isinstance(options, list) and len(options) == 1:
+            option = _dict(options[0])
+            if option.get("type") not in _GROUPING:
+                break
+            options = option.get("options", [])
+        values: dict[str, Any] = {}
+        focused = None
+        for option in options if isinstance(options, list) else []:
+            option = _dict(option)
+            name = _str(option.get("name"))
+            if name is None:
+                continue
+            values[name] = option.get("value")
+            if option.get("focused") is True:
+                focused = name
+        return Options(values, focused)
+
+    def modal_values(self) -> dict[str, str]:
+        """Text inputs of a submitted modal, by their custom_id (labels may wrap them)."""
+        found: dict[str, str] = {}
+
+        def walk(node: Any) -> None:
+            if isinstance(node, list):
+                for item in node:
+                    walk(item)
+            elif isinstance(node, dict):
+                custom_id, value = node.get("custom_id"), node.get("value")
+                if isinstance(custom_id, str) and isinstance(value, str):
+                    found[custom_id] = value
+                walk(node.get("components"))
+                walk(node.get("component"))
+
+        walk(self.data.get("components"))
+        return found

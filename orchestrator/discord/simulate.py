@@ -1,0 +1,210 @@
+"""Building realistic interaction payloads from a command line, without Discord.
+
+`"/config set key:frontend_url value:https://x"` becomes the APPLICATION_COMMAND
+payload Discord would send, with option values typed from the command's own
+declaration (so `count:3` is an integer where the option is an INTEGER). Pure:
+signing and sending are the CLI's job.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.discord.commands import Bot, Leaf
+from orchestrator.discord.interactions import InteractionType, OptionType
+
+_DISCORD_EPOCH_MS = 1_420_070_400_000
+
+
+class SimulationError(ValueError):
+    """The command line does not match a declared command; the message says how."""
+
+
+@dataclass(frozen=True)
+class Invoker:
+    user_id: str
+    username: str = "dev"
+    roles: tuple[str, ...] = ()
+    guild_id: str | None = "100000000000000010"
+    channel_id: str = "100000000000000020"
+
+
+def snowflake(at: float | None = None) -> str:
+    """A fresh snowflake whose timestamp is now, like Discord's own ids."""
+    millis = int((time.time() if at is None else at) * 1000) - _DISCORD_EPOCH_MS
+    return str((millis << 22) | secrets.randbelow(1 << 22))
+
+
+def _coerce(leaf: Leaf, name: str, raw: str) -> Any:
+    option = next((o for o in leaf.options if o.name == name), None)
+    if option is None:
+        known = ", ".join(o.name for o in leaf.options) or "none"
+        raise SimulationError(f"{leaf.display} has no option {name!r} (options: {known})")
+    kind = option.type
+    try:
+        if kind == OptionType.INTEGER:
+            return int(raw)
+        if kind == OptionType.NUMBER:
+            return float(raw)
+    except ValueError:
+        raise SimulationError(f"option {name!r} wants a number, got {raw!r}") from None
+    if kind == OptionType.BOOLEAN:
+        lowered = raw.lower()
+        if lowered not in {"true", "false", "yes", "no", "1", "0"}:
+            raise SimulationError(f"option {name!r} wants true/false, got {raw!r}")
+        return lowered in {"true", "yes", "1"}
+    if kind in (OptionType.USER, OptionType.CHANNEL, OptionType.ROLE, OptionType.MENTIONABLE):
+        cleaned = raw.strip("<@#&!>")
+        if not cleaned.isdigit():
+            raise SimulationError(f"option {name!r} wants an id (snowflake), got {raw!r}")
+        return cleaned
+    return raw
+
+
+def parse_command(bot: Bot, line: str) -> tuple[Leaf, dict[str, Any], str | None]:
+    """`"/deploy app:web"` -> (leaf, {"app": "web"}, focused option or None).
+
+    A trailing `name:` with nothing after it, or `--focus`-style `name:?partial`,
+    marks the option being typed (for autocomplete).
+    """
+    try:
+        words = shlex.split(line.strip())
+    except ValueError as exc:
+        raise SimulationError(f"cannot parse {line!r}: {exc}") from None
+    if not words or not words[0].startswith("/"):
+        raise SimulationError("commands start with '/', e.g. orchestrator simulate /ping")
+    path = [words[0][1:]]
+    rest = words[1:]
+    while rest and ":" not in rest[0] and bot.leaf(path) is None:
+        path.append(rest.pop(0))
+    leaf = bot.leaf(path)
+    if leaf is None:
+        known = ", ".join(sorted(leaf.display for leaf in bot.leaves()))
+        raise SimulationError(f"no command /{' '.join(path)} (known: {known})")
+    values: dict[str, Any] = {}
+    focused = None
+    for word in rest:
+        name, sep, raw = word.partition(":")
+        if not sep:
+            raise SimulationError(f"options look like name:value, got {word!r}")
+        if raw.startswith("?"):
+            focused, raw = name, raw[1:]
+            values[name] = raw
+            continue
+        values[name] = _coerce(leaf, name, raw)
+    missing = [o.name for o in leaf.options if o.required and o.name not in values]
+    if missing and focused is None:
+        raise SimulationError(f"{leaf.display} needs {', '.join(missing)}")
+    return leaf, values, focused
+
+
+def _options_json(leaf: Leaf, values: dict[str, Any], focused: str | None) -> list[dict[str, Any]]:
+    types = {o.name: o.type for o in leaf.options}
+    options: list[dict[str, Any]] = []
+    for name, value in values.items():
+        entry: dict[str, Any] = {"name": name, "type": types[name].value, "value": value}
+        if name == focused:
+            entry["focused"] = True
+        options.append(entry)
+    for depth in range(len(leaf.path) - 1, 0, -1):
+        kind = (
+            OptionType.SUB_COMMAND
+            if depth == len(leaf.path) - 1
+            else (OptionType.SUB_COMMAND_GROUP)
+        )
+        options = [{"name": leaf.path[depth], "type": kind.value, "options": options}]
+    return options
+
+
+def _base(kind: InteractionType, application_id: str, invoker: Invoker) -> dict[str, Any]:
+    user = {
+        "id": invoker.user_id,
+        "username": invoker.username,
+        "global_name": invoker.username,
+        "discriminator": "0",
+        "avatar": None,
+    }
+    payload: dict[str, Any] = {
+        "type": kind.value,
+        "id": snowflake(),
+        "application_id": application_id,
+        "token": "sim-" + secrets.token_urlsafe(48),
+        "version": 1,
+        "channel_id": invoker.channel_id,
+        "channel": {"id": invoker.channel_id, "type": 0},
+        "locale": "en-US",
+        "app_permissions": "2248473465835073",
+        "entitlements": [],
+        "authorizing_integration_owners": {"0": invoker.guild_id or "0"},
+        "context": 0 if invoker.guild_id else 1,
+    }
+    if invoker.guild_id:
+        payload["guild_id"] = invoker.guild_id
+        payload["guild_locale"] = "en-US"
+        payload["member"] = {
+            "user": user,
+            "roles": list(invoker.roles),
+            "permissions": "0",
+            "joined_at": "2026-01-01T00:00:00+00:00",
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "nick": None,
+        }
+    else:
+        payload["user"] = user
+    return payload
+
+
+def command_interaction(
+    bot: Bot, line: str, application_id: str, invoker: Invoker, *, autocomplete: bool = False
+) -> dict[str, Any]:
+    leaf, values, focused = parse_command(bot, line)
+    if autocomplete and focused is None:
+        if not values:
+            raise SimulationError("autocomplete needs the option being typed, e.g. app:?we")
+        focused = list(values)[-1]
+    kind = (
+        InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE
+        if autocomplete
+        else InteractionType.APPLICATION_COMMAND
+    )
+    payload = _base(kind, application_id, invoker)
+    data: dict[str, Any] = {"id": snowflake(), "name": leaf.path[0], "type": 1}
+    options = _options_json(leaf, values, focused if autocomplete else None)
+    if options:
+        data["options"] = options
+    payload["data"] = data
+    return payload
+
+
+def component_interaction(
+    custom_id: str, application_id: str, invoker: Invoker, *, message_id: str | None = None
+) -> dict[str, Any]:
+    payload = _base(InteractionType.MESSAGE_COMPONENT, application_id, invoker)
+    payload["data"] = {"custom_id": custom_id, "component_type": 2}
+    payload["message"] = {
+        "id": message_id or snowflake(),
+        "channel_id": invoker.channel_id,
+        "content": "",
+        "components": [],
+    }
+    return payload
+
+
+def modal_interaction(
+    custom_id: str, fields: dict[str, str], application_id: str, invoker: Invoker
+) -> dict[str, Any]:
+    payload = _base(InteractionType.MODAL_SUBMIT, application_id, invoker)
+    payload["data"] = {
+        "custom_id": custom_id,
+        "components": [
+            {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
+            for key, value in fields.items()
+        ],
+    }
+    return payload

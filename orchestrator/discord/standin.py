@@ -1,0 +1,229 @@
+"""A local stand-in for Discord's REST API, on 127.0.0.1.
+
+`orchestrator simulate` points the service at it to capture and print the
+follow-ups of deferred commands, so a newcomer sees the whole round trip with
+no Discord account; the tests use it as the fake Discord that records (and
+checks) everything we send. Standard library only: it runs wherever the CLI does.
+
+It answers the routes the bot uses with plausible objects, remembers
+registered commands, and can be told to fail the next requests (429, 5xx)
+to exercise retries.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_API_PREFIX = re.compile(r"^/api/v\d+")
+_ids = itertools.count(1_300_000_000_000_000_000)
+
+
+@dataclass
+class Captured:
+    method: str
+    path: str  # without the /api/vN prefix
+    query: str
+    body: Any
+    authorization: str | None  # only the scheme ("Bot"), never the token
+    at: float = field(default_factory=time.time)
+
+    @property
+    def route(self) -> str:
+        """The path with ids and tokens replaced: `PATCH /webhooks/{id}/{token}/messages/...`."""
+        parts = self.path.strip("/").split("/")
+        out = []
+        for index, part in enumerate(parts):
+            if part.isdigit():
+                out.append("{id}")
+            elif index == 2 and parts[0] == "webhooks":
+                out.append("{token}")
+            else:
+                out.append(part)
+        return f"{self.method} /" + "/".join(out)
+
+
+@dataclass
+class Scripted:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+class DiscordStandIn:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.requests: list[Captured] = []
+        self._commands: dict[str, list[dict[str, Any]]] = {}
+        self._messages: dict[str, dict[str, Any]] = {}
+        self._script: list[Scripted] = []
+        self._changed = threading.Condition()
+        self.on_request: Callable[[Captured], None] | None = None
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def api_base(self) -> str:
+        return f"{self.url}/api/v10"
+
+    def start(self) -> DiscordStandIn:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, name="discord-standin"
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> DiscordStandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- test controls --------------------------------------------------------------------------
+
+    def fail_next(
+        self, status: int, body: Any = None, headers: dict[str, str] | None = None, times: int = 1
+    ) -> None:
+        """Answer the next `times` requests with this status instead of the normal answer."""
+        with self._changed:
+            self._script.extend(Scripted(status, body, headers or {}) for _ in range(times))
+
+    def wait_for(
+        self, predicate: Callable[[list[Captured]], bool], timeout: float = 10.0
+    ) -> list[Captured]:
+        """Block until `predicate(requests)` holds; raise TimeoutError otherwise."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate(self.requests):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"stand-in saw {len(self.requests)} requests: "
+                        f"{[r.route for r in self.requests]}"
+                    )
+                self._changed.wait(remaining)
+            return list(self.requests)
+
+    def registered(self, guild_id: str | None = None) -> list[dict[str, Any]]:
+        return list(self._commands.get(guild_id or "global", []))
+
+    # -- routing --------------------------------------------------------------------------------
+
+    def _answer(self, captured: Captured) -> tuple[int, Any, dict[str, str]]:
+        with self._changed:
+            if self._script:
+                scripted = self._script.pop(0)
+                return scripted.status, scripted.body, scripted.headers
+        parts = captured.path.strip("/").split("/")
+        method = captured.method
+        if parts[:1] == ["webhooks"] and len(parts) >= 3:
+            if method == "DELETE":
+                return 204, None, {}
+            if len(parts) == 3 and method == "POST":
+                return 200, self._message(captured.body, channel_id=None), {}
+            if len(parts) == 5 and parts[3] == "messages" and method in ("PATCH", "GET"):
+                return 200, self._message(captured.body, message_id=parts[4]), {}
+        if parts[:1] == ["channels"] and len(parts) >= 3 and parts[2] == "messages":
+            if method == "POST" and len(parts) == 3:
+                return 200, self._message(captured.body, channel_id=parts[1]), {}
+            if method == "PATCH" and len(parts) == 4:
+                return (
+                    200,
+                    self._message(captured.body, channel_id=parts[1], message_id=parts[3]),
+                    {},
+                )
+        if captured.path == "/users/@me" and method == "GET":
+            return (
+                200,
+                {
+                    "id": "100000000000000001",
+                    "username": "orchestrator",
+                    "bot": True,
+                    "discriminator": "0",
+                },
+                {},
+            )
+        if captured.path == "/users/@me/channels" and method == "POST":
+            return 200, {"id": str(next(_ids)), "type": 1}, {}
+        if parts[:1] == ["applications"] and parts[-1] == "commands":
+            scope = parts[3] if len(parts) == 5 and parts[2] == "guilds" else "global"
+            if method == "GET":
+                return 200, self._commands.get(scope, []), {}
+            if method == "PUT" and isinstance(captured.body, list):
+                stored = [
+                    {**command, "id": str(next(_ids)), "version": str(next(_ids))}
+                    for command in captured.body
+                ]
+                self._commands[scope] = stored
+                return 200, stored, {}
+        return 404, {"message": "404: Not Found", "code": 0}, {}
+
+    def _message(
+        self, body: Any, *, channel_id: str | None = None, message_id: str | None = None
+    ) -> dict[str, Any]:
+        body = body if isinstance(body, dict) else {}
+        message_id = message_id if message_id and message_id.isdigit() else str(next(_ids))
+        stored = self._messages.get(message_id, {"id": message_id, "channel_id": channel_id or "1"})
+        stored = {**stored, **{k: v for k, v in body.items() if k != "allowed_mentions"}}
+        self._messages[message_id] = stored
+        return stored
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                path, _, query = self.path.partition("?")
+                path = _API_PREFIX.sub("", path) or "/"
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = raw.decode(errors="replace")
+                auth = self.headers.get("authorization")
+                captured = Captured(
+                    self.command, path, query, body, auth.split(" ", 1)[0] if auth else None
+                )
+                status, answer, headers = standin._answer(captured)
+                with standin._changed:
+                    standin.requests.append(captured)
+                    standin._changed.notify_all()
+                if standin.on_request is not None:
+                    standin.on_request(captured)
+                payload = b"" if answer is None else json.dumps(answer).encode()
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                if payload:
+                    self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet: tokens in paths
+                return
+
+        return Handler

@@ -1,0 +1,46 @@
+"""Drive the product's commands through the real dispatcher, validating every answer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.config import load_settings
+from orchestrator.discord import dispatch
+from orchestrator.discord.commands import Bot
+from orchestrator.discord.interactions import Interaction
+from orchestrator.discord.simulate import Invoker, command_interaction
+from orchestrator.services import Services
+from tests.support.discord_spec import DiscordSpec
+
+ADMIN = "900000000000000001"
+
+Run = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    settings = load_settings(
+        ORCHESTRATOR_DATA_DIR=tmp_path,
+        DISCORD_ADMIN_USER_IDS=ADMIN,
+        ORCHESTRATOR_CONFIG=tmp_path / "orchestrator.toml",
+    )
+    services = Services(settings)
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def run(services: Services) -> Run:
+    def invoke(line: str, user: str = ADMIN, bot: Bot | None = None) -> dict[str, Any]:
+        the_bot = bot or services.bot
+        raw = command_interaction(the_bot, line, "1", Invoker(user_id=user))
+        answer = asyncio.run(dispatch.respond(the_bot, Interaction(raw), services))
+        DiscordSpec.get().assert_valid_interaction_response(answer)
+        return answer
+
+    return invoke

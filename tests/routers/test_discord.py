@@ -1,0 +1,100 @@
+"""`POST /discord` over HTTP: the portal handshake and every refusal."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from orchestrator.devkeys import DevIdentity
+from orchestrator.discord.verify import sign_request
+from tests.support.signing import PING_INTERACTION, discord_headers, dumps
+
+PING = dumps(PING_INTERACTION)
+
+
+def test_signed_ping_gets_pong(client: TestClient, identity: DevIdentity) -> None:
+    response = client.post("/discord", content=PING, headers=discord_headers(identity, PING))
+    assert response.status_code == 200
+    assert response.json() == {"type": 1}
+
+
+def test_flipped_byte_in_body_is_401(client: TestClient, identity: DevIdentity) -> None:
+    headers = discord_headers(identity, PING)
+    altered = PING.replace(b'"version":1', b'"version":2')
+    response = client.post("/discord", content=altered, headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == "bad_signature"
+
+
+def test_flipped_byte_in_signature_is_401(client: TestClient, identity: DevIdentity) -> None:
+    headers = discord_headers(identity, PING)
+    sig = headers["x-signature-ed25519"]
+    headers["x-signature-ed25519"] = ("0" if sig[0] != "0" else "1") + sig[1:]
+    assert client.post("/discord", content=PING, headers=headers).status_code == 401
+
+
+def test_flipped_timestamp_is_401(client: TestClient, identity: DevIdentity) -> None:
+    headers = discord_headers(identity, PING)
+    headers["x-signature-timestamp"] = str(int(headers["x-signature-timestamp"]) - 1)
+    assert client.post("/discord", content=PING, headers=headers).status_code == 401
+
+
+@pytest.mark.parametrize("drop", ["x-signature-ed25519", "x-signature-timestamp"])
+def test_missing_headers_are_401(client: TestClient, identity: DevIdentity, drop: str) -> None:
+    headers = discord_headers(identity, PING)
+    del headers[drop]
+    response = client.post("/discord", content=PING, headers=headers)
+    assert response.status_code == 401
+    assert "missing" in response.json()["message"]
+
+
+def test_stale_timestamp_is_401(client: TestClient, identity: DevIdentity) -> None:
+    stale = int(time.time()) - 3600
+    response = client.post(
+        "/discord", content=PING, headers=discord_headers(identity, PING, timestamp=stale)
+    )
+    assert response.status_code == 401
+    assert "window" in response.json()["message"]
+
+
+def test_oversize_body_is_413_before_verification(client: TestClient) -> None:
+    body = b"{" + b" " * (1024 * 1024 + 10) + b"}"
+    response = client.post("/discord", content=body)
+    assert response.status_code == 413
+    assert response.json()["error"] == "too_large"
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1,2]", b"\xff\xfe", b""])
+def test_signed_but_malformed_body_is_400(
+    client: TestClient, identity: DevIdentity, body: bytes
+) -> None:
+    response = client.post("/discord", content=body, headers=discord_headers(identity, body))
+    assert response.status_code == 400
+    assert response.json()["error"] == "malformed"
+
+
+@pytest.mark.parametrize("kind", [0, 6, 99, "2", None])
+def test_unknown_interaction_types_are_400(
+    client: TestClient, identity: DevIdentity, kind: object
+) -> None:
+    body = json.dumps({**PING_INTERACTION, "type": kind}).encode()
+    response = client.post("/discord", content=body, headers=discord_headers(identity, body))
+    assert response.status_code == 400
+
+
+def test_get_is_405(client: TestClient) -> None:
+    assert client.get("/discord").status_code == 405
+
+
+def test_signature_uses_the_exact_bytes(client: TestClient, identity: DevIdentity) -> None:
+    """Whitespace Discord might send is signed too; we must not re-serialise first."""
+    spaced = b'{ "type" : 1, "id": "1", "application_id": "1", "token": "t", "version": 1 }'
+    stamp = str(int(time.time()))
+    headers = {
+        "x-signature-ed25519": sign_request(identity.discord_private_key, stamp, spaced),
+        "x-signature-timestamp": stamp,
+    }
+    assert client.post("/discord", content=spaced, headers=headers).json() == {"type": 1}
