@@ -1,34 +1,71 @@
-"""`POST /github`: the webhook URL given to a repository, organisation or GitHub App."""
+"""`POST /github`: the webhook URL given to a repository, organisation or GitHub App.
+
+verify -> ping -> allow-list -> claim the delivery id -> dispatch a job -> 202.
+Everything before the job is cheap and bounded, so GitHub's 10-second limit is
+never close; a store outage answers 503 so GitHub records a failed delivery
+that can be redelivered, rather than a 2xx that silently drops the event.
+"""
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from orchestrator.github.events import Event, MalformedPayload, parse_body
+from orchestrator.github.intake import DELIVERY_JOB, claim_delivery, job_payload
 from orchestrator.github.verify import SIGNATURE_HEADER, SignatureError, verify_signature
 from orchestrator.routers.body import read_capped
 from orchestrator.routers.errors import Refusal, responses
 from orchestrator.services import Services
 
 router = APIRouter(tags=["github"])
+log = logging.getLogger(__name__)
 
 # GitHub caps webhook payloads at 25 MB and drops larger ones itself.
 MAX_BODY_BYTES = 25 * 1024 * 1024
+
+_ANSWERS = {
+    "application/json": {
+        "examples": {
+            "ping": {"summary": "ping", "value": {"ok": True, "zen": "Design for failure."}},
+            "accepted": {
+                "summary": "queued for handling",
+                "value": {"accepted": True, "delivery": "72d3162e-cc78-11e3-81ab"},
+            },
+            "ignored": {
+                "summary": "no handler for this event",
+                "value": {"ignored": True, "event": "star.created"},
+            },
+            "duplicate": {
+                "summary": "this delivery id was already handled",
+                "value": {"duplicate": True, "delivery": "72d3162e-cc78-11e3-81ab"},
+            },
+        }
+    }
+}
 
 
 @router.post(
     "/github",
     summary="GitHub webhook endpoint",
-    description="Receives webhook deliveries. `X-Hub-Signature-256` (HMAC-SHA256 of the raw body) "
-    "is checked first; `ping` answers 200.",
+    description="Receives webhook deliveries. `X-Hub-Signature-256` (HMAC-SHA256 of the raw "
+    "body with any configured secret) is checked first. `ping` answers 200; events nobody "
+    "handles answer 202 `ignored`; a delivery id seen before answers 200 `duplicate`; "
+    "everything else is queued and answers 202.",
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {
                 "application/json": {
                     "schema": {"type": "object"},
-                    "example": {"zen": "Keep it logically awesome."},
-                }
+                    "example": {"zen": "Keep it logically awesome.", "hook_id": 1},
+                },
+                "application/x-www-form-urlencoded": {
+                    "schema": {"type": "object", "properties": {"payload": {"type": "string"}}}
+                },
             },
         },
         "parameters": [
@@ -37,28 +74,28 @@ MAX_BODY_BYTES = 25 * 1024 * 1024
                 "in": "header",
                 "required": True,
                 "schema": {"type": "string"},
-                "example": "ping",
+                "example": "workflow_run",
             },
             {
                 "name": "X-GitHub-Delivery",
                 "in": "header",
                 "required": True,
                 "schema": {"type": "string"},
+                "example": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
             },
             {
                 "name": "X-Hub-Signature-256",
                 "in": "header",
                 "required": True,
                 "schema": {"type": "string"},
+                "example": "sha256=757107ea0eb2509fc2112...",
             },
         ],
     },
     responses={
-        200: {
-            "description": "Accepted (ping).",
-            "content": {"application/json": {"example": {"ok": True}}},
-        },
-        **responses(400, 401, 413),
+        200: {"description": "A ping, or a duplicate delivery.", "content": _ANSWERS},
+        202: {"description": "Accepted: queued for handling, or ignored.", "content": _ANSWERS},
+        **responses(400, 401, 413, 503),
     },
 )
 async def webhook(request: Request) -> JSONResponse:
@@ -72,4 +109,37 @@ async def webhook(request: Request) -> JSONResponse:
         )
     except SignatureError as exc:
         raise Refusal(401, "bad_signature", str(exc)) from None
-    return JSONResponse({"ok": True})
+
+    name = request.headers.get("x-github-event", "")
+    delivery = request.headers.get("x-github-delivery", "")
+    if not name or not delivery or len(delivery) > 100:
+        raise Refusal(400, "malformed", "X-GitHub-Event and X-GitHub-Delivery are required")
+    try:
+        payload = parse_body(body, request.headers.get("content-type"))
+    except MalformedPayload as exc:
+        raise Refusal(400, "malformed", str(exc)) from None
+    event = Event(name, delivery, payload)
+    if name == "ping":
+        return JSONResponse({"ok": True, "zen": payload.get("zen")})
+    if not services.events.accepts(name, event.action):
+        return JSONResponse({"ignored": True, "event": event.key}, status_code=202)
+
+    # StoreUnavailable from either call becomes 503 (errors.install).
+    fresh = await run_in_threadpool(claim_delivery, services.store, delivery, name, event.action)
+    if not fresh:
+        return JSONResponse({"duplicate": True, "delivery": delivery})
+    try:
+        await run_in_threadpool(
+            services.jobs.dispatch, DELIVERY_JOB, job_payload(event), job_id=f"gh-{delivery}"
+        )
+    except Exception:
+        # Let GitHub redeliver: un-claim, so the redelivery is not taken for a duplicate.
+        log.exception("could not queue delivery", extra={"delivery": delivery})
+        await run_in_threadpool(services.store.delete, f"delivery:{delivery}")
+        raise Refusal(
+            503,
+            "unavailable",
+            "could not queue the delivery; redeliver later",
+            {"Retry-After": "30"},
+        ) from None
+    return JSONResponse({"accepted": True, "delivery": delivery}, status_code=202)

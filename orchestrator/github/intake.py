@@ -1,0 +1,42 @@
+"""Webhook intake: a delivery is claimed once, then handled as a job.
+
+GitHub may deliver the same `X-GitHub-Delivery` more than once (redeliveries,
+its own retries of timeouts), so the endpoint claims the delivery id in the
+store before dispatching: the second copy is acknowledged as a duplicate and
+causes nothing. The claim outlives GitHub's redelivery window.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.github.events import Event, slim
+from orchestrator.jobs.base import JobContext, registry
+from orchestrator.store.base import JSONObject, Store
+
+DELIVERY_TTL = 7 * 24 * 3600
+DELIVERY_JOB = "github.delivery"
+
+
+def claim_delivery(store: Store, delivery: str, event: str, action: str | None) -> bool:
+    """True for the first copy of a delivery; raises StoreUnavailable when the store is down."""
+    return store.claim(
+        f"delivery:{delivery}", ttl=DELIVERY_TTL, value={"event": event, "action": action}
+    )
+
+
+def job_payload(event: Event) -> JSONObject:
+    return {"event": event.name, "delivery": event.delivery, "payload": slim(event.payload)}
+
+
+def event_from_job(payload: dict[str, Any]) -> Event:
+    name, delivery, body = payload.get("event"), payload.get("delivery"), payload.get("payload")
+    if not isinstance(name, str) or not isinstance(delivery, str) or not isinstance(body, dict):
+        raise ValueError("malformed delivery job payload")
+    return Event(name, delivery, body)
+
+
+@registry.job(DELIVERY_JOB)
+async def handle_delivery(ctx: JobContext) -> None:
+    event = event_from_job(ctx.job.payload)
+    await ctx.services.events.dispatch(event, ctx)

@@ -1,0 +1,102 @@
+"""GitHub events -> Discord channel messages, for every matching subscription.
+
+Registered on the product's event router for each event `render` knows.
+Within a delivery each subscription is sent at most once, even when the job
+is retried after a partial failure (sent ones are recorded); a failed send
+fails the job, so it stays recorded and `orchestrator jobs retry` replays it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from orchestrator.config_file import load_file_config
+from orchestrator.github import reconcile
+from orchestrator.github.events import Event, WorkflowJob, WorkflowRun
+from orchestrator.github.routing import events
+from orchestrator.notifications import subscriptions
+from orchestrator.notifications.render import (
+    NOTIFIABLE_EVENTS,
+    FailedJob,
+    needs_failed_jobs,
+    render,
+)
+
+if TYPE_CHECKING:
+    from orchestrator.jobs.base import JobContext
+    from orchestrator.services import Services
+
+log = logging.getLogger(__name__)
+
+SENT_TTL = 7 * 24 * 3600
+_FAILED = ("failure", "timed_out", "cancelled", "startup_failure")
+
+
+class NotificationFailed(RuntimeError):
+    pass
+
+
+def all_subscriptions(services: Services) -> list[subscriptions.Subscription]:
+    seeded = load_file_config(services.settings.config_file).notify
+    return subscriptions.from_config(seeded) + subscriptions.stored(services.store)
+
+
+async def fetch_failed_jobs(services: Services, event: Event) -> list[FailedJob]:
+    """The failed jobs of a run and their failing steps; empty if GitHub can't say."""
+    from orchestrator.github.client import GitHubError
+
+    run = WorkflowRun(event.payload.get("workflow_run"))
+    if run.id is None or event.repo is None:
+        return []
+    try:
+        async with services.github() as github:
+            jobs = await github.list_run_jobs(event.repo, run.id, attempt=run.attempt)
+    except GitHubError as exc:
+        log.warning("could not list the run's jobs", extra={"error": type(exc).__name__})
+        return []
+    failed = []
+    for raw in jobs:
+        job = WorkflowJob(raw)
+        if job.conclusion in _FAILED:
+            failed.append(FailedJob(job.name or "?", job.html_url, tuple(job.failed_steps)))
+    return failed
+
+
+async def notify(event: Event, ctx: JobContext) -> None:
+    services = ctx.services
+    store = services.store
+    matching = [s for s in all_subscriptions(services) if s.matches(event)]
+    if not matching:
+        return
+    if not reconcile.is_current(store, event):
+        log.info("stale event skipped", extra={"event": event.key, "delivery": event.delivery})
+        return
+    failed_jobs = await fetch_failed_jobs(services, event) if needs_failed_jobs(event) else []
+    message = render(event, failed_jobs)
+    if message is None:
+        return
+    from orchestrator.discord.rest import DiscordError
+
+    errors = []
+    async with services.discord_rest() as discord:
+        for subscription in matching:
+            sent_key = f"notified:{event.delivery}.{subscription.id}"
+            if store.get(sent_key) is not None:
+                continue
+            try:
+                sent = await discord.create_message(subscription.channel_id, message.to_data())
+            except DiscordError as exc:
+                errors.append(f"{subscription.id}: {exc}")
+                continue
+            store.put(
+                sent_key,
+                {"channel_id": subscription.channel_id, "message_id": sent.get("id")},
+                ttl=SENT_TTL,
+            )
+    if errors:
+        raise NotificationFailed("; ".join(errors)[:500])
+
+
+for _name in NOTIFIABLE_EVENTS:
+    events.on(_name)(notify)

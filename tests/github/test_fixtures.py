@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator.github.fixtures import FixtureError, guess_event, load_fixtures, parse_fixture
+
+
+@pytest.mark.parametrize(
+    ("payload", "filename", "event"),
+    [
+        ({"workflow_run": {}}, "x.json", "workflow_run"),
+        ({"deployment_status": {}, "deployment": {}}, "x.json", "deployment_status"),
+        ({"deployment": {}}, "x.json", "deployment"),
+        ({"issue": {}}, "x.json", "issues"),
+        ({"zen": "z"}, "x.json", "ping"),
+        ({"ref": "r", "commits": []}, "x.json", "push"),
+        ({"anything": 1}, "workflow_job.completed.json", "workflow_job"),
+        ({"anything": 1}, "x.json", None),
+    ],
+)
+def test_guess_event(payload: dict[str, object], filename: str, event: str | None) -> None:
+    assert guess_event(payload, filename) == event
+
+
+def test_recorded_deliveries_keep_their_headers() -> None:
+    saved = parse_fixture(
+        {
+            "headers": {"X-GitHub-Event": "push", "X-GitHub-Delivery": "abc"},
+            "payload": {"ref": "x"},
+        },
+        "f.json",
+    )
+    assert (saved.event, saved.delivery, saved.payload) == ("push", "abc", {"ref": "x"})
+    body_string = parse_fixture(
+        {"headers": {"x-github-event": "ping"}, "body": '{"zen": 1}'}, "f.json"
+    )
+    assert body_string.payload == {"zen": 1}
+
+
+def test_directories_replay_in_name_order(tmp_path: Path) -> None:
+    (tmp_path / "2-b.json").write_text(json.dumps({"workflow_job": {}}))
+    (tmp_path / "1-a.json").write_text(json.dumps({"workflow_run": {}}))
+    assert [d.event for d in load_fixtures(tmp_path)] == ["workflow_run", "workflow_job"]
+
+
+def test_bad_files_explain_themselves(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    with pytest.raises(FixtureError, match=r"bad\.json"):
+        load_fixtures(bad)
+    unknown = tmp_path / "x.json"
+    unknown.write_text("{}")
+    with pytest.raises(FixtureError, match="--event"):
+        load_fixtures(unknown)
+    assert load_fixtures(unknown, event="push")[0].event == "push"
