@@ -101,6 +101,10 @@ class JobRegistry:
         return register
 
     def get(self, name: str) -> JobFunc:
+        if name not in self._jobs and self is registry:
+            from orchestrator.features import load_all
+
+            load_all()  # a fresh container may not have imported the job's module yet
         try:
             return self._jobs[name]
         except KeyError:

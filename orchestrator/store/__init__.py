@@ -28,14 +28,17 @@ __all__ = [
 
 
 def open_store(settings: Settings) -> Store:
-    """The configured backend. Imports lazily: the SQLite path never loads boto3."""
+    """The configured backend. Imports lazily: the SQLite path never loads boto3.
+
+    DynamoDB's region comes from `AWS_REGION` (set by Lambda) and its endpoint from
+    boto3's own `AWS_ENDPOINT_URL_DYNAMODB` (DynamoDB Local, moto), so no setting here.
+    """
     from orchestrator.config import StoreBackend
 
     if settings.store is StoreBackend.SQLITE:
         from orchestrator.store.sqlite import SQLiteStore
 
         return SQLiteStore(settings.sqlite_file)
-    raise NotImplementedError(
-        f"store backend {settings.store.value!r} is not available yet; "
-        "use ORCHESTRATOR_STORE=sqlite"
-    )
+    from orchestrator.store.dynamodb import DynamoDBStore
+
+    return DynamoDBStore(settings.dynamodb_table)

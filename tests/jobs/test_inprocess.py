@@ -100,3 +100,18 @@ def test_job_events_round_trip() -> None:
     assert Job.from_event({"version": "2.0", "rawPath": "/"}) is None
     assert Job.from_event({"orchestrator_job": {"name": 1}}) is None
     assert Job.from_event("nope") is None
+
+
+def test_unknown_names_load_every_feature_first() -> None:
+    """A job event in a fresh container names a job whose module nobody imported yet."""
+    import subprocess
+    import sys
+
+    code = (
+        "from orchestrator.jobs.base import registry; "
+        "print(registry.get('github.delivery').__module__)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert run.stdout.strip() == "orchestrator.github.intake"

@@ -23,4 +23,11 @@ class StoreSpec:
             from orchestrator.store.sqlite import SQLiteStore
 
             return SQLiteStore(Path(self.location), clock=clock)
+        if self.backend == "dynamodb":
+            from orchestrator.store.dynamodb import DynamoDBStore
+
+            # "<endpoint URL>/<table>": table names cannot contain a slash. Credentials and
+            # region come from the environment, which spawned workers inherit.
+            endpoint, _, table = self.location.rpartition("/")
+            return DynamoDBStore(table, endpoint_url=endpoint, clock=clock)
         raise ValueError(self.backend)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import multiprocessing
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from orchestrator.store.base import InvalidKey, Store
+from orchestrator.store.dynamodb import create_table
 from tests.store import claimers
 from tests.store.backends import StoreSpec
+from tests.support.moto_server import delete_table, moto_endpoint  # noqa: F401
 
 
 class FakeClock:
@@ -21,9 +24,17 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite"])
-def spec(request: pytest.FixtureRequest, tmp_path: Path) -> StoreSpec:
-    return StoreSpec(request.param, str(tmp_path / "store.sqlite3"))
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def spec(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreSpec]:
+    if request.param == "sqlite":
+        yield StoreSpec(request.param, str(tmp_path / "store.sqlite3"))
+        return
+    # moto in server mode over HTTP; a fresh table per test.
+    endpoint: str = request.getfixturevalue("moto_endpoint")
+    table = f"store-{uuid.uuid4().hex[:12]}"
+    create_table(table, endpoint_url=endpoint)
+    yield StoreSpec(request.param, f"{endpoint}/{table}")
+    delete_table(table, endpoint)
 
 
 @pytest.fixture

@@ -1,0 +1,148 @@
+"""Lambda jobs: the function invokes itself asynchronously, one invocation per job.
+
+Why a self-invoke rather than a background thread: a Lambda container is
+frozen the moment the handler returns, so work left running after the HTTP
+answer may never finish. An `InvocationType="Event"` invoke is accepted by
+Lambda in milliseconds, queued durably, and runs the job in a container of its
+own, with its own timeout, while the HTTP answer goes out at once.
+
+Lambda retries a failed async invocation (twice by default) and may, rarely,
+deliver one twice; `JobRunner`'s claim on the job id and attempt makes every
+repeat a no-op, so retrying here is safe too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.jobs.base import Job, JobRunner, Status, record
+from orchestrator.store.base import JSONObject
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+
+    from orchestrator.services import Services
+
+log = logging.getLogger(__name__)
+
+FUNCTION_NAME_VARIABLE = "AWS_LAMBDA_FUNCTION_NAME"  # set by the Lambda runtime
+
+
+class JobDispatchError(RuntimeError):
+    """The job could not be handed to Lambda. Its record is marked failed.
+
+    The message is safe to show a user (job name and AWS error code only).
+    """
+
+    def __init__(self, job: Job, reason: str) -> None:
+        self.job = job
+        self.reason = reason
+        super().__init__(f"could not start job {job.name!r} ({job.id}): {reason}")
+
+
+class LambdaDispatcher:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        function_name: str | None = None,
+        client: LambdaClient | None = None,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        """`function_name` defaults to this very function (`AWS_LAMBDA_FUNCTION_NAME`)."""
+        name = function_name or os.environ.get(FUNCTION_NAME_VARIABLE)
+        if not name:
+            raise RuntimeError(
+                f"the lambda jobs backend needs a function to invoke: set "
+                f"{FUNCTION_NAME_VARIABLE} (the Lambda runtime does) or pass function_name"
+            )
+        self.services = services
+        self.function_name = name
+        self._client = client
+        self._endpoint_url = endpoint_url
+        self._region = region
+        self._lock = threading.Lock()
+
+    def _lambda(self) -> LambdaClient:
+        """Built on first dispatch: a request that dispatches nothing never imports boto3."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    from orchestrator.aws.clients import client
+
+                    # Two attempts: a duplicate event is harmless (the runner's claim), a
+                    # lost job is not. Short timeouts: Discord wants an answer within 3 s.
+                    self._client = client(
+                        "lambda",
+                        endpoint_url=self._endpoint_url,
+                        region=self._region,
+                        connect_timeout=1.0,
+                        read_timeout=2.0,
+                        max_attempts=2,
+                    )
+        return self._client
+
+    def dispatch(self, name: str, payload: JSONObject, *, job_id: str | None = None) -> Job:
+        job = Job(name=name, payload=payload) if job_id is None else Job(name, payload, job_id)
+        record(self.services, job, "pending")
+        try:
+            self._invoke(job)
+        except JobDispatchError as exc:
+            log.error(
+                "job dispatch failed",
+                extra={"job": job.name, "job_id": job.id, "error": exc.reason},
+            )
+            record(self.services, job, "failed", error=f"dispatch failed: {exc.reason}")
+            raise
+        return job
+
+    def _invoke(self, job: Job) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        body = json.dumps(job.to_event(), separators=(",", ":")).encode()
+        try:
+            response = self._lambda().invoke(
+                FunctionName=self.function_name, InvocationType="Event", Payload=body
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "unknown error")
+            raise JobDispatchError(job, f"lambda invoke: {code}") from exc
+        except BotoCoreError as exc:
+            raise JobDispatchError(job, f"lambda invoke: {type(exc).__name__}") from exc
+        status = response.get("StatusCode")
+        if status != 202:
+            raise JobDispatchError(job, f"lambda invoke answered {status}, expected 202")
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Nothing runs here: invoked jobs belong to their own invocations."""
+
+
+def run_job_event(
+    event: dict[str, Any], services: Services, *, runner: JobRunner | None = None
+) -> dict[str, str]:
+    """Run the job an async self-invoke carries; the Lambda handler's job branch.
+
+    Synchronous because the Lambda handler is: each event gets a fresh event
+    loop, closed before returning, so nothing is left on it when the container
+    freezes. Raises ValueError for anything that is not one of our job events
+    (the handler should check `Job.from_event` first). A failing job is
+    recorded as failed and returned normally, so Lambda does not retry it: a
+    retry of the same attempt would only meet the runner's claim. Errors
+    outside the job (the store unreachable) do raise, and then Lambda's retry
+    is what we want.
+    """
+    job = Job.from_event(event)
+    if job is None:
+        raise ValueError("not an orchestrator job event")
+    # A private loop, never installed as the thread's current loop: `asyncio.run` would
+    # leave "no current loop" behind, and Mangum's next HTTP invocation in this warm
+    # container calls `asyncio.get_event_loop()`.
+    with asyncio.Runner(loop_factory=asyncio.new_event_loop) as run:
+        status: Status = run.run((runner or JobRunner(services)).run(job))
+    return {"job": job.id, "status": status}

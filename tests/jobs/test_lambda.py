@@ -1,0 +1,218 @@
+"""The Lambda jobs backend against moto in server mode, over HTTP.
+
+moto cannot run the function here (that needs Docker), but with
+`{"lambda": {"use_docker": false}}` it accepts invocations, and its request
+recorder shows exactly what reached the server: the invocation type header
+and the payload. That recorded payload is then fed to `run_job_event`, as
+the Lambda runtime would feed it to the handler, twice, as Lambda's retry would.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import uuid
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from orchestrator.config import Settings
+from orchestrator.jobs.base import Job, JobContext, JobRegistry, JobRunner
+from orchestrator.jobs.lambda_ import JobDispatchError, LambdaDispatcher, run_job_event
+from orchestrator.services import Services
+from orchestrator.store.dynamodb import DynamoDBStore, create_table
+from tests.support.moto_server import (
+    ACCOUNT_ID,
+    MotoServer,
+    RecordedRequest,
+    delete_table,
+    moto_server,  # noqa: F401
+)
+
+
+@pytest.fixture
+def moto(request: pytest.FixtureRequest) -> MotoServer:
+    server: MotoServer = request.getfixturevalue("moto_server")
+    return server
+
+
+@pytest.fixture
+def function_name(moto: MotoServer) -> str:
+    """A function moto knows, invocable without Docker."""
+    import boto3
+
+    config = moto.configure({"lambda": {"use_docker": False}})
+    assert config["lambda"] == {"use_docker": False}
+    session = boto3.session.Session()
+    iam = session.client("iam", endpoint_url=moto.url)
+    role = f"orchestrator-{uuid.uuid4().hex[:8]}"
+    iam.create_role(
+        RoleName=role,
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    name = f"orchestrator-{uuid.uuid4().hex[:8]}"
+    lambda_client = session.client("lambda", endpoint_url=moto.url)
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=f"arn:aws:iam::{ACCOUNT_ID}:role/{role}",
+        Handler="handler.handler",
+        Code={"ZipFile": archive.getvalue()},
+    )
+    iam.close()
+    lambda_client.close()
+    return name
+
+
+@pytest.fixture
+def lambda_services(settings: Settings, moto: MotoServer) -> Iterator[Services]:
+    """Services as on Lambda: the DynamoDB store (moto), the Lambda dispatcher."""
+    table = f"jobs-{uuid.uuid4().hex[:12]}"
+    create_table(table, endpoint_url=moto.url)
+    services = Services(settings, store=DynamoDBStore(table, endpoint_url=moto.url))
+    yield services
+    services.close(timeout=5)
+    delete_table(table, moto.url)
+
+
+@pytest.fixture
+def jobs() -> JobRegistry:
+    return JobRegistry()
+
+
+def job_record(services: Services, job_id: str) -> dict[str, Any]:
+    value = services.store.get(f"job:{job_id}")
+    assert value is not None
+    return value
+
+
+def invocations(recorded: list[RecordedRequest], function: str) -> list[RecordedRequest]:
+    path = f"/2015-03-31/functions/{function}/invocations"
+    return [r for r in recorded if r.method == "POST" and urlsplit(r.url).path == path]
+
+
+def test_dispatch_is_one_async_invoke_and_the_event_runs_once(
+    moto: MotoServer, function_name: str, lambda_services: Services, jobs: JobRegistry
+) -> None:
+    runs: list[dict[str, Any]] = []
+
+    @jobs.job("notify")
+    async def notify(ctx: JobContext) -> None:
+        runs.append(ctx.job.payload)
+
+    dispatcher = LambdaDispatcher(
+        lambda_services, function_name=function_name, endpoint_url=moto.url
+    )
+    moto.start_recording()
+    job = dispatcher.dispatch("notify", {"channel": "123", "text": "héllo"}, job_id="job-1")
+    recorded = moto.stop_recording()
+
+    assert job_record(lambda_services, "job-1")["status"] == "pending"
+    [invoke] = invocations(recorded, function_name)
+    assert invoke.header("X-Amz-Invocation-Type") == "Event"
+    event = json.loads(invoke.body)
+    assert event == job.to_event()
+    assert event["orchestrator_job"]["payload"] == {"channel": "123", "text": "héllo"}
+
+    # Lambda delivers the event; then delivers it again (its async retry / at-least-once).
+    runner = JobRunner(lambda_services, jobs)
+    assert run_job_event(event, lambda_services, runner=runner) == {
+        "job": "job-1",
+        "status": "done",
+    }
+    assert run_job_event(event, lambda_services, runner=runner) == {
+        "job": "job-1",
+        "status": "duplicate",
+    }
+    assert runs == [{"channel": "123", "text": "héllo"}]
+    assert job_record(lambda_services, "job-1")["status"] == "done"
+    dispatcher.close()
+
+
+def test_a_failed_invoke_raises_and_marks_the_job_failed(
+    moto: MotoServer, lambda_services: Services
+) -> None:
+    dispatcher = LambdaDispatcher(
+        lambda_services, function_name="no-such-function", endpoint_url=moto.url
+    )
+    # moto's Docker-less backend accepts invokes of any name; its regular backend looks the
+    # function up first (and fails before it would need Docker), as AWS does.
+    moto.configure({"lambda": {"use_docker": True}})
+    try:
+        with pytest.raises(JobDispatchError, match="ResourceNotFoundException") as raised:
+            dispatcher.dispatch("notify", {"x": 1}, job_id="job-2")
+    finally:
+        moto.configure({"lambda": {"use_docker": False}})
+    assert raised.value.job.id == "job-2"
+    recorded = job_record(lambda_services, "job-2")
+    assert recorded["status"] == "failed"
+    assert "ResourceNotFoundException" in recorded["error"]
+
+
+def test_an_unreachable_lambda_api_is_a_dispatch_error(services: Services) -> None:
+    from tests.support.servers import free_port
+
+    dispatcher = LambdaDispatcher(
+        services,
+        function_name="orchestrator",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        region="eu-west-1",
+    )
+    with pytest.raises(JobDispatchError, match="EndpointConnectionError"):
+        dispatcher.dispatch("notify", {}, job_id="job-3")
+    assert job_record(services, "job-3")["status"] == "failed"
+
+
+def test_the_function_defaults_to_the_running_one(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "orchestrator-prod")
+    assert LambdaDispatcher(services).function_name == "orchestrator-prod"
+    assert LambdaDispatcher(services, function_name="other").function_name == "other"
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME")
+    with pytest.raises(RuntimeError, match="AWS_LAMBDA_FUNCTION_NAME"):
+        LambdaDispatcher(services)
+
+
+def test_a_failing_job_is_reported_not_raised(services: Services, jobs: JobRegistry) -> None:
+    @jobs.job("boom")
+    async def boom(ctx: JobContext) -> None:
+        raise RuntimeError("kaput")
+
+    event = Job("boom", {}, id="job-4").to_event()
+    result = run_job_event(event, services, runner=JobRunner(services, jobs))
+    assert result == {"job": "job-4", "status": "failed"}
+    assert "kaput" in job_record(services, "job-4")["error"]
+
+
+@pytest.mark.parametrize("event", [{}, {"orchestrator_job": {"name": "x"}}, {"version": "2.0"}])
+def test_other_events_are_refused(services: Services, event: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="not an orchestrator job event"):
+        run_job_event(event, services)
+
+
+def test_importing_the_backend_does_not_import_boto3() -> None:
+    code = (
+        "import sys, orchestrator.jobs.lambda_; "
+        "sys.exit('boto3' in sys.modules or 'botocore' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
