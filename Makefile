@@ -44,3 +44,21 @@ lock:
 
 clean:
 	rm -rf $(VENV) node_modules build .aws-sam .mypy_cache .ruff_cache .pytest_cache
+
+# The Lambda artifact (see docs/deploy.md). `sam build` runs build-OrchestratorFunction
+# (template.yaml: BuildMethod makefile) with ARTIFACTS_DIR set; the *contents* of that
+# folder become /var/task. `make build` writes the same artifact to build/lambda(.zip).
+# LAMBDA_ARCH must match the template's Architecture parameter; BUILD_SHA overrides the
+# commit (default: $GITHUB_SHA, else git HEAD).
+.PHONY: build build-OrchestratorFunction
+LAMBDA_ARCH   ?= x86_64
+LAMBDA_PYTHON ?= 3.12
+BUILD_PYTHON  ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+BUILD_ARGS     = --python $(LAMBDA_PYTHON) --arch $(LAMBDA_ARCH) --strict $(if $(BUILD_SHA),--sha $(BUILD_SHA))
+
+build: $(STAMP)
+	$(BIN)/python -m orchestrator.cli.build $(BUILD_ARGS) --out build/lambda --zip
+
+build-OrchestratorFunction:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 2; }
+	$(BUILD_PYTHON) -m orchestrator.cli.build $(BUILD_ARGS) --out "$(ARTIFACTS_DIR)"
