@@ -26,8 +26,15 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LAMBDA_MARKER = "AWS_LAMBDA_FUNCTION_NAME"
-# Stands in for a real application id locally; a snowflake Discord will never issue.
+# Stand-ins for a real application and user locally; snowflakes Discord will never issue.
 DEV_APPLICATION_ID = "100000000000000001"
+DEV_USER_ID = "100000000000000002"
+# Outside production, Discord calls go to the local stand-in `orchestrator simulate` runs
+# here, and GitHub calls in tests to a closed port, unless configured explicitly: a local
+# run or a test can never reach the real services by accident.
+DEV_DISCORD_CAPTURE_PORT = 8765
+DEV_DISCORD_API_BASE = f"http://127.0.0.1:{DEV_DISCORD_CAPTURE_PORT}/api/v10"
+TEST_GITHUB_API_BASE = "http://127.0.0.1:9"
 
 
 class Env(StrEnum):
@@ -73,6 +80,17 @@ def _default_store() -> StoreBackend:
 
 def _default_jobs() -> JobsBackend:
     return JobsBackend.LAMBDA if _on_lambda() else JobsBackend.INPROCESS
+
+
+def _param_field(variable: str) -> Any:
+    """`<VARIABLE>_PARAM`: read by `orchestrator.aws.secrets` before settings load; declared
+    here so it is documented and shown by `orchestrator config`."""
+    return Field(
+        default=None,
+        validation_alias=f"{variable}_PARAM",
+        description=f"On Lambda: name of the SSM SecureString holding `{variable}` (read once "
+        f"per container at cold start; wins over `{variable}`).",
+    )
 
 
 class Settings(BaseSettings):
@@ -131,6 +149,23 @@ class Settings(BaseSettings):
         validation_alias="ORCHESTRATOR_PUBLIC_URL",
         description="The URL this service is reached at (used in links and by `verify-deploy`).",
     )
+    config_file: Path = Field(
+        default=Path("orchestrator.toml"),
+        validation_alias="ORCHESTRATOR_CONFIG",
+        description="TOML file with deployable `[[apps]]` and seed `[[notify]]` "
+        "subscriptions (optional; see `docs/configuration.md`).",
+    )
+    orchestrator_repo: str | None = Field(
+        default=None,
+        validation_alias="ORCHESTRATOR_REPO",
+        description="This service's own repository (owner/name): the verifier checks the "
+        "running SHA against its branch head.",
+    )
+    orchestrator_branch: str = Field(
+        default="main",
+        validation_alias="ORCHESTRATOR_BRANCH",
+        description="The branch this service deploys from.",
+    )
     log_level: str = Field(
         default="INFO",
         validation_alias="ORCHESTRATOR_LOG_LEVEL",
@@ -161,8 +196,8 @@ class Settings(BaseSettings):
     discord_api_base: str = Field(
         default="https://discord.com/api/v10",
         validation_alias="DISCORD_API_BASE",
-        description="Discord REST base URL; pointed at a local stand-in by "
-        "`orchestrator simulate` and the tests.",
+        description="Discord REST base URL. Outside prod, unless set, it is the local stand-in "
+        "`orchestrator simulate` listens on (`http://127.0.0.1:8765/api/v10`).",
     )
     discord_signature_max_age: int = Field(
         default=300,
@@ -177,10 +212,57 @@ class Settings(BaseSettings):
         description="Largest interaction body accepted; larger is 413 before verifying.",
     )
 
+    discord_guild_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="DISCORD_GUILD_IDS",
+        description="Comma-separated guild ids allowed to use the bot at all (empty: any).",
+    )
+    discord_admin_role_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="DISCORD_ADMIN_ROLE_IDS",
+        description="Role ids whose members are admins (`/config`, `/notify`, relays).",
+    )
+    discord_admin_user_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="DISCORD_ADMIN_USER_IDS",
+        description="User ids who are admins.",
+    )
+    discord_deploy_role_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="DISCORD_DEPLOY_ROLE_IDS",
+        description="Role ids allowed to run deploy-capable commands (admins always are).",
+    )
+    discord_deploy_user_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="DISCORD_DEPLOY_USER_IDS",
+        description="User ids allowed to run deploy-capable commands.",
+    )
+    discord_command_access: Annotated[dict[str, dict[str, list[str]]], NoDecode] = Field(
+        default_factory=dict,
+        validation_alias="DISCORD_COMMAND_ACCESS",
+        description='Per-command allow-lists as JSON, e.g. `{"status": {"roles": ["123"]}}` '
+        "(keys: `guilds`, `roles`, `users`).",
+    )
+
     github_token: SecretStr | None = Field(
         default=None,
         validation_alias="GITHUB_TOKEN",
         description="GitHub token for the REST API (workflow runs, dispatch, deliveries).",
+    )
+    github_app_id: str | None = Field(
+        default=None,
+        validation_alias="GITHUB_APP_ID",
+        description="GitHub App id, to authenticate as an App instead of with `GITHUB_TOKEN`.",
+    )
+    github_app_private_key: SecretStr | None = Field(
+        default=None,
+        validation_alias="GITHUB_APP_PRIVATE_KEY",
+        description="The App's private key (PEM, `BEGIN RSA PRIVATE KEY`).",
+    )
+    github_app_installation_id: int | None = Field(
+        default=None,
+        validation_alias="GITHUB_APP_INSTALLATION_ID",
+        description="The App installation to act as.",
     )
     github_webhook_secret: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
@@ -190,14 +272,39 @@ class Settings(BaseSettings):
     github_api_base: str = Field(
         default="https://api.github.com",
         validation_alias="GITHUB_API_BASE",
-        description="GitHub REST base URL (GitHub Enterprise, or a local fake in tests).",
+        description="GitHub REST base URL (GitHub Enterprise, or a local fake). In tests, unless "
+        "set, a closed local port.",
     )
 
-    @field_validator("github_webhook_secret", mode="before")
+    discord_public_key_param: str | None = _param_field("DISCORD_PUBLIC_KEY")
+    discord_application_id_param: str | None = _param_field("DISCORD_APPLICATION_ID")
+    discord_bot_token_param: str | None = _param_field("DISCORD_BOT_TOKEN")
+    github_token_param: str | None = _param_field("GITHUB_TOKEN")
+    github_webhook_secret_param: str | None = _param_field("GITHUB_WEBHOOK_SECRET")
+    github_app_private_key_param: str | None = _param_field("GITHUB_APP_PRIVATE_KEY")
+
+    @field_validator(
+        "github_webhook_secret",
+        "discord_guild_ids",
+        "discord_admin_role_ids",
+        "discord_admin_user_ids",
+        "discord_deploy_role_ids",
+        "discord_deploy_user_ids",
+        mode="before",
+    )
     @classmethod
-    def _split_secrets(cls, value: Any) -> Any:
+    def _split_csv(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("discord_command_access", mode="before")
+    @classmethod
+    def _parse_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            import json
+
+            return json.loads(value) if value.strip() else {}
         return value
 
     @field_validator("api_base_path")
@@ -208,6 +315,17 @@ class Settings(BaseSettings):
     @property
     def sqlite_file(self) -> Path:
         return self.sqlite_path or self.data_dir / "orchestrator.sqlite3"
+
+    @property
+    def has_github_app(self) -> bool:
+        return bool(
+            self.github_app_id and self.github_app_private_key and self.github_app_installation_id
+        )
+
+    @property
+    def has_github_credentials(self) -> bool:
+        token = self.github_token.get_secret_value() if self.github_token else ""
+        return bool(token) or self.has_github_app
 
     @property
     def is_prod(self) -> bool:
@@ -222,11 +340,27 @@ class Settings(BaseSettings):
             missing.append("DISCORD_APPLICATION_ID")
         if self.discord_bot_token is None or not self.discord_bot_token.get_secret_value():
             missing.append("DISCORD_BOT_TOKEN")
-        if self.github_token is None or not self.github_token.get_secret_value():
-            missing.append("GITHUB_TOKEN")
+        if not self.has_github_credentials:
+            missing.append(
+                "GITHUB_TOKEN (or GITHUB_APP_ID + GITHUB_APP_PRIVATE_KEY + "
+                "GITHUB_APP_INSTALLATION_ID)"
+            )
         if not self.github_webhook_secret:
             missing.append("GITHUB_WEBHOOK_SECRET")
         return missing
+
+    def invalid_values(self) -> list[str]:
+        """Values that are set but cannot work (named, never echoed)."""
+        problems = []
+        if self.discord_public_key and not _is_hex_key(self.discord_public_key):
+            problems.append(
+                "DISCORD_PUBLIC_KEY must be 64 hex characters (the portal's 'Public Key')"
+            )
+        return problems
+
+
+def _is_hex_key(value: str) -> bool:
+    return len(value) == 64 and all(c in "0123456789abcdefABCDEF" for c in value)
 
 
 def finalize(settings: Settings) -> Settings:
@@ -254,6 +388,16 @@ def finalize(settings: Settings) -> Settings:
             updates["github_webhook_secret"] = [SecretStr(identity.github_webhook_secret)]
     if not settings.discord_application_id:
         updates["discord_application_id"] = DEV_APPLICATION_ID
+    if "discord_api_base" not in settings.model_fields_set:
+        updates["discord_api_base"] = DEV_DISCORD_API_BASE
+    if settings.env is Env.TEST and "github_api_base" not in settings.model_fields_set:
+        updates["github_api_base"] = TEST_GITHUB_API_BASE
+    if settings.env is Env.DEV and not (
+        settings.discord_admin_role_ids or settings.discord_admin_user_ids
+    ):
+        # Locally, with nobody configured, the simulator's user may do everything,
+        # so a newcomer can try /deploy. Production is deny-by-default.
+        updates["discord_admin_user_ids"] = [DEV_USER_ID]
     return settings.model_copy(update=updates) if updates else settings
 
 
@@ -277,6 +421,12 @@ def settings_table() -> list[tuple[str, str, str]]:
                 "store": "`sqlite` (`dynamodb` on Lambda)",
                 "jobs": "`inprocess` (`lambda` on Lambda)",
                 "github_webhook_secret": "unset",
+                "discord_guild_ids": "empty",
+                "discord_admin_role_ids": "empty",
+                "discord_admin_user_ids": "empty (dev: the simulator's user)",
+                "discord_deploy_role_ids": "empty",
+                "discord_deploy_user_ids": "empty",
+                "discord_command_access": "`{}`",
             }.get(name, "computed")
         elif field.default is None:
             default = "unset"

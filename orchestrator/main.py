@@ -10,6 +10,7 @@ the layout that works on Lambda; there is no `sys.path` trickery anywhere.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -58,18 +59,36 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     return app
 
 
+def _load_secret_params() -> None:
+    """On Lambda, secrets are SSM parameter *names* in the environment (`*_PARAM`): read
+    them once per container, before settings are built. Elsewhere, nothing to do."""
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and any(
+        name.endswith("_PARAM") for name in os.environ
+    ):
+        from orchestrator.aws.secrets import apply_secret_params
+
+        apply_secret_params()
+
+
+_load_secret_params()
 app = create_app()
 
 _adapter: Any = None
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """AWS Lambda entry point. Kept a plain function so non-HTTP events can be routed first."""
+    """AWS Lambda entry point. A plain function, so our own job events (async self-invokes)
+    are recognised before Mangum, which only understands HTTP events."""
     global _adapter
+    services: Services = app.state.services
+    if isinstance(event, dict) and "orchestrator_job" in event:
+        from orchestrator.jobs.lambda_ import run_job_event
+
+        return run_job_event(event, services)
     if _adapter is None:
         from mangum import Mangum
 
-        settings = app.state.services.settings
+        settings = services.settings
         _adapter = Mangum(app, lifespan="off", api_gateway_base_path=settings.api_base_path)
     result: dict[str, Any] = _adapter(event, context)
     return result

@@ -14,6 +14,11 @@ from typing import TYPE_CHECKING
 from orchestrator.config import JobsBackend, Settings
 
 if TYPE_CHECKING:
+    from orchestrator.discord.commands import Bot
+    from orchestrator.discord.rest import DiscordREST
+    from orchestrator.github.auth import Auth
+    from orchestrator.github.client import GitHubClient
+    from orchestrator.github.routing import EventRouter
     from orchestrator.jobs.base import Dispatcher
     from orchestrator.store.base import Store
 
@@ -25,11 +30,75 @@ class Services:
         *,
         store: Store | None = None,
         jobs: Dispatcher | None = None,
+        bot: Bot | None = None,
+        events: EventRouter | None = None,
     ) -> None:
         self.settings = settings
         self._store = store
         self._jobs = jobs
+        self._bot = bot
+        self._events = events
+        self._github_auth: Auth | None = None
         self._lock = threading.Lock()
+
+    @property
+    def bot(self) -> Bot:
+        """The slash-command tree; the product's own unless a test hands in another."""
+        if self._bot is None:
+            from orchestrator.commands import bot
+
+            self._bot = bot
+        return self._bot
+
+    @property
+    def events(self) -> EventRouter:
+        """GitHub event handlers; the product's own unless a test hands in another."""
+        if self._events is None:
+            from orchestrator.github.routing import product_router
+
+            self._events = product_router()
+        return self._events
+
+    def discord_rest(self) -> DiscordREST:
+        """A new Discord REST client; use as `async with` (one per job: loops differ)."""
+        from orchestrator.discord.rest import DiscordREST
+
+        settings = self.settings
+        token = settings.discord_bot_token
+        return DiscordREST(
+            base_url=settings.discord_api_base,
+            application_id=settings.discord_application_id or "",
+            bot_token=token.get_secret_value() if token is not None else None,
+        )
+
+    def github(self) -> GitHubClient:
+        """A new GitHub API client; use as `async with`. The credential is shared, so a
+        GitHub App's installation token is fetched once per container, not per job."""
+        from orchestrator.github.client import GitHubClient, GitHubError
+
+        settings = self.settings
+        if not settings.has_github_credentials:
+            raise GitHubError(
+                "GitHub is not configured: set GITHUB_TOKEN or the GITHUB_APP_* settings"
+            )
+        with self._lock:
+            if self._github_auth is None:
+                self._github_auth = self._make_github_auth()
+        return GitHubClient(base_url=settings.github_api_base, auth=self._github_auth)
+
+    def _make_github_auth(self) -> Auth:
+        from orchestrator.github.auth import AppAuth, TokenAuth
+
+        settings = self.settings
+        if settings.github_token is not None and settings.github_token.get_secret_value():
+            return TokenAuth(settings.github_token.get_secret_value())
+        assert settings.github_app_id and settings.github_app_private_key  # has_github_app
+        return AppAuth(
+            settings.github_app_id,
+            settings.github_app_private_key.get_secret_value(),
+            settings.github_app_installation_id,
+            base_url=settings.github_api_base,
+        )
 
     @property
     def store(self) -> Store:
@@ -54,10 +123,9 @@ class Services:
             from orchestrator.jobs.inprocess import InProcessDispatcher
 
             return InProcessDispatcher(self)
-        raise NotImplementedError(
-            f"jobs backend {self.settings.jobs.value!r} is not available yet; "
-            "use ORCHESTRATOR_JOBS=inprocess"
-        )
+        from orchestrator.jobs.lambda_ import LambdaDispatcher
+
+        return LambdaDispatcher(self)
 
     def close(self, timeout: float = 10.0) -> None:
         """Finish in-flight jobs, then release the store."""

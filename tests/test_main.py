@@ -172,3 +172,29 @@ def test_prod_names_only_what_is_missing(tmp_path: Path) -> None:
     assert "DISCORD_BOT_TOKEN" not in run.stderr
     assert "bot-secret-value" not in run.stderr + run.stdout
     assert "ghp_secret_value" not in run.stderr + run.stdout
+
+
+def test_job_events_are_routed_before_mangum_and_http_still_works_after(
+    tmp_path: Path,
+) -> None:
+    """A warm container serves a job event, then HTTP: the job must not break the loop."""
+    from orchestrator.jobs.base import Job
+
+    env = {**os.environ, "ORCHESTRATOR_DATA_DIR": str(tmp_path)}
+    job = Job("no.such.job", {}, id="j1").to_event()
+    events = [http_api_event("GET", "/healthz"), job, http_api_event("GET", "/healthz"), job]
+    run = subprocess.run(
+        [sys.executable, str(RUNTIME), "-", "orchestrator.main.handler"],
+        input=json.dumps(events),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    first, job_answer, second, again = json.loads(run.stdout)
+    assert first["statusCode"] == 200
+    assert job_answer == {"job": "j1", "status": "failed"}
+    assert second["statusCode"] == 200
+    assert again == {"job": "j1", "status": "duplicate"}

@@ -11,6 +11,13 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("orchestrator.cli.serve", "run the service locally (uvicorn)"),
     "config": ("orchestrator.cli.config", "show the effective configuration (no secret values)"),
+    "simulate": ("orchestrator.cli.simulate", "send a signed interaction to a running service"),
+    "sync-commands": ("orchestrator.cli.sync_commands", "register slash commands when they differ"),
+    "discord-check": ("orchestrator.cli.discord_check", "run the portal's endpoint handshake"),
+    "replay": ("orchestrator.cli.replay", "sign and post saved GitHub deliveries"),
+    "deliveries": ("orchestrator.cli.deliveries", "find failed GitHub deliveries; redeliver"),
+    "build": ("orchestrator.cli.build", "build the AWS Lambda artifact (folder and zip)"),
+    "verify-deploy": ("orchestrator.cli.verify_deploy", "post-deploy gate: right SHA, healthy"),
 }
 
 

@@ -1,0 +1,171 @@
+"""Deployable apps: what the bot deploys, tracks and verifies.
+
+An app comes from the config file's `[[apps]]` table; admins can change a few
+fields at runtime with `/config set` (replacing the old `/set-frontend` and
+`/set-api-base`). Runtime overrides live in the store, are validated the same
+way, and are audited. URLs must be https, and in production must not point
+at private or loopback hosts: a bot that fetches any URL an admin types would
+otherwise be a way into the VPC.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from orchestrator.config_file import load_file_config
+
+if TYPE_CHECKING:
+    from orchestrator.services import Services
+    from orchestrator.store.base import Store
+
+OVERRIDE_PREFIX = "appcfg:"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+# Fields `/config set` may change, with what they hold.
+SETTABLE = {
+    "frontend_url": "URL of the app's HTML page",
+    "api_health_url": "URL of the API health endpoint",
+    "version_url": "URL of a JSON endpoint reporting the deployed version",
+    "version_field": "dotted path of the SHA in that JSON (e.g. build.sha)",
+    "branch": "branch deploys come from",
+    "workflow": "deploy workflow file (deploy.yml) or name",
+    "diagnose_workflow": "on-demand diagnose workflow file or name",
+    "channel_id": "channel for this app's deploy messages",
+}
+_URL_FIELDS = ("frontend_url", "api_health_url", "version_url")
+_REQUIRED = ("branch", "workflow", "version_field")
+
+# HTML that caches longer than this (seconds) makes a deploy invisible to users for that long.
+DEFAULT_MAX_HTML_CACHE = 300
+
+
+class InvalidApp(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class App:
+    name: str
+    repo: str
+    workflow: str
+    branch: str = "main"
+    frontend_url: str | None = None
+    api_health_url: str | None = None
+    version_url: str | None = None
+    version_field: str = "sha"
+    frontend_version_pattern: str | None = None
+    max_html_cache_seconds: int = DEFAULT_MAX_HTML_CACHE
+    diagnose_workflow: str | None = None
+    channel_id: str | None = None
+    deploy_inputs: dict[str, str] = field(default_factory=dict)
+    correlation_input: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> App:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidApp(f"app {data.get('name', '?')!r}: unknown keys {', '.join(unknown)}")
+        try:
+            app = cls(**data)
+        except TypeError as exc:
+            raise InvalidApp(f"app {data.get('name', '?')!r}: {exc}") from None
+        return app
+
+    def validate(self, *, production: bool) -> App:
+        if not _NAME.match(self.name):
+            raise InvalidApp(f"app name {self.name!r}: lowercase letters, digits, - and _")
+        if self.repo.count("/") != 1 or not all(self.repo.split("/")):
+            raise InvalidApp(f"app {self.name}: repo must be owner/name, got {self.repo!r}")
+        if not self.workflow:
+            raise InvalidApp(f"app {self.name}: workflow is required")
+        for name in _URL_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                check_url(value, production=production, what=f"{self.name}.{name}")
+        if self.frontend_version_pattern is not None:
+            try:
+                re.compile(self.frontend_version_pattern)
+            except re.error as exc:
+                raise InvalidApp(f"app {self.name}: bad frontend_version_pattern: {exc}") from None
+        if self.channel_id is not None and not str(self.channel_id).isdigit():
+            raise InvalidApp(f"app {self.name}: channel_id must be a channel id")
+        return self
+
+
+def check_url(url: str, *, production: bool, what: str = "url") -> str:
+    """https only; in production no loopback, private, link-local or reserved hosts."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" and (production or parts.scheme != "http"):
+        raise InvalidApp(f"{what}: only https URLs are allowed")
+    host = parts.hostname or ""
+    if not host:
+        raise InvalidApp(f"{what}: no host in {url!r}")
+    if parts.username or parts.password:
+        raise InvalidApp(f"{what}: credentials in URLs are not allowed")
+    if production:
+        if host == "localhost" or host.endswith((".localhost", ".internal", ".local")):
+            raise InvalidApp(f"{what}: {host} is not a public host")
+        try:
+            address = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            return url  # a name; resolution-time checks belong to the fetcher
+        if not address.is_global:
+            raise InvalidApp(f"{what}: {host} is not a public address")
+    return url
+
+
+def _override_key(app_name: str) -> str:
+    return f"{OVERRIDE_PREFIX}{app_name}"
+
+
+def load_apps(services: Services) -> dict[str, App]:
+    """The apps from the config file with runtime overrides applied, by name."""
+    production = services.settings.is_prod
+    apps: dict[str, App] = {}
+    for data in load_file_config(services.settings.config_file).apps:
+        app = App.from_dict(dict(data)).validate(production=production)
+        apps[app.name] = app
+    for record in services.store.query_prefix(OVERRIDE_PREFIX, limit=200):
+        name = record.key.removeprefix(OVERRIDE_PREFIX)
+        if name in apps:
+            values = {k: v for k, v in record.value.items() if k in SETTABLE}
+            apps[name] = replace(apps[name], **values)
+    return apps
+
+
+def get_app(services: Services, name: str | None) -> App:
+    """The named app, or the only one when there is exactly one; InvalidApp otherwise."""
+    apps = load_apps(services)
+    if name:
+        if name not in apps:
+            known = ", ".join(sorted(apps)) or "none configured"
+            raise InvalidApp(f"no app {name!r} (apps: {known})")
+        return apps[name]
+    if len(apps) == 1:
+        return next(iter(apps.values()))
+    if not apps:
+        raise InvalidApp("no apps configured: add [[apps]] to the config file")
+    raise InvalidApp(f"which app? ({', '.join(sorted(apps))})")
+
+
+def set_override(
+    store: Store, app: App, key: str, value: str, *, production: bool, actor: str | None
+) -> App:
+    """Validate and persist one runtime change; returns the app as it now is."""
+    if key not in SETTABLE:
+        raise InvalidApp(f"{key!r} cannot be set; settable: {', '.join(SETTABLE)}")
+    cleaned: str | None = value.strip() or None
+    if cleaned is None and key in _REQUIRED:
+        raise InvalidApp(f"{key} cannot be empty")
+    changes: dict[str, Any] = {key: cleaned}
+    updated = replace(app, **changes).validate(production=production)
+    record = store.get(_override_key(app.name)) or {}
+    record = {**record, key: cleaned, "_updated_by": actor, "_updated_at": time.time()}
+    store.put(_override_key(app.name), record)
+    return updated
