@@ -54,5 +54,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         reload=args.reload,
         log_level=settings.log_level.lower(),
+        log_config=None,  # the app logs JSON lines through the root logger
+        access_log=False,  # and writes its own access line per request, with ids
     )
     return 0

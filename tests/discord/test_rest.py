@@ -591,6 +591,7 @@ async def test_no_token_reaches_the_logs_or_errors(
     make_client: MakeClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # the app's log setup quiets httpx
     headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "0.1"}
     script = Script(
         limited(0.2, headers=headers),

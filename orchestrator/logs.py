@@ -1,0 +1,141 @@
+"""Structured logs: one JSON object per line, with the ids that tie a request to its work.
+
+Every line carries the request id and, where known, the interaction id or the
+GitHub delivery id (from a context variable the routers and the job runner
+set), so one grep follows a click from the HTTP answer to the job's follow-up.
+
+Secrets never reach a line: the formatter replaces every configured secret
+value (and its obvious encodings) and anything shaped like a token (bot
+tokens, bearer headers, GitHub tokens, interaction-webhook URLs) with
+`[redacted]` before writing.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextvars
+import json
+import logging
+import re
+import sys
+import time
+import urllib.parse
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "orchestrator_log_context", default=None
+)
+
+# Attributes every LogRecord has; anything else on a record came from `extra=`.
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+
+_TOKEN_PATTERNS = [
+    # Discord interaction/webhook tokens live in URL paths.
+    re.compile(r"(/webhooks/\d+/)[A-Za-z0-9_\-.]{20,}"),
+    re.compile(r"(?i)(\b(?:bot|bearer|token)\s+)[A-Za-z0-9_\-.=]{20,}"),
+    re.compile(r"\b(gh[pousr]_)[A-Za-z0-9]{20,}"),
+    re.compile(r"\b(github_pat_)[A-Za-z0-9_]{20,}"),
+]
+REDACTED = "[redacted]"
+
+
+class Redactor:
+    """Replaces known secret values and token-shaped strings in text."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._needles: list[str] = []
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        for secret in secrets:
+            if not secret or len(secret) < 6:
+                continue  # too short to be a credential; replacing would shred logs
+            for form in _encodings(secret):
+                if form not in self._needles:
+                    self._needles.append(form)
+        self._needles.sort(key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for needle in self._needles:
+            if needle in text:
+                text = text.replace(needle, REDACTED)
+        for pattern in _TOKEN_PATTERNS:
+            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+        return text
+
+
+def _encodings(secret: str) -> Iterator[str]:
+    """The forms a secret may take in a line: as is, URL-quoted, base64, hex."""
+    yield secret
+    yield urllib.parse.quote(secret, safe="")
+    raw = secret.encode()
+    yield base64.b64encode(raw).decode().rstrip("=")
+    yield base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    yield raw.hex()
+
+
+redactor = Redactor()
+
+
+@contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Add fields (request_id, interaction_id, delivery_id, job_id...) to every line within."""
+    merged = {**(_context.get() or {}), **{k: v for k, v in fields.items() if v is not None}}
+    token = _context.set(merged)
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def bind(**fields: Any) -> None:
+    """Add fields to the current context (e.g. the interaction id once the body is parsed)."""
+    current = _context.get()
+    if current is None:
+        return
+    current.update({k: v for k, v in fields.items() if v is not None})
+
+
+class JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update(_context.get() or {})
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        text = json.dumps(entry, default=str, ensure_ascii=False)
+        return redactor(text)
+
+
+_configured = False
+
+
+def configure(level: str = "INFO", secrets: Iterable[str] = (), stream: Any = None) -> None:
+    """JSON lines on stderr for the whole process; idempotent, secrets accumulate."""
+    global _configured
+    redactor.add(secrets)
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    if _configured:
+        return
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JSONFormatter())
+    handler.name = "orchestrator-json"
+    root.handlers = [h for h in root.handlers if h.name != "orchestrator-json"]
+    root.addHandler(handler)
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _configured = True
+
+
+def now_ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 2)

@@ -1,0 +1,59 @@
+"""One access-log line per request, and the log context every other line inherits.
+
+A pure ASGI middleware (no per-request objects beyond a dict) so it costs
+microseconds on the PING path. The request id is the caller's
+`X-Request-Id`, else the Lambda request id, else a fresh one; it is echoed
+back so a user's report can be matched to our logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orchestrator.logs import log_context, now_ms
+
+log = logging.getLogger("orchestrator.access")
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id" and 0 < len(value) <= 100:
+            return str(value.decode("latin-1"))
+    context: Any = scope.get("aws.context")
+    aws_id = getattr(context, "aws_request_id", None)
+    return aws_id if isinstance(aws_id, str) else secrets.token_hex(8)
+
+
+class AccessLog:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        with log_context(
+            request_id=request_id, route=scope.get("path"), method=scope.get("method")
+        ):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                log.info("request", extra={"status": status, "duration_ms": now_ms(started)})
