@@ -63,6 +63,7 @@ class DiscordStandIn:
         self._commands: dict[str, list[dict[str, Any]]] = {}
         self._messages: dict[str, dict[str, Any]] = {}
         self._script: list[Scripted] = []
+        self._delays: list[float] = []
         self._changed = threading.Condition()
         self.on_request: Callable[[Captured], None] | None = None
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
@@ -82,7 +83,10 @@ class DiscordStandIn:
 
     def start(self) -> DiscordStandIn:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, daemon=True, name="discord-standin"
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() returns promptly
+            daemon=True,
+            name="discord-standin",
         )
         self._thread.start()
         return self
@@ -98,6 +102,11 @@ class DiscordStandIn:
         self.stop()
 
     # -- test controls --------------------------------------------------------------------------
+
+    def delay_next(self, seconds: float, times: int = 1) -> None:
+        """Hold the next `times` answers for `seconds` (a slow or hung Discord)."""
+        with self._changed:
+            self._delays.extend([seconds] * times)
 
     def fail_next(
         self, status: int, body: Any = None, headers: dict[str, str] | None = None, times: int = 1
@@ -205,10 +214,13 @@ class DiscordStandIn:
                 captured = Captured(
                     self.command, path, query, body, auth.split(" ", 1)[0] if auth else None
                 )
-                status, answer, headers = standin._answer(captured)
-                with standin._changed:
+                with standin._changed:  # recorded on arrival: a held request is visible
+                    delay = standin._delays.pop(0) if standin._delays else 0.0
                     standin.requests.append(captured)
                     standin._changed.notify_all()
+                if delay:
+                    time.sleep(delay)
+                status, answer, headers = standin._answer(captured)
                 if standin.on_request is not None:
                     standin.on_request(captured)
                 payload = b"" if answer is None else json.dumps(answer).encode()

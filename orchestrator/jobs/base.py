@@ -144,6 +144,18 @@ class JobRunner:
         self.jobs = jobs
 
     async def run(self, job: Job) -> Status:
+        from orchestrator.logs import log_context
+
+        ids: dict[str, Any] = {"job_id": job.id, "job": job.name}
+        interaction = job.payload.get("interaction")
+        if isinstance(interaction, dict):
+            ids["interaction_id"] = interaction.get("id")
+        if isinstance(job.payload.get("delivery"), str):
+            ids["delivery_id"] = job.payload["delivery"]
+        with log_context(**ids):
+            return await self._run(job)
+
+    async def _run(self, job: Job) -> Status:
         store = self.services.store
         # The claim makes a second delivery of the same attempt a no-op (Lambda retries
         # async events; a redelivered webhook may dispatch again).
@@ -189,6 +201,10 @@ class Dispatcher(Protocol):
     """Where jobs run. One implementation per backend."""
 
     def dispatch(self, name: str, payload: JSONObject, *, job_id: str | None = None) -> Job: ...
+
+    def submit(self, job: Job) -> Job:
+        """Record a fully formed job (e.g. a retry's next attempt) as pending and start it."""
+        ...
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop accepting work; let in-flight jobs finish within `timeout`."""

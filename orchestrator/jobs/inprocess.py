@@ -32,7 +32,7 @@ class InProcessDispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._inflight: set[concurrent.futures.Future[object]] = set()
+        self._inflight: dict[concurrent.futures.Future[object], Job] = {}
         self._closed = False
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
@@ -56,24 +56,27 @@ class InProcessDispatcher:
 
     def dispatch(self, name: str, payload: JSONObject, *, job_id: str | None = None) -> Job:
         job = Job(name=name, payload=payload) if job_id is None else Job(name, payload, job_id)
+        return self.submit(job)
+
+    def submit(self, job: Job) -> Job:
+        """Record `job` as pending and run it here (dispatch, `jobs retry`, resume)."""
         record(self.services, job, "pending")
-        self.submit(job)
+        self._run_soon(job)
         return job
 
-    def submit(self, job: Job) -> concurrent.futures.Future[object]:
-        """Run an already-recorded job (dispatch, `jobs retry`, resume after restart)."""
+    def _run_soon(self, job: Job) -> concurrent.futures.Future[object]:
         loop = self._ensure_loop()
         future: concurrent.futures.Future[object] = asyncio.run_coroutine_threadsafe(
             self.runner.run(job), loop
         )
         with self._lock:
-            self._inflight.add(future)
+            self._inflight[future] = job
         future.add_done_callback(self._done)
         return future
 
     def _done(self, future: concurrent.futures.Future[object]) -> None:
         with self._lock:
-            self._inflight.discard(future)
+            self._inflight.pop(future, None)
         if not future.cancelled() and future.exception() is not None:
             log.error("job runner crashed", exc_info=future.exception())
 
@@ -90,14 +93,52 @@ class InProcessDispatcher:
         _, not_done = concurrent.futures.wait(pending, timeout=timeout)
         return not not_done
 
+    def resume_pending(self, *, limit: int = 200) -> list[Job]:
+        """Run the jobs a previous process left pending (stopped before or while running).
+
+        Safe with several workers starting at once: the runner's claim lets each
+        job attempt run once, whoever resumes it.
+        """
+        resumed = []
+        for entry in self.services.store.query_prefix("job:", limit=limit * 5):
+            value = entry.value
+            if value.get("status") != "pending":
+                continue
+            job = Job(
+                name=str(value.get("name")),
+                payload=dict(value.get("payload") or {}),
+                id=entry.key.removeprefix("job:"),
+                attempt=int(value.get("attempt", 1)),
+            )
+            self._run_soon(job)
+            resumed.append(job)
+            if len(resumed) >= limit:
+                break
+        if resumed:
+            log.info("resumed pending jobs", extra={"count": len(resumed)})
+        return resumed
+
     def close(self, timeout: float = 10.0) -> None:
+        """Let in-flight jobs finish within `timeout`; record the rest as pending, for the
+        next start to resume (as a new attempt: they may have done part of their work)."""
         finished = self.drain(timeout)
         with self._lock:
             self._closed = True
             loop, thread = self._loop, self._thread
+            leftover = dict(self._inflight)
         if not finished:
-            # Their records stay "pending"/"running": visible, and retryable later.
-            log.warning("shutting down with jobs still running", extra={"count": self.inflight()})
+            log.warning(
+                "stopping with jobs still running; they will resume on the next start",
+                extra={"count": len(leftover)},
+            )
+            for future, job in leftover.items():
+                future.cancel()
+                record(
+                    self.services,
+                    Job(job.name, job.payload, job.id, job.attempt + 1),
+                    "pending",
+                    interrupted=True,
+                )
         if loop is not None:
             loop.call_soon_threadsafe(loop.stop)
         if thread is not None:

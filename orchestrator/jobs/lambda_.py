@@ -90,6 +90,9 @@ class LambdaDispatcher:
 
     def dispatch(self, name: str, payload: JSONObject, *, job_id: str | None = None) -> Job:
         job = Job(name=name, payload=payload) if job_id is None else Job(name, payload, job_id)
+        return self.submit(job)
+
+    def submit(self, job: Job) -> Job:
         record(self.services, job, "pending")
         try:
             self._invoke(job)

@@ -1,0 +1,103 @@
+"""Show and replay background jobs: what failed, and run it again.
+
+    orchestrator jobs list [--status failed]
+    orchestrator jobs retry JOB_ID ... | --failed
+
+A retry is the job's next attempt (the runner runs each attempt once). With
+the in-process backend it runs in this command, against the same store and
+APIs the service uses; with the Lambda backend it is invoked on the function.
+Payloads are never printed: they can hold interaction tokens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+STATUSES = ("pending", "running", "done", "failed", "all")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["list", "retry"])
+    parser.add_argument("ids", nargs="*", help="job ids to retry")
+    parser.add_argument("--status", choices=STATUSES, default="all", help="list only these")
+    parser.add_argument("--failed", action="store_true", help="retry every failed job")
+    parser.add_argument("--limit", type=int, default=30)
+    parser.add_argument(
+        "--wait", type=float, default=60.0, help="seconds to wait for in-process retries to finish"
+    )
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.0f}h"
+
+
+def jobs(store: Any, status: str = "all", limit: int = 30) -> list[tuple[str, dict[str, Any]]]:
+    found = [(r.key.removeprefix("job:"), r.value) for r in store.query_prefix("job:", limit=5000)]
+    if status != "all":
+        found = [(k, v) for k, v in found if v.get("status") == status]
+    found.sort(key=lambda item: float(item[1].get("updated_at", 0)), reverse=True)
+    return found[:limit]
+
+
+def _line(job_id: str, value: dict[str, Any], now: float) -> str:
+    error = f"  {value['error'][:100]}" if value.get("error") else ""
+    return (
+        f"{job_id:<24} {value.get('name', '?'):<22} {value.get('status', '?'):<8} "
+        f"#{value.get('attempt', 1)}  {_age(now - float(value.get('updated_at', now)))} ago"
+        f"{error}"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from orchestrator.config import ConfigError, load_settings
+    from orchestrator.jobs.base import Job
+    from orchestrator.services import Services
+
+    try:
+        services = Services(load_settings())
+    except ConfigError as exc:
+        print(f"orchestrator: {exc}", file=sys.stderr)
+        return 2
+    now = time.time()
+    try:
+        if args.action == "list":
+            for job_id, value in jobs(services.store, args.status, args.limit):
+                print(_line(job_id, value, now))
+            return 0
+        targets = [k for k, _ in jobs(services.store, "failed", 1000)] if args.failed else args.ids
+        if not targets:
+            print("nothing to retry")
+            return 0
+        retried = []
+        for job_id in targets:
+            stored = services.store.get(f"job:{job_id}")
+            if stored is None:
+                print(f"no job {job_id}", file=sys.stderr)
+                continue
+            value = stored
+            job = Job(
+                str(value.get("name")),
+                dict(value.get("payload") or {}),
+                job_id,
+                int(value.get("attempt", 1)) + 1,
+            )
+            services.jobs.submit(job)
+            retried.append(job_id)
+        drain = getattr(services.jobs, "drain", None)
+        if drain is not None:
+            drain(args.wait)
+        failed = 0
+        for job_id in retried:
+            after = services.store.get(f"job:{job_id}") or {}
+            failed += after.get("status") == "failed"
+            print(_line(job_id, after, time.time()))
+        return 1 if failed else 0
+    finally:
+        services.close(timeout=args.wait)
