@@ -166,6 +166,13 @@ class Settings(BaseSettings):
         validation_alias="ORCHESTRATOR_BRANCH",
         description="The branch this service deploys from.",
     )
+    shutdown_grace: float = Field(
+        default=10.0,
+        ge=0,
+        validation_alias="ORCHESTRATOR_SHUTDOWN_GRACE",
+        description="Seconds in-flight jobs get to finish on SIGTERM before they are recorded "
+        "as pending (and resumed on the next start).",
+    )
     log_level: str = Field(
         default="INFO",
         validation_alias="ORCHESTRATOR_LOG_LEVEL",
@@ -348,6 +355,14 @@ class Settings(BaseSettings):
         if not self.github_webhook_secret:
             missing.append("GITHUB_WEBHOOK_SECRET")
         return missing
+
+    def secret_values(self) -> list[str]:
+        """Every secret this process holds, so logs can scrub them (never for display)."""
+        values = [s.get_secret_value() for s in self.github_webhook_secret]
+        for secret in (self.discord_bot_token, self.github_token, self.github_app_private_key):
+            if secret is not None:
+                values.append(secret.get_secret_value())
+        return [v for v in values if v]
 
     def invalid_values(self) -> list[str]:
         """Values that are set but cannot work (named, never echoed)."""

@@ -10,6 +10,7 @@ the layout that works on Lambda; there is no `sys.path` trickery anywhere.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +21,9 @@ from fastapi import FastAPI
 from orchestrator import __version__
 from orchestrator.config import Settings, finalize, load_settings
 from orchestrator.routers import discord, errors, github, meta
+from orchestrator.routers.middleware import AccessLog
 from orchestrator.services import Services
+from orchestrator.store.base import StoreUnavailable
 
 DESCRIPTION = """\
 A Discord <-> GitHub deploy orchestrator.
@@ -39,8 +42,16 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Runs under uvicorn; Lambda runs with lifespan="off" and freezes instead of stopping.
+        try:
+            resume = getattr(services.jobs, "resume_pending", None)
+            if resume is not None:
+                resume()  # jobs an earlier process was stopped before finishing
+        except StoreUnavailable:
+            # Serve anyway: /healthz says 503, /github answers 503 so GitHub redelivers.
+            logging.getLogger(__name__).warning("store unavailable at startup")
         yield
-        services.close()
+        # SIGTERM lands here: in-flight jobs finish, or are recorded pending for next start.
+        services.close(services.settings.shutdown_grace)
 
     app = FastAPI(
         title="orchestrator",
@@ -52,6 +63,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         openapi_url="/openapi.json",
     )
     app.state.services = services
+    from orchestrator.logs import configure
+
+    configure(services.settings.log_level, secrets=services.settings.secret_values())
+    app.add_middleware(AccessLog)
     errors.install(app)
     app.include_router(meta.router)
     app.include_router(discord.router)

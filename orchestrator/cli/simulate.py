@@ -54,6 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wait", type=float, default=30.0, help="seconds to wait for a deferred follow-up"
     )
+    parser.add_argument(
+        "--linger",
+        type=float,
+        default=1.5,
+        help="keep listening this many seconds after the last follow-up "
+        "(e.g. while replaying a deploy's webhooks)",
+    )
     parser.add_argument("--json", action="store_true", help="print raw JSON")
 
 
@@ -227,7 +234,7 @@ def _follow(standin: Any, token: str, args: argparse.Namespace) -> int:
         )
         return 1
     shown = 0
-    quiet_until = time.monotonic() + 1.5
+    quiet_until = time.monotonic() + args.linger
     while time.monotonic() < quiet_until:
         captured = ours(standin.requests)
         for request in captured[shown:]:
@@ -241,7 +248,7 @@ def _follow(standin: Any, token: str, args: argparse.Namespace) -> int:
             else:
                 print(f"→ follow-up ({request.route})")
                 print(render_message(request.body if isinstance(request.body, dict) else {}))
-            quiet_until = time.monotonic() + 1.5
+            quiet_until = time.monotonic() + args.linger
         shown = len(captured)
         time.sleep(0.1)
     return 0

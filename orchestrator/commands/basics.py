@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
+from orchestrator import audit
 from orchestrator.commands import bot
-from orchestrator.discord.commands import Access, Context
+from orchestrator.discord.commands import Access, Context, integer
 from orchestrator.discord.messages import Color, Message, embed
 
 # Discord snowflakes carry their creation time: milliseconds since 2015-01-01.
@@ -41,4 +42,30 @@ async def help_(ctx: Context) -> Message:
         lines.append(f"`{leaf.display}` {leaf.description}{lock}")
     return Message(
         embeds=[embed("What I can do", "\n".join(lines), color=Color.BLUE)], ephemeral=True
+    )
+
+
+@bot.command(
+    "audit",
+    "Who did what: the latest audited actions",
+    options=[integer("count", "How many entries (1-25, default 10)", min_value=1, max_value=25)],
+    access=Access.ADMIN,
+    ephemeral=True,
+)
+async def audit_(ctx: Context) -> Message:
+    entries = audit.recent(ctx.services.store, limit=ctx.options.integer("count", 10) or 10)
+    if not entries:
+        return Message(content="The audit log is empty. Quiet times.", ephemeral=True)
+    icons = {"denied": "🚫", "failed": "💥", "accepted": "▶️", "completed": "✅"}
+    lines = []
+    for entry in entries:
+        value = entry.value
+        when = int(float(value.get("at", 0)))
+        who = f"<@{value['actor']}>" if value.get("actor") else "someone"
+        result = str(value.get("result", "?"))
+        lines.append(
+            f"{icons.get(result, '•')} <t:{when}:R> {who} `{value.get('action')}` {result}"
+        )
+    return Message(
+        embeds=[embed("📜 Audit log", "\n".join(lines), color=Color.GREY)], ephemeral=True
     )

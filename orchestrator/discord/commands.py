@@ -236,7 +236,15 @@ class ModalReply:
     inputs: tuple[dict[str, Any], ...]
 
 
-Reply = Message | Update | ModalReply | None
+@dataclass(frozen=True)
+class Keep:
+    """Returned by a deferred handler that already put its reply in place (e.g. a tracked
+    deploy message that webhooks keep updating): the framework must not overwrite it."""
+
+
+KEEP = Keep()
+
+Reply = Message | Update | ModalReply | Keep | None
 
 
 @dataclass
@@ -265,11 +273,11 @@ class Context:
 
         return say(key, self.services.settings.tone, **values)
 
-    async def progress(self, message: Message) -> None:
-        """Edit the deferred reply in place (e.g. "queued -> in progress")."""
+    async def progress(self, message: Message) -> dict[str, Any]:
+        """Edit the deferred reply in place (e.g. "queued -> in progress"); returns it."""
         if self.discord is None:
             raise RuntimeError("progress() is only available in deferred handlers")
-        await self.discord.edit_original(self.interaction.token, message.to_data(edit=True))
+        return await self.discord.edit_original(self.interaction.token, message.to_data(edit=True))
 
 
 Handler = Callable[[Context], Awaitable[Reply]]

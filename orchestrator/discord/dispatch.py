@@ -21,6 +21,7 @@ from orchestrator.discord.commands import (
     Bot,
     Context,
     Handler,
+    Keep,
     Leaf,
     ModalReply,
     Reply,
@@ -191,6 +192,8 @@ def _immediate_response(
 
     if isinstance(result, ModalReply):
         return responses.modal(result.custom_id, result.title, result.inputs)
+    if isinstance(result, Keep):
+        result = None
     if isinstance(result, Update):
         if kind == InteractionType.MESSAGE_COMPONENT:
             return responses.update(result.message)
@@ -277,6 +280,8 @@ async def run_deferred(bot: Bot, interaction: Interaction, services: Services) -
         else:
             if target.access is not Access.EVERYONE:
                 _audit(services, interaction, target, "completed")
+        if isinstance(result, Keep):
+            return
         if isinstance(result, ModalReply):
             log.error("a deferred handler cannot open a modal", extra={"command": target.name})
             result = Message(content=say("failed", tone, error="cannot open a form here"))

@@ -38,6 +38,22 @@ def verify_key(public_key_hex: str) -> VerifyKey:
     return VerifyKey(key_bytes)
 
 
+def check_headers(
+    signature: str | None, timestamp: str | None, *, now: float, max_age: float
+) -> tuple[str, str]:
+    """The checks that need no body: run before reading it, so a request that cannot be
+    valid costs neither the read nor the signature check."""
+    if not signature or not timestamp:
+        raise SignatureError("missing signature headers")
+    if len(signature) != _SIGNATURE_HEX_LEN or not _HEX.issuperset(signature):
+        raise SignatureError("malformed signature")
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
+        raise SignatureError("malformed timestamp")
+    if abs(now - int(timestamp)) > max_age:
+        raise SignatureError("timestamp outside the accepted window")
+    return signature, timestamp
+
+
 def verify_request(
     *,
     public_key: str,
@@ -50,14 +66,7 @@ def verify_request(
     """Return None if Discord signed this body at an acceptable time; else SignatureError."""
     from nacl.exceptions import BadSignatureError
 
-    if not signature or not timestamp:
-        raise SignatureError("missing signature headers")
-    if len(signature) != _SIGNATURE_HEX_LEN or not _HEX.issuperset(signature):
-        raise SignatureError("malformed signature")
-    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
-        raise SignatureError("malformed timestamp")
-    if abs(now - int(timestamp)) > max_age:
-        raise SignatureError("timestamp outside the accepted window")
+    signature, timestamp = check_headers(signature, timestamp, now=now, max_age=max_age)
     try:
         verify_key(public_key).verify(timestamp.encode() + body, bytes.fromhex(signature))
     except BadSignatureError:

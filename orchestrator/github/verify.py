@@ -25,12 +25,19 @@ def sign(secret: str | bytes, body: bytes) -> str:
     return _PREFIX + hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
-def verify_signature(secrets: Iterable[str], signature: str | None, body: bytes) -> None:
-    """Return None if any of `secrets` signed `body`; else SignatureError."""
+def check_header(signature: str | None) -> str:
+    """The check that needs no body: a request without a well-formed header is refused
+    before its (up to 25 MB) body is read."""
     if not signature:
         raise SignatureError("missing X-Hub-Signature-256 header")
     if not signature.startswith(_PREFIX) or len(signature) != len(_PREFIX) + _DIGEST_HEX_LEN:
         raise SignatureError("malformed signature")
+    return signature
+
+
+def verify_signature(secrets: Iterable[str], signature: str | None, body: bytes) -> None:
+    """Return None if any of `secrets` signed `body`; else SignatureError."""
+    signature = check_header(signature)
     given = signature.encode("ascii", "replace")
     matched = False
     for secret in secrets:

@@ -15,8 +15,10 @@ from orchestrator.discord.verify import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     SignatureError,
+    check_headers,
     verify_request,
 )
+from orchestrator.logs import bind
 from orchestrator.routers.body import read_capped
 from orchestrator.routers.errors import Refusal, responses
 from orchestrator.services import Services
@@ -67,19 +69,24 @@ _PING_EXAMPLE = {"type": 1, "id": "1", "application_id": "1", "token": "t", "ver
 async def interactions(request: Request) -> JSONResponse:
     services: Services = request.app.state.services
     settings = services.settings
-    body = await read_capped(request, settings.discord_max_body_bytes)
+    signature = request.headers.get(SIGNATURE_HEADER)
+    timestamp = request.headers.get(TIMESTAMP_HEADER)
+    now = time.time()
     try:
+        check_headers(signature, timestamp, now=now, max_age=settings.discord_signature_max_age)
+        body = await read_capped(request, settings.discord_max_body_bytes)
         verify_request(
             public_key=settings.discord_public_key or "",
-            signature=request.headers.get(SIGNATURE_HEADER),
-            timestamp=request.headers.get(TIMESTAMP_HEADER),
+            signature=signature,
+            timestamp=timestamp,
             body=body,
-            now=time.time(),
+            now=now,
             max_age=settings.discord_signature_max_age,
         )
     except SignatureError as exc:
         raise Refusal(401, "bad_signature", str(exc)) from None
     interaction = Interaction(_parse(body))
+    bind(interaction_id=interaction.id or None, interaction_type=interaction.type)
     if interaction.type == InteractionType.PING:  # the portal's check: answer before anything else
         return JSONResponse({"type": 1})
     try:

@@ -16,7 +16,13 @@ from starlette.concurrency import run_in_threadpool
 
 from orchestrator.github.events import Event, MalformedPayload, parse_body
 from orchestrator.github.intake import DELIVERY_JOB, claim_delivery, job_payload
-from orchestrator.github.verify import SIGNATURE_HEADER, SignatureError, verify_signature
+from orchestrator.github.verify import (
+    SIGNATURE_HEADER,
+    SignatureError,
+    check_header,
+    verify_signature,
+)
+from orchestrator.logs import bind
 from orchestrator.routers.body import read_capped
 from orchestrator.routers.errors import Refusal, responses
 from orchestrator.services import Services
@@ -100,11 +106,13 @@ _ANSWERS = {
 )
 async def webhook(request: Request) -> JSONResponse:
     services: Services = request.app.state.services
-    body = await read_capped(request, MAX_BODY_BYTES)
+    signature = request.headers.get(SIGNATURE_HEADER)
     try:
+        check_header(signature)
+        body = await read_capped(request, MAX_BODY_BYTES)
         verify_signature(
             [s.get_secret_value() for s in services.settings.github_webhook_secret],
-            request.headers.get(SIGNATURE_HEADER),
+            signature,
             body,
         )
     except SignatureError as exc:
@@ -112,6 +120,7 @@ async def webhook(request: Request) -> JSONResponse:
 
     name = request.headers.get("x-github-event", "")
     delivery = request.headers.get("x-github-delivery", "")
+    bind(delivery_id=delivery[:100] or None, event=name[:50] or None)
     if not name or not delivery or len(delivery) > 100:
         raise Refusal(400, "malformed", "X-GitHub-Event and X-GitHub-Delivery are required")
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -62,9 +63,25 @@ def test_stale_timestamp_is_401(client: TestClient, identity: DevIdentity) -> No
 
 def test_oversize_body_is_413_before_verification(client: TestClient) -> None:
     body = b"{" + b" " * (1024 * 1024 + 10) + b"}"
-    response = client.post("/discord", content=body)
+    headers = {"x-signature-ed25519": "ab" * 64, "x-signature-timestamp": str(int(time.time()))}
+    response = client.post("/discord", content=body, headers=headers)
     assert response.status_code == 413
     assert response.json()["error"] == "too_large"
+
+
+def test_unsigned_requests_are_refused_before_the_body_is_read(client: TestClient) -> None:
+    """Headers alone decide: an unsigned body is never read, whatever its size."""
+    read = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal read
+        for _ in range(64):
+            read += 1
+            yield b"x" * 65536
+
+    response = client.post("/discord", content=body())
+    assert response.status_code == 401
+    assert read <= 2  # at most what the transport buffered before the answer
 
 
 @pytest.mark.parametrize("body", [b"not json", b"[1,2]", b"\xff\xfe", b""])

@@ -42,7 +42,9 @@ class FakeGitHub:
         return f"http://{host!s}:{port}"
 
     def __enter__(self) -> FakeGitHub:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def __exit__(self, *exc: object) -> None:

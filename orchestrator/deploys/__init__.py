@@ -1,0 +1,1 @@
+"""Deploy orchestration: tracked runs (dispatch -> live message -> verdict) and their history."""

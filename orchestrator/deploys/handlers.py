@@ -1,0 +1,44 @@
+"""Webhooks that move tracked runs along: `workflow_run` and `workflow_job`.
+
+Stale events (older than what we know, per `github.reconcile`) change
+nothing. When a run completes, the verifier runs and its verdict is folded
+into the same message, so the message ends at "deployed and verified" (or
+says exactly what is wrong).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from orchestrator.deploys import runs, tracking
+from orchestrator.github import reconcile
+from orchestrator.github.events import Event
+from orchestrator.github.routing import events
+
+if TYPE_CHECKING:
+    from orchestrator.jobs.base import JobContext
+
+log = logging.getLogger(__name__)
+
+
+@events.on("workflow_run")
+@events.on("workflow_job")
+async def follow_run(event: Event, ctx: JobContext) -> None:
+    services = ctx.services
+    store = services.store
+    tracked = tracking.load_for_event(store, event)
+    if tracked is None:
+        return
+    if not reconcile.is_current(store, event):
+        log.info("stale event for a tracked run", extra={"delivery": event.delivery})
+        return
+    was_finished = tracked.finished
+    tracked = tracking.apply(tracked, event)
+    tracking.save(store, tracked)
+    async with services.discord_rest() as discord:
+        await runs.publish(services, tracked, discord)
+        if tracked.finished and not was_finished and tracked.kind in ("deploy", "release"):
+            tracked = await runs.verify(services, tracked)
+            tracking.save(store, tracked)
+            await runs.publish(services, tracked, discord)

@@ -1,0 +1,180 @@
+"""Starting and following tracked runs: dispatch, find the run, edit the message, verify.
+
+The I/O around `tracking` and `render`: GitHub calls through `services.github()`,
+Discord edits through the interaction token while it lives (15 minutes) and
+through the bot token after that, verification through `orchestrator.verification`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.deploys import history
+from orchestrator.deploys.render import render
+from orchestrator.deploys.tracking import (
+    TOKEN_LIFETIME,
+    Tracked,
+    new_correlation_id,
+    save,
+)
+from orchestrator.github.events import WorkflowRun
+
+if TYPE_CHECKING:
+    from orchestrator.apps import App
+    from orchestrator.discord.rest import DiscordREST
+    from orchestrator.github.client import GitHubClient
+    from orchestrator.services import Services
+
+log = logging.getLogger(__name__)
+
+FIND_RUN_ATTEMPTS = 6
+FIND_RUN_INTERVAL = 2.0
+
+
+async def find_run_by_correlation(
+    github: GitHubClient,
+    repo: str,
+    workflow: str,
+    ref: str,
+    correlation: str,
+    *,
+    attempts: int = FIND_RUN_ATTEMPTS,
+    interval: float = FIND_RUN_INTERVAL,
+) -> dict[str, Any] | None:
+    """Older GitHub answers a dispatch with 204 and no run id: look for the run whose title
+    carries our correlation id, for a bounded while (runs take a few seconds to appear)."""
+    for attempt in range(attempts):
+        runs = await github.list_workflow_runs(
+            repo, workflow, branch=ref, event="workflow_dispatch", per_page=20
+        )
+        for raw in runs:
+            run = WorkflowRun(raw)
+            if correlation in " ".join(filter(None, [run.title, run.name])):
+                return raw
+        if attempt < attempts - 1:
+            await asyncio.sleep(interval)
+    return None
+
+
+async def start(
+    services: Services,
+    *,
+    kind: str,
+    app: App,
+    workflow: str,
+    ref: str,
+    inputs: dict[str, str],
+    actor: str | None,
+    interaction_token: str,
+    discord: DiscordREST,
+    followup: bool = False,
+) -> Tracked:
+    """Dispatch `workflow`, post the tracking message, remember both.
+
+    The message is the deferred reply itself, or (`followup=True`, when the reply is
+    used for something else, like /diagnose's self-check) a follow-up message.
+    """
+    correlation = new_correlation_id()
+    sent_inputs = dict(inputs)
+    if app.correlation_input:
+        sent_inputs[app.correlation_input] = correlation
+    tracked = Tracked(
+        kind=kind,
+        app=app.name,
+        repo=app.repo,
+        ref=ref,
+        actor=actor,
+        correlation=correlation,
+        interaction_token=interaction_token,
+        token_expires_at=time.time() + TOKEN_LIFETIME,
+        followup=followup,
+    )
+    async with services.github() as github:
+        result = await github.dispatch_workflow(
+            app.repo, workflow, ref, sent_inputs, return_run_details=True
+        )
+        if result.run_id is not None:
+            tracked = replace(
+                tracked, run_id=result.run_id, run_url=result.html_url, status="queued"
+            )
+        save(services.store, tracked)  # webhooks may arrive before we are done here
+        if followup:
+            message = await discord.create_followup(interaction_token, render(tracked).to_data())
+        else:
+            message = await discord.edit_original(
+                interaction_token, render(tracked).to_data(edit=True)
+            )
+        tracked = replace(
+            tracked, channel_id=_str(message.get("channel_id")), message_id=_str(message.get("id"))
+        )
+        save(services.store, tracked)
+        if tracked.run_id is None and app.correlation_input:
+            found = await find_run_by_correlation(github, app.repo, workflow, ref, correlation)
+            if found is not None:
+                run = WorkflowRun(found)
+                tracked = replace(
+                    tracked,
+                    run_id=run.id,
+                    run_url=run.html_url,
+                    status="queued" if run.status != "in_progress" else "in_progress",
+                )
+                save(services.store, tracked)
+                await publish(services, tracked, discord)
+        elif tracked.run_id is None:
+            tracked = replace(
+                tracked,
+                note="GitHub did not say which run this is; set "
+                "`correlation_input` for this app so I can follow it.",
+            )
+            save(services.store, tracked)
+            await publish(services, tracked, discord)
+    return tracked
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if isinstance(value, str | int) else None
+
+
+async def publish(services: Services, tracked: Tracked, discord: DiscordREST) -> None:
+    """Show the current state: through the interaction webhook while its token lives,
+    then by editing the channel message with the bot token."""
+    data = render(tracked).to_data(edit=True)
+    if tracked.interaction_token and time.time() < tracked.token_expires_at:
+        if tracked.followup and tracked.message_id:
+            await discord.edit_followup(tracked.interaction_token, tracked.message_id, data)
+        else:
+            await discord.edit_original(tracked.interaction_token, data)
+    elif tracked.channel_id and tracked.message_id:
+        await discord.edit_message(tracked.channel_id, tracked.message_id, data)
+    else:
+        log.warning("tracked run has no message to update", extra={"run_id": tracked.run_id})
+
+
+async def verify(services: Services, tracked: Tracked) -> Tracked:
+    """Run the verifier on the tracked run; record it; fold the verdict into the state."""
+    from orchestrator.apps import InvalidApp, get_app
+    from orchestrator.verification import verify as run_verifier
+    from orchestrator.verification.report import to_json
+
+    try:
+        app = get_app(services, tracked.app)
+    except InvalidApp as exc:
+        return replace(tracked, note=f"could not verify: {exc}")
+    report = await run_verifier(app, services, run_id=tracked.run_id)
+    data = to_json(report)
+    history.record(services.store, app.name, data)
+    summary = _summary(data)
+    return replace(tracked, verdict=str(data.get("verdict")).upper(), verdict_summary=summary)
+
+
+def _summary(report: dict[str, Any]) -> str:
+    """The worst checks in a line, e.g. "frontend serves abc1234, expected def5678"."""
+    checks = [c for c in report.get("checks", []) if isinstance(c, dict)]
+    bad = [c for c in checks if str(c.get("status")).upper() in ("FAIL", "WARN")]
+    if not bad:
+        return "all checks passed"
+    return "; ".join(f"{c.get('name')}: {c.get('summary')}" for c in bad[:3])[:300]

@@ -1,0 +1,181 @@
+"""A tracked run: the Discord message that follows one workflow run from dispatch to verdict.
+
+`/deploy` (and `/diagnose`, `/release`) dispatch a workflow and post one
+message; webhooks then move it along (queued -> in progress with the current
+job -> completed -> verified). The state lives in the store, keyed by the run,
+so any container handles the next event; `apply()` is the pure step that folds
+one event into it.
+
+Runs are found by id when GitHub returns it from the dispatch call, or by the
+correlation id the dispatch passed as an input, which the workflow's
+`run-name` must echo (`run-name: Deploy ${{ inputs.correlation_id }}`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from orchestrator.github.events import Event, WorkflowJob, WorkflowRun
+from orchestrator.store.base import JSONObject, Store
+
+TRACK_TTL = 30 * 24 * 3600
+# Interaction tokens live 15 minutes; past this we edit the message with the bot token.
+TOKEN_LIFETIME = 14 * 60
+CORRELATION = re.compile(r"\borc-[0-9a-f]{8}\b")
+
+
+def new_correlation_id() -> str:
+    import secrets
+
+    return f"orc-{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True)
+class Tracked:
+    kind: str  # "deploy", "diagnose", "release"
+    app: str
+    repo: str
+    ref: str
+    actor: str | None
+    correlation: str
+    channel_id: str | None = None
+    message_id: str | None = None
+    interaction_token: str | None = None
+    token_expires_at: float = 0.0
+    followup: bool = False
+    run_id: int | None = None
+    run_url: str | None = None
+    head_sha: str | None = None
+    status: str = "requested"  # requested, queued, in_progress, completed
+    conclusion: str | None = None
+    current_job: str | None = None
+    jobs_done: int = 0
+    jobs_total: int = 0
+    failed_jobs: tuple[str, ...] = ()
+    started_at: float | None = None
+    finished_at: float | None = None
+    verdict: str | None = None
+    verdict_summary: str | None = None
+    note: str | None = None
+    created_at: float = field(default_factory=time.time)
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "completed"
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return max(0.0, self.finished_at - self.started_at)
+
+    def to_record(self) -> JSONObject:
+        record = asdict(self)
+        record["failed_jobs"] = list(self.failed_jobs)
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Tracked:
+        known = {k: v for k, v in record.items() if k in cls.__dataclass_fields__}
+        known["failed_jobs"] = tuple(known.get("failed_jobs") or ())
+        return cls(**known)
+
+
+def apply(tracked: Tracked, event: Event) -> Tracked:
+    """Fold one (current, not stale) webhook event into the tracked state."""
+    if event.name == "workflow_run":
+        run = WorkflowRun(event.payload.get("workflow_run"))
+        status = run.status or tracked.status
+        changes: dict[str, Any] = {
+            "run_id": run.id or tracked.run_id,
+            "run_url": run.html_url or tracked.run_url,
+            "head_sha": run.head_sha or tracked.head_sha,
+            "status": status
+            if status in ("queued", "in_progress", "completed")
+            else ("queued" if status in ("requested", "waiting", "pending") else tracked.status),
+            "started_at": run.started_at or tracked.started_at,
+        }
+        if status == "completed":
+            changes["conclusion"] = run.conclusion
+            changes["finished_at"] = run.updated_at or time.time()
+            changes["current_job"] = None
+        elif run.attempt > 1 and tracked.finished:
+            # A re-run: back in flight, the old verdict no longer describes it.
+            changes.update(
+                conclusion=None,
+                finished_at=None,
+                verdict=None,
+                verdict_summary=None,
+                failed_jobs=(),
+            )
+        return replace(tracked, **changes)
+    if event.name == "workflow_job":
+        job = WorkflowJob(event.payload.get("workflow_job"))
+        if tracked.finished:
+            return tracked  # a late job event must not reopen a finished run
+        changes = {
+            "status": "in_progress"
+            if job.status in ("in_progress", "completed")
+            else tracked.status
+        }
+        if job.status == "in_progress":
+            changes["current_job"] = job.name
+        if job.status == "completed":
+            changes["jobs_done"] = tracked.jobs_done + 1
+            if job.conclusion in ("failure", "timed_out"):
+                changes["failed_jobs"] = (*tracked.failed_jobs, job.name or "?")
+            if tracked.current_job == job.name:
+                changes["current_job"] = None
+        return replace(tracked, **changes)
+    return tracked
+
+
+# -- storage ----------------------------------------------------------------------------------
+
+
+def run_key(repo: str, run_id: int) -> str:
+    return f"track:{repo}:{run_id}"
+
+
+def correlation_key(correlation: str) -> str:
+    return f"trackcorr:{correlation}"
+
+
+def save(store: Store, tracked: Tracked) -> None:
+    record = tracked.to_record()
+    store.put(correlation_key(tracked.correlation), record, ttl=TRACK_TTL)
+    if tracked.run_id is not None:
+        store.put(run_key(tracked.repo, tracked.run_id), record, ttl=TRACK_TTL)
+
+
+def load_for_event(store: Store, event: Event) -> Tracked | None:
+    """The tracked run this event belongs to: by run id, else by the correlation in its title."""
+    repo = event.repo
+    if repo is None:
+        return None
+    if event.name == "workflow_run":
+        run = WorkflowRun(event.payload.get("workflow_run"))
+        run_id, title = run.id, " ".join(filter(None, [run.title, run.name]))
+    elif event.name == "workflow_job":
+        job = WorkflowJob(event.payload.get("workflow_job"))
+        run_id, title = job.run_id, ""
+    else:
+        return None
+    if run_id is not None:
+        record = store.get(run_key(repo, run_id))
+        if record is not None:
+            return Tracked.from_record(record)
+    match = CORRELATION.search(title)
+    if match:
+        record = store.get(correlation_key(match.group(0)))
+        if record is not None and record.get("repo") == repo:
+            return replace(Tracked.from_record(record), run_id=run_id)
+    return None
+
+
+def load(store: Store, repo: str, run_id: int) -> Tracked | None:
+    record = store.get(run_key(repo, run_id))
+    return Tracked.from_record(record) if record is not None else None

@@ -1,0 +1,181 @@
+"""Tracked runs: folding webhooks into state, and the message for every state."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.deploys import tracking
+from orchestrator.deploys.render import render
+from orchestrator.deploys.tracking import Tracked, apply
+from orchestrator.github.events import Event
+from orchestrator.store.sqlite import SQLiteStore
+from tests.support.discord_spec import DiscordSpec
+
+BASE = Tracked(
+    kind="deploy", app="web", repo="acme/web", ref="main", actor="42", correlation="orc-0123abcd"
+)
+
+
+def run_event(
+    action: str, status: str, conclusion: str | None = None, attempt: int = 1, **extra: Any
+) -> Event:
+    run = {
+        "id": 7,
+        "status": status,
+        "conclusion": conclusion,
+        "run_attempt": attempt,
+        "head_sha": "abcdef1234567890",
+        "html_url": "https://github.com/acme/web/actions/runs/7",
+        "run_started_at": "2026-11-29T04:00:00Z",
+        "updated_at": "2026-11-29T04:02:30Z",
+        "name": "Client Deploy",
+        "display_title": "Deploy orc-0123abcd",
+        **extra,
+    }
+    return Event(
+        "workflow_run",
+        "d",
+        {"action": action, "workflow_run": run, "repository": {"full_name": "acme/web"}},
+    )
+
+
+def job_event(action: str, status: str, name: str, conclusion: str | None = None) -> Event:
+    return Event(
+        "workflow_job",
+        "d",
+        {
+            "action": action,
+            "repository": {"full_name": "acme/web"},
+            "workflow_job": {
+                "id": 70,
+                "run_id": 7,
+                "name": name,
+                "status": status,
+                "conclusion": conclusion,
+            },
+        },
+    )
+
+
+def test_a_deploy_moves_from_requested_to_completed() -> None:
+    state = apply(BASE, run_event("requested", "queued"))
+    assert (state.status, state.run_id) == ("queued", 7)
+    state = apply(state, run_event("in_progress", "in_progress"))
+    state = apply(state, job_event("in_progress", "in_progress", "build"))
+    assert (state.status, state.current_job) == ("in_progress", "build")
+    state = apply(state, job_event("completed", "completed", "build", "success"))
+    assert (state.jobs_done, state.current_job) == (1, None)
+    state = apply(state, job_event("completed", "completed", "deploy", "failure"))
+    assert state.failed_jobs == ("deploy",)
+    state = apply(state, run_event("completed", "completed", "failure"))
+    assert (state.status, state.conclusion) == ("completed", "failure")
+    assert state.duration == 150
+    late_job = apply(state, job_event("in_progress", "in_progress", "ghost"))
+    assert late_job == state, "a late job event must not reopen a finished run"
+
+
+def test_a_rerun_reopens_the_run_and_drops_the_old_verdict() -> None:
+    done = replace(
+        apply(BASE, run_event("completed", "completed", "failure")),
+        verdict="FAIL",
+        verdict_summary="x",
+    )
+    rerun = apply(done, run_event("requested", "queued", attempt=2))
+    assert (rerun.status, rerun.conclusion, rerun.verdict) == ("queued", None, None)
+
+
+@pytest.mark.parametrize(
+    ("state", "expect"),
+    [
+        (BASE, "requested"),
+        (replace(BASE, run_id=7, status="queued"), "queued"),
+        (
+            replace(BASE, run_id=7, status="in_progress", current_job="build", jobs_done=2),
+            "in progress: build (2 jobs done)",
+        ),
+        (
+            replace(
+                BASE,
+                run_id=7,
+                status="completed",
+                conclusion="success",
+                started_at=0.0,
+                finished_at=185.0,
+            ),
+            "succeeded in 3m 05s",
+        ),
+        (
+            replace(
+                BASE, run_id=7, status="completed", conclusion="failure", failed_jobs=("deploy",)
+            ),
+            "failed",
+        ),
+        (
+            replace(
+                BASE,
+                run_id=7,
+                status="completed",
+                conclusion="success",
+                verdict="FAIL",
+                verdict_summary="frontend serves old",
+            ),
+            "verification: frontend serves old",
+        ),
+    ],
+)
+def test_every_state_renders_a_valid_message(state: Tracked, expect: str) -> None:
+    message = render(state)
+    [embed] = message.embeds
+    assert expect in embed["description"]
+    DiscordSpec.get().assert_valid_request(
+        "PATCH", "/webhooks/1/t/messages/@original", message.to_data(edit=True)
+    )
+
+
+def test_buttons_follow_the_state() -> None:
+    def labels(state: Tracked) -> list[str]:
+        rows = render(state).components
+        return [c["label"] for row in rows for c in row["components"]]
+
+    assert labels(BASE) == []
+    assert labels(replace(BASE, run_id=7, status="in_progress", run_url="https://x")) == [
+        "Verify now",
+        "Cancel",
+        "Open run",
+    ]
+    assert labels(replace(BASE, run_id=7, status="completed", conclusion="failure")) == [
+        "Verify now",
+        "Re-run failed jobs",
+    ]
+    assert labels(replace(BASE, run_id=7, status="completed", conclusion="success")) == [
+        "Verify now"
+    ]
+    [row] = render(replace(BASE, run_id=7, status="queued")).components
+    assert row["components"][0]["custom_id"] == "deploy.verify:web:7"
+
+
+def test_events_find_their_run_by_id_or_by_correlation(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    tracking.save(store, BASE)  # no run id yet: GitHub answered the dispatch with 204
+    found = tracking.load_for_event(store, run_event("requested", "queued"))
+    assert found is not None and found.run_id == 7
+    tracking.save(store, found)
+    assert tracking.load_for_event(store, job_event("queued", "queued", "build")) == found
+    stranger = run_event("requested", "queued", display_title="Someone else's run", id=8)
+    assert tracking.load_for_event(store, stranger) is None
+    other_repo = Event(
+        "workflow_run",
+        "d",
+        {**run_event("requested", "queued").payload, "repository": {"full_name": "evil/web"}},
+    )
+    assert tracking.load_for_event(store, replace(other_repo)) is None
+
+
+def test_records_round_trip() -> None:
+    state = replace(BASE, failed_jobs=("a", "b"), run_id=3)
+    assert Tracked.from_record(state.to_record()) == state
+    assert Tracked.from_record({**state.to_record(), "from_the_future": 1}) == state
