@@ -99,13 +99,16 @@ class App:
 
 
 def check_url(url: str, *, production: bool, what: str = "url") -> str:
-    """https only; in production no loopback, private, link-local or reserved hosts."""
+    """https only (plain http for a loopback dev server outside production); in production
+    no loopback, private, link-local or reserved hosts either."""
     parts = urlsplit(url)
-    if parts.scheme != "https" and (production or parts.scheme != "http"):
-        raise InvalidApp(f"{what}: only https URLs are allowed")
     host = parts.hostname or ""
     if not host:
         raise InvalidApp(f"{what}: no host in {url!r}")
+    # Plain http only for a local development server, and never in production.
+    local = host in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme != "https" and (production or parts.scheme != "http" or not local):
+        raise InvalidApp(f"{what}: only https URLs are allowed")
     if parts.username or parts.password:
         raise InvalidApp(f"{what}: credentials in URLs are not allowed")
     if production:

@@ -39,6 +39,7 @@ branch = "release"
         ("https://user:pw@example.com/", True, False),
         ("ftp://example.com", False, False),
         ("https://", True, False),
+        ("http://web.example.com", False, False),
         ("https://8.8.8.8/", True, True),
     ],
 )

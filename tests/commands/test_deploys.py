@@ -1,0 +1,263 @@
+"""The deploy commands, driven through the real dispatcher against local fakes.
+
+Every answer and every follow-up is checked against Discord's published schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator import audit
+from orchestrator.config import load_settings
+from orchestrator.deploys import history, tracking
+from orchestrator.discord import dispatch
+from orchestrator.discord.interactions import Interaction
+from orchestrator.discord.simulate import Invoker, command_interaction, component_interaction
+from orchestrator.discord.standin import DiscordStandIn
+from orchestrator.services import Services
+from tests.support.discord_spec import DiscordSpec
+from tests.support.fake_github import FakeGitHub
+from tests.verification.sites import Site
+
+ADMIN, DEPLOYER, STRANGER = "900000000000000001", "900000000000000002", "900000000000000003"
+SHA = "abcdef0123456789abcdef0123456789abcdef01"
+
+
+def run(
+    run_id: int, conclusion: str | None = "success", status: str = "completed"
+) -> dict[str, Any]:
+    return {
+        "id": run_id,
+        "name": "Client Deploy",
+        "status": status,
+        "conclusion": conclusion,
+        "head_sha": SHA,
+        "head_branch": "main",
+        "run_attempt": 1,
+        "html_url": f"https://github.com/acme/web/actions/runs/{run_id}",
+        "created_at": "2026-11-29T04:00:00Z",
+        "run_started_at": "2026-11-29T04:00:00Z",
+        "updated_at": "2026-11-29T04:02:00Z",
+    }
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[Services, DiscordStandIn, FakeGitHub]]:
+    with Site(sha=SHA) as site, FakeGitHub() as github, DiscordStandIn() as discord:
+        config = tmp_path / "orchestrator.toml"
+        config.write_text(
+            '[[apps]]\nname = "web"\nrepo = "acme/web"\nworkflow = "deploy.yml"\n'
+            'diagnose_workflow = "diagnose.yml"\ncorrelation_input = "correlation_id"\n'
+            f'frontend_url = "{site.url}/"\napi_health_url = "{site.url}/healthz"\n'
+        )
+        github.on(
+            "GET",
+            "/repos/acme/web/actions/workflows/deploy.yml/runs",
+            {"total_count": 2, "workflow_runs": [run(12), run(11, "failure")]},
+        )
+        github.on(
+            "GET",
+            "/repos/acme/web/actions/workflows/diagnose.yml/runs",
+            {"total_count": 0, "workflow_runs": []},
+        )
+        github.on("GET", "/repos/acme/web/actions/runs/12", run(12))
+        github.on(
+            "GET",
+            "/repos/acme/web/commits/main",
+            SHA,
+            headers={"content-type": "application/vnd.github.sha"},
+        )
+        github.on(
+            "POST",
+            "/repos/acme/web/actions/workflows/deploy.yml/dispatches",
+            {
+                "workflow_run_id": 13,
+                "run_url": "x",
+                "html_url": "https://github.com/acme/web/actions/runs/13",
+            },
+        )
+        github.on(
+            "POST", "/repos/acme/web/actions/workflows/diagnose.yml/dispatches", None, status=204
+        )
+        github.on(
+            "GET",
+            "/rate_limit",
+            {"resources": {}, "rate": {"limit": 5000, "remaining": 4999}},
+            headers={
+                "x-ratelimit-limit": "5000",
+                "x-ratelimit-remaining": "4999",
+                "x-ratelimit-reset": "1900000000",
+                "x-ratelimit-used": "1",
+                "x-ratelimit-resource": "core",
+            },
+        )
+        settings = load_settings(
+            ORCHESTRATOR_DATA_DIR=tmp_path,
+            ORCHESTRATOR_CONFIG=config,
+            DISCORD_ADMIN_USER_IDS=ADMIN,
+            DISCORD_DEPLOY_USER_IDS=DEPLOYER,
+            DISCORD_API_BASE=discord.api_base,
+            DISCORD_BOT_TOKEN="bot",
+            GITHUB_TOKEN="ghp",
+            GITHUB_API_BASE=github.url,
+        )
+        services = Services(settings)
+        yield services, discord, github
+        services.close()
+
+
+def invoke(services: Services, line: str, user: str = ADMIN) -> dict[str, Any]:
+    raw = command_interaction(
+        services.bot, line, services.settings.discord_application_id or "1", Invoker(user_id=user)
+    )
+    return answer(services, raw)
+
+
+def answer(services: Services, raw: dict[str, Any]) -> dict[str, Any]:
+    ix = Interaction(raw)
+    result = asyncio.run(dispatch.respond(services.bot, ix, services))
+    DiscordSpec.get().assert_valid_interaction_response(result)
+    if result["type"] in (5, 6):  # the deferred job runs in the background: let it finish
+        assert services.jobs.drain(30)  # type: ignore[attr-defined]
+    return {**result, "_token": raw["token"]}
+
+
+def edits(discord: DiscordStandIn, token: str) -> list[Any]:
+    found = [r for r in discord.requests if token in r.path]
+    for request in found:
+        DiscordSpec.get().assert_valid_request(request.method, request.path, request.body)
+    return found
+
+
+def test_status_lists_recent_runs(world: Any) -> None:
+    services, discord, _ = world
+    result = invoke(services, "/status app:web count:2", user=STRANGER)
+    assert result["type"] == 5
+    [edit] = edits(discord, result["_token"])
+    fields = {f["name"]: f["value"] for f in edit.body["embeds"][0]["fields"]}
+    deploy_runs = fields["Deploy · deploy.yml"]
+    assert "#12" in deploy_runs and "#11" in deploy_runs
+    assert "failed" in deploy_runs
+
+
+def test_verify_latest_reports_and_records_history(world: Any) -> None:
+    services, discord, _ = world
+    result = invoke(services, "/verify-latest app:web", user=STRANGER)
+    [edit] = edits(discord, result["_token"])
+    assert "web" in edit.body["embeds"][0]["title"]
+    [recorded] = history.recent(services.store, "web")
+    assert recorded["run_id"] == 12
+    listed = invoke(services, "/history app:web", user=STRANGER)
+    assert "run 12" in listed["data"]["embeds"][0]["description"]
+
+
+def test_verify_run_by_url_and_by_id(world: Any) -> None:
+    services, discord, _ = world
+    by_url = invoke(services, "/verify-run run:https://github.com/acme/web/actions/runs/12")
+    assert edits(discord, by_url["_token"])
+    by_id = invoke(services, "/verify-run run:12 app:web")
+    assert edits(discord, by_id["_token"])
+    nonsense = invoke(services, "/verify-run run:yesterday app:web")
+    [edit] = edits(discord, nonsense["_token"])
+    assert "run id" in edit.body["content"]
+
+
+def test_deploy_dispatches_and_posts_a_tracking_message(world: Any) -> None:
+    services, discord, github = world
+    result = invoke(
+        services, "/deploy app:web inputs:api_base=https://api.example.com", user=DEPLOYER
+    )
+    assert result["type"] == 5
+    [dispatched] = github.calls("POST", "/repos/acme/web/actions/workflows/deploy.yml/dispatches")
+    assert dispatched.body["inputs"]["api_base"] == "https://api.example.com"
+    assert dispatched.body["inputs"]["correlation_id"].startswith("orc-")
+    [edit] = edits(discord, result["_token"])
+    assert "queued" in edit.body["embeds"][0]["description"]
+    tracked = tracking.load(services.store, "acme/web", 13)
+    assert tracked is not None and tracked.actor == DEPLOYER
+
+
+def test_deploy_without_the_role_is_refused_and_audited(world: Any) -> None:
+    services, _, github = world
+    result = invoke(services, "/deploy app:web", user=STRANGER)
+    assert result["type"] == 4
+    assert result["data"]["flags"] == 64
+    assert not github.calls("POST", "/repos/acme/web/actions/workflows/deploy.yml/dispatches")
+    [entry] = audit.recent(services.store)
+    assert (entry.value["actor"], entry.value["action"], entry.value["result"]) == (
+        STRANGER,
+        "/deploy",
+        "denied",
+    )
+
+
+def test_buttons_on_a_tracked_run(world: Any) -> None:
+    services, discord, github = world
+    tracking.save(
+        services.store,
+        tracking.Tracked(
+            kind="deploy",
+            app="web",
+            repo="acme/web",
+            ref="main",
+            actor=DEPLOYER,
+            correlation="orc-00000001",
+            run_id=12,
+            status="completed",
+            conclusion="failure",
+        ),
+    )
+    github.on("POST", "/repos/acme/web/actions/runs/12/rerun-failed-jobs", None, status=201)
+    invoker = Invoker(user_id=DEPLOYER)
+    rerun = answer(services, component_interaction("deploy.rerun:web:12", "1", invoker))
+    assert rerun["type"] == 6
+    assert github.calls("POST", "/repos/acme/web/actions/runs/12/rerun-failed-jobs")
+    [edit] = edits(discord, rerun["_token"])
+    assert "re-run by" in str(edit.body)
+    stranger = answer(
+        services, component_interaction("deploy.cancel:web:12", "1", Invoker(user_id=STRANGER))
+    )
+    assert stranger["type"] == 4 and stranger["data"]["flags"] == 64
+    assert audit.recent(services.store)[0].value["result"] == "denied"
+
+
+def test_config_show_and_set(world: Any) -> None:
+    services, _, _ = world
+    shown = invoke(services, "/config show", user=STRANGER)
+    assert "web" in shown["data"]["embeds"][0]["title"]
+    refused = invoke(services, "/config set app:web key:branch value:evil", user=DEPLOYER)
+    assert refused["data"]["flags"] == 64 and "admin" in refused["data"]["content"]
+    changed = invoke(services, "/config set app:web key:frontend_url value:https://new.example.com")
+    assert "new.example.com" in changed["data"]["content"]
+    bad = invoke(services, "/config set app:web key:frontend_url value:http://plain.example")
+    assert "https" in bad["data"]["content"]
+    actions = [(e.value["action"], e.value["result"]) for e in audit.recent(services.store)]
+    assert ("/config set", "changed") in actions and ("/config set", "denied") in actions
+
+
+def test_diagnose_self_checks_and_follows_the_workflow(world: Any) -> None:
+    services, discord, _ = world
+    discord.registered()  # nothing registered: commands are out of sync
+    result = invoke(services, "/diagnose app:web", user=DEPLOYER)
+    found = edits(discord, result["_token"])
+    follow_up = [r for r in found if r.method == "POST"]
+    assert follow_up, "the diagnose run gets its own tracked follow-up"
+    [final] = [r for r in found if r.path.endswith("@original")][-1:]
+    fields = {f["name"]: f["value"] for f in final.body["embeds"][0]["fields"]}
+    assert fields["✅ Settings"].startswith("✓DISCORD_PUBLIC_KEY")
+    assert "4,999" in fields["✅ GitHub token"]
+    assert fields["✅ Discord token"].startswith("valid")
+    assert "out of sync" in fields["❌ Commands"]
+    assert "bot" not in str(fields).replace("bot token", "")  # presence, never values
+
+
+def test_unknown_app_gets_a_clear_answer(world: Any) -> None:
+    services, discord, _ = world
+    result = invoke(services, "/status app:nope", user=STRANGER)
+    [edit] = edits(discord, result["_token"])
+    assert "no app 'nope'" in edit.body["content"]
