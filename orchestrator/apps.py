@@ -35,6 +35,9 @@ SETTABLE = {
     "branch": "branch deploys come from",
     "workflow": "deploy workflow file (deploy.yml) or name",
     "diagnose_workflow": "on-demand diagnose workflow file or name",
+    "triage_workflow": "workflow /triage may dispatch for a failing PR or run",
+    "promote_workflow": "workflow /release's Promote button dispatches (input: sha)",
+    "rollback_workflow": "workflow /release's Roll back button dispatches (input: sha)",
     "channel_id": "channel for this app's deploy messages",
 }
 _URL_FIELDS = ("frontend_url", "api_health_url", "version_url")
@@ -61,6 +64,9 @@ class App:
     frontend_version_pattern: str | None = None
     max_html_cache_seconds: int = DEFAULT_MAX_HTML_CACHE
     diagnose_workflow: str | None = None
+    triage_workflow: str | None = None
+    promote_workflow: str | None = None
+    rollback_workflow: str | None = None
     channel_id: str | None = None
     deploy_inputs: dict[str, str] = field(default_factory=dict)
     correlation_input: str | None = None

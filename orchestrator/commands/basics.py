@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from orchestrator import audit
+from orchestrator import audit, traces
 from orchestrator.commands import bot
-from orchestrator.discord.commands import Access, Context, integer
+from orchestrator.discord.commands import Access, Context, integer, string
 from orchestrator.discord.messages import Color, Message, embed
 
 # Discord snowflakes carry their creation time: milliseconds since 2015-01-01.
@@ -68,4 +68,62 @@ async def audit_(ctx: Context) -> Message:
         )
     return Message(
         embeds=[embed("📜 Audit log", "\n".join(lines), color=Color.GREY)], ephemeral=True
+    )
+
+
+@bot.command(
+    "trace",
+    "What happened to your recent commands, step by step",
+    options=[
+        string(
+            "interaction", "An interaction id from the list (default: the latest 5)", max_length=25
+        )
+    ],
+    ephemeral=True,
+)
+async def trace(ctx: Context) -> Message:
+    user = ctx.user_id or ""
+    wanted = ctx.options.string("interaction")
+    if wanted:
+        found = traces.get(ctx.services.store, user, wanted.strip())
+        if found is None:
+            return Message(
+                content="No trace with that id (traces last a week, and you only see your own).",
+                ephemeral=True,
+            )
+        lines = []
+        started = float(found.get("started_at", 0))
+        for step in found.get("steps", []):
+            offset = float(step.get("at", started)) - started
+            extra = ", ".join(
+                f"{k}={v}"
+                for k, v in step.items()
+                if k not in ("step", "ok", "at") and v is not None
+            )
+            lines.append(
+                f"{'✅' if step.get('ok') else '❌'} +{offset:.2f}s {step.get('step')}"
+                + (f" ({extra})" if extra else "")
+            )
+        return Message(
+            embeds=[
+                embed(f"🔎 {found.get('command')} · {wanted}", "\n".join(lines), color=Color.GREY)
+            ],
+            ephemeral=True,
+        )
+    records = traces.recent(ctx.services.store, user)
+    if not records:
+        return Message(content="No traces yet: run a command first.", ephemeral=True)
+    lines = []
+    for record in records:
+        value = record.value
+        steps = value.get("steps", [])
+        last = steps[-1]["step"] if steps else "?"
+        mark = "❌" if value.get("failed") else "✅"
+        lines.append(
+            f"{mark} <t:{int(float(value.get('started_at', 0)))}:R> "
+            f"`{value.get('command')}` → {last} · id `{value.get('interaction_id')}`"
+        )
+    return Message(
+        embeds=[embed("🔎 Your recent commands", "\n".join(lines), color=Color.GREY)],
+        ephemeral=True,
     )

@@ -273,6 +273,20 @@ class Context:
 
         return say(key, self.services.settings.tone, **values)
 
+    def trace(self, step: str, ok: bool = True, **detail: Any) -> None:
+        """Add a step to this command's trace (shown by `/trace`); never raises."""
+        from orchestrator import traces
+
+        traces.add_step(
+            self.services.store,
+            user_id=self.user_id,
+            interaction_id=self.interaction.id,
+            command="/" + " ".join(self.path),
+            step=step,
+            ok=ok,
+            **detail,
+        )
+
     async def progress(self, message: Message) -> dict[str, Any]:
         """Edit the deferred reply in place (e.g. "queued -> in progress"); returns it."""
         if self.discord is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from orchestrator import audit
@@ -104,8 +105,20 @@ def _resolve(bot: Bot, interaction: Interaction) -> _Target | None:
     return _Target.of_route(*found) if found else None
 
 
-def _ephemeral(text: str) -> dict[str, Any]:
-    return responses.message(Message(content=text, ephemeral=True))
+class _Refusal(dict[str, Any]):
+    """An ephemeral answer that reports a problem; `reason` (a voice key) feeds the trace."""
+
+    reason: str
+
+
+def _refuse(reason: str, tone: Any, **values: Any) -> dict[str, Any]:
+    from orchestrator.discord.voice import say
+
+    answer = _Refusal(
+        responses.message(Message(content=say(reason, tone, **values), ephemeral=True))
+    )
+    answer.reason = reason
+    return answer
 
 
 def _short(exc: BaseException) -> str:
@@ -114,7 +127,51 @@ def _short(exc: BaseException) -> str:
 
 
 async def respond(bot: Bot, interaction: Interaction, services: Services) -> dict[str, Any]:
-    """The HTTP answer to a verified interaction (PING included)."""
+    """The HTTP answer to a verified interaction (PING included), traced for `/trace`."""
+    started = time.perf_counter()
+    answer = await _respond(bot, interaction, services)
+    if interaction.type in (
+        InteractionType.APPLICATION_COMMAND,
+        InteractionType.MESSAGE_COMPONENT,
+        InteractionType.MODAL_SUBMIT,
+    ):
+        kind = {4: "message", 5: "deferred", 6: "deferred", 7: "updated", 9: "form"}.get(
+            answer.get("type", 0), "answered"
+        )
+        reason = answer.reason if isinstance(answer, _Refusal) else None
+        _trace(
+            services,
+            interaction,
+            "answered",
+            ok=reason is None,
+            result=reason or kind,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+    return answer
+
+
+def _trace(
+    services: Services, interaction: Interaction, step: str, ok: bool = True, **detail: Any
+) -> None:
+    from orchestrator import traces
+
+    name = (
+        "/" + " ".join(interaction.command_path())
+        if interaction.command_name
+        else (interaction.custom_id or "?").split(":")[0]
+    )
+    traces.add_step(
+        services.store,
+        user_id=interaction.user_id,
+        interaction_id=interaction.id,
+        command=name,
+        step=step,
+        ok=ok,
+        **detail,
+    )
+
+
+async def _respond(bot: Bot, interaction: Interaction, services: Services) -> dict[str, Any]:
     from orchestrator.discord.access import AccessPolicy
 
     kind = interaction.type
@@ -128,7 +185,6 @@ async def respond(bot: Bot, interaction: Interaction, services: Services) -> dic
     ):
         raise UnsupportedInteraction(f"interaction type {kind!r}")
     tone = services.settings.tone
-    from orchestrator.discord.voice import say
 
     target = _resolve(bot, interaction)
     if target is None:
@@ -136,8 +192,8 @@ async def respond(bot: Bot, interaction: Interaction, services: Services) -> dic
             return responses.autocomplete([])
         if kind == InteractionType.APPLICATION_COMMAND:
             command = "/" + " ".join(interaction.command_path())
-            return _ephemeral(say("unknown_command", tone, command=command))
-        return _ephemeral(say("stale_button", tone))
+            return _refuse("unknown_command", tone, command=command)
+        return _refuse("stale_button", tone)
 
     policy = AccessPolicy.from_settings(services.settings)
     allowed = policy.allows(target.access, target.path, interaction)
@@ -150,7 +206,7 @@ async def respond(bot: Bot, interaction: Interaction, services: Services) -> dic
         )
     if not allowed:
         _audit(services, interaction, target, "denied")
-        return _ephemeral(say("denied", tone, command=target.name, who=WHO[target.access.value]))
+        return _refuse("denied", tone, command=target.name, who=WHO[target.access.value])
     if target.access is not Access.EVERYONE:
         _audit(services, interaction, target, "accepted")
 
@@ -160,10 +216,10 @@ async def respond(bot: Bot, interaction: Interaction, services: Services) -> dic
                 DEFERRED_JOB, {"interaction": interaction.raw}, job_id=f"ix-{interaction.id}"
             )
         except StoreUnavailable:
-            return _ephemeral(say("try_again", tone))
+            return _refuse("try_again", tone)
         except Exception:
             log.exception("could not dispatch deferred interaction")
-            return _ephemeral(say("dispatch_failed", tone))
+            return _refuse("dispatch_failed", tone)
         if kind == InteractionType.MESSAGE_COMPONENT:
             return responses.deferred_update()
         return responses.deferred(ephemeral=target.ephemeral)
@@ -176,12 +232,12 @@ async def respond(bot: Bot, interaction: Interaction, services: Services) -> dic
             "handler exceeded the immediate budget; declare it defer=True",
             extra={"command": target.name},
         )
-        return _ephemeral(say("too_slow", tone))
+        return _refuse("too_slow", tone)
     except StoreUnavailable:
-        return _ephemeral(say("try_again", tone))
+        return _refuse("try_again", tone)
     except Exception as exc:
         log.exception("handler failed", extra={"command": target.name})
-        return _ephemeral(say("failed", tone, error=_short(exc)))
+        return _refuse("failed", tone, error=_short(exc))
     return _immediate_response(result, target, kind, tone)
 
 
@@ -270,14 +326,29 @@ async def run_deferred(bot: Bot, interaction: Interaction, services: Services) -
             discord=discord,
             path=target.path,
         )
+        started = time.perf_counter()
         try:
             result = await target.handler(context)
         except Exception as exc:
+            _trace(
+                services,
+                interaction,
+                "worker failed",
+                ok=False,
+                error=_short(exc),
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
             log.exception("deferred handler failed", extra={"command": target.name})
             if target.access is not Access.EVERYONE:
                 _audit(services, interaction, target, "failed", error=_short(exc))
             result = Message(content=say("failed", tone, error=_short(exc)))
         else:
+            _trace(
+                services,
+                interaction,
+                "worker finished",
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
             if target.access is not Access.EVERYONE:
                 _audit(services, interaction, target, "completed")
         if isinstance(result, Keep):
@@ -289,7 +360,12 @@ async def run_deferred(bot: Bot, interaction: Interaction, services: Services) -
             result = result.message
         if result is None:
             result = Message(content=say("done", tone))
-        await discord.edit_original(interaction.token, result.to_data(edit=True))
+        try:
+            await discord.edit_original(interaction.token, result.to_data(edit=True))
+        except Exception as exc:
+            _trace(services, interaction, "follow-up failed", ok=False, error=_short(exc))
+            raise
+        _trace(services, interaction, "follow-up sent")
 
 
 @registry.job(DEFERRED_JOB)

@@ -658,3 +658,22 @@ async def collect(
         collected_at=collected_at,
         duration_ms=round((time.perf_counter() - started) * 1000),
     )
+
+
+async def deployed_version(
+    app: App, services: Services, *, budget: float = 5.0, check_timeout: float = 4.0
+) -> str | None:
+    """Only the version the app's API reports (for `/release`): one bounded request."""
+    if not app.version_url:
+        return None
+    deadline = _Deadline(budget)
+    client = _default_http_client(check_timeout)
+    if services.settings.is_prod:
+        _guard_redirects(client)
+    try:
+        page, body, _ = await probe(client, app.version_url, deadline, check_timeout)
+    except Exception:  # an unreachable endpoint means "unknown", which the caller handles
+        return None
+    finally:
+        await client.aclose()
+    return version_from_json(body, app.version_field, app.version_url, page).found

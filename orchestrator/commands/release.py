@@ -1,0 +1,101 @@
+"""`/release app`: what would be promoted, with Promote and Roll back buttons (deploy role).
+
+Replaces the old `/ship`, whose buttons were never wired in. The buttons
+dispatch the app's configured workflows with the SHA as input, are checked
+and audited like `/deploy`, and the message then tracks the run like `/deploy`.
+"""
+
+from __future__ import annotations
+
+from orchestrator.apps import App, InvalidApp, get_app
+from orchestrator.commands import bot
+from orchestrator.commands.deploys import APP_OPTION, suggest_apps
+from orchestrator.deploys import history, runs
+from orchestrator.deploys.release import plan, render
+from orchestrator.discord.commands import KEEP, Access, Context, Keep, string
+from orchestrator.discord.messages import Message
+
+
+async def deployed_sha(ctx: Context, app: App) -> str | None:
+    """What production runs: the app's version endpoint, else the last verified SHA."""
+    from orchestrator.verification.collect import deployed_version
+
+    found = await deployed_version(app, ctx.services)
+    if found:
+        return found
+    last = history.recent(ctx.services.store, app.name, limit=1)
+    sha = last[0].get("head_sha") if last else None
+    return sha if isinstance(sha, str) else None
+
+
+@bot.command(
+    "release",
+    "What a release would ship, with Promote and Roll back buttons",
+    options=[string("app", APP_OPTION, autocomplete=True)],
+    defer=True,
+)
+async def release(ctx: Context) -> Message:
+    from orchestrator.discord.access import AccessPolicy
+
+    try:
+        app = get_app(ctx.services, ctx.options.string("app"))
+    except InvalidApp as exc:
+        return Message(content=f"⚠️ {exc}", ephemeral=True)
+    deployed = await deployed_sha(ctx, app)
+    async with ctx.services.github() as github:
+        candidate = await github.get_branch_head(app.repo, app.branch)
+        compare = (
+            await github.compare(app.repo, deployed, candidate)
+            if deployed and deployed != candidate
+            else None
+        )
+    verifications = history.recent(ctx.services.store, app.name, limit=20)
+    allowed = AccessPolicy.from_settings(ctx.services.settings).allows(
+        Access.DEPLOY, ("release",), ctx.interaction
+    )
+    shown = plan(app.name, deployed, candidate, compare, verifications)
+    return render(
+        shown,
+        can_promote=allowed and bool(app.promote_workflow),
+        can_roll_back=allowed and bool(app.rollback_workflow),
+    )
+
+
+bot.autocomplete("release", "app")(suggest_apps)
+
+
+async def _launch(ctx: Context, kind: str) -> Message | Keep:
+    if len(ctx.state) != 2 or ctx.state[1] == "none":
+        return Message(content="⚠️ Nothing to do for that button.", ephemeral=True)
+    try:
+        app = get_app(ctx.services, ctx.state[0])
+    except InvalidApp as exc:
+        return Message(content=f"⚠️ {exc}", ephemeral=True)
+    workflow = app.promote_workflow if kind == "promote" else app.rollback_workflow
+    if not workflow:
+        return Message(content=f"⚠️ No {kind} workflow configured for {app.name}.", ephemeral=True)
+    assert ctx.discord is not None
+    sha = ctx.state[1]
+    ctx.trace(f"{kind} dispatched", sha=sha[:12])
+    await runs.start(
+        ctx.services,
+        kind="release",
+        app=app,
+        workflow=workflow,
+        ref=app.branch,
+        inputs={"sha": sha},
+        actor=ctx.user_id,
+        interaction_token=ctx.interaction.token,
+        discord=ctx.discord,
+    )
+    return KEEP
+
+
+@bot.component("release.promote", defer=True, access=Access.DEPLOY)
+async def press_promote(ctx: Context) -> Message | Keep:
+    return await _launch(ctx, "promote")
+
+
+@bot.component("release.rollback", defer=True, access=Access.DEPLOY)
+async def press_rollback(ctx: Context) -> Message | Keep:
+    return await _launch(ctx, "rollback")

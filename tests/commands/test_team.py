@@ -1,0 +1,342 @@
+"""Team operations through the real dispatcher: relay, triage, release, trace.
+
+Every answer and follow-up is checked against Discord's published schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator import audit, traces
+from orchestrator.config import load_settings
+from orchestrator.deploys import history, tracking
+from orchestrator.discord import dispatch
+from orchestrator.discord.interactions import Interaction
+from orchestrator.discord.simulate import Invoker, command_interaction, component_interaction
+from orchestrator.discord.standin import DiscordStandIn
+from orchestrator.services import Services
+from tests.support.discord_spec import DiscordSpec
+from tests.support.fake_github import FakeGitHub
+from tests.verification.sites import Site
+
+ADMIN, DEPLOYER, STRANGER = "900000000000000001", "900000000000000002", "900000000000000003"
+OLD = "1111111111111111111111111111111111111111"
+NEW = "2222222222222222222222222222222222222222"
+LOG = (
+    "2026-11-29T04:00:00.0000000Z ##[group]Run npm test\n"
+    "2026-11-29T04:00:01.0000000Z \x1b[31mFAIL\x1b[0m src/app.test.ts\n"
+    "2026-11-29T04:00:02.0000000Z ##[error]Process completed with exit code 1.\n"
+)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[Services, DiscordStandIn, FakeGitHub]]:
+    with Site(sha=OLD) as site, FakeGitHub() as github, DiscordStandIn() as discord:
+        site.routes["/version"].body = b'{"sha": "' + OLD.encode() + b'"}'
+        config = tmp_path / "orchestrator.toml"
+        config.write_text(
+            '[[apps]]\nname = "web"\nrepo = "acme/web"\nworkflow = "deploy.yml"\n'
+            'promote_workflow = "promote.yml"\nrollback_workflow = "rollback.yml"\n'
+            'triage_workflow = "triage.yml"\nversion_field = "sha"\n'
+            f'version_url = "{site.url}/version"\n'
+        )
+        github.on(
+            "GET",
+            "/repos/acme/web/commits/main",
+            NEW,
+            headers={"content-type": "application/vnd.github.sha"},
+        )
+        github.on(
+            "GET",
+            f"/repos/acme/web/compare/{OLD}...{NEW}",
+            {
+                "status": "ahead",
+                "ahead_by": 2,
+                "behind_by": 0,
+                "commits": [
+                    {
+                        "sha": "a" * 40,
+                        "commit": {"message": "feat: one"},
+                        "author": {"login": "ada"},
+                    },
+                    {
+                        "sha": "b" * 40,
+                        "commit": {"message": "fix: two\n\nbody"},
+                        "author": {"login": "bob"},
+                    },
+                ],
+            },
+        )
+        github.on(
+            "GET",
+            "/repos/acme/web/pulls/7",
+            {
+                "number": 7,
+                "title": "Make it faster",
+                "html_url": "https://github.com/acme/web/pull/7",
+                "head": {"sha": NEW, "ref": "fast"},
+            },
+        )
+        github.on(
+            "GET",
+            f"/repos/acme/web/commits/{NEW}/check-runs",
+            {
+                "total_count": 2,
+                "check_runs": [
+                    {
+                        "id": 501,
+                        "name": "test",
+                        "conclusion": "failure",
+                        "status": "completed",
+                        "app": {"slug": "github-actions"},
+                        "html_url": "https://x/501",
+                    },
+                    {
+                        "id": 502,
+                        "name": "lint",
+                        "conclusion": "success",
+                        "status": "completed",
+                        "app": {"slug": "github-actions"},
+                    },
+                ],
+            },
+        )
+        github.on(
+            "GET",
+            "/repos/acme/web/actions/jobs/501",
+            {
+                "id": 501,
+                "name": "test",
+                "conclusion": "failure",
+                "steps": [{"name": "npm test", "conclusion": "failure", "number": 3}],
+            },
+        )
+        github.on(
+            "GET",
+            "/repos/acme/web/actions/jobs/501/logs",
+            LOG,
+            headers={"content-type": "text/plain"},
+        )
+        github.on(
+            "GET",
+            "/repos/acme/web/actions/runs/88/jobs",
+            {
+                "total_count": 1,
+                "jobs": [
+                    {
+                        "id": 501,
+                        "name": "test",
+                        "conclusion": "failure",
+                        "status": "completed",
+                        "steps": [{"name": "npm test", "conclusion": "failure", "number": 3}],
+                    }
+                ],
+            },
+        )
+        for workflow in ("promote.yml", "rollback.yml", "triage.yml"):
+            github.on(
+                "POST",
+                f"/repos/acme/web/actions/workflows/{workflow}/dispatches",
+                {
+                    "workflow_run_id": 99,
+                    "run_url": "x",
+                    "html_url": "https://github.com/acme/web/actions/runs/99",
+                },
+            )
+        settings = load_settings(
+            ORCHESTRATOR_DATA_DIR=tmp_path,
+            ORCHESTRATOR_CONFIG=config,
+            DISCORD_ADMIN_USER_IDS=ADMIN,
+            DISCORD_DEPLOY_USER_IDS=DEPLOYER,
+            DISCORD_API_BASE=discord.api_base,
+            DISCORD_BOT_TOKEN="bot",
+            GITHUB_TOKEN="ghp",
+            GITHUB_API_BASE=github.url,
+        )
+        services = Services(settings)
+        yield services, discord, github
+        services.close()
+
+
+def answer(services: Services, raw: dict[str, Any]) -> dict[str, Any]:
+    result = asyncio.run(dispatch.respond(services.bot, Interaction(raw), services))
+    DiscordSpec.get().assert_valid_interaction_response(result)
+    if result["type"] in (5, 6):
+        assert services.jobs.drain(30)  # type: ignore[attr-defined]
+    return {**result, "_token": raw["token"], "_id": raw["id"]}
+
+
+def command(services: Services, line: str, user: str = ADMIN) -> dict[str, Any]:
+    return answer(services, command_interaction(services.bot, line, "1", Invoker(user_id=user)))
+
+
+def press(services: Services, custom_id: str, user: str = ADMIN) -> dict[str, Any]:
+    return answer(services, component_interaction(custom_id, "1", Invoker(user_id=user)))
+
+
+def sent(discord: DiscordStandIn, token: str | None = None) -> list[Any]:
+    found = [r for r in discord.requests if token is None or token in r.path]
+    for request in found:
+        DiscordSpec.get().assert_valid_request(request.method, request.path, request.body)
+    return found
+
+
+def buttons(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["label"]: c for row in result["data"]["components"] for c in row["components"]}
+
+
+# -- relay ------------------------------------------------------------------------------------
+
+
+def test_relay_send_needs_a_confirm_and_sends_once(world: Any) -> None:
+    services, discord, _ = world
+    preview = command(services, '/relay-send channel:4242 message:"Deploy freeze at 18:00"')
+    assert preview["data"]["flags"] == 64
+    confirm = buttons(preview)["Send"]["custom_id"]
+    assert sent(discord) == []  # nothing goes out before the button
+    done = press(services, confirm)
+    assert done["type"] == 6
+    posts = [r for r in sent(discord) if r.path == "/channels/4242/messages"]
+    assert len(posts) == 1 and posts[0].body["content"] == "Deploy freeze at 18:00"
+    assert posts[0].body["allowed_mentions"] == {"parse": []}
+    press(services, confirm)  # a double click
+    assert len([r for r in discord.requests if r.path == "/channels/4242/messages"]) == 1
+    entry = next(e.value for e in audit.recent(services.store) if e.value["action"] == "relay")
+    assert entry["result"] == "sent"
+    assert entry["target"] == "channel:4242"
+    assert "Deploy freeze" not in str(entry) and len(entry["text_sha256"]) == 16
+
+
+def test_relay_dm_opens_a_dm_channel(world: Any) -> None:
+    services, discord, _ = world
+    preview = command(services, "/relay-dm user:555 message:hello")
+    press(services, buttons(preview)["Send"]["custom_id"])
+    assert [r.path for r in discord.requests if r.method == "POST"][:1] == ["/users/@me/channels"]
+    assert any(
+        r.path.startswith("/channels/") and r.body["content"] == "hello"
+        for r in discord.requests
+        if r.method == "POST"
+    )
+
+
+def test_relay_cancel_sends_nothing(world: Any) -> None:
+    services, discord, _ = world
+    preview = command(services, "/relay-send channel:1 message:oops")
+    cancelled = press(services, buttons(preview)["Cancel"]["custom_id"])
+    assert cancelled["type"] == 7 and "nothing was sent" in cancelled["data"]["content"]
+    assert press(services, buttons(preview)["Send"]["custom_id"])["type"] == 6
+    assert not [r for r in discord.requests if r.path == "/channels/1/messages"]
+
+
+def test_non_admins_are_refused_and_audited_for_relay(world: Any) -> None:
+    services, discord, _ = world
+    refused = command(services, "/relay-send channel:1 message:hi", user=STRANGER)
+    assert refused["data"]["flags"] == 64 and "admin" in refused["data"]["content"]
+    preview = command(services, "/relay-send channel:1 message:hi")
+    forged = press(services, buttons(preview)["Send"]["custom_id"], user=STRANGER)
+    assert forged["type"] == 4 and forged["data"]["flags"] == 64
+    assert not [r for r in discord.requests if r.path == "/channels/1/messages"]
+    denied = [
+        (e.value["actor"], e.value["action"])
+        for e in audit.recent(services.store)
+        if e.value["result"] == "denied"
+    ]
+    assert (STRANGER, "/relay-send") in denied and (STRANGER, "relay.confirm") in denied
+
+
+# -- triage -----------------------------------------------------------------------------------
+
+
+def test_triage_a_pr_shows_failing_checks_steps_and_log_tails(world: Any) -> None:
+    services, discord, _ = world
+    result = command(services, "/triage pr:7 app:web", user=STRANGER)
+    [edit] = sent(discord, result["_token"])
+    [embed] = edit.body["embeds"]
+    assert embed["title"].startswith("🩹 PR #7: Make it faster")
+    [field] = embed["fields"]
+    assert field["name"] == "❌ test"
+    assert "failing step: npm test" in field["value"]
+    assert "FAIL src/app.test.ts" in field["value"]
+    assert "error: Process completed with exit code 1." in field["value"]
+    assert "\x1b" not in field["value"] and "2026-11-29T" not in field["value"]
+
+
+def test_triage_a_run_and_dispatch_needs_the_deploy_role(world: Any) -> None:
+    services, discord, github = world
+    stranger = command(services, "/triage run:88 app:web dispatch:true", user=STRANGER)
+    [edit] = sent(discord, stranger["_token"])
+    assert "needs the deploy role" in str(edit.body)
+    assert not github.calls("POST", "/repos/acme/web/actions/workflows/triage.yml/dispatches")
+    deployer = command(services, "/triage run:88 app:web dispatch:true", user=DEPLOYER)
+    assert "triage workflow dispatched" in str(sent(discord, deployer["_token"])[0].body)
+    [call] = github.calls("POST", "/repos/acme/web/actions/workflows/triage.yml/dispatches")
+    assert call.body["inputs"] == {"run_id": "88"}
+
+
+def test_triage_needs_exactly_one_target(world: Any) -> None:
+    services, discord, _ = world
+    result = command(services, "/triage app:web")
+    assert "exactly one" in sent(discord, result["_token"])[0].body["content"]
+
+
+# -- release ----------------------------------------------------------------------------------
+
+
+def test_release_shows_what_would_ship_and_promotes(world: Any) -> None:
+    services, discord, github = world
+    history.record(services.store, "web", {"verdict": "pass", "head_sha": "c" * 40})
+    result = command(services, "/release app:web", user=DEPLOYER)
+    [edit] = sent(discord, result["_token"])
+    description = edit.body["embeds"][0]["description"]
+    assert "`1111111` → `2222222`: 2 commits" in description
+    assert description.index("fix: two") < description.index("feat: one")  # newest first
+    labels = {c["label"]: c for row in edit.body["components"] for c in row["components"]}
+    promote = labels["Promote"]
+    rollback = labels["Roll back to ccccccc"]
+    assert not promote.get("disabled") and not rollback.get("disabled")
+    promoted = press(services, promote["custom_id"], user=DEPLOYER)
+    assert promoted["type"] == 6
+    [call] = github.calls("POST", "/repos/acme/web/actions/workflows/promote.yml/dispatches")
+    assert call.body["inputs"] == {"sha": NEW}
+    tracked = tracking.load(services.store, "acme/web", 99)
+    assert tracked is not None and tracked.kind == "release"
+    tracked_edit = sent(discord, promoted["_token"])[-1]
+    assert "Release web" in tracked_edit.body["embeds"][0]["title"]
+
+
+def test_release_buttons_are_refused_and_audited_for_others(world: Any) -> None:
+    services, _, github = world
+    result = command(services, "/release app:web", user=STRANGER)
+    assert result["type"] == 5
+    refused = press(services, f"release.promote:web:{NEW}", user=STRANGER)
+    assert refused["type"] == 4 and refused["data"]["flags"] == 64
+    assert not github.calls("POST", "/repos/acme/web/actions/workflows/promote.yml/dispatches")
+    entry = audit.recent(services.store)[0].value
+    assert (entry["actor"], entry["action"], entry["result"]) == (
+        STRANGER,
+        "release.promote",
+        "denied",
+    )
+
+
+# -- trace ------------------------------------------------------------------------------------
+
+
+def test_trace_shows_my_recent_commands_and_their_steps(world: Any) -> None:
+    services, _, _ = world
+    done = command(services, "/triage pr:7 app:web", user=STRANGER)
+    listed = command(services, "/trace", user=STRANGER)
+    description = listed["data"]["embeds"][0]["description"]
+    assert "/triage" in description and done["_id"] in description
+    detail = command(services, f"/trace interaction:{done['_id']}", user=STRANGER)
+    steps = detail["data"]["embeds"][0]["description"]
+    assert "answered" in steps and "worker finished" in steps and "follow-up sent" in steps
+    other = command(services, f"/trace interaction:{done['_id']}", user=DEPLOYER)
+    assert "No trace" in other["data"]["content"]
+    stored = traces.get(services.store, STRANGER, done["_id"])
+    assert stored is not None and "ghp" not in str(stored)
