@@ -10,6 +10,7 @@ dispatcher; changing config needs admin.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from orchestrator.apps import SETTABLE, App, InvalidApp, get_app, load_apps, set_override
@@ -472,50 +473,56 @@ def _tracked_from_state(ctx: Context) -> tuple[App, tracking.Tracked] | str:
     return app, found
 
 
-async def _button_update(ctx: Context, tracked: tracking.Tracked) -> Update:
-    tracking.save(ctx.services.store, tracked)
-    return Update(render(tracked))
+TrackedAction = Callable[[Context, App, tracking.Tracked], Awaitable[tracking.Tracked]]
+
+
+async def _act_on_tracked(ctx: Context, action: TrackedAction) -> Update | Message:
+    """Find the run a button belongs to, act on it, and redraw the message from the result."""
+    found = _tracked_from_state(ctx)
+    if isinstance(found, str):
+        return _error(found)
+    app, tracked = found
+    updated = await action(ctx, app, tracked)
+    tracking.save(ctx.services.store, updated)
+    return Update(render(updated))
+
+
+async def _verify_now(ctx: Context, app: App, tracked: tracking.Tracked) -> tracking.Tracked:
+    return await runs.verify(ctx.services, tracked)
+
+
+async def _rerun_failed(ctx: Context, app: App, tracked: tracking.Tracked) -> tracking.Tracked:
+    assert tracked.run_id is not None
+    async with ctx.services.github() as github:
+        await github.rerun_failed_jobs(app.repo, tracked.run_id)
+    return replace(
+        tracked,
+        status="queued",
+        conclusion=None,
+        verdict=None,
+        verdict_summary=None,
+        failed_jobs=(),
+        note=f"failed jobs re-run by <@{ctx.user_id}>",
+    )
+
+
+async def _cancel(ctx: Context, app: App, tracked: tracking.Tracked) -> tracking.Tracked:
+    assert tracked.run_id is not None
+    async with ctx.services.github() as github:
+        await github.cancel_run(app.repo, tracked.run_id)
+    return replace(tracked, note=f"cancel requested by <@{ctx.user_id}>")
 
 
 @bot.component("deploy.verify", defer=True, access=Access.DEPLOY)
 async def press_verify(ctx: Context) -> Update | Message:
-    found = _tracked_from_state(ctx)
-    if isinstance(found, str):
-        return _error(found)
-    _, tracked = found
-    return await _button_update(ctx, await runs.verify(ctx.services, tracked))
+    return await _act_on_tracked(ctx, _verify_now)
 
 
 @bot.component("deploy.rerun", defer=True, access=Access.DEPLOY)
 async def press_rerun(ctx: Context) -> Update | Message:
-    found = _tracked_from_state(ctx)
-    if isinstance(found, str):
-        return _error(found)
-    app, tracked = found
-    assert tracked.run_id is not None
-    async with ctx.services.github() as github:
-        await github.rerun_failed_jobs(app.repo, tracked.run_id)
-    return await _button_update(
-        ctx,
-        replace(
-            tracked,
-            status="queued",
-            conclusion=None,
-            verdict=None,
-            verdict_summary=None,
-            failed_jobs=(),
-            note=f"failed jobs re-run by <@{ctx.user_id}>",
-        ),
-    )
+    return await _act_on_tracked(ctx, _rerun_failed)
 
 
 @bot.component("deploy.cancel", defer=True, access=Access.DEPLOY)
 async def press_cancel(ctx: Context) -> Update | Message:
-    found = _tracked_from_state(ctx)
-    if isinstance(found, str):
-        return _error(found)
-    app, tracked = found
-    assert tracked.run_id is not None
-    async with ctx.services.github() as github:
-        await github.cancel_run(app.repo, tracked.run_id)
-    return await _button_update(ctx, replace(tracked, note=f"cancel requested by <@{ctx.user_id}>"))
+    return await _act_on_tracked(ctx, _cancel)

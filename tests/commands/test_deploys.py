@@ -5,7 +5,6 @@ Every answer and every follow-up is checked against Discord's published schema.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,10 @@ import pytest
 from orchestrator import audit
 from orchestrator.config import load_settings
 from orchestrator.deploys import history, tracking
-from orchestrator.discord import dispatch
-from orchestrator.discord.interactions import Interaction
-from orchestrator.discord.simulate import Invoker, command_interaction, component_interaction
+from orchestrator.discord.simulate import Invoker, component_interaction
 from orchestrator.discord.standin import DiscordStandIn
 from orchestrator.services import Services
-from tests.support.discord_spec import DiscordSpec
+from tests.commands.drive import answer, command, sent
 from tests.support.fake_github import FakeGitHub
 from tests.verification.sites import Site
 
@@ -112,33 +109,14 @@ def world(tmp_path: Path) -> Iterator[tuple[Services, DiscordStandIn, FakeGitHub
 
 
 def invoke(services: Services, line: str, user: str = ADMIN) -> dict[str, Any]:
-    raw = command_interaction(
-        services.bot, line, services.settings.discord_application_id or "1", Invoker(user_id=user)
-    )
-    return answer(services, raw)
-
-
-def answer(services: Services, raw: dict[str, Any]) -> dict[str, Any]:
-    ix = Interaction(raw)
-    result = asyncio.run(dispatch.respond(services.bot, ix, services))
-    DiscordSpec.get().assert_valid_interaction_response(result)
-    if result["type"] in (5, 6):  # the deferred job runs in the background: let it finish
-        assert services.jobs.drain(30)  # type: ignore[attr-defined]
-    return {**result, "_token": raw["token"]}
-
-
-def edits(discord: DiscordStandIn, token: str) -> list[Any]:
-    found = [r for r in discord.requests if token in r.path]
-    for request in found:
-        DiscordSpec.get().assert_valid_request(request.method, request.path, request.body)
-    return found
+    return command(services, line, user)
 
 
 def test_status_lists_recent_runs(world: Any) -> None:
     services, discord, _ = world
     result = invoke(services, "/status app:web count:2", user=STRANGER)
     assert result["type"] == 5
-    [edit] = edits(discord, result["_token"])
+    [edit] = sent(discord, result["_token"])
     fields = {f["name"]: f["value"] for f in edit.body["embeds"][0]["fields"]}
     deploy_runs = fields["Deploy · deploy.yml"]
     assert "#12" in deploy_runs and "#11" in deploy_runs
@@ -148,7 +126,7 @@ def test_status_lists_recent_runs(world: Any) -> None:
 def test_verify_latest_reports_and_records_history(world: Any) -> None:
     services, discord, _ = world
     result = invoke(services, "/verify-latest app:web", user=STRANGER)
-    [edit] = edits(discord, result["_token"])
+    [edit] = sent(discord, result["_token"])
     assert "web" in edit.body["embeds"][0]["title"]
     [recorded] = history.recent(services.store, "web")
     assert recorded["run_id"] == 12
@@ -159,11 +137,11 @@ def test_verify_latest_reports_and_records_history(world: Any) -> None:
 def test_verify_run_by_url_and_by_id(world: Any) -> None:
     services, discord, _ = world
     by_url = invoke(services, "/verify-run run:https://github.com/acme/web/actions/runs/12")
-    assert edits(discord, by_url["_token"])
+    assert sent(discord, by_url["_token"])
     by_id = invoke(services, "/verify-run run:12 app:web")
-    assert edits(discord, by_id["_token"])
+    assert sent(discord, by_id["_token"])
     nonsense = invoke(services, "/verify-run run:yesterday app:web")
-    [edit] = edits(discord, nonsense["_token"])
+    [edit] = sent(discord, nonsense["_token"])
     assert "run id" in edit.body["content"]
 
 
@@ -176,7 +154,7 @@ def test_deploy_dispatches_and_posts_a_tracking_message(world: Any) -> None:
     [dispatched] = github.calls("POST", "/repos/acme/web/actions/workflows/deploy.yml/dispatches")
     assert dispatched.body["inputs"]["api_base"] == "https://api.example.com"
     assert dispatched.body["inputs"]["correlation_id"].startswith("orc-")
-    [edit] = edits(discord, result["_token"])
+    [edit] = sent(discord, result["_token"])
     assert "queued" in edit.body["embeds"][0]["description"]
     tracked = tracking.load(services.store, "acme/web", 13)
     assert tracked is not None and tracked.actor == DEPLOYER
@@ -217,7 +195,7 @@ def test_buttons_on_a_tracked_run(world: Any) -> None:
     rerun = answer(services, component_interaction("deploy.rerun:web:12", "1", invoker))
     assert rerun["type"] == 6
     assert github.calls("POST", "/repos/acme/web/actions/runs/12/rerun-failed-jobs")
-    [edit] = edits(discord, rerun["_token"])
+    [edit] = sent(discord, rerun["_token"])
     assert "re-run by" in str(edit.body)
     stranger = answer(
         services, component_interaction("deploy.cancel:web:12", "1", Invoker(user_id=STRANGER))
@@ -244,7 +222,7 @@ def test_diagnose_self_checks_and_follows_the_workflow(world: Any) -> None:
     services, discord, _ = world
     discord.registered()  # nothing registered: commands are out of sync
     result = invoke(services, "/diagnose app:web", user=DEPLOYER)
-    found = edits(discord, result["_token"])
+    found = sent(discord, result["_token"])
     follow_up = [r for r in found if r.method == "POST"]
     assert follow_up, "the diagnose run gets its own tracked follow-up"
     [final] = [r for r in found if r.path.endswith("@original")][-1:]
@@ -259,5 +237,5 @@ def test_diagnose_self_checks_and_follows_the_workflow(world: Any) -> None:
 def test_unknown_app_gets_a_clear_answer(world: Any) -> None:
     services, discord, _ = world
     result = invoke(services, "/status app:nope", user=STRANGER)
-    [edit] = edits(discord, result["_token"])
+    [edit] = sent(discord, result["_token"])
     assert "no app 'nope'" in edit.body["content"]

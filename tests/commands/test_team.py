@@ -5,7 +5,6 @@ Every answer and follow-up is checked against Discord's published schema.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,10 @@ import pytest
 from orchestrator import audit, traces
 from orchestrator.config import load_settings
 from orchestrator.deploys import history, tracking
-from orchestrator.discord import dispatch
-from orchestrator.discord.interactions import Interaction
-from orchestrator.discord.simulate import Invoker, command_interaction, component_interaction
 from orchestrator.discord.standin import DiscordStandIn
 from orchestrator.services import Services
-from tests.support.discord_spec import DiscordSpec
+from tests.commands import drive
+from tests.commands.drive import sent
 from tests.support.fake_github import FakeGitHub
 from tests.verification.sites import Site
 
@@ -163,27 +160,12 @@ def world(tmp_path: Path) -> Iterator[tuple[Services, DiscordStandIn, FakeGitHub
         services.close()
 
 
-def answer(services: Services, raw: dict[str, Any]) -> dict[str, Any]:
-    result = asyncio.run(dispatch.respond(services.bot, Interaction(raw), services))
-    DiscordSpec.get().assert_valid_interaction_response(result)
-    if result["type"] in (5, 6):
-        assert services.jobs.drain(30)  # type: ignore[attr-defined]
-    return {**result, "_token": raw["token"], "_id": raw["id"]}
-
-
 def command(services: Services, line: str, user: str = ADMIN) -> dict[str, Any]:
-    return answer(services, command_interaction(services.bot, line, "1", Invoker(user_id=user)))
+    return drive.command(services, line, user)
 
 
 def press(services: Services, custom_id: str, user: str = ADMIN) -> dict[str, Any]:
-    return answer(services, component_interaction(custom_id, "1", Invoker(user_id=user)))
-
-
-def sent(discord: DiscordStandIn, token: str | None = None) -> list[Any]:
-    found = [r for r in discord.requests if token is None or token in r.path]
-    for request in found:
-        DiscordSpec.get().assert_valid_request(request.method, request.path, request.body)
-    return found
+    return drive.press(services, custom_id, user)
 
 
 def buttons(result: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,46 @@
+"""Driving commands and buttons through the real dispatcher, as Discord would.
+
+Every HTTP answer, and every request the deferred work sends to the Discord
+stand-in, is checked against Discord's published schema on the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from orchestrator.discord import dispatch
+from orchestrator.discord.interactions import Interaction
+from orchestrator.discord.simulate import Invoker, command_interaction, component_interaction
+from orchestrator.discord.standin import Captured, DiscordStandIn
+from orchestrator.services import Services
+from tests.support.discord_spec import DiscordSpec
+
+
+def answer(services: Services, raw: dict[str, Any]) -> dict[str, Any]:
+    """The endpoint's answer; deferred work is run to completion before returning."""
+    result = asyncio.run(dispatch.respond(services.bot, Interaction(raw), services))
+    DiscordSpec.get().assert_valid_interaction_response(result)
+    if result["type"] in (5, 6):
+        assert services.jobs.drain(30)  # type: ignore[attr-defined]
+    return {**result, "_token": raw["token"], "_id": raw["id"]}
+
+
+def command(services: Services, line: str, user: str) -> dict[str, Any]:
+    application = services.settings.discord_application_id or "1"
+    return answer(
+        services, command_interaction(services.bot, line, application, Invoker(user_id=user))
+    )
+
+
+def press(services: Services, custom_id: str, user: str) -> dict[str, Any]:
+    application = services.settings.discord_application_id or "1"
+    return answer(services, component_interaction(custom_id, application, Invoker(user_id=user)))
+
+
+def sent(discord: DiscordStandIn, token: str | None = None) -> list[Captured]:
+    """What reached the stand-in (for one interaction token, or all), each spec-checked."""
+    found = [r for r in discord.requests if token is None or token in r.path]
+    for request in found:
+        DiscordSpec.get().assert_valid_request(request.method, request.path, request.body)
+    return found
