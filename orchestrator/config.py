@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -182,6 +182,37 @@ class Settings(BaseSettings):
         default=Tone.PLAYFUL,
         validation_alias="ORCHESTRATOR_TONE",
         description="`playful` (short, a little cheeky) or `plain` replies.",
+    )
+
+    scheduler: Literal["on", "off"] | None = Field(
+        default=None,
+        validation_alias="ORCHESTRATOR_SCHEDULER",
+        description="`on` or `off`: the in-process scheduler for uptime probes and digests. "
+        "Unset: `on` in dev, `off` in test and prod (prod uses EventBridge Scheduler).",
+    )
+    probe_interval: int = Field(
+        default=300,
+        ge=30,
+        validation_alias="ORCHESTRATOR_PROBE_INTERVAL",
+        description="Seconds between uptime probes of every app's URLs (local scheduler).",
+    )
+    ops_channel_id: str | None = Field(
+        default=None,
+        validation_alias="ORCHESTRATOR_OPS_CHANNEL_ID",
+        description="Channel for up/down alerts of apps without a `channel_id` (and of "
+        "this service itself). Unset: such alerts are only recorded.",
+    )
+    digest_hour: int = Field(
+        default=9,
+        ge=0,
+        le=23,
+        validation_alias="ORCHESTRATOR_DIGEST_HOUR",
+        description="UTC hour of the daily digest (the weekly one goes out Mondays).",
+    )
+    digest_channel_id: str | None = Field(
+        default=None,
+        validation_alias="ORCHESTRATOR_DIGEST_CHANNEL_ID",
+        description="Channel the scheduled digests go to. Unset: no digest is posted.",
     )
 
     discord_public_key: str | None = Field(

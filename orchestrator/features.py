@@ -13,7 +13,8 @@ from __future__ import annotations
 def load_all() -> None:
     import orchestrator.commands
     import orchestrator.discord.dispatch
-    import orchestrator.github.intake  # noqa: F401  - the webhook delivery job
+    import orchestrator.github.intake  # the webhook delivery job
+    import orchestrator.schedules.jobs  # noqa: F401  - probes.run, digest.send
     from orchestrator.github.routing import product_router
 
     product_router()  # GitHub event handlers (notifications, deploy tracking)

@@ -49,7 +49,12 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         except StoreUnavailable:
             # Serve anyway: /healthz says 503, /github answers 503 so GitHub redelivers.
             logging.getLogger(__name__).warning("store unavailable at startup")
+        from orchestrator.schedules.local import start_scheduler
+
+        scheduler = start_scheduler(services)  # None unless ORCHESTRATOR_SCHEDULER is on
         yield
+        if scheduler is not None:
+            scheduler.stop()  # before the dispatcher closes: nothing is sent to a closed one
         # SIGTERM lands here: in-flight jobs finish, or are recorded pending for next start.
         services.close(services.settings.shutdown_grace)
 
@@ -92,10 +97,14 @@ _adapter: Any = None
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """AWS Lambda entry point. A plain function, so our own job events (async self-invokes)
-    are recognised before Mangum, which only understands HTTP events."""
+    """AWS Lambda entry point. A plain function, so our own events (EventBridge schedules,
+    async self-invoked jobs) are recognised before Mangum, which only understands HTTP."""
     global _adapter
     services: Services = app.state.services
+    if isinstance(event, dict) and "orchestrator_schedule" in event:
+        from orchestrator.schedules.aws import run_schedule_event
+
+        return run_schedule_event(event, services)
     if isinstance(event, dict) and "orchestrator_job" in event:
         from orchestrator.jobs.lambda_ import run_job_event
 

@@ -198,3 +198,25 @@ def test_job_events_are_routed_before_mangum_and_http_still_works_after(
     assert job_answer == {"job": "j1", "status": "failed"}
     assert second["statusCode"] == 200
     assert again == {"job": "j1", "status": "duplicate"}
+
+
+def test_schedule_events_run_their_job_once(tmp_path: Path) -> None:
+    """EventBridge Scheduler invokes the function with a schedule event: the handler runs the
+    scheduled job, and a duplicate delivery of the same slot does nothing more."""
+    env = {**os.environ, "ORCHESTRATOR_DATA_DIR": str(tmp_path)}
+    event = {"orchestrator_schedule": "probes.run", "at": "2026-11-29T09:00:00Z"}
+    run = subprocess.run(
+        [sys.executable, str(RUNTIME), "-", "orchestrator.main.handler"],
+        input=json.dumps([event, event, http_api_event("GET", "/healthz")]),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    first, second, health = json.loads(run.stdout)
+    assert first["status"] == "done"
+    assert second["status"] == "duplicate"
+    assert first["job"] == second["job"]
+    assert health["statusCode"] == 200

@@ -80,6 +80,7 @@ events = EventRouter()
 def product_router() -> EventRouter:
     """The router with every feature's handlers registered (imported on first use)."""
     import orchestrator.deploys.handlers
+    import orchestrator.digest.handlers
     import orchestrator.notifications.handlers  # noqa: F401
 
     return events

@@ -138,7 +138,9 @@ def test_the_http_api_routes_exactly_our_endpoints_on_the_default_stage(
 ) -> None:
     routes = set()
     for event in properties["Events"].values():
-        assert event["Type"] == "HttpApi"
+        assert event["Type"] in ("HttpApi", "ScheduleV2")
+        if event["Type"] != "HttpApi":
+            continue
         assert event["Properties"]["ApiId"] == {"Ref": "HttpApi"}
         routes.add((event["Properties"]["Method"], event["Properties"]["Path"]))
     assert routes == ROUTES
@@ -146,6 +148,81 @@ def test_the_http_api_routes_exactly_our_endpoints_on_the_default_stage(
     assert api["Type"] == "AWS::Serverless::HttpApi"
     assert api.get("Properties", {}).get("StageName", "$default") == "$default"
     assert env.get("ORCHESTRATOR_API_BASE_PATH", "/") == "/", "$default has no path prefix"
+
+
+# --- schedules -----------------------------------------------------------------------------
+
+# Schedule name (what `orchestrator.schedules.timing` knows it by) -> the expression's shape.
+SCHEDULES = {
+    "probes.run": "rate(${ProbeIntervalMinutes} minutes)",
+    "digest.send-daily": "cron(0 ${DigestHourUtc} * * ? *)",
+    "digest.send-weekly": "cron(0 ${DigestHourUtc} ? * MON *)",
+}
+
+
+def schedule_events(properties: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: event["Properties"]
+        for name, event in properties["Events"].items()
+        if event["Type"] == "ScheduleV2"
+    }
+
+
+def test_eventbridge_schedules_invoke_the_function_with_their_slot(
+    properties: dict[str, Any],
+) -> None:
+    import json
+
+    from orchestrator.config import Settings
+    from orchestrator.schedules.timing import schedules
+
+    found = {}
+    for props in schedule_events(properties).values():
+        payload = json.loads(props["Input"])
+        assert set(payload) == {"orchestrator_schedule", "at"}
+        assert payload["at"] == "<aws.scheduler.scheduled-time>", "Scheduler fills this in"
+        found[payload["orchestrator_schedule"]] = props
+    assert set(found) == set(SCHEDULES)
+    assert set(found) == {s.name for s in schedules(Settings())}, "names the code knows"
+    for name, props in found.items():
+        assert props["ScheduleExpression"] == {"Fn::Sub": SCHEDULES[name]}
+        assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
+        assert props.get("ScheduleExpressionTimezone", "UTC") == "UTC"
+        retry = props["RetryPolicy"]
+        assert 0 <= retry["MaximumRetryAttempts"] <= 185
+        assert 60 <= retry["MaximumEventAgeInSeconds"] <= 86400
+
+
+def test_schedule_events_use_only_properties_sam_knows(properties: dict[str, Any]) -> None:
+    """cfn-lint does not look inside `Events`; SAM's own schema does, so check against it."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", "AWS::Serverless::Function")
+    known = schema.schema["definitions"]["ScheduleV2EventProperties"]["properties"]
+    events = schedule_events(properties)
+    assert len(events) == 3
+    for name, props in events.items():
+        assert set(props) <= set(known), f"{name}: {sorted(set(props) - set(known))}"
+
+
+def test_schedule_parameters_reach_the_function(
+    template: dict[str, Any], env: dict[str, Any]
+) -> None:
+    parameters = template["Parameters"]
+    assert parameters["DigestHourUtc"]["Default"] == 9
+    assert (parameters["DigestHourUtc"]["MinValue"], parameters["DigestHourUtc"]["MaxValue"]) == (
+        0,
+        23,
+    )
+    assert parameters["ProbeIntervalMinutes"]["Default"] == 5
+    assert env["ORCHESTRATOR_DIGEST_HOUR"] == {"Ref": "DigestHourUtc"}
+    assert env["ORCHESTRATOR_DIGEST_CHANNEL_ID"] == {"Ref": "DigestChannelId"}
+    assert env["ORCHESTRATOR_OPS_CHANNEL_ID"] == {"Ref": "OpsChannelId"}
+    assert "ORCHESTRATOR_SCHEDULER" not in env, "prod schedules through EventBridge"
+    for name in ("DigestChannelId", "OpsChannelId"):
+        pattern = parameters[name]["AllowedPattern"]
+        assert re.fullmatch(pattern, "") and re.fullmatch(pattern, "123456789012345678")
+        assert not re.fullmatch(pattern, "#ops")
 
 
 def test_prod_configuration_and_secrets_by_name_only(

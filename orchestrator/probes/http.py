@@ -1,0 +1,91 @@
+"""One uptime probe: a HEAD (a GET where HEAD is refused), bounded in time, never raising.
+
+HEAD first because an uptime check needs the status, not a 2 MB page every five
+minutes; servers that do not implement HEAD (405, 501) get a GET whose body is never
+read. The URL passes `apps.check_url` first, and in production every redirect hop
+does too, so a probe cannot be walked into the VPC by a redirect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from orchestrator.probes.state import ProbeResult
+
+if TYPE_CHECKING:
+    import httpx
+
+PROBE_TIMEOUT = 10.0
+USER_AGENT = "orchestrator-uptime"
+HEAD_REFUSED = frozenset({405, 501})
+
+ClientFactory = Callable[[float, bool], "httpx.AsyncClient"]
+
+
+def make_client(timeout: float, production: bool) -> httpx.AsyncClient:
+    """The probes' HTTP client: redirects followed (guarded in production), no retries."""
+    import httpx
+
+    from orchestrator.apps import check_url
+
+    async def guard(request: httpx.Request) -> None:
+        check_url(str(request.url), production=True, what="probe")
+
+    return httpx.AsyncClient(
+        follow_redirects=True,
+        max_redirects=5,
+        timeout=timeout,
+        headers={"User-Agent": USER_AGENT},
+        event_hooks={"request": [guard]} if production else {},
+    )
+
+
+async def probe_url(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    production: bool,
+    seconds: float = PROBE_TIMEOUT,
+    clock: Callable[[], float] = time.time,
+) -> ProbeResult:
+    """Probe `url` once; every failure is a result (`ok=False`, `error` says why)."""
+    import httpx
+
+    from orchestrator.apps import InvalidApp, check_url
+
+    at = clock()
+    try:
+        check_url(url, production=production, what="probe")
+    except InvalidApp as exc:
+        return ProbeResult(ok=False, at=at, error=f"refused: {exc}"[:200])
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(seconds):  # HEAD and the GET fallback together
+            status = await _status(client, "HEAD", url)
+            if status in HEAD_REFUSED:
+                status = await _status(client, "GET", url)
+    except (TimeoutError, httpx.TimeoutException):
+        error = f"timed out after {seconds:g} s"
+    except InvalidApp as exc:  # a redirect hop refused by the guard
+        error = f"refused: {exc}"[:200]
+    except httpx.ConnectError:
+        error = "connection failed"
+    except httpx.TooManyRedirects:
+        error = "too many redirects"
+    except httpx.HTTPError as exc:
+        error = type(exc).__name__
+    else:
+        ms = round((time.perf_counter() - started) * 1000)
+        return ProbeResult(ok=status < 400, at=at, status=status, ms=ms)
+    return ProbeResult(
+        ok=False, at=at, ms=round((time.perf_counter() - started) * 1000), error=error
+    )
+
+
+async def _status(client: httpx.AsyncClient, method: str, url: str) -> int:
+    # Streamed and closed unread: only the status line and headers cross the wire.
+    async with client.stream(method, url) as response:
+        return response.status_code

@@ -1,0 +1,197 @@
+"""The probe run: probe every target, record the results, commit states, announce changes.
+
+Thin I/O around `state.transition`. The only subtle part is `commit`: the state is
+written with `put_if_newer(version=generation)`, which succeeds for exactly one writer
+of each generation (the stored version must still be the one this run read). A run
+that loses re-reads the winner's state and decides again, so two overlapping runs (two
+local workers, a retried Lambda) announce each change once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.probes.http import PROBE_TIMEOUT, ClientFactory, make_client, probe_url
+from orchestrator.probes.render import change_message
+from orchestrator.probes.state import (
+    SELF_APP,
+    SELF_TARGET,
+    Change,
+    ProbeResult,
+    ProbeState,
+    Target,
+    stamp,
+    transition,
+)
+
+if TYPE_CHECKING:
+    from orchestrator.services import Services
+    from orchestrator.store.base import Store
+
+log = logging.getLogger(__name__)
+
+RESULT_TTL = 30 * 24 * 3600
+STATE_TTL = 30 * 24 * 3600  # refreshed by every run; lapses only for a target no longer probed
+INCIDENT_TTL = 90 * 24 * 3600
+COMMIT_ATTEMPTS = 3
+
+
+def result_key(target: Target, at: float) -> str:
+    return f"probe:{target.app}:{target.name}:{stamp(at)}"
+
+
+def state_key(app: str, target: str) -> str:
+    return f"probestate:{app}:{target}"
+
+
+def incident_key(app: str, target: str, start: float) -> str:
+    return f"incident:{app}:{stamp(start)}-{target}"
+
+
+def targets(services: Services) -> list[Target]:
+    """What to probe: each app's frontend and API health URLs, and our own `/healthz`."""
+    from orchestrator.apps import InvalidApp, load_apps
+
+    settings = services.settings
+    found: list[Target] = []
+    try:
+        apps = load_apps(services)
+    except InvalidApp as exc:  # a broken config must not stop the self-probe
+        log.warning("probes: apps not loaded", extra={"error": str(exc)[:200]})
+        apps = {}
+    for app in apps.values():
+        channel = app.channel_id or settings.ops_channel_id or None
+        if app.frontend_url:
+            found.append(Target(app.name, "frontend", app.frontend_url, channel))
+        if app.api_health_url:
+            found.append(Target(app.name, "api", app.api_health_url, channel))
+    if settings.public_url:
+        own = settings.public_url.rstrip("/") + "/healthz"
+        found.append(Target(SELF_APP, SELF_TARGET, own, settings.ops_channel_id or None))
+    return found
+
+
+def load_state(store: Store, app: str, target: str) -> ProbeState | None:
+    raw = store.get(state_key(app, target))
+    return ProbeState.from_json(raw) if raw else None
+
+
+def states(store: Store, app: str) -> list[tuple[str, ProbeState]]:
+    """Every probed target of `app` with its current state, by target name."""
+    return [
+        (record.key.rsplit(":", 1)[-1], ProbeState.from_json(record.value))
+        for record in store.query_prefix(f"probestate:{app}:", limit=20)
+    ]
+
+
+def incidents(store: Store, app: str, limit: int = 5) -> list[dict[str, Any]]:
+    return [r.value for r in store.query_prefix(f"incident:{app}:", limit=limit, newest_first=True)]
+
+
+def commit(store: Store, target: Target, result: ProbeResult) -> Change | None:
+    """Fold `result` into the stored state; the change, if this call is the one that made it."""
+    key = state_key(target.app, target.name)
+    for _ in range(COMMIT_ATTEMPTS):
+        previous = load_state(store, target.app, target.name)
+        new, change = transition(previous, result)
+        if new is previous:
+            return None  # stale: a newer result is already folded in
+        if store.put_if_newer(key, new.to_json(), version=new.generation, ttl=STATE_TTL):
+            return change
+        # Another run wrote this generation first: decide again against what it wrote.
+    log.warning("probe state kept changing under us", extra={"target": key})
+    return None
+
+
+def record_incident(store: Store, target: Target, change: Change) -> str:
+    """Open an incident on down, close it on recovery; returns its key."""
+    key = incident_key(target.app, target.name, change.incident_start)
+    existing = store.get(key) or {}
+    value = {
+        "app": target.app,
+        "target": target.name,
+        "url": target.url,
+        "start": change.incident_start,
+        "end": change.at if change.up else None,
+        "cause": existing.get("cause") or change.cause,
+    }
+    store.put(key, {**existing, **value}, ttl=INCIDENT_TTL)
+    return key
+
+
+@dataclass(frozen=True)
+class Observation:
+    target: Target
+    result: ProbeResult
+    change: Change | None
+    announced: bool = False
+
+
+async def run_probes(
+    services: Services,
+    *,
+    client_factory: ClientFactory | None = None,
+    seconds: float = PROBE_TIMEOUT,
+    only: Sequence[Target] | None = None,
+) -> list[Observation]:
+    """Probe every target concurrently, record, commit, and announce each change once."""
+    found = list(only) if only is not None else targets(services)
+    if not found:
+        return []
+    production = services.settings.is_prod
+    client = (client_factory or make_client)(seconds, production)
+    try:
+        results = await asyncio.gather(
+            *(probe_url(client, t.url, production=production, seconds=seconds) for t in found)
+        )
+    finally:
+        await client.aclose()
+    store = services.store
+    observed: list[Observation] = []
+    for target, result in zip(found, results, strict=True):
+        store.put(result_key(target, result.at), result.to_json(), ttl=RESULT_TTL)
+        change = commit(store, target, result)
+        if change is not None:
+            record_incident(store, target, change)
+        observed.append(Observation(target, result, change))
+    if any(o.change is not None for o in observed):
+        observed = await _announce(services, observed)
+    return observed
+
+
+async def _announce(services: Services, observed: list[Observation]) -> list[Observation]:
+    """Post each change to its channel. A failed post is logged and marked on the incident:
+    the state has moved on, and re-posting on the next run could post twice."""
+    from orchestrator.discord.rest import DiscordError
+
+    out: list[Observation] = []
+    async with services.discord_rest() as discord:
+        for item in observed:
+            change, target = item.change, item.target
+            if change is None or not target.channel_id:
+                if change is not None:
+                    log.info("probe change not posted: no channel", extra={"app": target.app})
+                out.append(item)
+                continue
+            try:
+                await discord.create_message(
+                    target.channel_id, change_message(target, change).to_data()
+                )
+            except DiscordError as exc:
+                log.error(
+                    "probe change not posted",
+                    extra={"app": target.app, "target": target.name, "error": type(exc).__name__},
+                )
+                key = incident_key(target.app, target.name, change.incident_start)
+                incident = services.store.get(key) or {}
+                services.store.put(
+                    key, {**incident, "post_error": type(exc).__name__}, ttl=INCIDENT_TTL
+                )
+                out.append(item)
+                continue
+            out.append(Observation(target, item.result, change, announced=True))
+    return out

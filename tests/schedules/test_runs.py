@@ -1,0 +1,220 @@
+"""Local scheduling, EventBridge schedule events, and the deploy-run log the digest reads."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.digest.handlers import record_deploy_run, runlog_key
+from orchestrator.digest.load import build, runs
+from orchestrator.github.events import Event
+from orchestrator.github.routing import product_router
+from orchestrator.jobs.base import Job, JobContext
+from orchestrator.probes.run import incidents
+from orchestrator.schedules.aws import is_schedule_event, run_schedule_event
+from orchestrator.schedules.local import LocalScheduler, start_scheduler
+from orchestrator.schedules.timing import PROBES, Schedule
+from orchestrator.services import Services
+from orchestrator.store.base import JSONObject
+from tests.schedules.conftest import APP_CHANNEL, DIGEST_CHANNEL, World, services_for
+
+MONDAY_9 = datetime(2026, 11, 30, 9, 0, 0, tzinfo=UTC)
+
+
+class Recorder:
+    """A dispatcher that only remembers what it was asked to run."""
+
+    def __init__(self) -> None:
+        self.dispatched: list[tuple[str, str | None]] = []
+
+    def dispatch(self, name: str, payload: JSONObject, *, job_id: str | None = None) -> Job:
+        self.dispatched.append((name, job_id))
+        return Job(name, payload, job_id or "x")
+
+    def submit(self, job: Job) -> Job:
+        return job
+
+    def close(self, timeout: float = 10.0) -> None:
+        return None
+
+
+# --- the local scheduler -------------------------------------------------------------------------
+
+
+def test_two_workers_and_a_restart_dispatch_each_slot_once(world: World) -> None:
+    recorder = Recorder()
+    services = Services(world.services.settings, store=world.services.store, jobs=recorder)
+    first, second = LocalScheduler(services), LocalScheduler(services)
+    assert first.tick_once(MONDAY_9) == [
+        "sched-probes.run-20261130T090000Z",
+        "sched-digest.send-daily-2026-11-30",
+        "sched-digest.send-weekly-2026-11-30",
+    ]
+    assert second.tick_once(MONDAY_9) == [], "the other worker: already claimed"
+    assert first.tick_once(MONDAY_9.replace(minute=2)) == [], "nothing new in this slot"
+    restarted = LocalScheduler(services)
+    assert restarted.tick_once(MONDAY_9.replace(minute=3)) == []
+    assert second.tick_once(MONDAY_9.replace(minute=5)) == ["sched-probes.run-20261130T090500Z"]
+    assert [name for name, _ in recorder.dispatched] == [
+        "probes.run",
+        "digest.send",
+        "digest.send",
+        "probes.run",
+    ]
+
+
+def test_the_scheduler_thread_runs_probes_locally(tmp_path: Path, world: World) -> None:
+    assert start_scheduler(world.services) is None, "off in test unless asked"
+    services = services_for(tmp_path / "on", world.site, world.discord, ORCHESTRATOR_SCHEDULER="on")
+    (tmp_path / "on").mkdir(exist_ok=True)
+    services.settings.config_file.write_text(world.config.read_text())
+    # Daily slots: the wall clock cannot cross into a second slot while the test runs.
+    plan = [Schedule(PROBES, "probes.run", "interval", every=86400)]
+    scheduler = LocalScheduler(services, plan, tick=0.05).start()
+    try:
+        deadline = time.monotonic() + 10
+        while world.site.hits["/health"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        scheduler.stop()
+        assert services.jobs.drain(10)  # type: ignore[attr-defined]
+    assert not scheduler.running
+    assert world.site.hits["/health"] == 1, "one slot, one run, however many ticks"
+    [record] = services.store.query_prefix("job:sched-probes.run-", limit=5)
+    assert record.value["status"] == "done"
+    recorder = Recorder()
+    running = start_scheduler(Services(services.settings, store=services.store, jobs=recorder))
+    assert running is not None and running.running
+    running.stop()
+    assert not running.running
+    assert ("probes.run", record.key.removeprefix("job:")) not in recorder.dispatched
+    services.close(timeout=5)
+
+
+# --- EventBridge Scheduler events ----------------------------------------------------------------
+
+
+def test_a_duplicate_probe_schedule_delivery_runs_once(world: World) -> None:
+    event = {"orchestrator_schedule": "probes.run", "at": "2026-11-29T09:05:00Z"}
+    assert is_schedule_event(event) and not is_schedule_event({"orchestrator_job": {}})
+    assert run_schedule_event(event, world.services) == {
+        "job": "sched-probes.run-20261129T090500Z",
+        "status": "done",
+    }
+    assert run_schedule_event(dict(event), world.services)["status"] == "duplicate"
+    assert world.site.hits["/health"] == 1
+    later = {**event, "at": "2026-11-29T09:10:00Z"}
+    world.site.route("/health", status=503)
+    assert run_schedule_event(later, world.services)["status"] == "done"
+    assert run_schedule_event(later, world.services)["status"] == "duplicate"
+    [post] = world.posts(APP_CHANNEL)
+    assert "is down" in post.body["embeds"][0]["title"]
+    assert len(incidents(world.services.store, "web")) == 1
+
+
+def completed_run(run_id: int, conclusion: str, workflow: str = "deploy.yml") -> dict[str, Any]:
+    return {
+        "action": "completed",
+        "repository": {"full_name": "acme/web"},
+        "workflow": {"name": "Client Deploy", "path": f".github/workflows/{workflow}"},
+        "workflow_run": {
+            "id": run_id,
+            "name": "Client Deploy",
+            "path": f".github/workflows/{workflow}",
+            "status": "completed",
+            "conclusion": conclusion,
+            "head_sha": "abcdef0123456789abcdef0123456789abcdef01",
+            "head_branch": "main",
+            "run_attempt": 1,
+            "html_url": f"https://github.com/acme/web/actions/runs/{run_id}",
+            "created_at": "2026-11-29T04:00:00Z",
+            "run_started_at": "2026-11-29T04:00:00Z",
+            "updated_at": "2026-11-29T04:02:30Z",
+        },
+    }
+
+
+def deliver(services: Services, payload: dict[str, Any], delivery: str = "d") -> None:
+    event = Event("workflow_run", delivery, payload)
+    context = JobContext(job=Job("github.event", {}), services=services)
+    asyncio.run(product_router().dispatch(event, context))
+
+
+def test_the_digest_schedule_posts_once_per_slot(world: World) -> None:
+    services = world.services
+    deliver(services, completed_run(41, "success"))
+    deliver(services, completed_run(42, "failure"))
+    event = {"orchestrator_schedule": "digest.send-daily", "at": "2026-11-29T09:00:00Z"}
+    assert run_schedule_event(event, services)["status"] == "done"
+    assert run_schedule_event({**event, "at": "2026-11-29T09:00:59Z"}, services) == {
+        "job": "sched-digest.send-daily-2026-11-29",
+        "status": "duplicate",
+    }
+    [post] = world.posts(DIGEST_CHANNEL)
+    digest = post.body["embeds"][0]
+    assert digest["title"].startswith("📊 Daily digest · 28 Nov 09:00")
+    assert "2 deploys · 50.0% succeeded · mean 2m 30s" in digest["description"]
+    fields = {f["name"]: f["value"] for f in digest["fields"]}
+    assert "[#42](https://github.com/acme/web/actions/runs/42)" in fields["Failed runs"]
+
+
+def test_no_digest_channel_means_no_digest(tmp_path: Path, world: World) -> None:
+    services = services_for(tmp_path / "quiet", world.site, world.discord)
+    services = Services(
+        services.settings.model_copy(update={"digest_channel_id": None}),
+        store=world.services.store,
+    )
+    event = {"orchestrator_schedule": "digest.send-weekly", "at": "2026-11-30T09:00:00Z"}
+    assert run_schedule_event(event, services)["status"] == "done"
+    assert world.discord.requests == []
+
+
+def test_the_schedule_event_leaves_the_threads_event_loop_alone(world: World) -> None:
+    """Mangum's next invocation in a warm container needs the current loop intact."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        event = {"orchestrator_schedule": "digest.send-daily", "at": "2026-11-20T09:00:00Z"}
+        run_schedule_event(event, world.services)
+        assert asyncio.get_event_loop_policy().get_event_loop() is loop
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def test_an_unknown_schedule_is_refused(world: World) -> None:
+    with pytest.raises(ValueError, match="unknown schedule"):
+        run_schedule_event({"orchestrator_schedule": "coffee"}, world.services)
+
+
+# --- the deploy-run log -------------------------------------------------------------------------
+
+
+def test_completed_deploy_runs_are_logged_once_and_others_ignored(world: World) -> None:
+    services, store = world.services, world.services.store
+    assert record_deploy_run in product_router().handlers("workflow_run", "completed")
+    deliver(services, completed_run(7, "success"))
+    deliver(services, completed_run(7, "success"), delivery="redelivered")
+    deliver(services, completed_run(8, "success", workflow="ci.yml"))
+    other_repo = completed_run(9, "success")
+    other_repo["repository"] = {"full_name": "acme/other"}
+    deliver(services, other_repo)
+    logged = store.query_prefix("runlog:web:", limit=10)
+    assert [r.key for r in logged] == [runlog_key("web", 1795924950.0, 7, 1)]
+    assert logged[0].value["duration"] == 150.0 and logged[0].value["conclusion"] == "success"
+
+
+def test_a_deploy_workflow_named_by_name_matches_too(world: World) -> None:
+    world.config.write_text(
+        world.config.read_text().replace('workflow = "deploy.yml"', 'workflow = "Client Deploy"')
+    )
+    deliver(world.services, completed_run(11, "cancelled", workflow="anything.yml"))
+    [sample] = runs(world.services.store, "web", 1795910400.0, 1795996800.0)
+    assert (sample.run_id, sample.conclusion, sample.duration_s) == (11, "cancelled", 150.0)
+    digest = build(world.services, "daily", end=1795996800.0, apps=["web"])
+    assert digest.deploys.count == 1 and digest.deploys.success_rate is None
