@@ -160,8 +160,12 @@ def _trace(
         if interaction.command_name
         else (interaction.custom_id or "?").split(":")[0]
     )
+    try:
+        store = services.store
+    except StoreUnavailable:
+        return  # a trace is a nicety: never let it turn an answer into an error
     traces.add_step(
-        services.store,
+        store,
         user_id=interaction.user_id,
         interaction_id=interaction.id,
         command=name,

@@ -66,7 +66,7 @@ def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
             data = json.loads(raw)
         else:
             data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[...]]]]
         raise MalformedPayload("body is not valid JSON") from None
     if not isinstance(data, dict):
         raise MalformedPayload("payload is not a JSON object")

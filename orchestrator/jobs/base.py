@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from orchestrator.store.base import JSONObject
+from orchestrator.store.base import JSONObject, failure_scope
 
 if TYPE_CHECKING:
     from orchestrator.services import Services
@@ -121,8 +121,18 @@ def job_key(job_id: str) -> str:
     return f"job:{job_id}"
 
 
+_PROGRESS = {"pending": 1, "running": 2, "done": 3, "failed": 3}
+
+
 def record(services: Services, job: Job, status: Status, **extra: Any) -> None:
-    services.store.put(
+    """Record a job's status, never moving it backwards.
+
+    The version orders (attempt, progress): a duplicate dispatch of an attempt that
+    already ran cannot reset it to "pending" (which would resume it on every start
+    and hide a failure from `jobs retry --failed`), while a retry, the next attempt,
+    always takes over.
+    """
+    services.store.put_if_newer(
         job_key(job.id),
         {
             "name": job.name,
@@ -132,6 +142,7 @@ def record(services: Services, job: Job, status: Status, **extra: Any) -> None:
             "updated_at": time.time(),
             **extra,
         },
+        version=job.attempt * 10 + _PROGRESS.get(status, 0),
         ttl=JOB_RECORD_TTL,
     )
 
@@ -152,7 +163,7 @@ class JobRunner:
             ids["interaction_id"] = interaction.get("id")
         if isinstance(job.payload.get("delivery"), str):
             ids["delivery_id"] = job.payload["delivery"]
-        with log_context(**ids):
+        with failure_scope(), log_context(**ids):
             return await self._run(job)
 
     async def _run(self, job: Job) -> Status:

@@ -99,7 +99,7 @@ async def interactions(request: Request) -> JSONResponse:
 def _parse(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[...]]]]
         raise Refusal(400, "malformed", "body is not JSON") from None
     if not isinstance(data, dict):
         raise Refusal(400, "malformed", "body is not a JSON object")

@@ -16,6 +16,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestrator.logs import log_context, now_ms
+from orchestrator.store.base import failure_scope
 
 log = logging.getLogger("orchestrator.access")
 
@@ -50,8 +51,9 @@ class AccessLog:
                 message = {**message, "headers": headers}
             await send(message)
 
-        with log_context(
-            request_id=request_id, route=scope.get("path"), method=scope.get("method")
+        with (
+            failure_scope(),
+            log_context(request_id=request_id, route=scope.get("path"), method=scope.get("method")),
         ):
             try:
                 await self.app(scope, receive, send_with_id)

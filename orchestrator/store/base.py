@@ -15,10 +15,12 @@ Why these operations:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,6 +44,42 @@ class StoreUnavailable(StoreError):
 
 class InvalidKey(StoreError, ValueError):
     pass
+
+
+# -- fail fast within one request ------------------------------------------------------------
+#
+# A request makes several store calls (job record, trace, audit). When the backend is
+# locked or throttled, the first call already spent its retry budget; if every following
+# call waited as long, the answer would miss Discord's 3 seconds and GitHub's 10. So once
+# a call fails inside a scope (a request, a job), the rest of that scope fails at once and
+# the answer ("try again" / 503) goes out in time. Other requests are not affected.
+
+_failure_scope: contextvars.ContextVar[dict[str, bool] | None] = contextvars.ContextVar(
+    "store_failure_scope", default=None
+)
+
+
+@contextlib.contextmanager
+def failure_scope() -> Iterator[None]:
+    """Open a scope (the mutable dict is shared with worker threads the scope starts)."""
+    token = _failure_scope.set({})
+    try:
+        yield
+    finally:
+        _failure_scope.reset(token)
+
+
+def fail_fast(backend: str) -> None:
+    """Raise at once if an earlier store call in this scope already failed."""
+    scope = _failure_scope.get()
+    if scope and scope.get("failed"):
+        raise StoreUnavailable(f"{backend}: unavailable (an earlier call in this request failed)")
+
+
+def mark_failed() -> None:
+    scope = _failure_scope.get()
+    if scope is not None:
+        scope["failed"] = True
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,8 @@ from orchestrator.store.base import (
     StoreUnavailable,
     encode_value,
     expiry,
+    fail_fast,
+    mark_failed,
     now,
     split_key,
     split_prefix,
@@ -165,7 +167,7 @@ class DynamoDBStore:
         client: DynamoDBClient | None = None,
         max_attempts: int = 4,
         backoff: float = 0.05,
-        budget: float = 5.0,
+        budget: float = 2.0,  # the request path must answer Discord within 3 s
         connect_timeout: float = 1.0,
         read_timeout: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -195,8 +197,17 @@ class DynamoDBStore:
         """Run one request, retrying throttling and transport errors within the bounds.
 
         `ConditionalCheckFailedException` is passed through untouched: it is an
-        answer, not a failure, and the caller decides what it means.
+        answer, not a failure, and the caller decides what it means. After a failure the
+        breaker makes the next calls fail fast for a moment (see `Breaker`).
         """
+        fail_fast("dynamodb")
+        try:
+            return self._call_with_retries(operation, call)
+        except StoreUnavailable:
+            mark_failed()
+            raise
+
+    def _call_with_retries(self, operation: str, call: Callable[[], T]) -> T:
         from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
         from botocore.exceptions import ConnectionError as TransportError
 

@@ -24,6 +24,8 @@ from orchestrator.store.base import (
     StoreUnavailable,
     encode_value,
     expiry,
+    fail_fast,
+    mark_failed,
     now,
     split_key,
     split_prefix,
@@ -74,8 +76,10 @@ _QUERY_ASC = _QUERY.format(order="ASC")
 _QUERY_DESC = _QUERY.format(order="DESC")
 
 _PURGE_EVERY = 500  # writes between sweeps of expired rows
-_BUSY_TIMEOUT_MS = 5_000
-_RETRIES = 3
+# Writers hold SQLite's lock for microseconds; waiting a second means something is wrong,
+# and the request path must still answer in time (see `failure_scope`).
+_BUSY_TIMEOUT_MS = 1_000
+_RETRIES = 2
 
 
 def _prefix_upper_bound(prefix: str) -> str:
@@ -115,6 +119,7 @@ class SQLiteStore:
 
     def _run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Run one operation, retrying while the database is locked, then give up cleanly."""
+        fail_fast("sqlite")
         delay = 0.05
         for attempt in range(_RETRIES):
             try:
@@ -123,10 +128,12 @@ class SQLiteStore:
                 message = str(exc).lower()
                 transient = "locked" in message or "busy" in message
                 if not transient or attempt == _RETRIES - 1:
+                    mark_failed()
                     raise StoreUnavailable(f"sqlite: {exc}") from exc
                 time.sleep(delay)
                 delay *= 2
             except sqlite3.DatabaseError as exc:
+                mark_failed()
                 raise StoreUnavailable(f"sqlite: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
