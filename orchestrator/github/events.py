@@ -9,6 +9,7 @@ decides what that means. Payloads stay plain dicts all the way through.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,18 +55,24 @@ def timestamp(data: Any, *path: str | int) -> float | None:
         return None
 
 
-def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
-    """JSON bodies, or `application/x-www-form-urlencoded` with the JSON in `payload=`."""
+def parse_body(body: str | bytes | bytearray, content_type: str | None) -> dict[str, Any]:
+    """JSON bodies, or `application/x-www-form-urlencoded` with the JSON in `payload=`.
+
+    Objects are pruned as they are parsed (`_prune_object`): long strings cut, long lists
+    shortened, nested copies of repositories summarised. Handlers only ever see the
+    slimmed payload, and pruning while parsing keeps a 25 MB delivery from costing 4x
+    its size in Python objects.
+    """
     kind = (content_type or "application/json").split(";")[0].strip().lower()
     try:
+        text = body if isinstance(body, str) else body.decode("utf-8")
         if kind == "application/x-www-form-urlencoded":
-            fields = parse_qs(body.decode("utf-8"), strict_parsing=False, max_num_fields=16)
+            fields = parse_qs(text, strict_parsing=False, max_num_fields=16)
             raw = fields.get("payload", [None])[0]
             if raw is None:
                 raise MalformedPayload("form body without a payload field")
-            data = json.loads(raw)
-        else:
-            data = json.loads(body)
+            text = raw
+        data = load_bounded(text)
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[...]]]]
         raise MalformedPayload("body is not valid JSON") from None
     if not isinstance(data, dict):
@@ -349,3 +356,94 @@ def slim(payload: dict[str, Any]) -> dict[str, Any]:
                 return {k: out[k] for k in ("action", "repository", "sender") if k in out}
             return out
         max_string, max_list = max(80, max_string // 4), max(1, max_list // 4)
+
+
+def _prune_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`json.loads` hook: bound each object as soon as it is built (see `parse_body`).
+
+    The same limits `slim` applies later, so pruning early changes nothing a handler
+    sees; it only lets the oversized originals be freed during the parse.
+    """
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if isinstance(value, str):
+            if len(value) > _MAX_STRING:
+                value = value[: _MAX_STRING - 1] + "…"
+        elif isinstance(value, list):
+            if len(value) > _MAX_LIST:
+                value = value[:_MAX_LIST]
+        elif isinstance(value, dict):
+            if key in _TOP_SUMMARIES:
+                value = _summary(value, _TOP_SUMMARIES[key])
+            elif key in _DROP_NESTED:
+                continue
+        out[key] = value
+    return out
+
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder(object_pairs_hook=_prune_object)
+
+
+def load_bounded(text: str) -> Any:
+    """`json.loads` for webhook payloads, in bounded memory.
+
+    The top-level object is walked here, and the elements of its arrays are decoded one
+    at a time (C speed, through `raw_decode`), keeping only the first `_MAX_LIST`: a push
+    with tens of thousands of commits never has them all in memory at once. Everything
+    else goes through the C decoder with `_prune_object`. Accepts exactly what
+    `json.loads` accepts; anything else is a `ValueError`.
+    """
+    index = _WHITESPACE.match(text, 0).end()  # type: ignore[union-attr]
+    if not text.startswith("{", index):
+        return _DECODER.decode(text)
+    pairs: list[tuple[str, Any]] = []
+    index = _skip(text, index + 1)
+    if text.startswith("}", index):
+        return _finish(text, index + 1, pairs)
+    while True:
+        if not text.startswith('"', index):
+            raise ValueError("expected a property name")
+        key, index = _DECODER.raw_decode(text, index)
+        index = _skip(text, index)
+        if not text.startswith(":", index):
+            raise ValueError("expected ':'")
+        index = _skip(text, index + 1)
+        if text.startswith("[", index):
+            value, index = _bounded_array(text, index + 1)
+        else:
+            value, index = _DECODER.raw_decode(text, index)
+        pairs.append((key, value))
+        index = _skip(text, index)
+        if text.startswith("}", index):
+            return _finish(text, index + 1, pairs)
+        if not text.startswith(",", index):
+            raise ValueError("expected ',' or '}'")
+        index = _skip(text, index + 1)
+
+
+def _skip(text: str, index: int) -> int:
+    return _WHITESPACE.match(text, index).end()  # type: ignore[union-attr]
+
+
+def _bounded_array(text: str, index: int) -> tuple[list[Any], int]:
+    items: list[Any] = []
+    index = _skip(text, index)
+    if text.startswith("]", index):
+        return items, index + 1
+    while True:
+        value, index = _DECODER.raw_decode(text, index)
+        if len(items) < _MAX_LIST:
+            items.append(value)
+        index = _skip(text, index)
+        if text.startswith("]", index):
+            return items, index + 1
+        if not text.startswith(",", index):
+            raise ValueError("expected ',' or ']'")
+        index = _skip(text, index + 1)
+
+
+def _finish(text: str, index: int, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    if _skip(text, index) != len(text):
+        raise ValueError("extra data after the object")
+    return _prune_object(pairs)

@@ -20,7 +20,7 @@ class SignatureError(ValueError):
     """Not signed by a secret we hold. The message says why, and holds no secret."""
 
 
-def sign(secret: str | bytes, body: bytes) -> str:
+def sign(secret: str | bytes, body: bytes | bytearray) -> str:
     key = secret.encode() if isinstance(secret, str) else secret
     return _PREFIX + hmac.new(key, body, hashlib.sha256).hexdigest()
 
@@ -35,7 +35,9 @@ def check_header(signature: str | None) -> str:
     return signature
 
 
-def verify_signature(secrets: Iterable[str], signature: str | None, body: bytes) -> None:
+def verify_signature(
+    secrets: Iterable[str], signature: str | None, body: bytes | bytearray
+) -> None:
     """Return None if any of `secrets` signed `body`; else SignatureError."""
     signature = check_header(signature)
     given = signature.encode("ascii", "replace")

@@ -16,22 +16,13 @@ from starlette.concurrency import run_in_threadpool
 
 from orchestrator.github.events import Event, MalformedPayload, parse_body
 from orchestrator.github.intake import DELIVERY_JOB, claim_delivery, job_payload
-from orchestrator.github.verify import (
-    SIGNATURE_HEADER,
-    SignatureError,
-    check_header,
-    verify_signature,
-)
 from orchestrator.logs import bind
-from orchestrator.routers.body import read_capped
+from orchestrator.routers.edge import verified_body
 from orchestrator.routers.errors import Refusal, responses
 from orchestrator.services import Services
 
 router = APIRouter(tags=["github"])
 log = logging.getLogger(__name__)
-
-# GitHub caps webhook payloads at 25 MB and drops larger ones itself.
-MAX_BODY_BYTES = 25 * 1024 * 1024
 
 _ANSWERS = {
     "application/json": {
@@ -106,17 +97,9 @@ _ANSWERS = {
 )
 async def webhook(request: Request) -> JSONResponse:
     services: Services = request.app.state.services
-    signature = request.headers.get(SIGNATURE_HEADER)
-    try:
-        check_header(signature)
-        body = await read_capped(request, MAX_BODY_BYTES)
-        verify_signature(
-            [s.get_secret_value() for s in services.settings.github_webhook_secret],
-            signature,
-            body,
-        )
-    except SignatureError as exc:
-        raise Refusal(401, "bad_signature", str(exc)) from None
+    body = verified_body(request.scope)
+    if body is None:  # only the signed edge lets a request through: fail closed without it
+        raise Refusal(401, "bad_signature", "request was not verified")
 
     name = request.headers.get("x-github-event", "")
     delivery = request.headers.get("x-github-delivery", "")
@@ -124,9 +107,15 @@ async def webhook(request: Request) -> JSONResponse:
     if not name or not delivery or len(delivery) > 100:
         raise Refusal(400, "malformed", "X-GitHub-Event and X-GitHub-Delivery are required")
     try:
-        payload = parse_body(body, request.headers.get("content-type"))
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refusal(400, "malformed", "body is not UTF-8") from None
+    body.clear()  # up to 25 MB: free the bytes before parsing builds objects from the text
+    try:
+        payload = parse_body(text, request.headers.get("content-type"))
     except MalformedPayload as exc:
         raise Refusal(400, "malformed", str(exc)) from None
+    del text
     event = Event(name, delivery, payload)
     if name == "ping":
         return JSONResponse({"ok": True, "zen": payload.get("zen")})

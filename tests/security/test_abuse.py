@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from orchestrator.config import Settings, load_settings
 from orchestrator.devkeys import DevIdentity, load_or_create_dev_identity
 from orchestrator.main import create_app
-from orchestrator.routers.github import MAX_BODY_BYTES as GITHUB_CAP
+from orchestrator.routers.edge import GITHUB_MAX_BODY_BYTES as GITHUB_CAP
 from orchestrator.services import Services
 from tests.security.conftest import Tally
 from tests.support.signing import PING_INTERACTION, discord_headers, dumps

@@ -1,0 +1,187 @@
+"""The signed edge: the security checks of `/discord` and `/github`, as bare ASGI.
+
+Anyone can POST to these two URLs, so what decides whether a request is ours
+runs before the framework: signature headers (no body read without them), the
+size cap (no buffering past it), the signature over the exact bytes. A refusal
+therefore costs microseconds, not a trip through routing and dependency
+injection, and Discord's PING (the portal's handshake, the most frequent
+unauthenticated-looking request) is answered right here.
+
+A request that passes continues to the FastAPI route with its verified body
+in the ASGI scope; the route parses and dispatches it. The pure checks live in
+`discord.verify` and `github.verify`; this module only adapts ASGI to them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orchestrator.discord import verify as discord_verify
+from orchestrator.github import verify as github_verify
+from orchestrator.logs import bind
+
+if TYPE_CHECKING:
+    from orchestrator.services import Services
+
+VERIFIED_BODY = "orchestrator.verified_body"
+INTERACTION = "orchestrator.interaction"
+GITHUB_MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub's own cap; it drops larger payloads
+_PONG = b'{"type":1}'
+
+
+class Refused(Exception):
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def _read_capped(scope: Scope, receive: Receive, limit: int) -> bytearray:
+    """The body, refusing a declared or actual size over `limit` as soon as it shows."""
+    declared = _header(scope, b"content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise Refused(400, "malformed", "invalid Content-Length")
+        if int(declared) > limit:
+            raise Refused(413, "too_large", f"body over {limit} bytes")
+    # A bytearray grows in place: no second full-size copy when the last chunk arrives.
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Refused(400, "malformed", "client disconnected")
+        body += message.get("body", b"")
+        if len(body) > limit:
+            raise Refused(413, "too_large", f"body over {limit} bytes")
+        if not message.get("more_body", False):
+            return body
+
+
+async def _answer(send: Send, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _interaction(body: bytearray) -> dict[str, Any]:
+    """The verified body as a JSON object, or a 400 (never a 500, whatever its shape)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[...]]]]
+        raise Refused(400, "malformed", "body is not JSON") from None
+    if not isinstance(data, dict):
+        raise Refused(400, "malformed", "body is not a JSON object")
+    return data
+
+
+class SignedEdge:
+    def __init__(self, app: ASGIApp, services: Services) -> None:
+        self.app = app
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path")
+        try:
+            if path == "/discord":
+                body = await self._discord(scope, receive)
+                interaction = _interaction(body)
+                interaction_id = interaction.get("id")
+                bind(interaction_id=interaction_id if isinstance(interaction_id, str) else None)
+                if interaction.get("type") == 1:  # PING: the portal's handshake, answered here
+                    await _answer(send, 200, _PONG)
+                    return
+                scope[INTERACTION] = interaction
+            elif path == "/github":
+                bind(delivery_id=(_header(scope, b"x-github-delivery") or "")[:100] or None)
+                body = await self._github(scope, receive)
+            else:
+                await self.app(scope, receive, send)
+                return
+        except Refused as refused:
+            payload = json.dumps({"error": refused.error, "message": refused.message})
+            await _answer(send, refused.status, payload.encode())
+            return
+        scope[VERIFIED_BODY] = body
+        await self.app(scope, _replay(body), send)
+
+    async def _discord(self, scope: Scope, receive: Receive) -> bytearray:
+        settings = self.services.settings
+        signature = _header(scope, b"x-signature-ed25519")
+        timestamp = _header(scope, b"x-signature-timestamp")
+        now = time.time()
+        try:
+            discord_verify.check_headers(
+                signature, timestamp, now=now, max_age=settings.discord_signature_max_age
+            )
+            body = await _read_capped(scope, receive, settings.discord_max_body_bytes)
+            discord_verify.verify_request(
+                public_key=settings.discord_public_key or "",
+                signature=signature,
+                timestamp=timestamp,
+                body=bytes(body),
+                now=now,
+                max_age=settings.discord_signature_max_age,
+            )
+        except discord_verify.SignatureError as exc:
+            raise Refused(401, "bad_signature", str(exc)) from None
+        return body
+
+    async def _github(self, scope: Scope, receive: Receive) -> bytearray:
+        signature = _header(scope, b"x-hub-signature-256")
+        secrets = [s.get_secret_value() for s in self.services.settings.github_webhook_secret]
+        try:
+            github_verify.check_header(signature)
+            body = await _read_capped(scope, receive, GITHUB_MAX_BODY_BYTES)
+            github_verify.verify_signature(secrets, signature, body)
+        except github_verify.SignatureError as exc:
+            raise Refused(401, "bad_signature", str(exc)) from None
+        return body
+
+
+def _replay(body: bytearray) -> Receive:
+    """A `receive` that hands the already-read body to the app once, then disconnects."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+    return receive
+
+
+def verified_body(scope: MutableMapping[str, Any]) -> bytearray | None:
+    body = scope.get(VERIFIED_BODY)
+    return body if isinstance(body, bytearray) else None
+
+
+def verified_interaction(scope: MutableMapping[str, Any]) -> dict[str, Any] | None:
+    """The verified, parsed interaction the edge put in the scope (None without the edge)."""
+    interaction = scope.get(INTERACTION)
+    return interaction if isinstance(interaction, dict) else None

@@ -1,0 +1,87 @@
+"""Parsing webhook payloads in bounded memory, accepting exactly what `json.loads` accepts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orchestrator.github.events import (
+    MalformedPayload,
+    _prune_object,
+    load_bounded,
+    parse_body,
+)
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+    | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=8)
+    | st.dictionaries(st.text(max_size=8), children, max_size=8),
+    max_leaves=40,
+)
+
+
+def reference(text: str) -> Any:
+    return json.loads(text, object_pairs_hook=_prune_object)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.text(max_size=10), JSON, max_size=10),
+       st.sampled_from([None, 0, 2]))
+def test_same_result_as_json_loads_for_objects(value: dict[str, Any], indent: int | None) -> None:
+    text = json.dumps(value, indent=indent)
+    assert load_bounded(text) == reference(text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet='{}[]":,0123456789 truefalsenul\\\\\n\t-.eE', max_size=40))
+def test_accepts_exactly_what_json_loads_accepts(text: str) -> None:
+    try:
+        expected = reference(text)
+    except (ValueError, RecursionError):
+        with pytest.raises(ValueError):  # JSONDecodeError is a ValueError
+            load_bounded(text)
+        return
+    assert load_bounded(text) == expected
+
+
+@pytest.mark.parametrize("text", ['{"a": 1,}', '{"a" 1}', '{"a": [1,]}', '{"a": [1 2]}',
+                                  '{"a": 1} x', '{a: 1}', '{"a": [}', '{', '{"a": 1'])
+def test_malformed_objects_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        load_bounded(text)
+    with pytest.raises(MalformedPayload):
+        parse_body(text.encode(), "application/json")
+
+
+def test_long_top_level_arrays_keep_only_what_a_handler_reads() -> None:
+    text = json.dumps({"commits": [{"id": i, "message": "m" * 3000} for i in range(2_000)],
+                       "ref": "refs/heads/main"})
+    parsed = load_bounded(text)
+    assert len(parsed["commits"]) == 50
+    assert len(parsed["commits"][0]["message"]) == 2000
+    assert parsed["ref"] == "refs/heads/main"
+
+
+def test_nested_repositories_are_summarised_and_duplicates_dropped() -> None:
+    payload = {"repository": {"full_name": "a/b", "id": 1, "description": "x" * 100,
+                              "owner": {"login": "a", "id": 2}},
+               "workflow_run": {"head_repository": {"full_name": "a/b"}, "id": 3}}
+    parsed = load_bounded(json.dumps(payload))
+    assert parsed["repository"] == {"full_name": "a/b", "id": 1, "owner": {"login": "a"}}
+    assert parsed["workflow_run"] == {"id": 3}
+
+
+def test_form_bodies_and_non_objects() -> None:
+    from urllib.parse import urlencode
+
+    form = urlencode({"payload": json.dumps({"zen": "z"})})
+    assert parse_body(form.encode(), "application/x-www-form-urlencoded") == {"zen": "z"}
+    with pytest.raises(MalformedPayload, match="object"):
+        parse_body(b"[1, 2]", "application/json")
+    with pytest.raises(MalformedPayload):
+        parse_body(b"\xff\xfe", None)
