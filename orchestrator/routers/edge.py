@@ -132,19 +132,13 @@ class SignedEdge:
         settings = self.services.settings
         signature = _header(scope, b"x-signature-ed25519")
         timestamp = _header(scope, b"x-signature-timestamp")
-        now = time.time()
         try:
-            discord_verify.check_headers(
-                signature, timestamp, now=now, max_age=settings.discord_signature_max_age
+            signature, timestamp = discord_verify.check_headers(
+                signature, timestamp, now=time.time(), max_age=settings.discord_signature_max_age
             )
             body = await _read_capped(scope, receive, settings.discord_max_body_bytes)
-            discord_verify.verify_request(
-                public_key=settings.discord_public_key or "",
-                signature=signature,
-                timestamp=timestamp,
-                body=bytes(body),
-                now=now,
-                max_age=settings.discord_signature_max_age,
+            discord_verify.verify_signed(
+                settings.discord_public_key or "", signature, timestamp, bytes(body)
             )
         except discord_verify.SignatureError as exc:
             raise Refused(401, "bad_signature", str(exc)) from None
