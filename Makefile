@@ -62,3 +62,10 @@ build: $(STAMP)
 build-OrchestratorFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 2; }
 	$(BUILD_PYTHON) -m orchestrator.cli.build $(BUILD_ARGS) --out "$(ARTIFACTS_DIR)"
+
+# Benchmarks: this app vs the floor and the PyPI peers, end to end in one run (< 5 min on
+# 2 cores). Writes docs/benchmarks.md and docs/benchmarks.json; peers install into
+# throwaway venvs under build/bench/, never into .venv.
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench --clean
