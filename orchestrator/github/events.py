@@ -392,7 +392,7 @@ def load_bounded(text: str) -> Any:
     at a time (C speed, through `raw_decode`), keeping only the first `_MAX_LIST`: a push
     with tens of thousands of commits never has them all in memory at once. Everything
     else goes through the C decoder with `_prune_object`. Accepts exactly what
-    `json.loads` accepts; anything else is a `ValueError`.
+    `json.loads` accepts; anything else is a `json.JSONDecodeError`, as from `json.loads`.
     """
     index = _WHITESPACE.match(text, 0).end()  # type: ignore[union-attr]
     if not text.startswith("{", index):
@@ -403,11 +403,11 @@ def load_bounded(text: str) -> Any:
         return _finish(text, index + 1, pairs)
     while True:
         if not text.startswith('"', index):
-            raise ValueError("expected a property name")
+            raise json.JSONDecodeError("expected a property name", text, index)
         key, index = _DECODER.raw_decode(text, index)
         index = _skip(text, index)
         if not text.startswith(":", index):
-            raise ValueError("expected ':'")
+            raise json.JSONDecodeError("expected ':'", text, index)
         index = _skip(text, index + 1)
         if text.startswith("[", index):
             value, index = _bounded_array(text, index + 1)
@@ -418,7 +418,7 @@ def load_bounded(text: str) -> Any:
         if text.startswith("}", index):
             return _finish(text, index + 1, pairs)
         if not text.startswith(",", index):
-            raise ValueError("expected ',' or '}'")
+            raise json.JSONDecodeError("expected ',' or '}'", text, index)
         index = _skip(text, index + 1)
 
 
@@ -439,11 +439,11 @@ def _bounded_array(text: str, index: int) -> tuple[list[Any], int]:
         if text.startswith("]", index):
             return items, index + 1
         if not text.startswith(",", index):
-            raise ValueError("expected ',' or ']'")
+            raise json.JSONDecodeError("expected ',' or ']'", text, index)
         index = _skip(text, index + 1)
 
 
 def _finish(text: str, index: int, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if _skip(text, index) != len(text):
-        raise ValueError("extra data after the object")
+        raise json.JSONDecodeError("extra data after the object", text, index)
     return _prune_object(pairs)

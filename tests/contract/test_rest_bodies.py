@@ -21,13 +21,25 @@ from tests.support.discord_spec import DiscordSpec
 
 LONG = Message(
     content="x" * 2500,
-    embeds=[embed("t" * 300, "d" * 5000, fields=[(f"f{i}", "v" * 2000) for i in range(30)])
-            for _ in range(12)],
+    embeds=[
+        embed("t" * 300, "d" * 5000, fields=[(f"f{i}", "v" * 2000) for i in range(30)])
+        for _ in range(12)
+    ],
     components=[action_row(button("ok", "a:1"), link_button("open", "https://example.com"))],
 )
-TRACKED = render(Tracked(kind="deploy", app="web", repo="acme/web", ref="main", actor="1",
-                         correlation="orc-00000000", run_id=5, status="in_progress",
-                         run_url="https://github.com/acme/web/actions/runs/5"))
+TRACKED = render(
+    Tracked(
+        kind="deploy",
+        app="web",
+        repo="acme/web",
+        ref="main",
+        actor="1",
+        correlation="orc-00000000",
+        run_id=5,
+        status="in_progress",
+        run_url="https://github.com/acme/web/actions/runs/5",
+    )
+)
 
 
 @pytest.fixture
@@ -38,8 +50,9 @@ def standin() -> Iterator[DiscordStandIn]:
 
 def test_every_client_method_sends_valid_bodies(standin: DiscordStandIn) -> None:
     async def exercise() -> None:
-        async with DiscordREST(base_url=standin.api_base, application_id="1",
-                               bot_token="bot-token") as client:
+        async with DiscordREST(
+            base_url=standin.api_base, application_id="1", bot_token="bot-token"
+        ) as client:
             await client.edit_original("tok", LONG.to_data(edit=True))
             await client.edit_original("tok", TRACKED.to_data(edit=True))
             created = await client.create_followup("tok", LONG.to_data())

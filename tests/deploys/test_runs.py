@@ -15,15 +15,26 @@ from orchestrator.discord.standin import DiscordStandIn
 from orchestrator.services import Services
 from tests.support.discord_spec import DiscordSpec
 
-BASE = Tracked(kind="deploy", app="web", repo="acme/web", ref="main", actor="1",
-               correlation="orc-00000001", channel_id="55", message_id="66",
-               interaction_token="live-token", token_expires_at=time.time() + 600, run_id=9,
-               status="in_progress")
+BASE = Tracked(
+    kind="deploy",
+    app="web",
+    repo="acme/web",
+    ref="main",
+    actor="1",
+    correlation="orc-00000001",
+    channel_id="55",
+    message_id="66",
+    interaction_token="live-token",
+    token_expires_at=time.time() + 600,
+    run_id=9,
+    status="in_progress",
+)
 
 
 def publish(tmp_path: Path, standin: DiscordStandIn, tracked: Tracked) -> None:
-    settings = load_settings(ORCHESTRATOR_DATA_DIR=tmp_path, DISCORD_API_BASE=standin.api_base,
-                             DISCORD_BOT_TOKEN="bot")
+    settings = load_settings(
+        ORCHESTRATOR_DATA_DIR=tmp_path, DISCORD_API_BASE=standin.api_base, DISCORD_BOT_TOKEN="bot"
+    )
     services = Services(settings)
 
     async def go() -> None:
@@ -46,7 +57,10 @@ def test_an_expired_token_falls_back_to_the_bot_token(tmp_path: Path) -> None:
         publish(tmp_path, standin, replace(BASE, token_expires_at=time.time() - 1))
     [request] = standin.requests
     assert (request.method, request.path, request.authorization) == (
-        "PATCH", "/channels/55/messages/66", "Bot")
+        "PATCH",
+        "/channels/55/messages/66",
+        "Bot",
+    )
     DiscordSpec.get().assert_valid_request(request.method, request.path, request.body)
 
 
