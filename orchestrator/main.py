@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     from orchestrator.logs import configure
 
     configure(services.settings.log_level, secrets=services.settings.secret_values())
-    app.add_middleware(SignedEdge, services=services)  # signatures, before any routing
+    app.add_middleware(SignedEdge)  # signatures, before any routing
     app.add_middleware(AccessLog)  # outermost: refusals are logged too
     errors.install(app)
     app.include_router(meta.router)

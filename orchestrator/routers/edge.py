@@ -96,9 +96,11 @@ def _interaction(body: bytearray) -> dict[str, Any]:
 
 
 class SignedEdge:
-    def __init__(self, app: ASGIApp, services: Services) -> None:
+    """Runs inside the app (Starlette has set `scope["app"]`), so its settings are always
+    the app's current services', the same ones the routes see."""
+
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST":
@@ -106,8 +108,9 @@ class SignedEdge:
             return
         path = scope.get("path")
         try:
+            services: Services = scope["app"].state.services
             if path == "/discord":
-                body = await self._discord(scope, receive)
+                body = await self._discord(services, scope, receive)
                 interaction = _interaction(body)
                 interaction_id = interaction.get("id")
                 bind(interaction_id=interaction_id if isinstance(interaction_id, str) else None)
@@ -117,7 +120,7 @@ class SignedEdge:
                 scope[INTERACTION] = interaction
             elif path == "/github":
                 bind(delivery_id=(_header(scope, b"x-github-delivery") or "")[:100] or None)
-                body = await self._github(scope, receive)
+                body = await self._github(services, scope, receive)
             else:
                 await self.app(scope, receive, send)
                 return
@@ -128,8 +131,8 @@ class SignedEdge:
         scope[VERIFIED_BODY] = body
         await self.app(scope, _replay(body), send)
 
-    async def _discord(self, scope: Scope, receive: Receive) -> bytearray:
-        settings = self.services.settings
+    async def _discord(self, services: Services, scope: Scope, receive: Receive) -> bytearray:
+        settings = services.settings
         signature = _header(scope, b"x-signature-ed25519")
         timestamp = _header(scope, b"x-signature-timestamp")
         try:
@@ -144,9 +147,9 @@ class SignedEdge:
             raise Refused(401, "bad_signature", str(exc)) from None
         return body
 
-    async def _github(self, scope: Scope, receive: Receive) -> bytearray:
+    async def _github(self, services: Services, scope: Scope, receive: Receive) -> bytearray:
         signature = _header(scope, b"x-hub-signature-256")
-        secrets = [s.get_secret_value() for s in self.services.settings.github_webhook_secret]
+        secrets = [s.get_secret_value() for s in services.settings.github_webhook_secret]
         try:
             github_verify.check_header(signature)
             body = await _read_capped(scope, receive, GITHUB_MAX_BODY_BYTES)
