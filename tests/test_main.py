@@ -44,6 +44,22 @@ def requests_for(data_dir: Path) -> list[Request]:
     ]
 
 
+def run_handler(events: list[Any], env: dict[str, str]) -> list[Any]:
+    """`orchestrator.main.handler` in a fresh process, as the Lambda runtime imports it."""
+    run = subprocess.run(
+        [sys.executable, str(RUNTIME), "-", "orchestrator.main.handler"],
+        input=json.dumps(events),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    result: list[Any] = json.loads(run.stdout)
+    return result
+
+
 def via_client(client: TestClient, requests: list[Request]) -> list[tuple[int, Any]]:
     answers = []
     for method, path, headers, body in requests:
@@ -90,17 +106,8 @@ def test_handler_on_a_named_stage_strips_the_prefix(tmp_path: Path) -> None:
     }
     requests = requests_for(tmp_path)
     events = [http_api_event(m, p, headers=h, body=b, stage="dev") for m, p, h, b in requests]
-    run = subprocess.run(
-        [sys.executable, str(RUNTIME), "-", "orchestrator.main.handler"],
-        input=json.dumps(events),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr
-    got = via_lambda(json.loads(run.stdout))
+    answers = run_handler(events, env)
+    got = via_lambda(answers)
 
     settings = load_settings(ORCHESTRATOR_DATA_DIR=tmp_path, ORCHESTRATOR_API_BASE_PATH="/dev")
     with TestClient(create_app(settings)) as direct:
@@ -113,17 +120,8 @@ def test_without_the_base_path_a_named_stage_misses_every_route(tmp_path: Path) 
     """The failure the setting exists for: `/dev/healthz` is not a route of ours."""
     env = {**os.environ, "ORCHESTRATOR_DATA_DIR": str(tmp_path)}
     events = [http_api_event("GET", "/healthz", stage="dev")]
-    run = subprocess.run(
-        [sys.executable, str(RUNTIME), "-", "orchestrator.main.handler"],
-        input=json.dumps(events),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout)[0]["statusCode"] == 404
+    answers = run_handler(events, env)
+    assert answers[0]["statusCode"] == 404
 
 
 @pytest.mark.parametrize(
@@ -183,17 +181,8 @@ def test_job_events_are_routed_before_mangum_and_http_still_works_after(
     env = {**os.environ, "ORCHESTRATOR_DATA_DIR": str(tmp_path)}
     job = Job("no.such.job", {}, id="j1").to_event()
     events = [http_api_event("GET", "/healthz"), job, http_api_event("GET", "/healthz"), job]
-    run = subprocess.run(
-        [sys.executable, str(RUNTIME), "-", "orchestrator.main.handler"],
-        input=json.dumps(events),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr
-    first, job_answer, second, again = json.loads(run.stdout)
+    answers = run_handler(events, env)
+    first, job_answer, second, again = answers
     assert first["statusCode"] == 200
     assert job_answer == {"job": "j1", "status": "failed"}
     assert second["statusCode"] == 200
@@ -205,17 +194,8 @@ def test_schedule_events_run_their_job_once(tmp_path: Path) -> None:
     scheduled job, and a duplicate delivery of the same slot does nothing more."""
     env = {**os.environ, "ORCHESTRATOR_DATA_DIR": str(tmp_path)}
     event = {"orchestrator_schedule": "probes.run", "at": "2026-11-29T09:00:00Z"}
-    run = subprocess.run(
-        [sys.executable, str(RUNTIME), "-", "orchestrator.main.handler"],
-        input=json.dumps([event, event, http_api_event("GET", "/healthz")]),
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr
-    first, second, health = json.loads(run.stdout)
+    answers = run_handler([event, event, http_api_event("GET", "/healthz")], env)
+    first, second, health = answers
     assert first["status"] == "done"
     assert second["status"] == "duplicate"
     assert first["job"] == second["job"]

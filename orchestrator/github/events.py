@@ -128,8 +128,8 @@ class Event:
         return f"{self.name}.{self.action}" if self.action else self.name
 
 
-class WorkflowRun:
-    """A `workflow_run` object (from a webhook or the REST API: same shape)."""
+class _Actions:
+    """What workflow runs and jobs share: one shape, from a webhook or the REST API."""
 
     def __init__(self, raw: Any) -> None:
         self.raw: dict[str, Any] = raw if isinstance(raw, dict) else {}
@@ -140,11 +140,7 @@ class WorkflowRun:
 
     @property
     def name(self) -> str | None:
-        return text(self.raw, "name") or text(self.raw, "display_title")
-
-    @property
-    def title(self) -> str | None:
-        return text(self.raw, "display_title")
+        return text(self.raw, "name")
 
     @property
     def status(self) -> str | None:
@@ -170,6 +166,18 @@ class WorkflowRun:
     def attempt(self) -> int:
         return number(self.raw, "run_attempt") or 1
 
+
+class WorkflowRun(_Actions):
+    """A `workflow_run` object."""
+
+    @property
+    def name(self) -> str | None:
+        return text(self.raw, "name") or text(self.raw, "display_title")
+
+    @property
+    def title(self) -> str | None:
+        return text(self.raw, "display_title")
+
     @property
     def event(self) -> str | None:
         return text(self.raw, "event")
@@ -178,9 +186,9 @@ class WorkflowRun:
     def path(self) -> str | None:
         return text(self.raw, "path")
 
-    actor = property(
-        lambda self: text(self.raw, "triggering_actor", "login") or text(self.raw, "actor", "login")
-    )
+    @property
+    def actor(self) -> str | None:
+        return text(self.raw, "triggering_actor", "login") or text(self.raw, "actor", "login")
 
     @property
     def repo(self) -> str | None:
@@ -216,41 +224,12 @@ class WorkflowRun:
         return max(0.0, end - start)
 
 
-class WorkflowJob:
-    def __init__(self, raw: Any) -> None:
-        self.raw: dict[str, Any] = raw if isinstance(raw, dict) else {}
-
-    @property
-    def id(self) -> int | None:
-        return number(self.raw, "id")
+class WorkflowJob(_Actions):
+    """A `workflow_job` object (or one job of a run's jobs list)."""
 
     @property
     def run_id(self) -> int | None:
         return number(self.raw, "run_id")
-
-    @property
-    def name(self) -> str | None:
-        return text(self.raw, "name")
-
-    @property
-    def status(self) -> str | None:
-        return text(self.raw, "status")
-
-    @property
-    def conclusion(self) -> str | None:
-        return text(self.raw, "conclusion")
-
-    @property
-    def html_url(self) -> str | None:
-        return text(self.raw, "html_url")
-
-    @property
-    def head_sha(self) -> str | None:
-        return text(self.raw, "head_sha")
-
-    @property
-    def attempt(self) -> int:
-        return number(self.raw, "run_attempt") or 1
 
     @property
     def started_at(self) -> float | None:

@@ -7,8 +7,10 @@ stand-in, is checked against Discord's published schema on the way.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
+from orchestrator.config import load_settings
 from orchestrator.discord import dispatch
 from orchestrator.discord.interactions import Interaction
 from orchestrator.discord.simulate import Invoker, command_interaction, component_interaction
@@ -44,3 +46,22 @@ def sent(discord: DiscordStandIn, token: str | None = None) -> list[Captured]:
     for request in found:
         DiscordSpec.get().assert_valid_request(request.method, request.path, request.body)
     return found
+
+
+ADMIN, DEPLOYER, STRANGER = "900000000000000001", "900000000000000002", "900000000000000003"
+
+
+def services_for(data_dir: Path, config: Path, discord_api: str, github_api: str) -> Services:
+    """Services wired to the local fakes, with one admin and one deployer."""
+    return Services(
+        load_settings(
+            ORCHESTRATOR_DATA_DIR=data_dir,
+            ORCHESTRATOR_CONFIG=config,
+            DISCORD_ADMIN_USER_IDS=ADMIN,
+            DISCORD_DEPLOY_USER_IDS=DEPLOYER,
+            DISCORD_API_BASE=discord_api,
+            DISCORD_BOT_TOKEN="bot",
+            GITHUB_TOKEN="ghp",
+            GITHUB_API_BASE=github_api,
+        )
+    )

@@ -12,16 +12,14 @@ from typing import Any
 import pytest
 
 from orchestrator import audit
-from orchestrator.config import load_settings
 from orchestrator.deploys import history, tracking
 from orchestrator.discord.simulate import Invoker, component_interaction
 from orchestrator.discord.standin import DiscordStandIn
 from orchestrator.services import Services
-from tests.commands.drive import answer, command, sent
+from tests.commands.drive import ADMIN, DEPLOYER, STRANGER, answer, command, sent, services_for
 from tests.support.fake_github import FakeGitHub
 from tests.verification.sites import Site
 
-ADMIN, DEPLOYER, STRANGER = "900000000000000001", "900000000000000002", "900000000000000003"
 SHA = "abcdef0123456789abcdef0123456789abcdef01"
 
 
@@ -93,17 +91,7 @@ def world(tmp_path: Path) -> Iterator[tuple[Services, DiscordStandIn, FakeGitHub
                 "x-ratelimit-resource": "core",
             },
         )
-        settings = load_settings(
-            ORCHESTRATOR_DATA_DIR=tmp_path,
-            ORCHESTRATOR_CONFIG=config,
-            DISCORD_ADMIN_USER_IDS=ADMIN,
-            DISCORD_DEPLOY_USER_IDS=DEPLOYER,
-            DISCORD_API_BASE=discord.api_base,
-            DISCORD_BOT_TOKEN="bot",
-            GITHUB_TOKEN="ghp",
-            GITHUB_API_BASE=github.url,
-        )
-        services = Services(settings)
+        services = services_for(tmp_path, config, discord.api_base, github.url)
         yield services, discord, github
         services.close()
 

@@ -12,16 +12,14 @@ from typing import Any
 import pytest
 
 from orchestrator import audit, traces
-from orchestrator.config import load_settings
 from orchestrator.deploys import history, tracking
 from orchestrator.discord.standin import DiscordStandIn
 from orchestrator.services import Services
 from tests.commands import drive
-from tests.commands.drive import sent
+from tests.commands.drive import ADMIN, DEPLOYER, STRANGER, sent, services_for
 from tests.support.fake_github import FakeGitHub
 from tests.verification.sites import Site
 
-ADMIN, DEPLOYER, STRANGER = "900000000000000001", "900000000000000002", "900000000000000003"
 OLD = "1111111111111111111111111111111111111111"
 NEW = "2222222222222222222222222222222222222222"
 LOG = (
@@ -145,17 +143,7 @@ def world(tmp_path: Path) -> Iterator[tuple[Services, DiscordStandIn, FakeGitHub
                     "html_url": "https://github.com/acme/web/actions/runs/99",
                 },
             )
-        settings = load_settings(
-            ORCHESTRATOR_DATA_DIR=tmp_path,
-            ORCHESTRATOR_CONFIG=config,
-            DISCORD_ADMIN_USER_IDS=ADMIN,
-            DISCORD_DEPLOY_USER_IDS=DEPLOYER,
-            DISCORD_API_BASE=discord.api_base,
-            DISCORD_BOT_TOKEN="bot",
-            GITHUB_TOKEN="ghp",
-            GITHUB_API_BASE=github.url,
-        )
-        services = Services(settings)
+        services = services_for(tmp_path, config, discord.api_base, github.url)
         yield services, discord, github
         services.close()
 
