@@ -422,7 +422,6 @@ bot.autocomplete("config show", "app")(suggest_apps)
     ],
 )
 async def config_set(ctx: Context) -> Message:
-    from orchestrator import audit
 
     key = ctx.options.string("key") or ""
     value = ctx.options.string("value") or ""
@@ -438,12 +437,9 @@ async def config_set(ctx: Context) -> Message:
         )
     except InvalidApp as exc:
         return _error(str(exc))
-    audit.record(
-        ctx.services.store,
-        actor=ctx.user_id,
-        action="/config set",
-        result="changed",
-        guild_id=ctx.interaction.guild_id,
+    ctx.audit(
+        "/config set",
+        "changed",
         app=app.name,
         key=key,
         old=str(getattr(app, key) or ""),

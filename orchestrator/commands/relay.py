@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from orchestrator import audit
 from orchestrator.commands import bot
 from orchestrator.discord.commands import Access, Context, Update, boolean, channel, string, user
 from orchestrator.discord.messages import (
@@ -129,12 +128,9 @@ async def relay_confirm(ctx: Context) -> Update:
             channel_id = str((await ctx.discord.create_dm(target))["id"])
         sent = await ctx.discord.create_message(channel_id, Message(content=text).to_data())
     except DiscordError as exc:
-        audit.record(
-            store,
-            actor=ctx.user_id,
-            action="relay",
-            result="failed",
-            guild_id=ctx.interaction.guild_id,
+        ctx.audit(
+            "relay",
+            "failed",
             target=where,
             text_sha256=_digest(text),
             error=str(exc)[:200],
@@ -142,12 +138,9 @@ async def relay_confirm(ctx: Context) -> Update:
         store.delete(f"relaysent:{relay_id}")  # let the admin try again
         return Update(Message(content=f"💥 Discord refused it: {exc}"[:300]))
     store.delete(f"relay:{relay_id}")
-    audit.record(
-        store,
-        actor=ctx.user_id,
-        action="relay",
-        result="sent",
-        guild_id=ctx.interaction.guild_id,
+    ctx.audit(
+        "relay",
+        "sent",
         target=where,
         text_sha256=_digest(text),
         message_id=sent.get("id"),

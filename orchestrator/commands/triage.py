@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from orchestrator import audit
 from orchestrator.apps import App, InvalidApp, get_app
 from orchestrator.commands import bot
 from orchestrator.commands.deploys import APP_OPTION, suggest_apps
@@ -34,12 +33,9 @@ async def _maybe_dispatch(ctx: Context, app: App, inputs: dict[str, str]) -> str
         return "no triage workflow configured (`/config set key:triage_workflow`)"
     policy = AccessPolicy.from_settings(ctx.services.settings)
     if not policy.allows(Access.DEPLOY, ("triage",), ctx.interaction):
-        audit.record(
-            ctx.services.store,
-            actor=ctx.user_id,
-            action="/triage dispatch",
-            result="denied",
-            guild_id=ctx.interaction.guild_id,
+        ctx.audit(
+            "/triage dispatch",
+            "denied",
             app=app.name,
         )
         return "not dispatched: that needs the deploy role"
@@ -47,12 +43,9 @@ async def _maybe_dispatch(ctx: Context, app: App, inputs: dict[str, str]) -> str
         result = await github.dispatch_workflow(
             app.repo, app.triage_workflow, app.branch, inputs, return_run_details=True
         )
-    audit.record(
-        ctx.services.store,
-        actor=ctx.user_id,
-        action="/triage dispatch",
-        result="dispatched",
-        guild_id=ctx.interaction.guild_id,
+    ctx.audit(
+        "/triage dispatch",
+        "dispatched",
         app=app.name,
         run_id=result.run_id,
     )

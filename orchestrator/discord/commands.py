@@ -273,6 +273,12 @@ class Context:
 
         return say(key, self.services.settings.tone, **values)
 
+    def audit(self, action: str, result: str, **detail: Any) -> None:
+        """Record what this user did (who, where, which interaction) in the audit log."""
+        from orchestrator import audit
+
+        audit.record_interaction(self.services.store, self.interaction, action, result, **detail)
+
     def trace(self, step: str, ok: bool = True, **detail: Any) -> None:
         """Add a step to this command's trace (shown by `/trace`); never raises."""
         from orchestrator import traces

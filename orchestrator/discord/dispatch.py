@@ -290,16 +290,7 @@ def _audit(
     services: Services, interaction: Interaction, target: _Target, result: str, **detail: Any
 ) -> None:
     try:
-        audit.record(
-            services.store,
-            actor=interaction.user_id,
-            action=target.name,
-            result=result,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-            interaction_id=interaction.id,
-            **detail,
-        )
+        audit.record_interaction(services.store, interaction, target.name, result, **detail)
     except StoreUnavailable:
         log.warning("audit record lost: store unavailable", extra={"action": target.name})
 
