@@ -37,9 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from orchestrator.config import ConfigError
+
     args = build_parser().parse_args(argv)
     try:
         code: int = args._run(args)
+    except ConfigError as exc:  # one place for every command: name what to fix, exit 2
+        print(f"orchestrator: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return code

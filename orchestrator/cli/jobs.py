@@ -56,15 +56,11 @@ def _line(job_id: str, value: dict[str, Any], now: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from orchestrator.config import ConfigError, load_settings
+    from orchestrator.config import load_settings
     from orchestrator.jobs.base import Job
     from orchestrator.services import Services
 
-    try:
-        services = Services(load_settings())
-    except ConfigError as exc:
-        print(f"orchestrator: {exc}", file=sys.stderr)
-        return 2
+    services = Services(load_settings())
     now = time.time()
     try:
         if args.action == "list":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from orchestrator.config import ConfigError, Settings, load_settings
+from orchestrator.config import Settings, load_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,11 +34,7 @@ def banner(settings: Settings, base: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"orchestrator: {exc}", file=sys.stderr)
-        return 2
+    settings = load_settings()
     try:
         import uvicorn
     except ImportError:

@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any
 
-from orchestrator.config import DEV_DISCORD_CAPTURE_PORT, DEV_USER_ID, ConfigError, load_settings
+from orchestrator.config import DEV_DISCORD_CAPTURE_PORT, DEV_USER_ID, load_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -153,11 +153,7 @@ def run(args: argparse.Namespace) -> int:
     from orchestrator.discord.standin import DiscordStandIn
     from orchestrator.discord.verify import sign_request
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"orchestrator: {exc}", file=sys.stderr)
-        return 2
+    settings = load_settings()
     identity = load_or_create_dev_identity(settings.data_dir)
     if settings.discord_public_key != identity.discord_public_key:
         print(

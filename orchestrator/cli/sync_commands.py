@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from orchestrator.config import ConfigError, load_settings
+from orchestrator.config import load_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,8 +59,4 @@ async def _sync(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_sync(args))
-    except ConfigError as exc:
-        print(f"orchestrator: {exc}", file=sys.stderr)
-        return 2
+    return asyncio.run(_sync(args))
