@@ -249,6 +249,21 @@ def copy_package(source_root: Path, out: Path) -> Path:
     return target
 
 
+CONFIG_FILE = "orchestrator.toml"
+
+
+def copy_config(source_root: Path, out: Path) -> Path | None:
+    """Ship the team's `orchestrator.toml` (apps, subscriptions) when the checkout has one:
+    Lambda's working directory is the task root, where the default `ORCHESTRATOR_CONFIG`
+    looks for it."""
+    source = source_root / CONFIG_FILE
+    if not source.is_file():
+        return None
+    target = out / CONFIG_FILE
+    shutil.copyfile(source, target)
+    return target
+
+
 def write_build_info(package_dir: Path, sha: str, built_at: str) -> Path:
     path = package_dir / BUILD_INFO_FILE
     path.write_text(
@@ -581,6 +596,8 @@ def build(options: BuildOptions, log: Log | None = None) -> BuildResult:
         say(f"stripped debug info from {stripped} libraries ({megabytes(saved)} less)")
     package_dir = copy_package(options.source_root, out)
     write_build_info(package_dir, sha, built_at)
+    if copy_config(options.source_root, out) is not None:
+        say(f"included {CONFIG_FILE} (apps and notification subscriptions)")
 
     if interpreter is not None:
         say(f"compiling bytecode with {interpreter.describe()}")

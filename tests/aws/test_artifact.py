@@ -502,3 +502,13 @@ def test_the_build_never_clears_what_it_did_not_build(tmp_path: Path, where: str
         build(BuildOptions(out=out, source_root=ROOT, sha=GATE_SHA, compile=False, environ={}))
     assert (foreign / "precious.txt").read_text() == "keep me"
     assert (ROOT / "orchestrator" / "main.py").is_file()
+
+
+def test_the_config_file_ships_when_the_checkout_has_one(tmp_path: Path) -> None:
+    from orchestrator.aws.build import CONFIG_FILE, copy_config
+
+    assert copy_config(tmp_path, tmp_path / "out") is None
+    (tmp_path / "out").mkdir()
+    (tmp_path / CONFIG_FILE).write_text('[[apps]]\nname = "web"\n')
+    shipped = copy_config(tmp_path, tmp_path / "out")
+    assert shipped is not None and shipped.read_text() == '[[apps]]\nname = "web"\n'
