@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -57,6 +58,21 @@ class Scripted:
     headers: dict[str, str]
 
 
+class _StandInServer(ThreadingHTTPServer):
+    """Threaded, and quiet when the service hangs up before our answer is written.
+
+    The service's REST client gives up on slow answers by design (its timeouts),
+    so a broken pipe here is an expected outcome, not a traceback for the console.
+    """
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class DiscordStandIn:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.requests: list[Captured] = []
@@ -66,8 +82,7 @@ class DiscordStandIn:
         self._delays: list[float] = []
         self._changed = threading.Condition()
         self.on_request: Callable[[Captured], None] | None = None
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _StandInServer((host, port), self._handler_class())
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------

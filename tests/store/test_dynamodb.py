@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ from orchestrator.aws.clients import client as aws_client
 from orchestrator.store.base import StoreError, StoreUnavailable
 from orchestrator.store.dynamodb import DynamoDBStore, create_table
 from tests.support.moto_server import delete_table, moto_endpoint  # noqa: F401
-from tests.support.servers import free_port
+from tests.support.servers import QuietHTTPServer, free_port
 
 _PREFIX = "com.amazonaws.dynamodb.v20120810#"
 
@@ -69,7 +69,7 @@ class ScriptedDynamoDB:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -12,8 +12,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.servers import QuietHTTPServer
 
 Responder = Callable[["Recorded"], tuple[int, Any, dict[str, str]]]
 
@@ -33,8 +35,7 @@ class FakeGitHub:
         self.requests: list[Recorded] = []
         self._routes: dict[tuple[str, str], Responder] = {}
         self._lock = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = QuietHTTPServer(("127.0.0.1", 0), self._handler())
 
     @property
     def url(self) -> str:

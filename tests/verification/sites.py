@@ -18,8 +18,10 @@ import json
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.servers import QuietHTTPServer
 
 OLD_SHA = "0000000111111122222223333333444444455555"
 
@@ -71,8 +73,7 @@ class Site:
                 headers={**html, "cache-control": "no-cache"},
             ),
         }
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = QuietHTTPServer(("127.0.0.1", 0), self._handler())
 
     @property
     def url(self) -> str:
