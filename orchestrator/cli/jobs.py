@@ -3,7 +3,9 @@
     orchestrator jobs list [--status failed]
     orchestrator jobs retry JOB_ID ... | --failed
 
-A retry is the job's next attempt (the runner runs each attempt once). With
+Jobs registered with a retry policy (notifications, probe posts, digests) also
+try again on their own (`orchestrator.jobs.retry`); `list` says when. A retry by
+hand is the job's next attempt (the runner runs each attempt once). With
 the in-process backend it runs in this command, against the same store and
 APIs the service uses; with the Lambda backend it is invoked on the function.
 Payloads are never printed: they can hold interaction tokens.
@@ -48,10 +50,14 @@ def jobs(store: Any, status: str = "all", limit: int = 30) -> list[tuple[str, di
 
 def _line(job_id: str, value: dict[str, Any], now: float) -> str:
     error = f"  {value['error'][:100]}" if value.get("error") else ""
+    retry_at = value.get("retry_at")
+    retry = ""
+    if value.get("status") == "failed" and isinstance(retry_at, int | float):
+        retry = f"  (retries on its own in {_age(max(0.0, retry_at - now))})"
     return (
         f"{job_id:<24} {value.get('name', '?'):<22} {value.get('status', '?'):<8} "
         f"#{value.get('attempt', 1)}  {_age(now - float(value.get('updated_at', now)))} ago"
-        f"{error}"
+        f"{retry}{error}"
     )
 
 

@@ -130,6 +130,12 @@ class DiscordStandIn:
         with self._changed:
             self._script.extend(Scripted(status, body, headers or {}) for _ in range(times))
 
+    def recover(self) -> None:
+        """Discord is back: drop the scripted failures and delays not yet used."""
+        with self._changed:
+            self._script.clear()
+            self._delays.clear()
+
     def wait_for(
         self, predicate: Callable[[list[Captured]], bool], timeout: float = 10.0
     ) -> list[Captured]:

@@ -16,6 +16,9 @@ from orchestrator.store.base import JSONObject, Store
 
 DELIVERY_TTL = 7 * 24 * 3600
 DELIVERY_JOB = "github.delivery"
+# Its handlers are safe to run again (posts record what they sent, run tracking keeps the
+# newest state), so a delivery whose Discord post failed tries again on its own.
+DELIVERY_RETRIES = 3
 
 
 def claim_delivery(store: Store, delivery: str, event: str, action: str | None) -> bool:
@@ -36,7 +39,7 @@ def event_from_job(payload: dict[str, Any]) -> Event:
     return Event(name, delivery, body)
 
 
-@registry.job(DELIVERY_JOB)
+@registry.job(DELIVERY_JOB, retries=DELIVERY_RETRIES)
 async def handle_delivery(ctx: JobContext) -> None:
     event = event_from_job(ctx.job.payload)
     await ctx.services.events.dispatch(event, ctx)

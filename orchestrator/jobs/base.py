@@ -90,15 +90,24 @@ class JobRegistry:
 
     def __init__(self) -> None:
         self._jobs: dict[str, JobFunc] = {}
+        self._retries: dict[str, int] = {}
 
-    def job(self, name: str) -> Callable[[JobFunc], JobFunc]:
+    def job(self, name: str, *, retries: int = 0) -> Callable[[JobFunc], JobFunc]:
+        """Register a job. `retries`: how many more attempts a failure earns on its own
+        (see `jobs.retry`); only for jobs that are safe to run again, such as posts that
+        record what they already sent. Zero for anything a user is waiting on."""
+
         def register(func: JobFunc) -> JobFunc:
             if name in self._jobs and self._jobs[name] is not func:
                 raise ValueError(f"job {name!r} is registered twice")
             self._jobs[name] = func
+            self._retries[name] = retries
             return func
 
         return register
+
+    def retries(self, name: str) -> int:
+        return self._retries.get(name, 0)
 
     def get(self, name: str) -> JobFunc:
         if name not in self._jobs and self is registry:
@@ -184,8 +193,17 @@ class JobRunner:
         try:
             await func(JobContext(job=job, services=self.services))
         except Exception as exc:
+            from orchestrator.jobs.retry import schedule_retry
+
+            retry_at = schedule_retry(self.services.store, job, self.jobs.retries(job.name))
             log.error(
-                "job failed", extra={"job": job.name, "job_id": job.id, "error": type(exc).__name__}
+                "job failed",
+                extra={
+                    "job": job.name,
+                    "job_id": job.id,
+                    "error": type(exc).__name__,
+                    "retry_at": retry_at,
+                },
             )
             record(
                 self.services,
@@ -193,6 +211,7 @@ class JobRunner:
                 "failed",
                 error=_describe(exc),
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                **({"retry_at": retry_at} if retry_at is not None else {}),
             )
             return "failed"
         record(

@@ -163,10 +163,18 @@ async def run_probes(
     return observed
 
 
+ANNOUNCE_JOB = "probes.announce"  # registered in `schedules.jobs`, with its retry policy
+
+
 async def _announce(services: Services, observed: list[Observation]) -> list[Observation]:
-    """Post each change to its channel. A failed post is logged and marked on the incident:
-    the state has moved on, and re-posting on the next run could post twice."""
+    """Post each change to its channel. A failed post is not re-decided on the next run
+    (the state has moved on, and re-posting from there could post twice): it becomes a
+    failed `probes.announce` job with the message in it, which the retry sweep (or
+    `orchestrator jobs retry`) posts later, once. The incident notes the job."""
     from orchestrator.discord.rest import DiscordError
+    from orchestrator.jobs.base import Job, registry
+    from orchestrator.jobs.retry import record_failed_attempt
+    from orchestrator.schedules import jobs as _registered  # noqa: F401  - ANNOUNCE_JOB
 
     out: list[Observation] = []
     async with services.discord_rest() as discord:
@@ -177,21 +185,53 @@ async def _announce(services: Services, observed: list[Observation]) -> list[Obs
                     log.info("probe change not posted: no channel", extra={"app": target.app})
                 out.append(item)
                 continue
+            message = change_message(target, change).to_data()
             try:
-                await discord.create_message(
-                    target.channel_id, change_message(target, change).to_data()
-                )
+                await discord.create_message(target.channel_id, message)
             except DiscordError as exc:
+                key = incident_key(target.app, target.name, change.incident_start)
+                job = Job(
+                    ANNOUNCE_JOB,
+                    {"channel_id": target.channel_id, "message": message, "incident": key},
+                )
+                retry_at = record_failed_attempt(
+                    services,
+                    job,
+                    f"{type(exc).__name__}: {exc}",
+                    retries=registry.retries(ANNOUNCE_JOB),
+                )
                 log.error(
                     "probe change not posted",
-                    extra={"app": target.app, "target": target.name, "error": type(exc).__name__},
+                    extra={
+                        "app": target.app,
+                        "target": target.name,
+                        "error": type(exc).__name__,
+                        "job_id": job.id,
+                        "retry_at": retry_at,
+                    },
                 )
-                key = incident_key(target.app, target.name, change.incident_start)
                 incident = services.store.get(key) or {}
                 services.store.put(
-                    key, {**incident, "post_error": type(exc).__name__}, ttl=INCIDENT_TTL
+                    key,
+                    {**incident, "post_error": type(exc).__name__, "post_job": job.id},
+                    ttl=INCIDENT_TTL,
                 )
                 out.append(item)
                 continue
             out.append(Observation(target, item.result, change, announced=True))
     return out
+
+
+async def post_announcement(services: Services, payload: dict[str, Any]) -> None:
+    """The `probes.announce` job: post a change message that could not be posted at once."""
+    channel, message = payload.get("channel_id"), payload.get("message")
+    if not isinstance(channel, str) or not isinstance(message, dict):
+        raise ValueError("malformed probes.announce payload")
+    async with services.discord_rest() as discord:
+        await discord.create_message(channel, message)
+    key = payload.get("incident")
+    if isinstance(key, str):
+        incident = services.store.get(key)
+        if incident is not None:
+            incident.pop("post_error", None)
+            services.store.put(key, {**incident, "posted_late": True}, ttl=INCIDENT_TTL)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.jobs.base import Job, JobRunner, Status
+from orchestrator.jobs.retry import SWEEP
 from orchestrator.schedules.timing import (
     Schedule,
     by_name,
@@ -80,7 +81,13 @@ def run_schedule_event(
     Synchronous, with a private event loop closed before returning (never `asyncio.run`,
     which leaves no current loop behind for Mangum's next invocation in this container).
     A failed job is recorded as failed and returned normally, like `run_job_event`.
+    The `jobs.retry` schedule sweeps the failed jobs whose retry is due instead.
     """
+    if event.get(EVENT_KEY) == SWEEP:
+        # Not a job of its own: a sweep every few minutes would bury the job list.
+        from orchestrator.jobs.retry import sweep
+
+        return {"schedule": SWEEP, "retried": str(len(sweep(services)))}
     job = job_for_event(event, services.settings)
     with asyncio.Runner(loop_factory=asyncio.new_event_loop) as run:
         status: Status = run.run((runner or JobRunner(services)).run(job))

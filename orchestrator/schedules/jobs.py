@@ -28,7 +28,15 @@ async def probes_run(ctx: JobContext) -> None:
     log.info("probes ran", extra={"targets": len(observed), "changes": changes})
 
 
-@registry.job("digest.send")
+@registry.job("probes.announce", retries=3)  # = probes.run.ANNOUNCE_JOB
+async def probes_announce(ctx: JobContext) -> None:
+    """A probe change whose post failed in `probes.run`, posted later (retried on its own)."""
+    from orchestrator.probes.run import post_announcement
+
+    await post_announcement(ctx.services, ctx.job.payload)
+
+
+@registry.job("digest.send", retries=2)  # one post per run: safe to repeat on failure
 async def digest_send(ctx: JobContext) -> None:
     """Post the digest of the period ending at the slot; nothing without a digest channel."""
     from orchestrator.digest.load import PERIODS, build

@@ -1,4 +1,5 @@
-"""The in-process scheduler: a daemon thread that dispatches each due slot as a job.
+"""The in-process scheduler: a daemon thread that dispatches each due slot as a job,
+and on every tick submits the failed jobs whose retry is due (`jobs.retry`).
 
 Why a thread of its own rather than a task on the jobs loop: it only decides and
 dispatches (pure `due`, one store claim), the job itself runs wherever the jobs
@@ -84,7 +85,17 @@ class LocalScheduler:
                 )
                 continue
             self._last[schedule.name] = slot
+        self._sweep(moment)
         return dispatched
+
+    def _sweep(self, moment: datetime) -> None:
+        """Failed jobs whose retry is due (`jobs.retry`): one small store query per tick."""
+        from orchestrator.jobs.retry import sweep
+
+        try:
+            sweep(self.services, now=moment.timestamp())
+        except Exception as exc:  # the store down: the plan stays, the next tick tries again
+            log.warning("retry sweep failed", extra={"error": type(exc).__name__})
 
     def _serve(self) -> None:
         while not self._stop.is_set():

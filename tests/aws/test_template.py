@@ -157,6 +157,7 @@ SCHEDULES = {
     "probes.run": "rate(${ProbeIntervalMinutes} minutes)",
     "digest.send-daily": "cron(0 ${DigestHourUtc} * * ? *)",
     "digest.send-weekly": "cron(0 ${DigestHourUtc} ? * MON *)",
+    "jobs.retry": "rate(2 minutes)",  # the retry sweep: no parameter, no slot of its own
 }
 
 
@@ -174,6 +175,7 @@ def test_eventbridge_schedules_invoke_the_function_with_their_slot(
     import json
 
     from orchestrator.config import Settings
+    from orchestrator.jobs.retry import SWEEP
     from orchestrator.schedules.timing import schedules
 
     found = {}
@@ -183,9 +185,10 @@ def test_eventbridge_schedules_invoke_the_function_with_their_slot(
         assert payload["at"] == "<aws.scheduler.scheduled-time>", "Scheduler fills this in"
         found[payload["orchestrator_schedule"]] = props
     assert set(found) == set(SCHEDULES)
-    assert set(found) == {s.name for s in schedules(Settings())}, "names the code knows"
+    assert set(found) == {s.name for s in schedules(Settings())} | {SWEEP}, "names the code knows"
     for name, props in found.items():
-        assert props["ScheduleExpression"] == {"Fn::Sub": SCHEDULES[name]}
+        expression = props["ScheduleExpression"]
+        assert (expression if name == SWEEP else expression["Fn::Sub"]) == SCHEDULES[name]
         assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
         assert props.get("ScheduleExpressionTimezone", "UTC") == "UTC"
         retry = props["RetryPolicy"]
@@ -200,7 +203,7 @@ def test_schedule_events_use_only_properties_sam_knows(properties: dict[str, Any
     schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", "AWS::Serverless::Function")
     known = schema.schema["definitions"]["ScheduleV2EventProperties"]["properties"]
     events = schedule_events(properties)
-    assert len(events) == 3
+    assert len(events) == len(SCHEDULES)
     for name, props in events.items():
         assert set(props) <= set(known), f"{name}: {sorted(set(props) - set(known))}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +39,7 @@ def test_failed_notification_is_listed_and_retried(tmp_path: Path) -> None:
         assert services.jobs.drain(30)  # type: ignore[attr-defined]
         assert services.store.get(f"job:{job.id}")["status"] == "failed"
         services.close()
-        discord._script.clear()  # Discord is back
+        discord.recover()  # Discord is back
 
         def cli(*args: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(
@@ -53,6 +54,7 @@ def test_failed_notification_is_listed_and_retried(tmp_path: Path) -> None:
         listed = cli("list", "--status", "failed")
         assert listed.returncode == 0, listed.stderr
         assert job.id in listed.stdout and "github.delivery" in listed.stdout
+        assert re.search(r"retries on its own in [1-6]?\ds", listed.stdout), listed.stdout
         assert "bot-token" not in listed.stdout
 
         before = len(discord.requests)

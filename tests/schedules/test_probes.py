@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from orchestrator.jobs.retry import sweep
 from orchestrator.probes.http import make_client, probe_url
 from orchestrator.probes.run import (
     commit,
@@ -82,6 +83,37 @@ def test_a_change_that_cannot_be_posted_is_recorded_and_not_reposted(world: Worl
     probe_all(world)
     [refused] = world.posts(APP_CHANNEL)  # the one attempt, answered 403; never a second
     assert "web · api is down" in refused.body["embeds"][0]["title"]
+
+
+def test_a_change_that_could_not_be_posted_is_posted_once_by_the_retry_sweep(
+    world: World,
+) -> None:
+    store = world.services.store
+    probe_all(world)
+    world.site.route("/api", status=502)
+    world.discord.fail_next(503, {"message": "upstream"}, times=20)
+    probe_all(world)
+    attempts = len(world.posts(APP_CHANNEL))
+    assert attempts >= 1, "the post was tried (and retried by the REST client, bounded)"
+    [incident] = incidents(store, "web")
+    failed = store.get(f"job:{incident['post_job']}")
+    assert failed is not None
+    assert (failed["name"], failed["status"], failed["attempt"]) == ("probes.announce", "failed", 1)
+    assert "503" in failed["error"] or "DiscordHTTPError" in failed["error"]
+
+    world.discord.recover()
+    probe_all(world)  # the next run: still down, nothing new to say, nothing re-decided
+    assert len(world.posts(APP_CHANNEL)) == attempts
+    assert sweep(world.services, now=failed["retry_at"] - 1) == []
+    assert sweep(world.services, now=failed["retry_at"] + 1) == [incident["post_job"]]
+    assert world.services.jobs.drain(10)  # type: ignore[attr-defined]
+    late = world.posts(APP_CHANNEL)[attempts:]
+    assert len(late) == 1 and "web · api is down" in late[0].body["embeds"][0]["title"]
+    assert store.get(f"job:{incident['post_job']}")["status"] == "done"
+    [incident] = incidents(store, "web")
+    assert incident.get("posted_late") is True and "post_error" not in incident
+    assert sweep(world.services, now=failed["retry_at"] + 100_000) == []
+    assert len(world.posts(APP_CHANNEL)) == attempts + 1
 
 
 def test_concurrent_commits_announce_a_change_once(world: World) -> None:

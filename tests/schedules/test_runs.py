@@ -15,6 +15,7 @@ from orchestrator.digest.load import build, runs
 from orchestrator.github.events import Event
 from orchestrator.github.routing import product_router
 from orchestrator.jobs.base import Job, JobContext
+from orchestrator.jobs.retry import DELAYS, SWEEP, record_failed_attempt
 from orchestrator.probes.run import incidents
 from orchestrator.schedules.aws import is_schedule_event, run_schedule_event
 from orchestrator.schedules.local import LocalScheduler, start_scheduler
@@ -115,6 +116,31 @@ def test_a_duplicate_probe_schedule_delivery_runs_once(world: World) -> None:
     [post] = world.posts(APP_CHANNEL)
     assert "is down" in post.body["embeds"][0]["title"]
     assert len(incidents(world.services.store, "web")) == 1
+
+
+def test_the_retry_schedule_sweeps_due_retries_and_is_no_job_itself(world: World) -> None:
+    """EventBridge's `jobs.retry` (every 2 minutes) and the local scheduler's tick both
+    post a digest that Discord refused earlier, once."""
+    services = world.services
+    past = time.time() - DELAYS[0] - 5
+    job = Job("digest.send", {"period": "daily"}, "sched-digest.send-daily-2026-11-28")
+    record_failed_attempt(services, job, "DiscordHTTPError: 503", retries=2, now=past)
+    event = {"orchestrator_schedule": SWEEP, "at": "2026-11-29T09:02:00Z"}
+    assert is_schedule_event(event)
+    assert run_schedule_event(event, services) == {"schedule": SWEEP, "retried": "1"}
+    assert services.jobs.drain(10)  # type: ignore[attr-defined]
+    assert len(world.posts(DIGEST_CHANNEL)) == 1
+    assert services.store.get(f"job:{job.id}")["status"] == "done"
+    assert run_schedule_event(event, services) == {"schedule": SWEEP, "retried": "0"}
+    swept = [r.key for r in services.store.query_prefix("job:") if SWEEP in r.key]
+    assert swept == [], "a sweep leaves no job record of its own"
+
+    other = Job("digest.send", {"period": "daily"}, "sched-digest.send-daily-2026-11-27")
+    record_failed_attempt(services, other, "DiscordHTTPError: 503", retries=2, now=past)
+    assert LocalScheduler(services, plan=[]).tick_once() == []  # dispatches no slot, sweeps
+    assert services.jobs.drain(10)  # type: ignore[attr-defined]
+    assert len(world.posts(DIGEST_CHANNEL)) == 2
+    assert services.store.get(f"job:{other.id}")["status"] == "done"
 
 
 def completed_run(run_id: int, conclusion: str, workflow: str = "deploy.yml") -> dict[str, Any]:
