@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 import time
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,8 @@ from urllib.parse import urlsplit
 from orchestrator.config_file import load_file_config
 
 if TYPE_CHECKING:
+    import httpx
+
     from orchestrator.services import Services
     from orchestrator.store.base import Store
 
@@ -99,14 +102,17 @@ class App:
                 re.compile(self.frontend_version_pattern)
             except re.error as exc:
                 raise InvalidApp(f"app {self.name}: bad frontend_version_pattern: {exc}") from None
-        if self.channel_id is not None and not str(self.channel_id).isdigit():
+        if self.channel_id is not None and not (
+            str(self.channel_id).isascii() and str(self.channel_id).isdigit()
+        ):
             raise InvalidApp(f"app {self.name}: channel_id must be a channel id")
         return self
 
 
 def check_url(url: str, *, production: bool, what: str = "url") -> str:
     """https only (plain http for a loopback dev server outside production); in production
-    no loopback, private, link-local or reserved hosts either."""
+    no loopback, private, link-local or reserved hosts either, however the address is
+    spelled (`127.1`, `2130706433` and `0x7f000001` all reach 127.0.0.1)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if not host:
@@ -120,13 +126,49 @@ def check_url(url: str, *, production: bool, what: str = "url") -> str:
     if production:
         if host == "localhost" or host.endswith((".localhost", ".internal", ".local")):
             raise InvalidApp(f"{what}: {host} is not a public host")
-        try:
-            address = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            return url  # a name; resolution-time checks belong to the fetcher
-        if not address.is_global:
+        address = literal_address(host)
+        if address is not None and not address.is_global:
             raise InvalidApp(f"{what}: {host} is not a public address")
     return url
+
+
+def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host names literally, in any spelling the resolver accepts; None for
+    a name. `inet_aton` is the parser behind getaddrinfo's numeric IPv4 forms (shortened,
+    decimal, octal, hex), so what it accepts is exactly what a connection would reach."""
+    bare = host.strip("[]")
+    try:
+        return ipaddress.ip_address(bare)
+    except ValueError:
+        pass
+    if bare.isascii() and all(c.isalnum() or c == "." for c in bare):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(bare))
+        except OSError:
+            return None
+    return None
+
+
+async def public_only(request: httpx.Request) -> None:
+    """httpx request hook for production fetches (probes, the verifier): every hop,
+    redirects included, must be a public https URL whose name resolves to public
+    addresses only, so neither a typed URL nor a DNS answer walks a fetch into the VPC."""
+    import asyncio
+
+    url = str(request.url)
+    check_url(url, production=True, what="probe")
+    host = request.url.host
+    if literal_address(host) is not None:
+        return  # a literal: check_url has judged it
+    loop = asyncio.get_running_loop()
+    try:
+        answers = await loop.getaddrinfo(host, request.url.port or 443, type=socket.SOCK_STREAM)
+    except OSError:
+        return  # unresolvable: the connection fails with its own, clearer error
+    for *_, sockaddr in answers:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if not address.is_global:
+            raise InvalidApp(f"probe: {host} resolves to a non-public address")
 
 
 def _override_key(app_name: str) -> str:

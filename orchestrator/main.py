@@ -119,5 +119,19 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
         settings = services.settings
         _adapter = Mangum(app, lifespan="off", api_gateway_base_path=settings.api_base_path)
+    _ensure_event_loop()
     result: dict[str, Any] = _adapter(event, context)
     return result
+
+
+def _ensure_event_loop() -> None:
+    """Mangum runs each request on `asyncio.get_event_loop()`, which raises once anything
+    in this thread has cleared the current loop (`asyncio.run` does, on exit). Our own
+    branches never do, but one stray `asyncio.run` must not turn every later request of
+    the container into a 500, so give Mangum a loop when there is none."""
+    import asyncio
+
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())

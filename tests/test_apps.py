@@ -1,10 +1,22 @@
 from __future__ import annotations
 
+import asyncio
+import socket
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
-from orchestrator.apps import App, InvalidApp, check_url, get_app, load_apps, set_override
+from orchestrator.apps import (
+    App,
+    InvalidApp,
+    check_url,
+    get_app,
+    load_apps,
+    public_only,
+    set_override,
+)
 from orchestrator.config import load_settings
 from orchestrator.services import Services
 
@@ -41,6 +53,14 @@ branch = "release"
         ("https://", True, False),
         ("http://web.example.com", False, False),
         ("https://8.8.8.8/", True, True),
+        # Other spellings of loopback and the metadata address (inet_aton's forms).
+        ("https://127.1/", True, False),
+        ("https://2130706433/", True, False),
+        ("https://0x7f000001/", True, False),
+        ("https://0177.0.0.1/", True, False),
+        ("https://2852039166/latest", True, False),
+        ("https://[::ffff:127.0.0.1]/", True, False),
+        ("https://134744072/", True, True),  # 8.8.8.8, decimal: public
     ],
 )
 def test_check_url(url: str, production: bool, ok: bool) -> None:
@@ -49,6 +69,41 @@ def test_check_url(url: str, production: bool, ok: bool) -> None:
     else:
         with pytest.raises(InvalidApp):
             check_url(url, production=production)
+
+
+def test_production_fetches_refuse_names_that_resolve_inside(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A public-looking name whose DNS answer is private is refused at fetch time."""
+    answers = {
+        "web.example.com": ["93.184.216.34"],
+        "inside.example.com": ["10.1.2.3"],
+        "mixed.example.com": ["93.184.216.34", "169.254.169.254"],
+        "v6.example.com": ["fe80::1%eth0"],
+    }
+    asked: list[str] = []
+
+    async def getaddrinfo(self: Any, host: str, port: int, **_: Any) -> list[Any]:
+        asked.append(host)
+        if host not in answers:
+            raise socket.gaierror("no such name")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in answers[host]]
+
+    monkeypatch.setattr(asyncio.BaseEventLoop, "getaddrinfo", getaddrinfo)
+
+    def fetch(url: str) -> None:
+        asyncio.run(public_only(httpx.Request("GET", url)))
+
+    fetch("https://web.example.com/health")
+    fetch("https://unknown.example.com/")  # unresolvable: left to the connection to fail
+    for inside in ("inside", "mixed", "v6"):
+        with pytest.raises(InvalidApp, match="non-public"):
+            fetch(f"https://{inside}.example.com/")
+    with pytest.raises(InvalidApp, match="not a public address"):
+        fetch("https://2130706433/")
+    with pytest.raises(InvalidApp, match="only https"):
+        fetch("http://web.example.com/")
+    assert "inside.example.com" in asked and "2130706433" not in asked
 
 
 @pytest.fixture

@@ -97,6 +97,19 @@ def test_handler_accepts_plain_text_bodies_too() -> None:
     assert json.loads(response_body(response)) == {"type": 1}
 
 
+def test_handler_survives_a_cleared_event_loop() -> None:
+    """`asyncio.run` clears the thread's current loop on exit; Mangum asks for the current
+    loop on every request, so without care the next request in the container would fail."""
+    import asyncio
+
+    healthz = http_api_event("GET", "/healthz")
+    assert orchestrator.main.handler(healthz, None)["statusCode"] == 200
+    asyncio.run(asyncio.sleep(0))
+    with pytest.raises(RuntimeError):
+        asyncio.get_event_loop_policy().get_event_loop()
+    assert orchestrator.main.handler(healthz, None)["statusCode"] == 200
+
+
 def test_handler_on_a_named_stage_strips_the_prefix(tmp_path: Path) -> None:
     """Stage `dev` prefixes every path with `/dev`; ORCHESTRATOR_API_BASE_PATH strips it."""
     env = {

@@ -15,7 +15,7 @@ _DISCORD_EPOCH_MS = 1_420_070_400_000
 
 def snowflake_time(snowflake: str) -> float | None:
     """When Discord created the interaction, in Unix seconds (None if not a snowflake)."""
-    if not snowflake.isdigit():
+    if not (snowflake.isascii() and snowflake.isdigit()):
         return None
     return ((int(snowflake) >> 22) + _DISCORD_EPOCH_MS) / 1000
 

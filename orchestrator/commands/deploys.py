@@ -256,7 +256,7 @@ async def verify_run(ctx: Context) -> Message:
         if by_url is None:
             return _error(str(exc))
         app = by_url
-    if raw.isdigit():
+    if raw.isascii() and raw.isdigit():
         return await _verify_message(ctx, app, run_id=int(raw))
     if raw.startswith("https://github.com/"):
         return await _verify_message(ctx, app, run_url=raw)
@@ -457,7 +457,7 @@ bot.autocomplete("config set", "app")(suggest_apps)
 
 
 def _tracked_from_state(ctx: Context) -> tuple[App, tracking.Tracked] | str:
-    if len(ctx.state) != 2 or not ctx.state[1].isdigit():
+    if len(ctx.state) != 2 or not (ctx.state[1].isascii() and ctx.state[1].isdigit()):
         return "that button is malformed"
     try:
         app = get_app(ctx.services, ctx.state[0])

@@ -13,7 +13,7 @@ from orchestrator.triage.summary import render
 
 
 def _run_id(raw: str) -> int | None:
-    if raw.isdigit():
+    if raw.isascii() and raw.isdigit():
         return int(raw)
     from orchestrator.verification.collect import parse_run_url
 

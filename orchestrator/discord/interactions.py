@@ -94,7 +94,7 @@ class Options(Mapping[str, Any]):
     def snowflake(self, name: str, default: str | None = None) -> str | None:
         """A user, channel, role or mentionable option: its id."""
         value = self._values.get(name)
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and value.isascii() and value.isdigit():
             return value
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)

@@ -59,7 +59,7 @@ def _coerce(leaf: Leaf, name: str, raw: str) -> Any:
         return lowered in {"true", "yes", "1"}
     if kind in (OptionType.USER, OptionType.CHANNEL, OptionType.ROLE, OptionType.MENTIONABLE):
         cleaned = raw.strip("<@#&!>")
-        if not cleaned.isdigit():
+        if not (cleaned.isascii() and cleaned.isdigit()):
             raise SimulationError(f"option {name!r} wants an id (snowflake), got {raw!r}")
         return cleaned
     return raw

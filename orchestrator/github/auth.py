@@ -115,7 +115,7 @@ def load_private_key(private_key_pem: str | bytes) -> rsa.PrivateKey:
 
 def _issuer(app_id: int | str) -> int | str:
     """Numeric app ids go out as numbers; client ids (`Iv1.abc`) as strings. GitHub takes both."""
-    if isinstance(app_id, str) and app_id.strip().isdigit():
+    if isinstance(app_id, str) and app_id.strip().isascii() and app_id.strip().isdigit():
         return int(app_id.strip())
     return app_id
 

@@ -59,7 +59,7 @@ def parse(rec: Record) -> Planned | None:
     _, _, rest = rec.key.partition(_PREFIX)
     due, _, job_id = rest.partition(":")
     attempt = rec.value.get("attempt")
-    if not due.isdigit() or not job_id or not isinstance(attempt, int):
+    if not (due.isascii() and due.isdigit()) or not job_id or not isinstance(attempt, int):
         return None
     return Planned(rec.key, float(due), job_id, attempt)
 

@@ -50,7 +50,7 @@ class Subscription:
     def __post_init__(self) -> None:
         if self.repo != "*" and (self.repo.count("/") != 1 or not all(self.repo.split("/"))):
             raise InvalidSubscription(f"repo must be owner/name, owner/* or *, got {self.repo!r}")
-        if not self.channel_id.isdigit():
+        if not (self.channel_id.isascii() and self.channel_id.isdigit()):
             raise InvalidSubscription(f"channel must be a channel id, got {self.channel_id!r}")
         if not self.events:
             raise InvalidSubscription("a subscription needs at least one event")

@@ -29,17 +29,14 @@ def make_client(timeout: float, production: bool) -> httpx.AsyncClient:
     """The probes' HTTP client: redirects followed (guarded in production), no retries."""
     import httpx
 
-    from orchestrator.apps import check_url
-
-    async def guard(request: httpx.Request) -> None:
-        check_url(str(request.url), production=True, what="probe")
+    from orchestrator.apps import public_only
 
     return httpx.AsyncClient(
         follow_redirects=True,
         max_redirects=5,
         timeout=timeout,
         headers={"User-Agent": USER_AGENT},
-        event_hooks={"request": [guard]} if production else {},
+        event_hooks={"request": [public_only]} if production else {},
     )
 
 

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 VERIFIED_BODY = "orchestrator.verified_body"
 INTERACTION = "orchestrator.interaction"
-GITHUB_MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub's own cap; it drops larger payloads
+# GitHub's documented cap ("25 MB"): it never delivers more, so anything larger is not GitHub.
+GITHUB_MAX_BODY_BYTES = 25_000_000
 _PONG = b'{"type":1}'
 
 
@@ -53,7 +54,7 @@ async def _read_capped(scope: Scope, receive: Receive, limit: int) -> bytearray:
     """The body, refusing a declared or actual size over `limit` as soon as it shows."""
     declared = _header(scope, b"content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):  # "²".isdigit() is True
             raise Refused(400, "malformed", "invalid Content-Length")
         if int(declared) > limit:
             raise Refused(413, "too_large", f"body over {limit} bytes")

@@ -413,15 +413,12 @@ def _default_http_client(timeout: float) -> httpx.AsyncClient:
 
 
 def _guard_redirects(client: httpx.AsyncClient) -> None:
-    """In production every hop must be a public https URL: a redirect must not walk a
-    probe into the VPC, whatever the configured URL passed when it was set."""
-    from orchestrator.apps import check_url
-
-    async def guard(request: httpx.Request) -> None:
-        check_url(str(request.url), production=True, what="probe")
+    """In production every hop must be a public https URL on a public address: a redirect
+    (or a DNS answer) must not walk a check into the VPC, whatever the configured URL was."""
+    from orchestrator.apps import public_only
 
     hooks = client.event_hooks
-    hooks.setdefault("request", []).append(guard)
+    hooks.setdefault("request", []).append(public_only)
     client.event_hooks = hooks
 
 

@@ -115,7 +115,7 @@ class CachePolicy:
 
 def _seconds(value: str) -> int | None:
     value = value.strip().strip('"')
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 def _larger(old: int | None, new: int | None) -> int | None:

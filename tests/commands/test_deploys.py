@@ -128,9 +128,10 @@ def test_verify_run_by_url_and_by_id(world: Any) -> None:
     assert sent(discord, by_url["_token"])
     by_id = invoke(services, "/verify-run run:12 app:web")
     assert sent(discord, by_id["_token"])
-    nonsense = invoke(services, "/verify-run run:yesterday app:web")
-    [edit] = sent(discord, nonsense["_token"])
-    assert "run id" in edit.body["content"]
+    for odd in ("yesterday", "\u00b2\u00b3"):  # superscripts pass str.isdigit(), not int()
+        nonsense = invoke(services, f"/verify-run run:{odd} app:web")
+        [edit] = sent(discord, nonsense["_token"])
+        assert "run id" in edit.body["content"], odd
 
 
 def test_deploy_dispatches_and_posts_a_tracking_message(world: Any) -> None:

@@ -214,8 +214,10 @@ def test_a_late_in_progress_never_reannounces(server: Served, discord: DiscordSt
         discord.wait_for(lambda _: len(channel_posts(discord)) > 1, timeout=2)
 
 
-def test_oversized_bodies_are_refused_with_413(server: Served) -> None:
-    body = b'{"pad":"' + b"x" * (26 * 1024 * 1024) + b'"}'
+@pytest.mark.parametrize("size", [26_000_000, 26 * 1024 * 1024], ids=["26MB", "26MiB"])
+def test_oversized_bodies_are_refused_with_413(server: Served, size: int) -> None:
+    body = b'{"pad":"' + b"x" * (size - 10) + b'"}'
+    assert len(body) == size
     response = httpx.post(
         server.url + "/github",
         content=body,
