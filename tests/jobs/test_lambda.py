@@ -16,6 +16,7 @@ import sys
 import uuid
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -146,6 +147,85 @@ def test_dispatch_is_one_async_invoke_and_the_event_runs_once(
     assert runs == [{"channel": "123", "text": "héllo"}]
     assert job_record(lambda_services, "job-1")["status"] == "done"
     dispatcher.close()
+
+
+def test_a_deferred_command_through_the_handler_invokes_itself_and_follows_up_once(
+    moto: MotoServer,
+    function_name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The whole Lambda path, wired from settings as on AWS: the handler answers a deferred
+    `/ping` with type 5 and one async self-invoke (`InvocationType=Event`); the invoke's
+    event, fed back to the handler twice (Lambda's at-least-once), sends one follow-up."""
+    import orchestrator.main
+    from orchestrator.aws.events import http_api_event, response_body
+    from orchestrator.config import load_settings
+    from orchestrator.devkeys import load_or_create_dev_identity
+    from orchestrator.discord.standin import DiscordStandIn
+    from tests.support.discord_spec import DiscordSpec
+    from tests.support.signing import discord_headers, dumps
+
+    table = f"jobs-{uuid.uuid4().hex[:12]}"
+    create_table(table, endpoint_url=moto.url)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", function_name)  # what the runtime sets
+    state = orchestrator.main.app.state
+    original = state.services
+    with DiscordStandIn() as discord:
+        settings = load_settings(
+            ORCHESTRATOR_ENV="test",
+            ORCHESTRATOR_DATA_DIR=tmp_path,
+            ORCHESTRATOR_STORE="dynamodb",
+            ORCHESTRATOR_DYNAMODB_TABLE=table,
+            ORCHESTRATOR_JOBS="lambda",
+            DISCORD_API_BASE=discord.api_base,
+        )
+        services = Services(settings)  # store and dispatcher chosen by the settings
+        state.services = services
+        try:
+            interaction = {
+                "type": 2,
+                "id": "1300000000000000077",
+                "application_id": settings.discord_application_id or "1",
+                "token": "lambda-token",
+                "version": 1,
+                "channel_id": "2",
+                "user": {"id": "3", "username": "u"},
+                "data": {"id": "4", "name": "ping", "type": 1},
+            }
+            body = dumps(interaction)
+            identity = load_or_create_dev_identity(tmp_path)
+            event = http_api_event(
+                "POST", "/discord", headers=discord_headers(identity, body), body=body
+            )
+            moto.start_recording()
+            response = orchestrator.main.handler(event, None)
+            recorded = moto.stop_recording()
+
+            assert response["statusCode"] == 200
+            answer = json.loads(response_body(response))
+            assert answer["type"] == 5
+            DiscordSpec.get().assert_valid_interaction_response(answer)
+            assert discord.requests == [], "nothing ran in the request: the job was invoked"
+            [invoke] = invocations(recorded, function_name)
+            assert invoke.header("X-Amz-Invocation-Type") == "Event"
+            job_event = json.loads(invoke.body)
+            job_id = job_event["orchestrator_job"]["id"]
+            assert job_record(services, job_id)["status"] == "pending"
+
+            first = orchestrator.main.handler(job_event, None)
+            second = orchestrator.main.handler(json.loads(invoke.body), None)
+            assert first == {"job": job_id, "status": "done"}
+            assert second == {"job": job_id, "status": "duplicate"}
+            [edit] = discord.requests
+            assert edit.method == "PATCH"
+            assert edit.path.endswith("/lambda-token/messages/@original")
+            DiscordSpec.get().assert_valid_request("PATCH", edit.path, edit.body)
+            assert job_record(services, job_id)["status"] == "done"
+        finally:
+            state.services = original
+            services.close(timeout=5)
+            delete_table(table, moto.url)
 
 
 def test_a_failed_invoke_raises_and_marks_the_job_failed(
