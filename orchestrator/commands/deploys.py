@@ -422,11 +422,13 @@ bot.autocomplete("config show", "app")(suggest_apps)
     ],
 )
 async def config_set(ctx: Context) -> Message:
-
     key = ctx.options.string("key") or ""
     value = ctx.options.string("value") or ""
     try:
         app = get_app(ctx.services, ctx.options.string("app"))
+    except InvalidApp as exc:
+        return _error(str(exc))
+    try:
         updated = set_override(
             ctx.services.store,
             app,
@@ -436,6 +438,9 @@ async def config_set(ctx: Context) -> Message:
             actor=ctx.user_id,
         )
     except InvalidApp as exc:
+        # A refused change is an attempt worth keeping too: who tried to set what, and why
+        # it was refused (which may name the refused host; that is the point of the entry).
+        ctx.audit("/config set", "rejected", app=app.name, key=key, reason=str(exc)[:200])
         return _error(str(exc))
     ctx.audit(
         "/config set",

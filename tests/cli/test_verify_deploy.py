@@ -45,9 +45,21 @@ def gate(server: Served, sha: str, *extra: str) -> subprocess.CompletedProcess[s
     )
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 def test_the_running_sha_passes(server: Served) -> None:
-    running = httpx.get(server.url + "/version").json()["sha"]
-    run = gate(server, running)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    ).stdout.strip()
+    assert len(head) == 40
+    assert httpx.get(server.url + "/version").json()["sha"] == head, "a checkout runs its HEAD"
+    run = gate(server, head)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "✓" in run.stdout
 

@@ -203,8 +203,12 @@ def test_config_show_and_set(world: Any) -> None:
     assert "new.example.com" in changed["data"]["content"]
     bad = invoke(services, "/config set app:web key:frontend_url value:http://plain.example")
     assert "https" in bad["data"]["content"]
-    actions = [(e.value["action"], e.value["result"]) for e in audit.recent(services.store)]
+    entries = [e.value for e in audit.recent(services.store)]
+    actions = [(e["action"], e["result"]) for e in entries]
     assert ("/config set", "changed") in actions and ("/config set", "denied") in actions
+    [rejected] = [e for e in entries if e["result"] == "rejected"]
+    assert rejected["action"] == "/config set" and "https" in str(rejected)
+    assert rejected["key"] == "frontend_url" and "new" not in rejected
 
 
 def test_diagnose_self_checks_and_follows_the_workflow(world: Any) -> None:

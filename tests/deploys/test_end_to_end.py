@@ -152,7 +152,9 @@ def test_deploy_is_tracked_from_dispatch_to_verdict(tmp_path: Path) -> None:
                 [dispatch] = [r for r in github.requests if r.method == "POST"]
                 assert dispatch.body["ref"] == "main"
                 assert dispatch.body["return_run_details"] is True
-                time.sleep(1.0)  # let the tracking message land before the first webhook
+                # The tracking record is saved once the run is known: webhooks that arrive
+                # before it would find nothing to follow (as on GitHub, they come later).
+                _wait_for_tracking(tmp_path / "data" / "orchestrator.sqlite3", timeout=20)
                 replay = subprocess.run(
                     [
                         sys.executable,
@@ -190,14 +192,31 @@ def test_deploy_is_tracked_from_dispatch_to_verdict(tmp_path: Path) -> None:
         for key in ("queued", "in progress", "succeeded", "verification")
     ]
     assert order == sorted(order)
+    assert {f["route"] for f in follow_ups} == {
+        "PATCH /webhooks/{id}/{token}/messages/@original"
+    }, "one message, edited as the run moves"
     for follow_up in follow_ups:
-        DiscordSpec.get().assert_valid_request(
-            follow_up["method"], "/webhooks/1/t/messages/@original", follow_up["body"]
-        )
+        method, route = follow_up["route"].split(" ", 1)
+        path = route.replace("{id}", "1").replace("{token}", "t")
+        DiscordSpec.get().assert_valid_request(method, path, follow_up["body"])
     store = SQLiteStore(tmp_path / "data" / "orchestrator.sqlite3")
     tracked = Tracked.from_record(store.get(f"track:acme/web:{RUN}") or {})
     assert (tracked.status, tracked.conclusion, tracked.verdict) == ("completed", "success", "PASS")
     assert store.query_prefix("verification:web:")
+
+
+def _wait_for_tracking(database: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if database.exists():
+            store = SQLiteStore(database)
+            try:
+                if store.get(f"track:acme/web:{RUN}") is not None:
+                    return
+            finally:
+                store.close()
+        time.sleep(0.1)
+    raise TimeoutError("the /deploy job never saved its tracking record")
 
 
 def _follow_ups(output: str) -> list[dict[str, Any]]:
