@@ -28,14 +28,31 @@ ROUTES = {
     ("GET", "/docs"),
     ("GET", "/openapi.json"),
 }
-# Every secret `Settings.missing_for_prod` demands, passed only by SSM parameter name.
+# Every secret `Settings.missing_for_prod` demands, passed only by SSM parameter name:
+# GitHub's is a token or, with the GitHubAppId parameter set, an App's private key.
 SECRETS = (
     "DISCORD_PUBLIC_KEY",
     "DISCORD_APPLICATION_ID",
     "DISCORD_BOT_TOKEN",
     "GITHUB_TOKEN",
     "GITHUB_WEBHOOK_SECRET",
+    "GITHUB_APP_PRIVATE_KEY",
 )
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def param_name(env: dict[str, Any], name: str) -> str:
+    """The `${ParameterPrefix}/...` name a secret is read from, whichever branch sets it."""
+    value = env[f"{name}_PARAM"]
+    if "Fn::If" in value:
+        condition, when_app, when_token = value["Fn::If"]
+        assert condition == "UseGitHubApp"
+        branch = when_app if name == "GITHUB_APP_PRIVATE_KEY" else when_token
+        assert (when_token if branch is when_app else when_app) == NO_VALUE, name
+        value = branch
+    assert isinstance(value, dict) and set(value) == {"Fn::Sub"}, value
+    sub: str = value["Fn::Sub"]
+    return sub
 REGIONS = ["us-east-1", "eu-west-1", "eu-central-1"]
 
 
@@ -238,11 +255,19 @@ def test_prod_configuration_and_secrets_by_name_only(
     assert env["ORCHESTRATOR_GIT_SHA"] == {"Ref": "GitSha"}
     for name in SECRETS:
         assert name not in env, f"{name} must never be a plaintext environment value"
-        value = env[f"{name}_PARAM"]
-        assert isinstance(value, dict) and set(value) == {"Fn::Sub"}
-        assert re.fullmatch(r"\$\{ParameterPrefix\}/[a-z-]+", value["Fn::Sub"]), value
-    names = [env[f"{name}_PARAM"]["Fn::Sub"] for name in SECRETS]
+        assert re.fullmatch(r"\$\{ParameterPrefix\}/[a-z-]+", param_name(env, name)), name
+    names = [param_name(env, name) for name in SECRETS]
     assert len(set(names)) == len(names)
+    # The App's ids are not secrets; they are set only together with the App's key.
+    assert template["Conditions"]["UseGitHubApp"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "GitHubAppId"}, ""]}]
+    }
+    for variable, parameter in (
+        ("GITHUB_APP_ID", "GitHubAppId"),
+        ("GITHUB_APP_INSTALLATION_ID", "GitHubAppInstallationId"),
+    ):
+        assert env[variable] == {"Fn::If": ["UseGitHubApp", {"Ref": parameter}, NO_VALUE]}
+        assert template["Parameters"][parameter]["AllowedPattern"] == "^[0-9]*$"
     prefix = template["Parameters"]["ParameterPrefix"]
     assert prefix["Default"].startswith("/")
     assert re.fullmatch(prefix["AllowedPattern"], "/orchestrator/prod")
@@ -299,7 +324,7 @@ def test_iam_reaches_the_table_the_parameters_and_itself_only(
     arns = sorted(r["Fn::Sub"] for r in as_list(ssm["Resource"]))
     expected = sorted(
         "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
-        + env[f"{name}_PARAM"]["Fn::Sub"]
+        + param_name(env, name)
         for name in SECRETS
     )
     assert arns == expected
