@@ -9,8 +9,8 @@ NODE_STAMP := node_modules/.installed
 
 .PHONY: run test check lint typecheck pytest lock clean
 
-run: $(STAMP)
-	$(BIN)/orchestrator serve
+run: $(STAMP)  ## make run [PORT=8001] [HOST=0.0.0.0]
+	$(BIN)/orchestrator serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 test: $(STAMP) $(NODE_STAMP) lint typecheck pytest
 

@@ -452,8 +452,38 @@ def load_settings(**overrides: Any) -> Settings:
     return finalize(Settings(**overrides))
 
 
+# Read outside `Settings` (before it exists, or by one CLI command); in the same table, so
+# the README names every variable the code reads (a test scans the sources for them).
+ENVIRONMENT_ONLY: tuple[tuple[str, str, str], ...] = (
+    (
+        "ORCHESTRATOR_ENV_FILE",
+        "`.env`",
+        "The dotenv file settings are read from; empty for none (the tests run without one).",
+    ),
+    (
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "set by Lambda",
+        "Marks a Lambda container (prod, DynamoDB, Lambda jobs; `*_PARAM` secrets read at "
+        "import); jobs invoke this function.",
+    ),
+    (
+        "DISCORD_CHECK_PRIVATE_KEY",
+        "unset",
+        "`discord-check`, `verify-deploy`: a private key (hex) whose public half the deployment "
+        "trusts, to also check a signed PING.",
+    ),
+    ("GITHUB_HOOK_REPO", "unset", "`deliveries`: `owner/name` of a repository webhook."),
+    ("GITHUB_HOOK_ORG", "unset", "`deliveries`: the organisation of an org webhook."),
+    ("GITHUB_HOOK_ID", "unset", "`deliveries`: the webhook's id."),
+    ("GITHUB_SHA", "unset", "`build`: the commit to bake in (CI sets it); else git HEAD."),
+    ("SOURCE_DATE_EPOCH", "unset", "`build`: pins the build time, to reproduce an artifact."),
+    ("PYENV_ROOT", "`~/.pyenv`", "`build`: where to look for the Lambda runtime's Python."),
+)
+
+
 def settings_table() -> list[tuple[str, str, str]]:
-    """(variable, default, description) for every setting: the README's configuration table."""
+    """(variable, default, description) for every setting and every other variable the code
+    reads: the README's configuration table."""
     rows = []
     for name, field in Settings.model_fields.items():
         alias = field.validation_alias
@@ -479,4 +509,4 @@ def settings_table() -> list[tuple[str, str, str]]:
         else:
             default = f"`{field.default}`"
         rows.append((variable, default, field.description or ""))
-    return rows
+    return rows + list(ENVIRONMENT_ONLY)

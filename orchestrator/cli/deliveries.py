@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--hook-id",
         type=int,
         default=int(os.environ["GITHUB_HOOK_ID"])
-        if os.environ.get("GITHUB_HOOK_ID", "").isdigit()
+        if os.environ.get("GITHUB_HOOK_ID", "").isascii()
+        and os.environ.get("GITHUB_HOOK_ID", "").isdigit()
         else None,
         help="the webhook's id ($GITHUB_HOOK_ID)",
     )
