@@ -1,9 +1,10 @@
 """GitHub Actions workflows, checked offline.
 
-Why structural checks: no package in the locked venv ships GitHub's workflow schema or
-actionlint, and a workflow mistake (a missing `id-token: write`, a deploy that does not
-wait for the tests, a gate step that lost `--expect-sha`) is only discovered on push,
-in production. What is checked here is what the deploy pipeline relies on.
+Two layers: every workflow validates against GitHub's workflow JSON schema (the copy
+vendored by check-jsonschema, from the lockfile), and structural checks pin what the
+deploy pipeline relies on, which no schema can know: `id-token: write`, a deploy that
+waits for the tests, a gate step that keeps `--expect-sha`. Otherwise such a mistake is
+only discovered on push, in production.
 """
 
 from __future__ import annotations
