@@ -53,6 +53,8 @@ def param_name(env: dict[str, Any], name: str) -> str:
     assert isinstance(value, dict) and set(value) == {"Fn::Sub"}, value
     sub: str = value["Fn::Sub"]
     return sub
+
+
 REGIONS = ["us-east-1", "eu-west-1", "eu-central-1"]
 
 
