@@ -622,7 +622,14 @@ class GitHubClient:
             json=body,
             idempotent=False,
         )
-        data = reply.json() if reply.status == 200 else None
+        try:
+            data = reply.json() if reply.status == 200 else None
+        except GitHubError:
+            # The run has started either way: an unreadable answer only loses its id, and the
+            # caller finds the run by its correlation input, as with a 204. Reporting a failure
+            # here would invite a second press, and a second deploy.
+            log.warning("dispatch answer not JSON; the run will be found by its inputs")
+            data = None
         if not isinstance(data, dict):
             return DispatchResult()
         run_id = data.get("workflow_run_id")

@@ -8,6 +8,7 @@ that can be redelivered, rather than a 2xx that silently drops the event.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import APIRouter, Request
@@ -24,25 +25,28 @@ from orchestrator.services import Services
 router = APIRouter(tags=["github"])
 log = logging.getLogger(__name__)
 
-_ANSWERS = {
-    "application/json": {
-        "examples": {
-            "ping": {"summary": "ping", "value": {"ok": True, "zen": "Design for failure."}},
-            "accepted": {
-                "summary": "queued for handling",
-                "value": {"accepted": True, "delivery": "72d3162e-cc78-11e3-81ab"},
-            },
-            "ignored": {
-                "summary": "no handler for this event",
-                "value": {"ignored": True, "event": "star.created"},
-            },
-            "duplicate": {
-                "summary": "this delivery id was already handled",
-                "value": {"duplicate": True, "delivery": "72d3162e-cc78-11e3-81ab"},
+def _answers(**examples: tuple[str, dict[str, object]]) -> dict[str, object]:
+    return {
+        "application/json": {
+            "schema": {"type": "object"},
+            "examples": {
+                name: {"summary": summary, "value": value}
+                for name, (summary, value) in examples.items()
             },
         }
     }
-}
+
+
+_DELIVERY = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+_ANSWERED = _answers(  # 200
+    ping=("ping", {"ok": True, "zen": "Design for failure."}),
+    duplicate=("this delivery id was already handled", {"duplicate": True, "delivery": _DELIVERY}),
+)
+_QUEUED = _answers(  # 202
+    accepted=("queued for handling", {"accepted": True, "delivery": _DELIVERY}),
+    ignored=("no handler for this event", {"ignored": True, "event": "star.created"}),
+)
+_PING_BODY = {"zen": "Keep it logically awesome.", "hook_id": 1}
 
 
 @router.post(
@@ -56,12 +60,15 @@ _ANSWERS = {
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {
-                    "schema": {"type": "object"},
-                    "example": {"zen": "Keep it logically awesome.", "hook_id": 1},
-                },
+                "application/json": {"schema": {"type": "object"}, "example": _PING_BODY},
                 "application/x-www-form-urlencoded": {
-                    "schema": {"type": "object", "properties": {"payload": {"type": "string"}}}
+                    "schema": {
+                        "type": "object",
+                        "properties": {"payload": {"type": "string"}},
+                        "required": ["payload"],
+                    },
+                    # GitHub's "form" content type: the same JSON, in a `payload` field.
+                    "example": {"payload": json.dumps(_PING_BODY)},
                 },
             },
         },
@@ -90,8 +97,8 @@ _ANSWERS = {
         ],
     },
     responses={
-        200: {"description": "A ping, or a duplicate delivery.", "content": _ANSWERS},
-        202: {"description": "Accepted: queued for handling, or ignored.", "content": _ANSWERS},
+        200: {"description": "A ping, or a duplicate delivery.", "content": _ANSWERED},
+        202: {"description": "Accepted: queued for handling, or ignored.", "content": _QUEUED},
         **responses(400, 401, 413, 503),
     },
 )

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from orchestrator.commands import bot
@@ -62,6 +63,44 @@ def test_sync_commands_puts_only_when_different(tmp_path: Path, standin: Discord
     assert "in sync" in second.stdout
     assert len([r for r in standin.requests if r.method == "PUT"]) == 1
     assert "bot-token-xyz" not in first.stdout + first.stderr + second.stdout
+
+
+def test_sync_commands_dry_run_shows_added_removed_and_changed(
+    tmp_path: Path, standin: DiscordStandIn
+) -> None:
+    env = {
+        "ORCHESTRATOR_DATA_DIR": str(tmp_path),
+        "DISCORD_API_BASE": standin.api_base,
+        "DISCORD_BOT_TOKEN": "t",
+    }
+    declared = bot.registration()
+    stale = [c for c in declared if c["name"] != "ping"]  # /ping is not registered yet
+    [audit] = [c for c in stale if c["name"] == "audit"]
+    audit["description"] = "an older description"
+    stale.append({"name": "ship", "description": "The old /ship", "type": 1})
+    # Registered through the stand-in, which echoes ids and versions back like Discord.
+    seeded = httpx.put(
+        f"{standin.api_base}/applications/1/commands",
+        json=stale,
+        headers={"authorization": "Bot t"},
+        timeout=10,
+    )
+    assert seeded.status_code == 200 and all("id" in c for c in standin.registered())
+    puts_before = len([r for r in standin.requests if r.method == "PUT"])
+
+    dry = cli("sync-commands", "--dry-run", env=env)
+
+    assert dry.returncode == 0, dry.stderr
+    lines = [line.strip() for line in dry.stdout.splitlines()]
+    assert f"global commands ({len(declared)} declared, {len(stale)} registered):" in lines
+    assert sorted(line for line in lines if line[:2] in ("+ ", "- ", "~ ")) == [
+        "+ /ping",
+        "- /ship",
+        "~ /audit: description",
+    ]
+    assert len([r for r in standin.requests if r.method == "PUT"]) == puts_before
+    check = cli("sync-commands", "--check", env=env)
+    assert check.returncode == 1 and "~ /audit: description" in check.stdout
 
 
 def test_sync_commands_for_one_guild(tmp_path: Path, standin: DiscordStandIn) -> None:

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import re
+import time
+
 from orchestrator import audit
 from orchestrator.notifications import subscriptions
 from orchestrator.services import Services
-from tests.commands.conftest import Run
+from tests.commands.conftest import ADMIN, Run
+
+STRANGER = "900000000000000005"
 
 
 def test_add_list_remove(run: Run, services: Services) -> None:
@@ -55,3 +60,80 @@ def test_non_admins_are_refused_and_audited(run: Run, services: Services) -> Non
 
 def test_empty_list(run: Run) -> None:
     assert "No subscriptions" in run("/notify list")["data"]["content"]
+
+
+def test_an_admin_adds_lists_and_removes_a_subscription(run: Run, services: Services) -> None:
+    added = run("/notify add repo:acme/api channel:777 events:push")
+    assert added["type"] == 4 and added["data"]["flags"] == 64
+    [sub] = subscriptions.stored(services.store)
+    assert sub.id in added["data"]["content"]
+    listed = run("/notify list")
+    [embed] = listed["data"]["embeds"]
+    assert "acme/api" in embed["description"] and sub.id in embed["description"]
+    assert "777" in embed["description"]
+
+    removed = run(f"/notify remove id:{sub.id}")
+    assert sub.id in removed["data"]["content"]
+    after = run("/notify list")
+    assert "acme/api" not in str(after["data"])
+    assert "No subscriptions" in after["data"]["content"]
+    actions = [
+        (e.value["actor"], e.value["action"], e.value["result"])
+        for e in audit.recent(services.store)
+    ]
+    assert (ADMIN, "/notify add", "accepted") in actions
+    assert (ADMIN, "/notify remove", "accepted") in actions
+
+
+_AUDIT_LINE = re.compile(r"\A(\S+) <t:(\d+):R> (<@\d+>|someone) `([^`]+)` (\w+)\Z")
+
+
+def _audit_lines(answer: dict[str, object]) -> list[tuple[str, int, str, str, str]]:
+    data = answer["data"]
+    assert isinstance(data, dict) and data["flags"] == 64  # only the admin sees it
+    [embed] = data["embeds"]
+    assert embed["title"] == "📜 Audit log"
+    out = []
+    for line in embed["description"].splitlines():
+        match = _AUDIT_LINE.match(line)
+        assert match, line
+        icon, when, who, action, result = match.groups()
+        out.append((icon, int(when), who, action, result))
+    return out
+
+
+def test_audit_lists_earlier_refusals_for_an_admin(run: Run, services: Services) -> None:
+    started = int(time.time())
+    run("/notify add repo:a/b channel:1", user=STRANGER)
+    run("/notify remove id:x", user=STRANGER)
+    run("/notify add repo:acme/web channel:2")
+
+    lines = _audit_lines(run("/audit count:25"))
+
+    rows = [(icon, who, action, result) for icon, _, who, action, result in lines]
+    assert rows == [
+        ("▶️", f"<@{ADMIN}>", "/audit", "accepted"),  # the look itself is audited, first
+        ("▶️", f"<@{ADMIN}>", "/notify add", "accepted"),
+        ("🚫", f"<@{STRANGER}>", "/notify remove", "denied"),
+        ("🚫", f"<@{STRANGER}>", "/notify add", "denied"),
+    ]
+    assert all(started <= when <= time.time() + 1 for _, when, *_ in lines)
+    assert len(_audit_lines(run("/audit count:2"))) == 2
+
+
+def test_audit_is_refused_to_others_and_the_attempt_recorded(run: Run, services: Services) -> None:
+    run("/notify add repo:a/b channel:1", user=STRANGER)
+    refused = run("/audit", user=STRANGER)
+    assert refused["type"] == 4
+    assert refused["data"]["flags"] == 64
+    assert "embeds" not in refused["data"] or not refused["data"]["embeds"]
+    assert "`/audit`" in refused["data"]["content"] and "admin" in refused["data"]["content"]
+    assert "/notify" not in str(refused)  # nothing of the log leaks
+    [latest, *_] = audit.recent(services.store)
+    assert (latest.value["actor"], latest.value["action"], latest.value["result"]) == (
+        STRANGER,
+        "/audit",
+        "denied",
+    )
+    rows = [(who, action, result) for _, _, who, action, result in _audit_lines(run("/audit"))]
+    assert (f"<@{STRANGER}>", "/audit", "denied") in rows

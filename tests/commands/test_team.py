@@ -310,3 +310,68 @@ def test_trace_shows_my_recent_commands_and_their_steps(world: Any) -> None:
     assert "No trace" in other["data"]["content"]
     stored = traces.get(services.store, STRANGER, done["_id"])
     assert stored is not None and "ghp" not in str(stored)
+
+
+# -- release: the Roll back button -------------------------------------------------------------
+
+ROLLBACK = "/repos/acme/web/actions/workflows/rollback.yml/dispatches"
+PROMOTE = "/repos/acme/web/actions/workflows/promote.yml/dispatches"
+GOOD = "c" * 40
+
+
+def _rollback_button(services: Services, discord: DiscordStandIn) -> dict[str, Any]:
+    history.record(services.store, "web", {"verdict": "pass", "head_sha": GOOD})
+    shown = command(services, "/release app:web", user=DEPLOYER)
+    [edit] = sent(discord, shown["_token"])
+    labels = {c["label"]: c for row in edit.body["components"] for c in row["components"]}
+    return labels[f"Roll back to {GOOD[:7]}"]
+
+
+def test_a_stranger_pressing_roll_back_is_refused_and_audited(world: Any) -> None:
+    services, discord, github = world
+    button = _rollback_button(services, discord)
+    assert button["custom_id"] == f"release.rollback:web:{GOOD}"
+
+    refused = press(services, button["custom_id"], user=STRANGER)
+
+    assert refused["type"] == 4 and refused["data"]["flags"] == 64
+    assert "deploy role" in refused["data"]["content"]
+    assert not github.calls("POST", ROLLBACK) and not github.calls("POST", PROMOTE)
+    assert tracking.load(services.store, "acme/web", 99) is None
+    entry = audit.recent(services.store)[0].value
+    assert (entry["actor"], entry["action"], entry["result"]) == (
+        STRANGER,
+        "release.rollback",
+        "denied",
+    )
+
+
+def test_a_deployer_pressing_roll_back_dispatches_the_rollback_workflow(world: Any) -> None:
+    services, discord, github = world
+    button = _rollback_button(services, discord)
+
+    pressed = press(services, button["custom_id"], user=DEPLOYER)
+
+    assert pressed["type"] == 6  # the message is updated in place, then tracks the run
+    [call] = github.calls("POST", ROLLBACK)
+    assert (call.body["ref"], call.body["inputs"]) == ("main", {"sha": GOOD})
+    assert not github.calls("POST", PROMOTE)
+    tracked = tracking.load(services.store, "acme/web", 99)
+    assert tracked is not None and tracked.kind == "release"
+    entries = [
+        e.value for e in audit.recent(services.store) if e.value["action"] == "release.rollback"
+    ]
+    assert [(e["actor"], e["result"]) for e in entries] == [
+        (DEPLOYER, "completed"),
+        (DEPLOYER, "accepted"),
+    ]
+    assert all(e["interaction_id"] == pressed["_id"] for e in entries)
+    assert "Release web" in sent(discord, pressed["_token"])[-1].body["embeds"][0]["title"]
+
+
+def test_roll_back_with_nothing_to_roll_back_to_dispatches_nothing(world: Any) -> None:
+    services, discord, github = world
+    pressed = press(services, "release.rollback:web:none", user=DEPLOYER)
+    assert pressed["type"] == 6
+    assert "Nothing to do" in str(sent(discord, pressed["_token"])[-1].body)
+    assert not github.calls("POST", ROLLBACK)

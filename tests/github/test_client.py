@@ -251,6 +251,18 @@ async def test_dispatch_on_an_older_server_answers_204_without_a_run(
     assert body(route) == {"ref": "v1.2.3", "inputs": {}}
 
 
+async def test_dispatch_answered_200_with_garbage_still_counts_as_started(
+    router: respx.MockRouter, gh: GitHubClient
+) -> None:
+    """The workflow has started: a mangled answer loses the run id, not the dispatch."""
+    route = router.post("/repos/acme/api/actions/workflows/55/dispatches").respond(
+        200, content=b"<html>ok</html>"
+    )
+    result = await gh.dispatch_workflow(REPO, 55, "main", {"correlation_id": "c-2"})
+    assert result == DispatchResult(run_id=None)
+    assert route.call_count == 1, "never dispatched twice"
+
+
 async def test_dispatch_422_carries_githubs_message(
     router: respx.MockRouter, gh: GitHubClient
 ) -> None:

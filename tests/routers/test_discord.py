@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from orchestrator.devkeys import DevIdentity
+from orchestrator.config import load_settings
+from orchestrator.devkeys import DevIdentity, load_or_create_dev_identity
 from orchestrator.discord.verify import sign_request
+from orchestrator.main import create_app
+from orchestrator.services import Services
 from tests.support.signing import PING_INTERACTION, discord_headers, dumps
 
 PING = dumps(PING_INTERACTION)
@@ -115,3 +119,47 @@ def test_signature_uses_the_exact_bytes(client: TestClient, identity: DevIdentit
         "x-signature-timestamp": stamp,
     }
     assert client.post("/discord", content=spaced, headers=headers).json() == {"type": 1}
+
+
+@pytest.fixture
+def ten_second_window(tmp_path: Path) -> Iterator[tuple[TestClient, DevIdentity]]:
+    """The app with `DISCORD_SIGNATURE_MAX_AGE=10`, as an operator would set it."""
+    data = tmp_path / "short-window"
+    settings = load_settings(ORCHESTRATOR_DATA_DIR=data, DISCORD_SIGNATURE_MAX_AGE="10")
+    assert settings.discord_signature_max_age == 10
+    services = Services(settings)
+    try:
+        with TestClient(create_app(services=services), raise_server_exceptions=False) as client:
+            yield client, load_or_create_dev_identity(data)
+    finally:
+        services.close(timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("age", "status"),
+    [(11, 401), (-11, 401), (5, 200), (-5, 200)],
+    ids=["11 s old", "11 s ahead", "5 s old", "5 s ahead"],
+)
+def test_the_replay_window_is_the_configured_max_age(
+    ten_second_window: tuple[TestClient, DevIdentity], age: int, status: int
+) -> None:
+    client, identity = ten_second_window
+    stamp = int(time.time()) - age
+    response = client.post("/discord", content=PING, headers=discord_headers(identity, PING, stamp))
+    assert response.status_code == status, response.text
+    if status == 401:
+        assert response.json() == {
+            "error": "bad_signature",
+            "message": "timestamp outside the accepted window",
+        }
+    else:
+        assert response.json() == {"type": 1}
+
+
+def test_the_default_window_still_accepts_what_ten_seconds_refuses(
+    client: TestClient, identity: DevIdentity
+) -> None:
+    """So the 401 above comes from the setting, not from some fixed limit."""
+    stamp = int(time.time()) - 11
+    response = client.post("/discord", content=PING, headers=discord_headers(identity, PING, stamp))
+    assert response.status_code == 200

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 from fastapi.testclient import TestClient
 
 from orchestrator.buildinfo import build_info
 from orchestrator.config import load_settings
+from orchestrator.devkeys import DevIdentity
 from orchestrator.main import create_app
 from orchestrator.services import Services
 from orchestrator.store.base import StoreUnavailable
 from orchestrator.store.sqlite import SQLiteStore
+from tests.support.signing import discord_headers
 
 
 def test_healthz_reports_the_store(client: TestClient) -> None:
@@ -59,12 +64,31 @@ def test_docs_render(client: TestClient) -> None:
     assert "/openapi.json" in response.text
 
 
+def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    methods = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+    return [
+        (path, method, op)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if method in methods
+    ]
+
+
+def _examples(media: dict[str, Any]) -> list[Any]:
+    """The example values of one media type object (`example`, or each of `examples`)."""
+    found = []
+    if "example" in media:
+        found.append(media["example"])
+    for name, example in (media.get("examples") or {}).items():
+        assert isinstance(example, dict) and "value" in example, name
+        found.append(example["value"])
+    return found
+
+
 def test_every_route_is_described_with_an_example(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert spec["info"]["description"]
-    operations = [
-        (path, method, op) for path, item in spec["paths"].items() for method, op in item.items()
-    ]
+    operations = _operations(spec)
     assert {(p, m) for p, m, _ in operations} >= {
         ("/healthz", "get"),
         ("/version", "get"),
@@ -72,12 +96,76 @@ def test_every_route_is_described_with_an_example(client: TestClient) -> None:
         ("/github", "post"),
     }
     for path, method, op in operations:
-        assert op.get("description"), f"{method} {path} has no description"
-        text = str(op) + str(spec.get("components", {}))
-        assert "example" in text, f"{method} {path} has no example"
+        where = f"{method.upper()} {path}"
+        assert str(op.get("description") or "").strip(), f"{where} has no description"
+        assert op["responses"], f"{where} declares no responses"
         for status, response in op["responses"].items():
-            if status.startswith(("4", "5")):
-                assert response["content"]["application/json"].get("example"), (path, status)
+            assert response.get("description"), f"{where} {status} has no description"
+            media = (response.get("content") or {}).get("application/json")
+            assert media is not None, f"{where} {status} declares no application/json body"
+            examples = _examples(media)
+            assert examples, f"{where} {status} has no example"
+            schema = media.get("schema")
+            for example in examples:
+                assert example not in (None, {}, ""), f"{where} {status} has an empty example"
+                if schema:
+                    jsonschema.validate(example, schema)
+        if method == "post" and "requestBody" in op:
+            body = op["requestBody"]["content"].get("application/json")
+            assert body is not None, f"{where} takes no application/json body"
+            examples = _examples(body)
+            assert examples, f"{where} has no request body example"
+            for example in examples:
+                jsonschema.validate(example, body.get("schema") or {})
+
+
+def test_the_error_examples_are_the_product_error_shape(client: TestClient) -> None:
+    """Every documented refusal looks like a real one: `{"error", "message"}`.
+
+    (`/healthz`'s 503 is a health report, not a refusal: it has its own shape.)"""
+    spec = client.get("/openapi.json").json()
+    checked = 0
+    for path, method, op in _operations(spec):
+        for status, response in op["responses"].items():
+            if not status.startswith(("4", "5")) or path == "/healthz":
+                continue
+            for example in _examples(response["content"]["application/json"]):
+                assert set(example) == {"error", "message"}, (method, path, status, example)
+                checked += 1
+    assert checked >= 7  # /discord 400 401 413, /github 400 401 413 503
+
+
+def test_the_discord_examples_are_a_real_exchange(
+    client: TestClient, identity: DevIdentity
+) -> None:
+    """The documented request, signed, gets the documented answer."""
+    op = client.get("/openapi.json").json()["paths"]["/discord"]["post"]
+    [request] = _examples(op["requestBody"]["content"]["application/json"])
+    [answer] = _examples(op["responses"]["200"]["content"]["application/json"])
+    body = json.dumps(request).encode()
+    response = client.post("/discord", content=body, headers=discord_headers(identity, body))
+    assert response.status_code == 200
+    assert response.json() == answer
+
+
+def test_every_request_body_media_type_has_an_example(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    missing = [
+        (method, path, kind)
+        for path, method, op in _operations(spec)
+        for kind, media in (op.get("requestBody") or {}).get("content", {}).items()
+        if not _examples(media)
+    ]
+    assert missing == []
+
+
+def test_github_examples_sit_under_the_status_that_returns_them(client: TestClient) -> None:
+    responses = client.get("/openapi.json").json()["paths"]["/github"]["post"]["responses"]
+    shown = {
+        status: set(responses[status]["content"]["application/json"].get("examples") or {})
+        for status in ("200", "202")
+    }
+    assert shown == {"200": {"ping", "duplicate"}, "202": {"accepted", "ignored"}}
 
 
 def test_unknown_routes_get_a_json_404(client: TestClient) -> None:

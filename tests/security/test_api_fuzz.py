@@ -31,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from orchestrator.commands import bot
 from orchestrator.config import load_settings
 from orchestrator.devkeys import load_or_create_dev_identity
 from orchestrator.discord.verify import sign_request
@@ -65,6 +66,8 @@ _SETTINGS = load_settings(
     GITHUB_WEBHOOK_SECRET="fuzz-webhook-secret",
     DISCORD_ADMIN_USER_IDS="900000000000000001",
     ORCHESTRATOR_CONFIG=_DATA / "orchestrator.toml",
+    # Belt and braces: nothing fuzzed may reach the real GitHub (port 9 is discard/closed).
+    GITHUB_API_BASE="http://127.0.0.1:9",
 )
 _IDENTITY = load_or_create_dev_identity(_DATA)
 _JOBS = RecordingJobs()
@@ -153,12 +156,54 @@ _json = st.recursive(
     ),
     max_leaves=20,
 )
-_COMMANDS = "ping help audit deploy status verify-latest verify-run history diagnose config notify"
-_names = st.sampled_from([*_COMMANDS.split(), "nope", ""]) | st.text(max_size=12)
+
+
+def _option_names(node: dict[str, Any]) -> set[str]:
+    """Every option (and subcommand) name below one registered command."""
+    names: set[str] = set()
+    for option in node.get("options") or []:
+        names.add(option["name"])
+        names |= _option_names(option)
+    return names
+
+
+# From the bot's own registry, so a new command is fuzzed the day it is added.
+_COMMANDS = [command["name"] for command in bot.registration()]
+_OPTION_NAMES = sorted(set().union(*(_option_names(c) for c in bot.registration())))
+_CUSTOM_IDS = [
+    "deploy.verify:1",
+    "deploy.rerun:2",
+    "deploy.cancel:x",
+    "relay.confirm:1",
+    "relay.cancel:1",
+    "release.promote:web:" + "2" * 40,
+    "release.rollback:web:" + "1" * 40,
+    "release.rollback:web:none",
+    "",
+    "zz",
+]
+
+
+def test_the_fuzzed_names_cover_the_registry() -> None:
+    assert len(_COMMANDS) == len(set(_COMMANDS)) >= 18
+    assert {
+        "relay-send",
+        "relay-dm",
+        "digest",
+        "uptime",
+        "triage",
+        "release",
+        "trace",
+    } <= set(_COMMANDS)
+    assert {"channel", "message", "user", "pr", "interaction", "period"} <= set(_OPTION_NAMES)
+    routed = {custom_id.split(":")[0] for custom_id in _CUSTOM_IDS if custom_id}
+    assert {name for name in routed if bot.component_route(name) is None} == {"zz"}
+
+
+_names = st.sampled_from([*_COMMANDS, "nope", ""]) | st.text(max_size=12)
 _option = st.fixed_dictionaries(
     {
-        "name": st.sampled_from(["app", "count", "ref", "inputs", "key", "value", "run", "show"])
-        | st.text(max_size=8),
+        "name": st.sampled_from(_OPTION_NAMES) | st.text(max_size=8),
         "type": st.sampled_from([1, 2, 3, 4, 5, 10, 0, "3"]),
         "value": _json,
     },
@@ -179,10 +224,7 @@ _interaction = st.fixed_dictionaries(
                 "name": _names,
                 "type": st.sampled_from([1, 2, 3]),
                 "options": st.lists(_option, max_size=3),
-                "custom_id": st.sampled_from(
-                    ["deploy.verify:1", "deploy.rerun:2", "deploy.cancel:x", "", "zz"]
-                )
-                | st.text(max_size=30),
+                "custom_id": st.sampled_from(_CUSTOM_IDS) | st.text(max_size=30),
                 "component_type": st.sampled_from([2, 3]),
                 "values": st.lists(st.text(max_size=10), max_size=3),
                 "components": st.lists(_json, max_size=3),

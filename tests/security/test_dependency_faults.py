@@ -391,3 +391,47 @@ def test_github_timeouts_and_resets_end_in_a_short_follow_up(
     assert peer.requests == 4  # one attempt and three retries
     assert services.waits == [1.0, 2.0, 4.0]  # exponential, bounded
     assert "no answer from GitHub" in _status_follow_up(discord)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/json", '{"total_count": 1, "workflow_runs": [<<<truncated'),
+        ("text/html", "<html><body>Unicorn! Something went wrong.</body></html>"),
+        (None, "\u0000\u00ff not json at all"),
+    ],
+    ids=["truncated json", "html error page", "binary garbage"],
+)
+def test_github_200_with_a_body_that_is_not_json_ends_in_a_short_follow_up(
+    tmp_path: Path,
+    discord: DiscordStandIn,
+    github: FakeGitHub,
+    tally: Tally,
+    content_type: str | None,
+    body: str,
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    github.on("GET", RUNS_PATH, body, status=200, headers=headers)
+    with world(tmp_path, discord.api_base, github.url) as (client, services, identity):
+        record = run_command(client, services, identity, "/status app:web")
+        alive = client.get("/healthz")
+    tally.tried()
+    assert record["status"] == "done"  # told the user; the job did not crash
+    assert len(github.calls("GET", RUNS_PATH)) == 1  # a 200 is an answer: not retried
+    assert alive.status_code == 200
+    content = _status_follow_up(discord)
+    assert "GitHub answered 200 with a body that is not JSON" in content
+    assert "Unicorn" not in content and "<<<" not in content  # GitHub's body is not echoed
+
+
+def test_github_peer_answering_garbage_ends_in_a_short_follow_up(
+    tmp_path: Path, discord: DiscordStandIn, tally: Tally
+) -> None:
+    """The same at the socket level: `200 application/json`, then bytes that are not JSON."""
+    with MisbehavingPeer("garbage") as peer:
+        with world(tmp_path, discord.api_base, peer.url) as (client, services, identity):
+            record = run_command(client, services, identity, "/status app:web")
+        tally.tried()
+        assert peer.requests == 1
+    assert record["status"] == "done"
+    assert "not JSON" in _status_follow_up(discord)
