@@ -25,6 +25,7 @@ from orchestrator.services import Services
 router = APIRouter(tags=["github"])
 log = logging.getLogger(__name__)
 
+
 def _answers(**examples: tuple[str, dict[str, object]]) -> dict[str, object]:
     return {
         "application/json": {
