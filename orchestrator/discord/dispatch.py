@@ -126,6 +126,16 @@ def _short(exc: BaseException) -> str:
     return text[:180]
 
 
+def _failure(exc: BaseException) -> tuple[str, dict[str, str]]:
+    """The phrase for a failed handler: GitHub's and Discord's errors name them (their
+    message is usually the fix), anything else is ours. Checked by attribute, so the
+    request path imports neither client."""
+    upstream = getattr(type(exc), "upstream", None)
+    if isinstance(upstream, str):
+        return "upstream_failed", {"upstream": upstream, "error": _short(exc)}
+    return "failed", {"error": _short(exc)}
+
+
 async def respond(bot: Bot, interaction: Interaction, services: Services) -> dict[str, Any]:
     """The HTTP answer to a verified interaction (PING included), traced for `/trace`."""
     started = time.perf_counter()
@@ -241,7 +251,8 @@ async def _respond(bot: Bot, interaction: Interaction, services: Services) -> di
         return _refuse("try_again", tone)
     except Exception as exc:
         log.exception("handler failed", extra={"command": target.name})
-        return _refuse("failed", tone, error=_short(exc))
+        key, values = _failure(exc)
+        return _refuse(key, tone, **values)
     return _immediate_response(result, target, kind, tone)
 
 
@@ -336,7 +347,8 @@ async def run_deferred(bot: Bot, interaction: Interaction, services: Services) -
             log.exception("deferred handler failed", extra={"command": target.name})
             if target.access is not Access.EVERYONE:
                 _audit(services, interaction, target, "failed", error=_short(exc))
-            result = Message(content=say("failed", tone, error=_short(exc)))
+            key, values = _failure(exc)
+            result = Message(content=say(key, tone, **values))
         else:
             _trace(
                 services,

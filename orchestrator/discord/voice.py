@@ -37,6 +37,10 @@ PHRASES: dict[str, tuple[str, str]] = {
         "💥 That blew up on my side: {error}",
         "The command failed: {error}",
     ),
+    "upstream_failed": (
+        "🌧️ {upstream} didn't play along: {error}",
+        "{upstream} returned an error: {error}",
+    ),
     "dispatch_failed": (
         "📭 I couldn't hand that off to a worker. Try again in a moment.",
         "The command could not be queued. Please try again shortly.",

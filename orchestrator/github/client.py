@@ -71,6 +71,8 @@ Sleep = Callable[[float], Awaitable[None]]
 class GitHubError(RuntimeError):
     """Base for everything this client raises about GitHub. Messages never hold a credential."""
 
+    upstream = "GitHub"  # whom a user-facing failure message names (not us)
+
 
 class GitHubHTTPError(GitHubError):
     """GitHub answered with an error: the message is GitHub's own, which is usually the fix."""

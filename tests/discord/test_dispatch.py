@@ -78,6 +78,12 @@ def make_bot() -> Bot:
     async def boom(ctx: Context) -> Message:
         raise RuntimeError("kaboom\nsecond line")
 
+    @admin.subcommand("github", "GitHub refuses")
+    async def github(ctx: Context) -> Message:
+        from orchestrator.github.client import GitHubHTTPError
+
+        raise GitHubHTTPError(403, "Resource not accessible by integration")
+
     @admin.subcommand("slow", "Too slow")
     async def slow(ctx: Context) -> Message:
         await asyncio.sleep(5)
@@ -218,6 +224,17 @@ def test_handler_exceptions_become_a_short_message(services: Services) -> None:
     assert result["data"]["flags"] == 64
     assert "kaboom" in result["data"]["content"]
     assert "second line" not in result["data"]["content"]
+
+
+def test_upstream_failures_name_the_upstream_not_us(services: Services) -> None:
+    """A GitHub refusal is GitHub's message, attributed to GitHub; our own bugs stay ours."""
+    result = answer(services, command("admin", [{"type": 1, "name": "github"}], user=ADMIN))
+    content = result["data"]["content"]
+    assert content.startswith("🌧️ GitHub didn't play along:"), content
+    assert "Resource not accessible by integration" in content
+    assert "my side" not in content
+    ours = answer(services, command("admin", [{"type": 1, "name": "boom"}], user=ADMIN))
+    assert "my side" in ours["data"]["content"]
 
 
 def test_slow_handlers_are_cut_off(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:

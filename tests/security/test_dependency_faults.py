@@ -421,6 +421,7 @@ def test_github_200_with_a_body_that_is_not_json_ends_in_a_short_follow_up(
     assert alive.status_code == 200
     content = _status_follow_up(discord)
     assert "GitHub answered 200 with a body that is not JSON" in content
+    assert content.startswith("🌧️ GitHub didn't play along"), "GitHub's fault, said so"
     assert "Unicorn" not in content and "<<<" not in content  # GitHub's body is not echoed
 
 
