@@ -50,6 +50,11 @@ FAILED = (
     ),
     FailedJob("e2e", "timed_out", None, ()),
 )
+FAILED_MORE = (
+    FailedJob("lint", "failure", None, ("eslint", "tsc", "prettier")),  # two steps shown
+    FailedJob("docs", "failure", None, ()),
+    FailedJob("deploy", "startup_failure", None, ()),
+)
 
 
 def test_the_healthy_deploy_passes_every_check() -> None:
@@ -128,6 +133,18 @@ RUN_CASES: list[tuple[str, dict[str, Any], Status, str]] = [
         {"run": None, "errors": {"run": CheckError("unconfigured", "set GITHUB_TOKEN")}},
         W,
         "could not check the run: set GITHUB_TOKEN",
+    ),
+    (
+        "more than 3 failed jobs",
+        {"run": run(conclusion="failure", failed_jobs=(*FAILED, *FAILED_MORE))},
+        F,
+        "Deploy failed after 3m 12s: build (npm ci), e2e, lint (eslint, tsc) +2 more",
+    ),
+    (
+        "more than 3 failed jobs while running",
+        {"run": run(status="in_progress", conclusion=None, failed_jobs=(*FAILED, *FAILED_MORE))},
+        W,
+        "already failed: build (npm ci), e2e, lint (eslint, tsc) +2 more",
     ),
 ]
 
@@ -332,6 +349,35 @@ API_CASES: list[tuple[str, dict[str, Any], Status, str]] = [
         "could not check the version",
     ),
     (
+        "API timed out",
+        {
+            "api": None,
+            "api_version": None,
+            "errors": {"api": CheckError("timeout", "budget ran out")},
+        },
+        F,
+        "could not check the API: budget ran out",
+    ),
+    (
+        "API timed out, version error copied from it",
+        {
+            "api": None,
+            "api_version": None,
+            "errors": {
+                "api": CheckError("timeout", "budget ran out"),
+                "version": CheckError("timeout", "budget ran out"),
+            },
+        },
+        F,
+        "could not check the API: budget ran out, could not check the version: budget ran out",
+    ),
+    (
+        "API unavailable",
+        {"api": None, "api_version": None, "errors": {"api": CheckError("unavailable", "down")}},
+        F,
+        "could not check the API: down",
+    ),
+    (
         "API part crashed",
         {"api": None, "api_version": None, "errors": {"api": CheckError("error", "unexpected X")}},
         W,
@@ -399,6 +445,18 @@ SELF_CASES: list[tuple[str, dict[str, Any], Status, str]] = [
         "ORCHESTRATOR_REPO not set",
     ),
     ("no facts at all", {"self_facts": None}, S, "ORCHESTRATOR_REPO not set"),
+    (
+        "no facts, but an error",
+        {"self_facts": None, "errors": {"self": CheckError("timeout", "budget ran out")}},
+        W,
+        "could not check the orchestrator: budget ran out",
+    ),
+    (
+        "no facts, crashed",
+        {"self_facts": None, "errors": {"self": CheckError("error", "unexpected KeyError")}},
+        W,
+        "could not check the orchestrator: unexpected KeyError",
+    ),
 ]
 
 
