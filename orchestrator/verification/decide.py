@@ -222,6 +222,11 @@ def _clip(text: str) -> str:
     return first_line(text, SUMMARY_LIMIT)
 
 
+def _clip_keeping(text: str, tail: str) -> str:
+    """`_clip`, but `tail` (a count such as " +3 more") survives long job names."""
+    return first_line(text, SUMMARY_LIMIT - len(tail)) + tail if tail else _clip(text)
+
+
 def _probe_evidence(probe: HttpProbe) -> dict[str, Any]:
     return {
         "url": probe.url,
@@ -332,8 +337,7 @@ def _run_check(facts: Facts) -> Check:
     jobs = ", ".join(
         f"{j.name} ({', '.join(j.steps[:2])})" if j.steps else j.name for j in failed[:3]
     )
-    if len(failed) > 3:
-        jobs += f" +{len(failed) - 3} more"
+    more = f" +{len(failed) - 3} more" if len(failed) > 3 else ""
     if run.status != "completed":
         waiting = run.status in ("queued", "waiting", "pending", "requested")
         state = "queued" if waiting else "in progress"
@@ -341,7 +345,12 @@ def _run_check(facts: Facts) -> Check:
         if run.started_at is not None and facts.collected_at >= run.started_at:
             summary += f" for {duration_text(facts.collected_at - run.started_at)}"
         if failed:
-            summary += f"; already failed: {jobs}"
+            return Check(
+                RUN,
+                Status.WARN,
+                _clip_keeping(f"{summary}; already failed: {jobs}", more + attempt),
+                evidence,
+            )
         return Check(RUN, Status.WARN, _clip(summary + attempt), evidence)
     word = _CONCLUSION_WORDS.get(run.conclusion or "", f"finished ({run.conclusion})")
     if run.conclusion == "success":
@@ -351,8 +360,8 @@ def _run_check(facts: Facts) -> Check:
         summary = f"{name} {word} after {duration_text(run.duration_s)}{attempt}"
         evidence["headline"] = summary  # the summary without the jobs, for a list below it
         if failed:
-            summary += f": {jobs}"
-        elif run.jobs_error:
+            return Check(RUN, Status.FAIL, _clip_keeping(f"{summary}: {jobs}", more), evidence)
+        if run.jobs_error:
             summary += "; failed jobs unknown"
         return Check(RUN, Status.FAIL, _clip(summary), evidence)
     return Check(RUN, Status.WARN, _clip(f"{name} {word}{attempt}"), evidence)
@@ -471,7 +480,12 @@ def _self_check(facts: Facts) -> Check:
     own, error = facts.self_facts, facts.errors.get(SELF)
     if own is None or own.repo is None:
         if error is not None:
-            return Check(SELF, Status.WARN, _clip(_could_not(error, "the orchestrator")))
+            return Check(
+                SELF,
+                Status.WARN,
+                _clip(_could_not(error, "the orchestrator")),
+                _error_evidence(error),
+            )
         return Check(SELF, Status.SKIP, "ORCHESTRATOR_REPO not set")
     evidence: dict[str, Any] = {
         "repo": own.repo,

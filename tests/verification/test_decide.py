@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from orchestrator.verification.decide import (
+    SUMMARY_LIMIT,
     Status,
     age_text,
     cache_verdict,
@@ -37,6 +38,7 @@ from tests.verification.builders import (
     SHA,
     api_version,
     facts,
+    failed_jobs,
     health,
     page,
     run,
@@ -654,3 +656,37 @@ def test_find_marker() -> None:
 )
 def test_find_field(data: Any, path: str, result: tuple[str | None, str | None]) -> None:
     assert find_field(data, path) == result
+
+
+@pytest.mark.parametrize(
+    ("status", "conclusion", "attempt", "ending"),
+    [
+        ("completed", "failure", 1, " +2 more"),
+        ("in_progress", None, 1, " +2 more"),
+        ("in_progress", None, 3, " +2 more (attempt 3)"),
+    ],
+)
+def test_the_failed_job_count_survives_long_job_names(
+    status: str, conclusion: str | None, attempt: int, ending: str
+) -> None:
+    """Long names fill the one-line summary; the "+N more" (and the attempt) still show."""
+    found = decide(
+        facts(
+            run=run(
+                status=status,
+                conclusion=conclusion,
+                attempt=attempt,
+                failed_jobs=failed_jobs(5),
+            )
+        )
+    ).check("run")
+    assert len(found.summary) <= SUMMARY_LIMIT
+    assert found.summary.endswith(ending), found.summary
+
+
+def test_a_self_check_that_could_not_run_keeps_its_error() -> None:
+    found = decide(
+        facts(self_facts=None, errors={"self": CheckError("timeout", "timed out after 2 s")})
+    ).check("self")
+    assert found.status is Status.WARN
+    assert found.evidence["error"] == {"kind": "timeout", "message": "timed out after 2 s"}
