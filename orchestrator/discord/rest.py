@@ -37,6 +37,7 @@ from urllib.parse import quote
 
 from orchestrator import __version__
 from orchestrator.discord.limits import clamp_message
+from orchestrator.tls import client_context
 
 if TYPE_CHECKING:
     import httpx
@@ -398,6 +399,7 @@ class DiscordREST:
         self._client = httpx.AsyncClient(
             base_url=base_url,
             transport=transport,
+            verify=client_context(),
             timeout=httpx.Timeout(timeout),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,

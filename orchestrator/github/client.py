@@ -36,6 +36,7 @@ from urllib.parse import quote, urlsplit
 
 from orchestrator.github.auth import AppCredentials, Auth, Refreshable
 from orchestrator.github.ratelimit import RateLimit, decide, parse_rate_limit
+from orchestrator.tls import client_context
 
 if TYPE_CHECKING:
     import httpx
@@ -277,6 +278,7 @@ class GitHubClient:
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             transport=transport,
+            verify=client_context(),
             timeout=timeout,
             headers={
                 "Accept": JSON_MEDIA_TYPE,

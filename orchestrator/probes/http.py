@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from orchestrator.probes.state import ProbeResult
+from orchestrator.tls import client_context
 
 if TYPE_CHECKING:
     import httpx
@@ -35,6 +36,7 @@ def make_client(timeout: float, production: bool) -> httpx.AsyncClient:
         follow_redirects=True,
         max_redirects=5,
         timeout=timeout,
+        verify=client_context(),
         headers={"User-Agent": USER_AGENT},
         event_hooks={"request": [public_only]} if production else {},
     )

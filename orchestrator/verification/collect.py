@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from orchestrator.github.client import check_repo
 from orchestrator.github.events import WorkflowJob, WorkflowRun, number, text
+from orchestrator.tls import client_context
 from orchestrator.verification.facts import (
     API,
     FRESHNESS,
@@ -408,6 +409,7 @@ def _default_http_client(timeout: float) -> httpx.AsyncClient:
         follow_redirects=True,
         max_redirects=5,
         timeout=timeout,
+        verify=client_context(),
         headers={"User-Agent": USER_AGENT},
     )
 

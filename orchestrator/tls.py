@@ -1,0 +1,31 @@
+"""One TLS context for every outbound HTTP client (Discord, GitHub, probes, the verifier).
+
+httpx builds a fresh context per client unless given one, and building one loads
+the whole CA bundle: about 50 ms of CPU, measured, each time. Clients here are made
+per job (a Discord client per follow-up, two for a verification), so on Lambda that
+was the largest single cost of a short job. The context is built once per process,
+the way httpx builds it (certifi, or `SSL_CERT_FILE`/`SSL_CERT_DIR` when set), and
+is safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ssl
+
+_context: ssl.SSLContext | None = None
+_lock = threading.Lock()
+
+
+def client_context() -> ssl.SSLContext:
+    global _context
+    if _context is None:
+        with _lock:
+            if _context is None:
+                import httpx
+
+                _context = httpx.create_ssl_context()
+    return _context

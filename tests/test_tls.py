@@ -1,0 +1,64 @@
+"""Every outbound HTTP client shares one TLS context, built once per process."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import threading
+from typing import Any
+
+import httpx
+import pytest
+
+from orchestrator import tls
+
+
+def test_one_context_for_every_thread() -> None:
+    seen: list[ssl.SSLContext] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(8)
+
+    def worker() -> None:
+        barrier.wait(timeout=5)
+        context = tls.client_context()
+        with lock:
+            seen.append(context)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert len(seen) == 8 and len({id(c) for c in seen}) == 1
+    assert seen[0].verify_mode is ssl.CERT_REQUIRED and seen[0].check_hostname
+
+
+def test_our_clients_are_built_with_the_shared_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.discord.rest import DiscordREST
+    from orchestrator.github.auth import TokenAuth
+    from orchestrator.github.client import GitHubClient
+    from orchestrator.probes.http import make_client
+    from orchestrator.verification.collect import _default_http_client
+
+    verified: list[Any] = []
+    original = httpx.AsyncClient.__init__
+
+    def spy(self: httpx.AsyncClient, *args: Any, **kwargs: Any) -> None:
+        verified.append(kwargs.get("verify"))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.AsyncClient, "__init__", spy)
+
+    async def build() -> None:
+        clients = [
+            DiscordREST(base_url="https://discord.com/api/v10", application_id="1")._client,
+            GitHubClient(auth=TokenAuth("ghp_x"))._http,
+            make_client(5.0, True),
+            _default_http_client(5.0),
+        ]
+        for client in clients:
+            await client.aclose()
+
+    asyncio.run(build())
+    assert len(verified) == 4
+    assert all(v is tls.client_context() for v in verified), verified
