@@ -14,6 +14,7 @@ import ipaddress
 import re
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -149,24 +150,40 @@ def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address 
     return None
 
 
+async def _getaddrinfo(host: str, port: int) -> list[str]:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    answers = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(sockaddr[0]) for *_, sockaddr in answers]
+
+
+# The resolver `public_only` asks; a seam, so tests never send a DNS query.
+resolve: Callable[[str, int], Awaitable[list[str]]] = _getaddrinfo
+
+
 async def public_only(request: httpx.Request) -> None:
     """httpx request hook for production fetches (probes, the verifier): every hop,
     redirects included, must be a public https URL whose name resolves to public
-    addresses only, so neither a typed URL nor a DNS answer walks a fetch into the VPC."""
-    import asyncio
+    addresses only, so neither a typed URL nor a DNS answer walks a fetch into the VPC.
 
+    The connection resolves the name again, so a rebinding DNS server (public answer,
+    then private, TTL 0) can still slip between the two lookups; what it would reach is
+    an https handshake that must verify the name's certificate, and the answer shown is
+    only a status line. docs/security.md says so."""
     url = str(request.url)
     check_url(url, production=True, what="probe")
     host = request.url.host
     if literal_address(host) is not None:
         return  # a literal: check_url has judged it
-    loop = asyncio.get_running_loop()
     try:
-        answers = await loop.getaddrinfo(host, request.url.port or 443, type=socket.SOCK_STREAM)
+        addresses = await resolve(host, request.url.port or 443)
     except OSError:
-        return  # unresolvable: the connection fails with its own, clearer error
-    for *_, sockaddr in answers:
-        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        # Refused rather than left to the connection: an answer we could not check is not
+        # one to connect on (the connection would resolve again, and might get one).
+        raise InvalidApp(f"probe: {host} does not resolve") from None
+    for text in addresses:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
         if not address.is_global:
             raise InvalidApp(f"probe: {host} resolves to a non-public address")
 

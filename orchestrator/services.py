@@ -74,11 +74,11 @@ class Services:
     def github(self) -> GitHubClient:
         """A new GitHub API client; use as `async with`. The credential is shared, so a
         GitHub App's installation token is fetched once per container, not per job."""
-        from orchestrator.github.client import GitHubClient, GitHubError
+        from orchestrator.github.client import GitHubClient, GitHubNotConfigured
 
         settings = self.settings
         if not settings.has_github_credentials:
-            raise GitHubError(
+            raise GitHubNotConfigured(
                 "GitHub is not configured: set GITHUB_TOKEN or the GITHUB_APP_* settings"
             )
         with self._lock:

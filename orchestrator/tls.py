@@ -6,6 +6,10 @@ per job (a Discord client per follow-up, two for a verification), so on Lambda t
 was the largest single cost of a short job. The context is built once per process,
 the way httpx builds it (certifi, or `SSL_CERT_FILE`/`SSL_CERT_DIR` when set), and
 is safe to share between threads.
+
+One caveat: httpcore sets the ALPN protocols on the context it is given, per client
+(HTTP/1.1 only, or with h2). Every client here is HTTP/1.1; a client that enables
+http2 must get a context of its own, or it would change the others' offer.
 """
 
 from __future__ import annotations

@@ -3,11 +3,11 @@ from __future__ import annotations
 import asyncio
 import socket
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+import orchestrator.apps
 from orchestrator.apps import (
     App,
     InvalidApp,
@@ -83,19 +83,20 @@ def test_production_fetches_refuse_names_that_resolve_inside(
     }
     asked: list[str] = []
 
-    async def getaddrinfo(self: Any, host: str, port: int, **_: Any) -> list[Any]:
+    async def resolve(host: str, port: int) -> list[str]:
         asked.append(host)
         if host not in answers:
             raise socket.gaierror("no such name")
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in answers[host]]
+        return answers[host]
 
-    monkeypatch.setattr(asyncio.BaseEventLoop, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(orchestrator.apps, "resolve", resolve)
 
     def fetch(url: str) -> None:
         asyncio.run(public_only(httpx.Request("GET", url)))
 
     fetch("https://web.example.com/health")
-    fetch("https://unknown.example.com/")  # unresolvable: left to the connection to fail
+    with pytest.raises(InvalidApp, match="does not resolve"):
+        fetch("https://unknown.example.com/")  # nothing checked, nothing connected
     for inside in ("inside", "mixed", "v6"):
         with pytest.raises(InvalidApp, match="non-public"):
             fetch(f"https://{inside}.example.com/")

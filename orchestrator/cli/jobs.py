@@ -64,6 +64,7 @@ def _line(job_id: str, value: dict[str, Any], now: float) -> str:
 def run(args: argparse.Namespace) -> int:
     from orchestrator.config import load_settings
     from orchestrator.jobs.base import Job
+    from orchestrator.jobs.retry import claim_submission
     from orchestrator.services import Services
 
     services = Services(load_settings())
@@ -84,12 +85,17 @@ def run(args: argparse.Namespace) -> int:
                 print(f"no job {job_id}", file=sys.stderr)
                 continue
             value = stored
+            if args.failed and value.get("status") != "failed":
+                continue  # retried (by the sweep, or another shell) since it was listed
             job = Job(
                 str(value.get("name")),
                 dict(value.get("payload") or {}),
                 job_id,
                 int(value.get("attempt", 1)) + 1,
             )
+            if not claim_submission(services.store, job):
+                print(f"{job_id} attempt {job.attempt} is already being retried", file=sys.stderr)
+                continue
             services.jobs.submit(job)
             retried.append(job_id)
         drain = getattr(services.jobs, "drain", None)

@@ -33,12 +33,13 @@ async def follow_run(event: Event, ctx: JobContext) -> None:
     if not reconcile.is_current(store, event):
         log.info("stale event for a tracked run", extra={"delivery": event.delivery})
         return
-    was_finished = tracked.finished
     tracked = tracking.apply(tracked, event)
     tracking.save(store, tracked)
     async with services.discord_rest() as discord:
         await runs.publish(services, tracked, discord)
-        if tracked.finished and not was_finished and tracked.kind in ("deploy", "release"):
+        # By state, not by transition: a retried delivery (its first try failed to publish
+        # or to verify) finds the run already finished and must still verify it.
+        if tracked.finished and tracked.verdict is None and tracked.kind in ("deploy", "release"):
             tracked = await runs.verify(services, tracked)
             tracking.save(store, tracked)
             await runs.publish(services, tracked, discord)

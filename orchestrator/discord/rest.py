@@ -62,11 +62,13 @@ Clock = Callable[[], float]
 class DiscordError(RuntimeError):
     """Base for Discord client failures. Messages name route templates, never tokens."""
 
-    upstream = "Discord"  # whom a user-facing failure message names (not us)
+    upstream: str | None = "Discord"  # whom a user-facing failure message names (not us)
 
 
 class DiscordConfigError(DiscordError):
     """The client lacks what a route needs (a bot token): fix the configuration, not the call."""
+
+    upstream = None  # our configuration, not Discord's doing
 
 
 class DiscordHTTPError(DiscordError):

@@ -72,7 +72,13 @@ Sleep = Callable[[float], Awaitable[None]]
 class GitHubError(RuntimeError):
     """Base for everything this client raises about GitHub. Messages never hold a credential."""
 
-    upstream = "GitHub"  # whom a user-facing failure message names (not us)
+    upstream: str | None = "GitHub"  # whom a user-facing failure message names (not us)
+
+
+class GitHubNotConfigured(GitHubError):
+    """No credentials to call GitHub with: our configuration, not GitHub's doing."""
+
+    upstream = None
 
 
 class GitHubHTTPError(GitHubError):

@@ -52,16 +52,17 @@ class Planned:
     due: float
     job_id: str
     attempt: int
+    retries: int
 
 
 def parse(rec: Record) -> Planned | None:
     """A stored plan, or None for a record that is not one (never raises)."""
     _, _, rest = rec.key.partition(_PREFIX)
     due, _, job_id = rest.partition(":")
-    attempt = rec.value.get("attempt")
+    attempt, retries = rec.value.get("attempt"), rec.value.get("retries", 0)
     if not (due.isascii() and due.isdigit()) or not job_id or not isinstance(attempt, int):
         return None
-    return Planned(rec.key, float(due), job_id, attempt)
+    return Planned(rec.key, float(due), job_id, attempt, retries if isinstance(retries, int) else 0)
 
 
 def schedule_retry(store: Store, job: Job, retries: int, now: float | None = None) -> float | None:
@@ -70,7 +71,8 @@ def schedule_retry(store: Store, job: Job, retries: int, now: float | None = Non
     if delay is None:
         return None
     due = (time.time() if now is None else now) + delay
-    store.put(retry_key(due, job.id), {"attempt": job.attempt + 1}, ttl=JOB_RECORD_TTL)
+    plan = {"attempt": job.attempt + 1, "retries": retries}  # the policy travels with the plan
+    store.put(retry_key(due, job.id), plan, ttl=JOB_RECORD_TTL)
     return due
 
 
@@ -87,6 +89,14 @@ def record_failed_attempt(
         extra["retry_at"] = retry_at
     record(services, job, "failed", **extra)
     return retry_at
+
+
+def claim_submission(store: Store, job: Job) -> bool:
+    """True for the one submitter of this attempt. Two sweeps (two workers, a retried
+    schedule event) or a sweep and `orchestrator jobs retry` may pick the same failed job
+    at once; without this each would submit its own next attempt, and the runner's claim,
+    which is per attempt, would let both run."""
+    return store.claim(f"retrysub:{job.id}.{job.attempt}", ttl=JOB_RECORD_TTL)
 
 
 def sweep(services: Services, now: float | None = None, limit: int = 50) -> list[str]:
@@ -107,9 +117,11 @@ def sweep(services: Services, now: float | None = None, limit: int = 50) -> list
         if job is not None and store.claim(f"retrysub:{job.id}.{job.attempt}", ttl=JOB_RECORD_TTL):
             try:
                 services.jobs.submit(job)
-            except Exception as exc:  # the dispatcher failing: the job stays failed, listed
+            except Exception as exc:  # the dispatcher failing (a throttled invoke): plan again
+                retry_at = schedule_retry(store, job, planned.retries, now=moment)
                 log.warning(
-                    "retry not submitted", extra={"job_id": job.id, "error": type(exc).__name__}
+                    "retry not submitted",
+                    extra={"job_id": job.id, "error": type(exc).__name__, "retry_at": retry_at},
                 )
             else:
                 submitted.append(job.id)

@@ -192,7 +192,12 @@ async def _announce(services: Services, observed: list[Observation]) -> list[Obs
                 key = incident_key(target.app, target.name, change.incident_start)
                 job = Job(
                     ANNOUNCE_JOB,
-                    {"channel_id": target.channel_id, "message": message, "incident": key},
+                    {
+                        "channel_id": target.channel_id,
+                        "message": message,
+                        "incident": key,
+                        "up": change.up,
+                    },
                 )
                 retry_at = record_failed_attempt(
                     services,
@@ -227,11 +232,15 @@ async def post_announcement(services: Services, payload: dict[str, Any]) -> None
     channel, message = payload.get("channel_id"), payload.get("message")
     if not isinstance(channel, str) or not isinstance(message, dict):
         raise ValueError("malformed probes.announce payload")
+    key = payload.get("incident")
+    incident = services.store.get(key) if isinstance(key, str) else None
+    if payload.get("up") is False and incident is not None and incident.get("end") is not None:
+        # Back up meanwhile: a late "is down" would be the channel's newest word on a site
+        # that is up. The "back up" message says how long it was down.
+        log.info("late down alert dropped: the target is back up", extra={"incident": key})
+        return
     async with services.discord_rest() as discord:
         await discord.create_message(channel, message)
-    key = payload.get("incident")
-    if isinstance(key, str):
-        incident = services.store.get(key)
-        if incident is not None:
-            incident.pop("post_error", None)
-            services.store.put(key, {**incident, "posted_late": True}, ttl=INCIDENT_TTL)
+    if isinstance(key, str) and incident is not None:
+        incident.pop("post_error", None)
+        services.store.put(key, {**incident, "posted_late": True}, ttl=INCIDENT_TTL)

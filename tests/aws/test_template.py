@@ -270,6 +270,13 @@ def test_prod_configuration_and_secrets_by_name_only(
     ):
         assert env[variable] == {"Fn::If": ["UseGitHubApp", {"Ref": parameter}, NO_VALUE]}
         assert template["Parameters"][parameter]["AllowedPattern"] == "^[0-9]*$"
+    # An App id without its installation id would deploy a function that cannot start.
+    rule = template["Rules"]["GitHubAppNeedsItsInstallation"]
+    assert rule["RuleCondition"] == template["Conditions"]["UseGitHubApp"]
+    [assertion] = rule["Assertions"]
+    assert assertion["Assert"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "GitHubAppInstallationId"}, ""]}]
+    }
     prefix = template["Parameters"]["ParameterPrefix"]
     assert prefix["Default"].startswith("/")
     assert re.fullmatch(prefix["AllowedPattern"], "/orchestrator/prod")

@@ -179,3 +179,42 @@ def test_records_round_trip() -> None:
     state = replace(BASE, failed_jobs=("a", "b"), run_id=3)
     assert Tracked.from_record(state.to_record()) == state
     assert Tracked.from_record({**state.to_record(), "from_the_future": 1}) == state
+
+
+def test_a_retried_completion_still_verifies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first try of a "completed" delivery failed after saving the finished state (a
+    Discord 5xx, a verifier crash): the automatic retry must still verify, once."""
+    import asyncio
+
+    from orchestrator.config import load_settings
+    from orchestrator.deploys import handlers, runs
+    from orchestrator.jobs.base import Job, JobContext
+    from orchestrator.services import Services
+
+    services = Services(load_settings(ORCHESTRATOR_DATA_DIR=tmp_path))
+    tracking.save(services.store, replace(BASE, run_id=7, status="in_progress"))
+    verified: list[int] = []
+
+    async def publish(*_: Any) -> None:
+        return None
+
+    async def verify(_: Services, tracked: Tracked) -> Tracked:
+        verified.append(tracked.run_id or 0)
+        if len(verified) == 1:
+            raise RuntimeError("verifier crashed")
+        return replace(tracked, verdict="PASS", verdict_summary="all checks passed")
+
+    monkeypatch.setattr(runs, "publish", publish)
+    monkeypatch.setattr(runs, "verify", verify)
+    done = run_event("completed", "completed", "success")
+    context = JobContext(job=Job("github.delivery", {}), services=services)
+    with pytest.raises(RuntimeError):
+        asyncio.run(handlers.follow_run(done, context))
+    asyncio.run(handlers.follow_run(done, context))  # the retry
+    asyncio.run(handlers.follow_run(done, context))  # a later duplicate: already verified
+    assert verified == [7, 7]
+    stored = tracking.load(services.store, "acme/web", 7)
+    assert stored is not None and stored.verdict == "PASS"
+    services.close()

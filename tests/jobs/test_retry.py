@@ -12,6 +12,7 @@ from orchestrator.jobs.base import Job, JobContext, JobRegistry, JobRunner
 from orchestrator.jobs.inprocess import InProcessDispatcher
 from orchestrator.jobs.retry import (
     DELAYS,
+    claim_submission,
     record_failed_attempt,
     retry_delay,
     retry_key,
@@ -175,6 +176,43 @@ def test_concurrent_sweeps_submit_a_retry_once(wired: Services, jobs: JobRegistr
     drain(wired)
     assert sorted(len(ids) for ids in submitted) == [0, 0, 0, 0, 0, 1]
     assert flaky.runs == 2
+
+
+def test_a_hand_retry_racing_the_sweep_submits_the_attempt_once(
+    wired: Services, jobs: JobRegistry
+) -> None:
+    """`orchestrator jobs retry` takes the same per-attempt claim as the sweep."""
+    flaky = Flaky(failures=1)
+    jobs.job("post", retries=1)(flaky)
+    job = wired.jobs.dispatch("post", {})
+    drain(wired)
+    due = record(wired, job)["retry_at"]
+    assert isinstance(due, float)
+    assert sweep(wired, now=due + 1) == [job.id]
+    drain(wired)
+    by_hand = Job(job.name, job.payload, job.id, attempt=2)
+    assert not claim_submission(wired.store, by_hand), "the sweep already submitted attempt 2"
+    assert flaky.runs == 2
+
+
+def test_a_failed_submission_is_planned_again(wired: Services, jobs: JobRegistry) -> None:
+    flaky = Flaky(failures=1)
+    jobs.job("post", retries=3)(flaky)
+    job = wired.jobs.dispatch("post", {})
+    drain(wired)
+    due = record(wired, job)["retry_at"]
+    assert isinstance(due, float)
+    dispatcher = wired.jobs
+
+    class Throttled:
+        def submit(self, job: Job) -> Job:
+            raise RuntimeError("TooManyRequestsException")
+
+    wired._jobs = Throttled()  # type: ignore[assignment]
+    assert sweep(wired, now=due + 1) == []
+    wired._jobs = dispatcher
+    [plan] = wired.store.query_prefix("retry:")
+    assert plan.value == {"attempt": 3, "retries": 3}, "attempt 2 never ran; the plan moves on"
 
 
 def test_a_failure_outside_the_runner_is_listed_and_retried(

@@ -116,6 +116,26 @@ def test_a_change_that_could_not_be_posted_is_posted_once_by_the_retry_sweep(
     assert len(world.posts(APP_CHANNEL)) == attempts + 1
 
 
+def test_a_late_down_alert_is_dropped_once_the_target_is_back_up(world: World) -> None:
+    store = world.services.store
+    probe_all(world)
+    world.site.route("/api", status=502)
+    world.discord.fail_next(503, {"message": "upstream"}, times=20)
+    probe_all(world)  # down: the post fails, a retry is planned
+    [incident] = incidents(store, "web")
+    failed = store.get(f"job:{incident['post_job']}")
+    assert failed is not None and failed["payload"]["up"] is False
+    world.discord.recover()
+    world.site.route("/api", status=200, body="{}")
+    probe_all(world)  # back up: that post goes through
+    before = len(world.posts(APP_CHANNEL))
+    assert "back up" in world.posts(APP_CHANNEL)[-1].body["embeds"][0]["title"]
+    assert sweep(world.services, now=failed["retry_at"] + 1) == [incident["post_job"]]
+    assert world.services.jobs.drain(10)  # type: ignore[attr-defined]
+    assert len(world.posts(APP_CHANNEL)) == before, "no 'is down' after 'is back up'"
+    assert store.get(f"job:{incident['post_job']}")["status"] == "done"
+
+
 def test_concurrent_commits_announce_a_change_once(world: World) -> None:
     """Eight workers see the same outage at once: one change between them."""
     store = world.services.store

@@ -218,6 +218,14 @@ def test_discord_oversized_content_length_is_413_before_reading(
         answer = call(app, "/discord", {**headers, "content-length": bad}, [b"{}"])
         tally.status(answer.status)
         assert answer.status == 400 and answer.receive_calls == 0, bad
+    # Past Python's 4,300-digit int() limit: still a size answer, never a 500.
+    answer = call(app, "/discord", {**headers, "content-length": "9" * 5000}, [b"{}"])
+    tally.status(answer.status)
+    assert answer.status == 413 and answer.receive_calls == 0
+    padded = {**headers, "content-length": "0" * 5000 + "2"}  # a long way to say 2
+    answer = call(app, "/discord", padded, [b"{}"])
+    tally.status(answer.status)
+    assert (answer.status, answer.json()["error"]) == (400, "unsupported"), "read and handled"
     assert touched == []
 
 
