@@ -112,9 +112,7 @@ def sweep(services: Services, now: float | None = None, limit: int = 50) -> list
         if planned.due > moment:
             break  # key order is due order: nothing after this is due either
         job = _next_attempt(store, planned)
-        # The claim settles a race between two sweeps (two workers, or a retried schedule
-        # event): one of them submits. The runner's own claim would stop a second run anyway.
-        if job is not None and store.claim(f"retrysub:{job.id}.{job.attempt}", ttl=JOB_RECORD_TTL):
+        if job is not None and claim_submission(store, job):
             try:
                 services.jobs.submit(job)
             except Exception as exc:  # the dispatcher failing (a throttled invoke): plan again
