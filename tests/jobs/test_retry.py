@@ -136,28 +136,32 @@ def test_a_job_without_a_policy_is_never_retried_on_its_own(
     assert flaky.runs == 1
 
 
-def test_a_job_retried_by_hand_is_left_alone(wired: Services, jobs: JobRegistry) -> None:
-    flaky = Flaky(failures=1)
-    jobs.job("post", retries=3)(flaky)
+def failed_once(
+    wired: Services, jobs: JobRegistry, retries: int, failures: int = 1
+) -> tuple[Job, float, Flaky]:
+    """A `post` job with this policy that failed its first run: the job, the due time of
+    its planned retry, and the counter of its runs."""
+    flaky = Flaky(failures=failures)
+    jobs.job("post", retries=retries)(flaky)
     job = wired.jobs.dispatch("post", {})
     drain(wired)
     due = record(wired, job)["retry_at"]
+    assert isinstance(due, float)
+    return job, due, flaky
+
+
+def test_a_job_retried_by_hand_is_left_alone(wired: Services, jobs: JobRegistry) -> None:
+    job, due, flaky = failed_once(wired, jobs, retries=3)
     wired.jobs.submit(Job(job.name, job.payload, job.id, attempt=2))  # `orchestrator jobs retry`
     drain(wired)
     assert record(wired, job)["status"] == "done"
-    assert isinstance(due, float)
     assert sweep(wired, now=due + 1) == []
     assert flaky.runs == 2
     assert wired.store.query_prefix("retry:") == [], "the stale plan is dropped"
 
 
 def test_concurrent_sweeps_submit_a_retry_once(wired: Services, jobs: JobRegistry) -> None:
-    flaky = Flaky(failures=1)
-    jobs.job("post", retries=1)(flaky)
-    job = wired.jobs.dispatch("post", {})
-    drain(wired)
-    due = record(wired, job)["retry_at"]
-    assert isinstance(due, float)
+    _, due, flaky = failed_once(wired, jobs, retries=1)
     barrier = threading.Barrier(6)
     submitted: list[list[str]] = []
     lock = threading.Lock()
@@ -182,12 +186,7 @@ def test_a_hand_retry_racing_the_sweep_submits_the_attempt_once(
     wired: Services, jobs: JobRegistry
 ) -> None:
     """`orchestrator jobs retry` takes the same per-attempt claim as the sweep."""
-    flaky = Flaky(failures=1)
-    jobs.job("post", retries=1)(flaky)
-    job = wired.jobs.dispatch("post", {})
-    drain(wired)
-    due = record(wired, job)["retry_at"]
-    assert isinstance(due, float)
+    job, due, flaky = failed_once(wired, jobs, retries=1)
     assert sweep(wired, now=due + 1) == [job.id]
     drain(wired)
     by_hand = Job(job.name, job.payload, job.id, attempt=2)
@@ -196,12 +195,7 @@ def test_a_hand_retry_racing_the_sweep_submits_the_attempt_once(
 
 
 def test_a_failed_submission_is_planned_again(wired: Services, jobs: JobRegistry) -> None:
-    flaky = Flaky(failures=1)
-    jobs.job("post", retries=3)(flaky)
-    job = wired.jobs.dispatch("post", {})
-    drain(wired)
-    due = record(wired, job)["retry_at"]
-    assert isinstance(due, float)
+    _, due, _ = failed_once(wired, jobs, retries=3)
     dispatcher = wired.jobs
 
     class Throttled:
