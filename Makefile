@@ -12,11 +12,12 @@ NODE_STAMP := node_modules/.installed
 run: $(STAMP)  ## make run [PORT=8001] [HOST=0.0.0.0]
 	$(BIN)/orchestrator serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
-test: $(STAMP) $(NODE_STAMP) lint typecheck pytest
+test: $(STAMP) $(NODE_STAMP) lint typecheck pytest  ## ruff, import layers, mypy, the suite
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy orchestrator

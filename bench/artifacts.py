@@ -79,7 +79,7 @@ def _locked_pins() -> list[str]:
 
 
 def _build_bare(bare: Path, bare_src: Path, target: common.TargetPython) -> dict[str, Any]:
-    from orchestrator.aws import build as ob
+    from orchestrator.devtools import build as ob
 
     started = time.monotonic()
     for folder in (bare, bare_src):
@@ -146,7 +146,7 @@ def prepare(force: bool = False) -> dict[str, Any]:
 
 
 def sizes() -> dict[str, Any]:
-    from orchestrator.aws.build import tree_size
+    from orchestrator.devtools.build import tree_size
 
     out = {}
     for key, art in artifacts().items():

@@ -178,7 +178,7 @@ class TargetPython:
 
 def lambda_python(minor: str = "3.12") -> TargetPython:
     """The real executable of a Python `minor` (not a pyenv shim: a shim adds ~50 ms per start)."""
-    from orchestrator.aws.build import find_interpreter
+    from orchestrator.devtools.build import find_interpreter
 
     found = find_interpreter(minor)
     if found is not None:

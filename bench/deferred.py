@@ -40,9 +40,9 @@ def run(reps: int = REPS, quick: bool = False) -> dict[str, Any]:
     from orchestrator.aws.events import LambdaContext, http_api_event, response_body
     from orchestrator.config import load_settings
     from orchestrator.devkeys import load_or_create_dev_identity
+    from orchestrator.devtools.discord_standin import DiscordStandIn
     from orchestrator.discord.commands import Bot, Context
     from orchestrator.discord.messages import Message
-    from orchestrator.discord.standin import DiscordStandIn
     from orchestrator.discord.verify import sign_request
     from orchestrator.services import Services
 

@@ -14,7 +14,7 @@ import ipaddress
 import re
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -22,9 +22,11 @@ from urllib.parse import urlsplit
 from orchestrator.config_file import load_file_config
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import httpx
 
-    from orchestrator.services import Services
+    from orchestrator.runtime import Runtime
     from orchestrator.store.base import Store
 
 OVERRIDE_PREFIX = "appcfg:"
@@ -192,14 +194,13 @@ def _override_key(app_name: str) -> str:
     return f"{OVERRIDE_PREFIX}{app_name}"
 
 
-def load_apps(services: Services) -> dict[str, App]:
+def load_apps(config_file: Path, store: Store, *, production: bool) -> dict[str, App]:
     """The apps from the config file with runtime overrides applied, by name."""
-    production = services.settings.is_prod
     apps: dict[str, App] = {}
-    for data in load_file_config(services.settings.config_file).apps:
+    for data in load_file_config(config_file).apps:
         app = App.from_dict(dict(data)).validate(production=production)
         apps[app.name] = app
-    for record in services.store.query_prefix(OVERRIDE_PREFIX, limit=200):
+    for record in store.query_prefix(OVERRIDE_PREFIX, limit=200):
         name = record.key.removeprefix(OVERRIDE_PREFIX)
         if name in apps:
             values = {k: v for k, v in record.value.items() if k in SETTABLE}
@@ -207,9 +208,19 @@ def load_apps(services: Services) -> dict[str, App]:
     return apps
 
 
-def get_app(services: Services, name: str | None) -> App:
+def apps_of(runtime: Runtime) -> dict[str, App]:
+    """`load_apps` with the running app's config file, store and mode."""
+    settings = runtime.settings
+    return load_apps(settings.config_file, runtime.store, production=settings.is_prod)
+
+
+def get_app(runtime: Runtime, name: str | None) -> App:
+    """The named app of the running app, or its only one; InvalidApp otherwise."""
+    return pick_app(apps_of(runtime), name)
+
+
+def pick_app(apps: Mapping[str, App], name: str | None) -> App:
     """The named app, or the only one when there is exactly one; InvalidApp otherwise."""
-    apps = load_apps(services)
     if name:
         if name not in apps:
             known = ", ".join(sorted(apps)) or "none configured"

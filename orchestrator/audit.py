@@ -10,12 +10,9 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orchestrator.store.base import JSONObject, Record, Store
-
-if TYPE_CHECKING:
-    from orchestrator.discord.interactions import Interaction
 
 AUDIT_TTL = 90 * 24 * 3600
 
@@ -45,22 +42,6 @@ def record(
     }
     store.put(key, entry, ttl=AUDIT_TTL)
     return key
-
-
-def record_interaction(
-    store: Store, interaction: Interaction, action: str, result: str, **detail: Any
-) -> str:
-    """`record` for something a Discord user did: who, where and which interaction."""
-    return record(
-        store,
-        actor=interaction.user_id,
-        action=action,
-        result=result,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        interaction_id=interaction.id,
-        **detail,
-    )
 
 
 def recent(store: Store, limit: int = 20) -> list[Record]:

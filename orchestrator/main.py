@@ -75,7 +75,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     from orchestrator.logs import configure
 
     configure(services.settings.log_level, secrets=services.settings.secret_values())
-    app.add_middleware(SignedEdge)  # signatures, before any routing
+    # Signatures and size caps, before any routing, on the routers' own paths.
+    app.add_middleware(SignedEdge, discord_path=discord.PATH, github_path=github.PATH)
     app.add_middleware(AccessLog)  # outermost: refusals are logged too
     errors.install(app)
     app.include_router(meta.router)
@@ -113,7 +114,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and "orchestrator_job" in event:
         from orchestrator.jobs.lambda_ import run_job_event
 
-        return run_job_event(event, services)
+        return run_job_event(event, services.runner())
     if _adapter is None:
         from mangum import Mangum
 

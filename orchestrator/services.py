@@ -1,7 +1,10 @@
 """The app's dependencies in one place, built lazily.
 
 Routers and jobs reach the store, the job dispatcher and the API clients
-through `Services`, never by constructing them. Each is created on first use,
+through `Services`, never by constructing them. Lower layers see it only as
+`orchestrator.runtime.Runtime` / `orchestrator.clients.Clients`; the product's
+command tree, event router and job registry come from `orchestrator.product`
+unless a test hands in others. Each is created on first use,
 so a cold start that only answers a PING opens no database and imports no
 HTTP client, and tests can hand in fakes by passing them to the constructor.
 """
@@ -19,7 +22,8 @@ if TYPE_CHECKING:
     from orchestrator.github.auth import Auth
     from orchestrator.github.client import GitHubClient
     from orchestrator.github.routing import EventRouter
-    from orchestrator.jobs.base import Dispatcher
+    from orchestrator.jobs.base import Dispatcher, JobRegistry
+    from orchestrator.jobs.runner import JobRunner
     from orchestrator.store.base import Store
 
 
@@ -32,12 +36,14 @@ class Services:
         jobs: Dispatcher | None = None,
         bot: Bot | None = None,
         events: EventRouter | None = None,
+        registry: JobRegistry | None = None,
     ) -> None:
         self.settings = settings
         self._store = store
         self._jobs = jobs
         self._bot = bot
         self._events = events
+        self._registry = registry
         self._github_auth: Auth | None = None
         self._lock = threading.Lock()
 
@@ -45,19 +51,34 @@ class Services:
     def bot(self) -> Bot:
         """The slash-command tree; the product's own unless a test hands in another."""
         if self._bot is None:
-            from orchestrator.commands import bot
+            from orchestrator import product
 
-            self._bot = bot
+            self._bot = product.bot()
         return self._bot
 
     @property
     def events(self) -> EventRouter:
         """GitHub event handlers; the product's own unless a test hands in another."""
         if self._events is None:
-            from orchestrator.github.routing import product_router
+            from orchestrator import product
 
-            self._events = product_router()
+            self._events = product.events()
         return self._events
+
+    @property
+    def registry(self) -> JobRegistry:
+        """Every job by name; the product's own unless a test hands in another."""
+        if self._registry is None:
+            from orchestrator import product
+
+            self._registry = product.jobs(lambda: self.bot, lambda: self.events)
+        return self._registry
+
+    def runner(self) -> JobRunner:
+        """A runner for this app's jobs (the in-process loop, a Lambda job event)."""
+        from orchestrator.jobs.runner import JobRunner
+
+        return JobRunner(self, self.registry)
 
     def discord_rest(self) -> DiscordREST:
         """A new Discord REST client; use as `async with` (one per job: loops differ)."""
@@ -122,7 +143,7 @@ class Services:
         if self.settings.jobs is JobsBackend.INPROCESS:
             from orchestrator.jobs.inprocess import InProcessDispatcher
 
-            return InProcessDispatcher(self)
+            return InProcessDispatcher(self, self.runner())
         from orchestrator.jobs.lambda_ import LambdaDispatcher
 
         return LambdaDispatcher(self)

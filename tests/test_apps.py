@@ -11,9 +11,9 @@ import orchestrator.apps
 from orchestrator.apps import (
     App,
     InvalidApp,
+    apps_of,
     check_url,
     get_app,
-    load_apps,
     public_only,
     set_override,
 )
@@ -115,7 +115,7 @@ def services(tmp_path: Path) -> Services:
 
 
 def test_apps_load_from_the_config_file(services: Services) -> None:
-    apps = load_apps(services)
+    apps = apps_of(services)
     assert sorted(apps) == ["api", "web"]
     assert apps["api"].branch == "release"
     assert apps["web"].branch == "main"
@@ -135,7 +135,7 @@ def test_overrides_are_validated_persisted_and_applied(services: Services) -> No
         services.store, web, "frontend_url", "https://new.example.com", production=True, actor="42"
     )
     assert updated.frontend_url == "https://new.example.com"
-    assert load_apps(services)["web"].frontend_url == "https://new.example.com"
+    assert apps_of(services)["web"].frontend_url == "https://new.example.com"
     with pytest.raises(InvalidApp, match="https"):
         set_override(services.store, web, "api_health_url", "http://x", production=True, actor="42")
     with pytest.raises(InvalidApp, match="cannot be set"):
@@ -166,6 +166,6 @@ def test_no_config_file_means_no_apps(tmp_path: Path) -> None:
     services = Services(
         load_settings(ORCHESTRATOR_DATA_DIR=tmp_path, ORCHESTRATOR_CONFIG=tmp_path / "missing.toml")
     )
-    assert load_apps(services) == {}
+    assert apps_of(services) == {}
     with pytest.raises(InvalidApp, match="no apps configured"):
         get_app(services, None)

@@ -124,7 +124,7 @@ def _first_line(error: str | None) -> str:
 
 
 def _interpreter(minor: str) -> str | None:
-    from orchestrator.aws.build import find_interpreter
+    from orchestrator.devtools.build import find_interpreter
 
     found = find_interpreter(minor, {"PATH": ""})  # pyenv's installed versions, no shims
     return found.argv[0] if found is not None else None

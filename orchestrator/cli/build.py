@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from orchestrator.aws.build import ARCHES, BuildError, BuildOptions, build, summary
+from orchestrator.devtools.build import ARCHES, BuildError, BuildOptions, build, summary
 
 
 def _source_root() -> Path:

@@ -38,7 +38,7 @@ def _secret(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     import httpx
 
-    from orchestrator.github.fixtures import FixtureError, load_fixtures
+    from orchestrator.devtools.saved_deliveries import FixtureError, load_fixtures
     from orchestrator.github.verify import sign
 
     try:

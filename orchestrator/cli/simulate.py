@@ -65,8 +65,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_payload(args: argparse.Namespace, application_id: str) -> dict[str, Any]:
-    from orchestrator.commands import bot
-    from orchestrator.discord import simulate
+    from orchestrator import product
+
+    bot = product.bot()
+    from orchestrator.devtools import simulate
 
     invoker = simulate.Invoker(
         user_id=args.user,
@@ -149,8 +151,8 @@ def run(args: argparse.Namespace) -> int:
     import httpx
 
     from orchestrator.devkeys import load_or_create_dev_identity
-    from orchestrator.discord.simulate import SimulationError
-    from orchestrator.discord.standin import DiscordStandIn
+    from orchestrator.devtools.discord_standin import DiscordStandIn
+    from orchestrator.devtools.simulate import SimulationError
     from orchestrator.discord.verify import sign_request
 
     settings = load_settings()

@@ -1,10 +1,5 @@
-"""The product's slash commands. Each feature module registers on `bot` when imported."""
+"""The product's slash commands: one module per area, each declaring on its own `bot`.
 
-from orchestrator.discord.commands import Bot
-
-bot = Bot()
-
-# Registration order is the order Discord lists them in.
-from orchestrator.commands import basics, deploys, notify, ops, relay, release, triage  # noqa: E402, F401
-
-__all__ = ["bot"]
+Adapters: each handler turns an interaction into calls of the domain and a message.
+`orchestrator.product` merges the modules' bots into the one command tree.
+"""

@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 
 from orchestrator import audit, traces
-from orchestrator.commands import bot
-from orchestrator.discord.commands import Access, Context, integer, string
+from orchestrator.discord.commands import Access, Bot, Context, integer, string
 from orchestrator.discord.messages import Color, Message, embed
 
 # Discord snowflakes carry their creation time: milliseconds since 2015-01-01.
+bot = Bot()
+
 _DISCORD_EPOCH_MS = 1_420_070_400_000
 
 
@@ -37,7 +38,7 @@ async def ping(ctx: Context) -> Message:
 @bot.command("help", "What each command does", ephemeral=True)
 async def help_(ctx: Context) -> Message:
     lines = []
-    for leaf in ctx.services.bot.leaves():
+    for leaf in (ctx.bot or bot).leaves():
         lock = {Access.ADMIN: " 🔒 admin", Access.DEPLOY: " 🔑 deploy role"}.get(leaf.access, "")
         lines.append(f"`{leaf.display}` {leaf.description}{lock}")
     return Message(

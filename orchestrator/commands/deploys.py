@@ -13,13 +13,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from orchestrator.apps import SETTABLE, App, InvalidApp, get_app, load_apps, set_override
-from orchestrator.commands import bot
+from orchestrator.apps import SETTABLE, App, InvalidApp, apps_of, get_app, set_override
 from orchestrator.deploys import history, runs, tracking
 from orchestrator.deploys.render import VERDICT_ICONS, render
 from orchestrator.discord.commands import (
     KEEP,
     Access,
+    Bot,
     Context,
     Keep,
     Update,
@@ -30,6 +30,8 @@ from orchestrator.discord.commands import (
 from orchestrator.discord.messages import Color, Message, embed
 from orchestrator.github.events import WorkflowRun, short_sha
 from orchestrator.notifications.render import conclusion_parts, duration_text
+
+bot = Bot()
 
 APP_OPTION = "Which app (see /config show)"
 
@@ -65,7 +67,7 @@ def age(seconds_ago: float) -> str:
 
 
 async def suggest_apps(ctx: Context, typed: str) -> list[tuple[str, str]]:
-    apps = load_apps(ctx.services)
+    apps = apps_of(ctx.services)
     return [
         (f"{a.name} ({a.repo})", a.name) for a in apps.values() if a.name.startswith(typed.lower())
     ][:25]
@@ -266,7 +268,7 @@ async def verify_run(ctx: Context) -> Message:
 def _app_for_url(ctx: Context, url: str) -> App | None:
     parts = url.removeprefix("https://github.com/").split("/")
     repo = "/".join(parts[:2]).lower()
-    return next((a for a in load_apps(ctx.services).values() if a.repo.lower() == repo), None)
+    return next((a for a in apps_of(ctx.services).values() if a.repo.lower() == repo), None)
 
 
 bot.autocomplete("verify-run", "app")(suggest_apps)
@@ -367,7 +369,8 @@ async def diagnose(ctx: Context) -> Message:
         note = "no diagnose workflow configured (`/config set key:diagnose_workflow`)"
     if note:
         fields.append(("Diagnose workflow", note))
-    checks = await self_check(ctx.services)
+    registration = ctx.bot.registration() if ctx.bot is not None else []
+    checks = await self_check(ctx.services, registration)
     for name, ok, detail in checks:
         fields.append((f"{'✅' if ok else '❌'} {name}", detail))
     healthy = all(ok for _, ok, _ in checks)
@@ -393,7 +396,7 @@ config = bot.group("config", "Show or change app settings", access=Access.ADMIN)
     access=Access.EVERYONE,
 )
 async def config_show(ctx: Context) -> Message:
-    apps = load_apps(ctx.services)
+    apps = apps_of(ctx.services)
     wanted = ctx.options.string("app")
     shown = [a for a in apps.values() if not wanted or a.name == wanted]
     if not shown:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from orchestrator.commands import bot
-from orchestrator.discord.commands import Access, Context, boolean, channel, string
+from orchestrator.discord.commands import Access, Bot, Context, boolean, channel, string
 from orchestrator.discord.messages import Color, Message, embed
 from orchestrator.notifications import subscriptions
-from orchestrator.notifications.handlers import all_subscriptions
+from orchestrator.notifications.deliver import all_subscriptions
 from orchestrator.notifications.render import NOTIFIABLE_EVENTS
+
+bot = Bot()
 
 notify = bot.group("notify", "Send GitHub events to a channel", access=Access.ADMIN)
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 
-from orchestrator.apps import InvalidApp, get_app, load_apps
-from orchestrator.commands import bot
+from orchestrator.apps import InvalidApp, apps_of, get_app
 from orchestrator.commands.deploys import APP_OPTION, suggest_apps
-from orchestrator.discord.commands import Context, string
+from orchestrator.discord.commands import Bot, Context, string
 from orchestrator.discord.messages import Message
+
+bot = Bot()
 
 
 def _error(text: str) -> Message:
@@ -32,7 +33,7 @@ async def uptime(ctx: Context) -> Message:
 
     name = ctx.options.string("app")
     try:
-        names = [get_app(ctx.services, name).name] if name else [*sorted(load_apps(ctx.services))]
+        names = [get_app(ctx.services, name).name] if name else [*sorted(apps_of(ctx.services))]
     except InvalidApp as exc:
         return _error(str(exc))
     if not name:

@@ -12,8 +12,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from orchestrator.commands import bot
-from orchestrator.discord.commands import Access, Context, Update, boolean, channel, string, user
+from orchestrator.discord.commands import (
+    Access,
+    Bot,
+    Context,
+    Update,
+    boolean,
+    channel,
+    string,
+    user,
+)
 from orchestrator.discord.messages import (
     ButtonStyle,
     Color,
@@ -23,6 +31,8 @@ from orchestrator.discord.messages import (
     custom_id,
     embed,
 )
+
+bot = Bot()
 
 PENDING_TTL = 15 * 60
 TEXT_CHANNELS = (0, 5, 10, 11, 12)

@@ -8,12 +8,13 @@ and audited like `/deploy`, and the message then tracks the run like `/deploy`.
 from __future__ import annotations
 
 from orchestrator.apps import App, InvalidApp, get_app
-from orchestrator.commands import bot
 from orchestrator.commands.deploys import APP_OPTION, suggest_apps
 from orchestrator.deploys import history, runs
 from orchestrator.deploys.release import plan, render
-from orchestrator.discord.commands import KEEP, Access, Context, Keep, string
+from orchestrator.discord.commands import KEEP, Access, Bot, Context, Keep, string
 from orchestrator.discord.messages import Message
+
+bot = Bot()
 
 
 async def deployed_sha(ctx: Context, app: App) -> str | None:

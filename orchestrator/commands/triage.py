@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from orchestrator.apps import App, InvalidApp, get_app
-from orchestrator.commands import bot
 from orchestrator.commands.deploys import APP_OPTION, suggest_apps
-from orchestrator.discord.commands import Access, Context, boolean, integer, string
+from orchestrator.discord.commands import Access, Bot, Context, boolean, integer, string
 from orchestrator.discord.messages import Message
 from orchestrator.github.events import text
 from orchestrator.triage import collect
 from orchestrator.triage.summary import render
+
+bot = Bot()
 
 
 def _run_id(raw: str) -> int | None:

@@ -25,9 +25,9 @@ from orchestrator.github.events import WorkflowRun
 
 if TYPE_CHECKING:
     from orchestrator.apps import App
+    from orchestrator.clients import Clients
     from orchestrator.discord.rest import DiscordREST
     from orchestrator.github.client import GitHubClient
-    from orchestrator.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ async def find_run_by_correlation(
 
 
 async def start(
-    services: Services,
+    services: Clients,
     *,
     kind: str,
     app: App,
@@ -139,7 +139,7 @@ def _str(value: Any) -> str | None:
     return str(value) if isinstance(value, str | int) else None
 
 
-async def publish(services: Services, tracked: Tracked, discord: DiscordREST) -> None:
+async def publish(services: Clients, tracked: Tracked, discord: DiscordREST) -> None:
     """Show the current state: through the interaction webhook while its token lives,
     then by editing the channel message with the bot token."""
     data = render(tracked).to_data(edit=True)
@@ -154,7 +154,7 @@ async def publish(services: Services, tracked: Tracked, discord: DiscordREST) ->
         log.warning("tracked run has no message to update", extra={"run_id": tracked.run_id})
 
 
-async def verify(services: Services, tracked: Tracked) -> Tracked:
+async def verify(services: Clients, tracked: Tracked) -> Tracked:
     """Run the verifier on the tracked run; record it; fold the verdict into the state."""
     from orchestrator.apps import InvalidApp, get_app
     from orchestrator.verification import verify as run_verifier

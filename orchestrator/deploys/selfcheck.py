@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.buildinfo import build_info
 
 if TYPE_CHECKING:
-    from orchestrator.services import Services
+    from orchestrator.clients import Clients
 
 CHECK_TIMEOUT = 5.0
 Result = tuple[str, bool, str]
 
 
-def settings_presence(services: Services) -> Result:
+def settings_presence(services: Clients) -> Result:
     settings = services.settings
     present = {
         "DISCORD_PUBLIC_KEY": bool(settings.discord_public_key),
@@ -34,7 +34,7 @@ def settings_presence(services: Services) -> Result:
     return "Settings", not missing, detail
 
 
-async def _discord_token(services: Services) -> Result:
+async def _discord_token(services: Clients) -> Result:
     from orchestrator.discord.rest import DiscordError
 
     async with services.discord_rest() as discord:
@@ -45,7 +45,7 @@ async def _discord_token(services: Services) -> Result:
     return "Discord token", True, f"valid, I am {me.get('username', '?')}"
 
 
-async def _github_token(services: Services) -> Result:
+async def _github_token(services: Clients) -> Result:
     from orchestrator.github.client import GitHubError
 
     try:
@@ -57,7 +57,7 @@ async def _github_token(services: Services) -> Result:
     return "GitHub token", True, remaining.describe() if remaining else "valid"
 
 
-async def _store(services: Services) -> Result:
+async def _store(services: Clients) -> Result:
     from orchestrator.store.base import StoreUnavailable
 
     try:
@@ -67,7 +67,7 @@ async def _store(services: Services) -> Result:
     return "Store", True, f"{services.settings.store.value} reachable"
 
 
-async def _commands(services: Services) -> Result:
+async def _commands(services: Clients, wanted: list[dict[str, Any]]) -> Result:
     from orchestrator.discord.rest import DiscordError
     from orchestrator.discord.sync import diff
 
@@ -76,7 +76,7 @@ async def _commands(services: Services) -> Result:
             registered = await discord.get_global_commands()
         except DiscordError as exc:
             return "Commands", False, str(exc)[:200]
-    changes = diff(services.bot.registration(), registered)
+    changes = diff(wanted, registered)
     if changes.in_sync:
         return "Commands", True, f"{len(registered)} registered, in sync"
     return (
@@ -86,7 +86,7 @@ async def _commands(services: Services) -> Result:
     )
 
 
-async def _own_sha(services: Services) -> Result:
+async def _own_sha(services: Clients) -> Result:
     from orchestrator.github.client import GitHubError
 
     info = build_info()
@@ -116,12 +116,13 @@ async def _bounded(name: str, check: Callable[[], Awaitable[Result]]) -> Result:
         return name, False, f"{type(exc).__name__}: {exc}"[:200]
 
 
-async def self_check(services: Services) -> list[Result]:
+async def self_check(services: Clients, commands: list[dict[str, Any]]) -> list[Result]:
+    """Every check, concurrently; `commands` is the registration the bot should have."""
     checks = [
         ("Discord token", lambda: _discord_token(services)),
         ("GitHub token", lambda: _github_token(services)),
         ("Store", lambda: _store(services)),
-        ("Commands", lambda: _commands(services)),
+        ("Commands", lambda: _commands(services, commands)),
         ("My version", lambda: _own_sha(services)),
     ]
     results = await asyncio.gather(*[_bounded(name, check) for name, check in checks])

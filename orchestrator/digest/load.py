@@ -22,7 +22,7 @@ from orchestrator.digest.compute import (
 from orchestrator.probes.state import SELF_APP, TARGETS
 
 if TYPE_CHECKING:
-    from orchestrator.services import Services
+    from orchestrator.runtime import Runtime
     from orchestrator.store.base import Store
 
 Period = Literal["daily", "weekly"]
@@ -99,14 +99,14 @@ def verifications(store: Store, app: str, start: float, end: float) -> list[Veri
     return out
 
 
-def app_names(services: Services) -> list[str]:
-    from orchestrator.apps import load_apps
+def app_names(services: Runtime) -> list[str]:
+    from orchestrator.apps import apps_of
 
-    return [*sorted(load_apps(services)), SELF_APP]
+    return [*sorted(apps_of(services)), SELF_APP]
 
 
 def build(
-    services: Services,
+    services: Runtime,
     period: Period,
     *,
     end: float | None = None,

@@ -31,8 +31,9 @@ from orchestrator.discord.interactions import Interaction, Options, OptionType
 from orchestrator.discord.messages import Message
 
 if TYPE_CHECKING:
+    from orchestrator.clients import Clients
     from orchestrator.discord.rest import DiscordREST
-    from orchestrator.services import Services
+    from orchestrator.store.base import Store
 
 _NAME = re.compile(r"^[-_\w]{1,32}$")
 
@@ -247,6 +248,24 @@ KEEP = Keep()
 Reply = Message | Update | ModalReply | Keep | None
 
 
+def audit_interaction(
+    store: Store, interaction: Interaction, action: str, result: str, **detail: Any
+) -> str:
+    """`audit.record` for something a Discord user did: who, where and which interaction."""
+    from orchestrator import audit
+
+    return audit.record(
+        store,
+        actor=interaction.user_id,
+        action=action,
+        result=result,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        interaction_id=interaction.id,
+        **detail,
+    )
+
+
 @dataclass
 class Context:
     """What a handler gets: the interaction, its options, and the app's services.
@@ -257,12 +276,13 @@ class Context:
     """
 
     interaction: Interaction
-    services: Services
+    services: Clients
     options: Options
     state: tuple[str, ...] = ()
     deferred: bool = False
     discord: DiscordREST | None = None
     path: tuple[str, ...] = ()
+    bot: Bot | None = None  # the whole command tree, for handlers that list it (`/help`)
 
     @property
     def user_id(self) -> str | None:
@@ -275,9 +295,7 @@ class Context:
 
     def audit(self, action: str, result: str, **detail: Any) -> None:
         """Record what this user did (who, where, which interaction) in the audit log."""
-        from orchestrator import audit
-
-        audit.record_interaction(self.services.store, self.interaction, action, result, **detail)
+        audit_interaction(self.services.store, self.interaction, action, result, **detail)
 
     def trace(self, step: str, ok: bool = True, **detail: Any) -> None:
         """Add a step to this command's trace (shown by `/trace`); never raises."""
@@ -480,13 +498,31 @@ DEFAULT_CONTEXTS = (InteractionContext.GUILD,)
 
 
 class Bot:
-    """The command tree, component and modal routes, and autocomplete handlers."""
+    """The command tree, component and modal routes, and autocomplete handlers.
 
-    def __init__(self) -> None:
+    Each feature module declares on a `Bot` of its own; the composition root merges
+    them, `Bot(*bots)`, in the order Discord should list the commands. Merge once the
+    modules are imported: what a part declares afterwards stays with that part.
+    """
+
+    def __init__(self, *bots: Bot) -> None:
         self._top: dict[str, CommandGroup | _Simple] = {}
         self._leaves: dict[tuple[str, ...], Leaf] = {}
         self._components: dict[str, Route] = {}
         self._modals: dict[str, Route] = {}
+        for part in bots:
+            for name, node in part._top.items():
+                self._claim_name(name)
+                self._top[name] = node
+            self._leaves.update(part._leaves)
+            for table, theirs in (
+                (self._components, part._components),
+                (self._modals, part._modals),
+            ):
+                for route in theirs:
+                    if route in table:
+                        raise ValueError(f"route {route!r} is declared twice")
+                table.update(theirs)
 
     def _claim_name(self, name: str) -> None:
         _check_name(name)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from orchestrator import audit
 from orchestrator.discord import responses
 from orchestrator.discord.commands import (
     Access,
@@ -28,15 +28,16 @@ from orchestrator.discord.commands import (
     Reply,
     Route,
     Update,
+    audit_interaction,
 )
 from orchestrator.discord.interactions import Interaction, InteractionType, Options
 from orchestrator.discord.messages import Message
 from orchestrator.discord.voice import WHO
-from orchestrator.jobs.base import JobContext, registry
+from orchestrator.jobs.base import JobContext, JobRegistry
 from orchestrator.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
-    from orchestrator.services import Services
+    from orchestrator.clients import Clients
 
 log = logging.getLogger(__name__)
 
@@ -105,20 +106,15 @@ def _resolve(bot: Bot, interaction: Interaction) -> _Target | None:
     return _Target.of_route(*found) if found else None
 
 
-class _Refusal(dict[str, Any]):
-    """An ephemeral answer that reports a problem; `reason` (a voice key) feeds the trace."""
-
-    reason: str
+# An answer, and the reason (a voice key) when it reports a problem: the trace shows it.
+Answer = tuple[dict[str, Any], str | None]
 
 
-def _refuse(reason: str, tone: Any, **values: Any) -> dict[str, Any]:
+def _refuse(reason: str, tone: Any, **values: Any) -> Answer:
     from orchestrator.discord.voice import say
 
-    answer = _Refusal(
-        responses.message(Message(content=say(reason, tone, **values), ephemeral=True))
-    )
-    answer.reason = reason
-    return answer
+    message = Message(content=say(reason, tone, **values), ephemeral=True)
+    return responses.message(message), reason
 
 
 def _short(exc: BaseException) -> str:
@@ -136,10 +132,10 @@ def _failure(exc: BaseException) -> tuple[str, dict[str, str]]:
     return "failed", {"error": _short(exc)}
 
 
-async def respond(bot: Bot, interaction: Interaction, services: Services) -> dict[str, Any]:
+async def respond(bot: Bot, interaction: Interaction, services: Clients) -> dict[str, Any]:
     """The HTTP answer to a verified interaction (PING included), traced for `/trace`."""
     started = time.perf_counter()
-    answer = await _respond(bot, interaction, services)
+    answer, reason = await _respond(bot, interaction, services)
     if interaction.type in (
         InteractionType.APPLICATION_COMMAND,
         InteractionType.MESSAGE_COMPONENT,
@@ -148,7 +144,6 @@ async def respond(bot: Bot, interaction: Interaction, services: Services) -> dic
         kind = {4: "message", 5: "deferred", 6: "deferred", 7: "updated", 9: "form"}.get(
             answer.get("type", 0), "answered"
         )
-        reason = answer.reason if isinstance(answer, _Refusal) else None
         _trace(
             services,
             interaction,
@@ -161,7 +156,7 @@ async def respond(bot: Bot, interaction: Interaction, services: Services) -> dic
 
 
 def _trace(
-    services: Services, interaction: Interaction, step: str, ok: bool = True, **detail: Any
+    services: Clients, interaction: Interaction, step: str, ok: bool = True, **detail: Any
 ) -> None:
     from orchestrator import traces
 
@@ -185,12 +180,12 @@ def _trace(
     )
 
 
-async def _respond(bot: Bot, interaction: Interaction, services: Services) -> dict[str, Any]:
+async def _respond(bot: Bot, interaction: Interaction, services: Clients) -> Answer:
     from orchestrator.discord.access import AccessPolicy
 
     kind = interaction.type
     if kind == InteractionType.PING:
-        return responses.pong()
+        return responses.pong(), None
     if kind not in (
         InteractionType.APPLICATION_COMMAND,
         InteractionType.MESSAGE_COMPONENT,
@@ -203,7 +198,7 @@ async def _respond(bot: Bot, interaction: Interaction, services: Services) -> di
     target = _resolve(bot, interaction)
     if target is None:
         if kind == InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE:
-            return responses.autocomplete([])
+            return responses.autocomplete([]), None
         if kind == InteractionType.APPLICATION_COMMAND:
             command = "/" + " ".join(interaction.command_path())
             return _refuse("unknown_command", tone, command=command)
@@ -213,11 +208,9 @@ async def _respond(bot: Bot, interaction: Interaction, services: Services) -> di
     allowed = policy.allows(target.access, target.path, interaction)
     if kind == InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE:
         # Suggestions could leak app names or run ids: none for those who may not run it.
-        return (
-            await _autocomplete(bot, interaction, services)
-            if allowed
-            else (responses.autocomplete([]))
-        )
+        if not allowed:
+            return responses.autocomplete([]), None
+        return await _autocomplete(bot, interaction, services), None
     if not allowed:
         _audit(services, interaction, target, "denied")
         return _refuse("denied", tone, command=target.name, who=WHO[target.access.value])
@@ -235,10 +228,12 @@ async def _respond(bot: Bot, interaction: Interaction, services: Services) -> di
             log.exception("could not dispatch deferred interaction")
             return _refuse("dispatch_failed", tone)
         if kind == InteractionType.MESSAGE_COMPONENT:
-            return responses.deferred_update()
-        return responses.deferred(ephemeral=target.ephemeral)
+            return responses.deferred_update(), None
+        return responses.deferred(ephemeral=target.ephemeral), None
 
-    context = Context(interaction, services, interaction.options(), target.state, path=target.path)
+    context = Context(
+        interaction, services, interaction.options(), target.state, path=target.path, bot=bot
+    )
     try:
         result = await asyncio.wait_for(target.handler(context), IMMEDIATE_BUDGET)
     except TimeoutError:
@@ -253,7 +248,7 @@ async def _respond(bot: Bot, interaction: Interaction, services: Services) -> di
         log.exception("handler failed", extra={"command": target.name})
         key, values = _failure(exc)
         return _refuse(key, tone, **values)
-    return _immediate_response(result, target, kind, tone)
+    return _immediate_response(result, target, kind, tone), None
 
 
 def _immediate_response(
@@ -278,14 +273,14 @@ def _immediate_response(
     return responses.message(result)
 
 
-async def _autocomplete(bot: Bot, interaction: Interaction, services: Services) -> dict[str, Any]:
+async def _autocomplete(bot: Bot, interaction: Interaction, services: Clients) -> dict[str, Any]:
     leaf = bot.leaf(interaction.command_path())
     options = interaction.options()
     focused = options.focused
     if leaf is None or focused is None or focused not in leaf.autocompleters:
         return responses.autocomplete([])
     typed = options.get(focused)
-    context = Context(interaction, services, options, path=leaf.path)
+    context = Context(interaction, services, options, path=leaf.path, bot=bot)
     try:
         choices = await asyncio.wait_for(
             leaf.autocompleters[focused](context, "" if typed is None else str(typed)),
@@ -298,15 +293,15 @@ async def _autocomplete(bot: Bot, interaction: Interaction, services: Services) 
 
 
 def _audit(
-    services: Services, interaction: Interaction, target: _Target, result: str, **detail: Any
+    services: Clients, interaction: Interaction, target: _Target, result: str, **detail: Any
 ) -> None:
     try:
-        audit.record_interaction(services.store, interaction, target.name, result, **detail)
+        audit_interaction(services.store, interaction, target.name, result, **detail)
     except StoreUnavailable:
         log.warning("audit record lost: store unavailable", extra={"action": target.name})
 
 
-async def run_deferred(bot: Bot, interaction: Interaction, services: Services) -> None:
+async def run_deferred(bot: Bot, interaction: Interaction, services: Clients) -> None:
     """Run a deferred handler and edit the deferred reply with what it returns."""
     from orchestrator.discord.voice import say
 
@@ -331,6 +326,7 @@ async def run_deferred(bot: Bot, interaction: Interaction, services: Services) -
             deferred=True,
             discord=discord,
             path=target.path,
+            bot=bot,
         )
         started = time.perf_counter()
         try:
@@ -375,9 +371,16 @@ async def run_deferred(bot: Bot, interaction: Interaction, services: Services) -
         _trace(services, interaction, "follow-up sent")
 
 
-@registry.job(DEFERRED_JOB)
-async def deferred_interaction_job(ctx: JobContext) -> None:
-    raw = ctx.job.payload.get("interaction")
-    if not isinstance(raw, dict):
-        raise ValueError("job payload has no interaction")
-    await run_deferred(ctx.services.bot, Interaction(raw), ctx.services)
+def deferred_jobs(bot: Callable[[], Bot]) -> JobRegistry:
+    """The deferred-interaction job, answering with `bot()`: the composition root's command
+    tree, built only when a deferred command runs."""
+    jobs = JobRegistry()
+
+    @jobs.job(DEFERRED_JOB)
+    async def deferred_interaction(ctx: JobContext[Clients]) -> None:
+        raw = ctx.job.payload.get("interaction")
+        if not isinstance(raw, dict):
+            raise ValueError("job payload has no interaction")
+        await run_deferred(bot(), Interaction(raw), ctx.services)
+
+    return jobs

@@ -8,10 +8,12 @@ causes nothing. The claim outlives GitHub's redelivery window.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from orchestrator.github.events import Event, slim
-from orchestrator.jobs.base import JobContext, registry
+from orchestrator.github.routing import EventRouter
+from orchestrator.jobs.base import JobContext, JobRegistry
 from orchestrator.store.base import JSONObject, Store
 
 DELIVERY_TTL = 7 * 24 * 3600
@@ -39,7 +41,14 @@ def event_from_job(payload: dict[str, Any]) -> Event:
     return Event(name, delivery, body)
 
 
-@registry.job(DELIVERY_JOB, retries=DELIVERY_RETRIES)
-async def handle_delivery(ctx: JobContext) -> None:
-    event = event_from_job(ctx.job.payload)
-    await ctx.services.events.dispatch(event, ctx)
+def delivery_jobs(router: Callable[[], EventRouter]) -> JobRegistry:
+    """The delivery job, routing through `router()`: the composition root's merged router,
+    asked for only when a delivery runs, so this core never learns which features exist."""
+    jobs = JobRegistry()
+
+    @jobs.job(DELIVERY_JOB, retries=DELIVERY_RETRIES)
+    async def handle_delivery(ctx: JobContext[Any]) -> None:
+        event = event_from_job(ctx.job.payload)
+        await router().dispatch(event, ctx)
+
+    return jobs

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.github.events import Event
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[Event, "JobContext"], Awaitable[None]]
+EventHandler = Callable[[Event, "JobContext[Any]"], Awaitable[None]]
 
 
 class HandlersFailed(RuntimeError):
@@ -27,8 +27,15 @@ class HandlersFailed(RuntimeError):
 
 
 class EventRouter:
-    def __init__(self) -> None:
+    """Each feature owns one (`router = EventRouter()`); the composition root merges
+    them with `EventRouter(*routers)`, as gidgethub's `Router(*routers)` does, so this
+    module never learns which features exist."""
+
+    def __init__(self, *routers: EventRouter) -> None:
         self._handlers: dict[tuple[str, str | None], list[EventHandler]] = {}
+        for other in routers:
+            for key, handlers in other._handlers.items():
+                self._handlers.setdefault(key, []).extend(handlers)
 
     def on(self, event: str, action: str | None = None) -> Callable[[EventHandler], EventHandler]:
         """Handle `event` (every action, or only `action`)."""
@@ -51,7 +58,7 @@ class EventRouter:
     def events(self) -> list[str]:
         return sorted({name for name, _ in self._handlers})
 
-    async def dispatch(self, event: Event, ctx: JobContext) -> int:
+    async def dispatch(self, event: Event, ctx: JobContext[Any]) -> int:
         """Run every handler for `event`; return how many ran, raise if any failed."""
         failures = []
         handlers = self.handlers(event.name, event.action)
@@ -71,16 +78,3 @@ class EventRouter:
         if failures:
             raise HandlersFailed("; ".join(failures))
         return len(handlers)
-
-
-# The product's router: feature packages register on it when `product_router()` loads them.
-events = EventRouter()
-
-
-def product_router() -> EventRouter:
-    """The router with every feature's handlers registered (imported on first use)."""
-    import orchestrator.deploys.handlers
-    import orchestrator.digest.handlers
-    import orchestrator.notifications.handlers  # noqa: F401
-
-    return events

@@ -14,15 +14,14 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
-from orchestrator.store.base import JSONObject, failure_scope
+from orchestrator.store.base import JSONObject
 
 if TYPE_CHECKING:
-    from orchestrator.services import Services
+    from orchestrator.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +71,22 @@ class Job:
         )
 
 
+R = TypeVar("R", covariant=True)
+
+
 @dataclass(frozen=True)
-class JobContext:
+class JobContext(Generic[R]):
+    """What a job function gets: its job, and the runtime the runner was given.
+
+    Generic so a job says what it needs of the runtime (`JobContext[Clients]`,
+    `JobContext[Runtime]`) while this module depends on neither.
+    """
+
     job: Job
-    services: Services
+    services: R
 
 
-JobFunc = Callable[[JobContext], Awaitable[None]]
+JobFunc = Callable[[JobContext[Any]], Awaitable[None]]
 
 
 class UnknownJob(LookupError):
@@ -86,11 +94,20 @@ class UnknownJob(LookupError):
 
 
 class JobRegistry:
-    """Name -> function. Features register their jobs at import time."""
+    """Name -> function, and each job's retry policy.
 
-    def __init__(self) -> None:
+    Each feature owns a registry of its own (`jobs = JobRegistry()`); the composition
+    root merges them, `JobRegistry(*registries)`, the way gidgethub composes routers.
+    Nothing here knows which features exist, so a job is known exactly when the
+    root's registry holds it, in every process alike.
+    """
+
+    def __init__(self, *registries: JobRegistry) -> None:
         self._jobs: dict[str, JobFunc] = {}
         self._retries: dict[str, int] = {}
+        for other in registries:
+            for name, func in other._jobs.items():
+                self.job(name, retries=other._retries[name])(func)
 
     def job(self, name: str, *, retries: int = 0) -> Callable[[JobFunc], JobFunc]:
         """Register a job. `retries`: how many more attempts a failure earns on its own
@@ -110,10 +127,6 @@ class JobRegistry:
         return self._retries.get(name, 0)
 
     def get(self, name: str) -> JobFunc:
-        if name not in self._jobs and self is registry:
-            from orchestrator.features import load_all
-
-            load_all()  # a fresh container may not have imported the job's module yet
         try:
             return self._jobs[name]
         except KeyError:
@@ -123,9 +136,6 @@ class JobRegistry:
         return sorted(self._jobs)
 
 
-registry = JobRegistry()
-
-
 def job_key(job_id: str) -> str:
     return f"job:{job_id}"
 
@@ -133,7 +143,7 @@ def job_key(job_id: str) -> str:
 _PROGRESS = {"pending": 1, "running": 2, "done": 3, "failed": 3}
 
 
-def record(services: Services, job: Job, status: Status, **extra: Any) -> None:
+def record(store: Store, job: Job, status: Status, **extra: Any) -> None:
     """Record a job's status, never moving it backwards.
 
     The version orders (attempt, progress): a duplicate dispatch of an attempt that
@@ -141,7 +151,7 @@ def record(services: Services, job: Job, status: Status, **extra: Any) -> None:
     and hide a failure from `jobs retry --failed`), while a retry, the next attempt,
     always takes over.
     """
-    services.store.put_if_newer(
+    store.put_if_newer(
         job_key(job.id),
         {
             "name": job.name,
@@ -154,77 +164,6 @@ def record(services: Services, job: Job, status: Status, **extra: Any) -> None:
         version=job.attempt * 10 + _PROGRESS.get(status, 0),
         ttl=JOB_RECORD_TTL,
     )
-
-
-class JobRunner:
-    """Runs one job once, whatever delivers it and however often."""
-
-    def __init__(self, services: Services, jobs: JobRegistry = registry) -> None:
-        self.services = services
-        self.jobs = jobs
-
-    async def run(self, job: Job) -> Status:
-        from orchestrator.logs import log_context
-
-        ids: dict[str, Any] = {"job_id": job.id, "job": job.name}
-        interaction = job.payload.get("interaction")
-        if isinstance(interaction, dict):
-            ids["interaction_id"] = interaction.get("id")
-        if isinstance(job.payload.get("delivery"), str):
-            ids["delivery_id"] = job.payload["delivery"]
-        with failure_scope(), log_context(**ids):
-            return await self._run(job)
-
-    async def _run(self, job: Job) -> Status:
-        store = self.services.store
-        # The claim makes a second delivery of the same attempt a no-op (Lambda retries
-        # async events; a redelivered webhook may dispatch again).
-        if not store.claim(f"jobrun:{job.id}.{job.attempt}", ttl=JOB_RECORD_TTL):
-            log.info("job duplicate skipped", extra={"job": job.name, "job_id": job.id})
-            return "duplicate"
-        try:
-            func = self.jobs.get(job.name)
-        except UnknownJob:
-            log.error("unknown job", extra={"job": job.name, "job_id": job.id})
-            record(self.services, job, "failed", error=f"unknown job {job.name!r}")
-            return "failed"
-        record(self.services, job, "running", started_at=time.time())
-        started = time.perf_counter()
-        try:
-            await func(JobContext(job=job, services=self.services))
-        except Exception as exc:
-            from orchestrator.jobs.retry import schedule_retry
-
-            retry_at = schedule_retry(self.services.store, job, self.jobs.retries(job.name))
-            log.error(
-                "job failed",
-                extra={
-                    "job": job.name,
-                    "job_id": job.id,
-                    "error": type(exc).__name__,
-                    "retry_at": retry_at,
-                },
-            )
-            record(
-                self.services,
-                job,
-                "failed",
-                error=_describe(exc),
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                **({"retry_at": retry_at} if retry_at is not None else {}),
-            )
-            return "failed"
-        record(
-            self.services, job, "done", duration_ms=round((time.perf_counter() - started) * 1000, 1)
-        )
-        return "done"
-
-
-def _describe(exc: BaseException) -> str:
-    """Exception type, message and the innermost frame: enough to debug, bounded in size."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
-    return f"{type(exc).__name__}: {exc}"[:500] + where
 
 
 class Dispatcher(Protocol):

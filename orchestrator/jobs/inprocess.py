@@ -16,19 +16,20 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from orchestrator.jobs.base import Job, JobRunner, record
+from orchestrator.jobs.base import Job, record
+from orchestrator.jobs.runner import JobRunner
 from orchestrator.store.base import JSONObject
 
 if TYPE_CHECKING:
-    from orchestrator.services import Services
+    from orchestrator.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
 class InProcessDispatcher:
-    def __init__(self, services: Services, runner: JobRunner | None = None) -> None:
+    def __init__(self, services: Runtime, runner: JobRunner) -> None:
         self.services = services
-        self.runner = runner or JobRunner(services)
+        self.runner = runner
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -60,7 +61,7 @@ class InProcessDispatcher:
 
     def submit(self, job: Job) -> Job:
         """Record `job` as pending and run it here (dispatch, `jobs retry`, resume)."""
-        record(self.services, job, "pending")
+        record(self.services.store, job, "pending")
         self._run_soon(job)
         return job
 
@@ -134,7 +135,7 @@ class InProcessDispatcher:
             for future, job in leftover.items():
                 future.cancel()
                 record(
-                    self.services,
+                    self.services.store,
                     Job(job.name, job.payload, job.id, job.attempt + 1),
                     "pending",
                     interrupted=True,

@@ -20,13 +20,14 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.jobs.base import Job, JobRunner, Status, record
+from orchestrator.jobs.base import Job, Status, record
 from orchestrator.store.base import JSONObject
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
 
-    from orchestrator.services import Services
+    from orchestrator.jobs.runner import JobRunner
+    from orchestrator.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class JobDispatchError(RuntimeError):
 class LambdaDispatcher:
     def __init__(
         self,
-        services: Services,
+        services: Runtime,
         *,
         function_name: str | None = None,
         client: LambdaClient | None = None,
@@ -93,7 +94,7 @@ class LambdaDispatcher:
         return self.submit(job)
 
     def submit(self, job: Job) -> Job:
-        record(self.services, job, "pending")
+        record(self.services.store, job, "pending")
         try:
             self._invoke(job)
         except JobDispatchError as exc:
@@ -101,7 +102,7 @@ class LambdaDispatcher:
                 "job dispatch failed",
                 extra={"job": job.name, "job_id": job.id, "error": exc.reason},
             )
-            record(self.services, job, "failed", error=f"dispatch failed: {exc.reason}")
+            record(self.services.store, job, "failed", error=f"dispatch failed: {exc.reason}")
             raise
         return job
 
@@ -126,9 +127,7 @@ class LambdaDispatcher:
         """Nothing runs here: invoked jobs belong to their own invocations."""
 
 
-def run_job_event(
-    event: dict[str, Any], services: Services, *, runner: JobRunner | None = None
-) -> dict[str, str]:
+def run_job_event(event: dict[str, Any], runner: JobRunner) -> dict[str, str]:
     """Run the job an async self-invoke carries; the Lambda handler's job branch.
 
     Synchronous because the Lambda handler is: each event gets a fresh event
@@ -147,5 +146,5 @@ def run_job_event(
     # leave "no current loop" behind, and Mangum's next HTTP invocation in this warm
     # container calls `asyncio.get_event_loop()`.
     with asyncio.Runner(loop_factory=asyncio.new_event_loop) as run:
-        status: Status = run.run((runner or JobRunner(services)).run(job))
+        status: Status = run.run(runner.run(job))
     return {"job": job.id, "status": status}

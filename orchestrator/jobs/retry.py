@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.jobs.base import JOB_RECORD_TTL, Job, job_key, record
 
 if TYPE_CHECKING:
-    from orchestrator.services import Services
+    from orchestrator.runtime import Runtime
     from orchestrator.store.base import Record, Store
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def schedule_retry(store: Store, job: Job, retries: int, now: float | None = Non
 
 
 def record_failed_attempt(
-    services: Services, job: Job, error: str, *, retries: int, now: float | None = None
+    services: Runtime, job: Job, error: str, *, retries: int, now: float | None = None
 ) -> float | None:
     """Record a first attempt that failed outside the runner (e.g. a post made inline by
     another job) as a failed job with its retries planned: listed by `jobs list`,
@@ -87,7 +87,7 @@ def record_failed_attempt(
     extra: dict[str, Any] = {"error": error[:500]}
     if retry_at is not None:
         extra["retry_at"] = retry_at
-    record(services, job, "failed", **extra)
+    record(services.store, job, "failed", **extra)
     return retry_at
 
 
@@ -99,7 +99,7 @@ def claim_submission(store: Store, job: Job) -> bool:
     return store.claim(f"retrysub:{job.id}.{job.attempt}", ttl=JOB_RECORD_TTL)
 
 
-def sweep(services: Services, now: float | None = None, limit: int = 50) -> list[str]:
+def sweep(services: Runtime, now: float | None = None, limit: int = 50) -> list[str]:
     """Submit every retry that is due; the ids of the jobs submitted."""
     store = services.store
     moment = time.time() if now is None else now

@@ -29,7 +29,7 @@ from orchestrator.probes.state import (
 )
 
 if TYPE_CHECKING:
-    from orchestrator.services import Services
+    from orchestrator.clients import Clients
     from orchestrator.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -52,14 +52,14 @@ def incident_key(app: str, target: str, start: float) -> str:
     return f"incident:{app}:{stamp(start)}-{target}"
 
 
-def targets(services: Services) -> list[Target]:
+def targets(services: Clients) -> list[Target]:
     """What to probe: each app's frontend and API health URLs, and our own `/healthz`."""
-    from orchestrator.apps import InvalidApp, load_apps
+    from orchestrator.apps import InvalidApp, apps_of
 
     settings = services.settings
     found: list[Target] = []
     try:
-        apps = load_apps(services)
+        apps = apps_of(services)
     except InvalidApp as exc:  # a broken config must not stop the self-probe
         log.warning("probes: apps not loaded", extra={"error": str(exc)[:200]})
         apps = {}
@@ -132,7 +132,7 @@ class Observation:
 
 
 async def run_probes(
-    services: Services,
+    services: Clients,
     *,
     client_factory: ClientFactory | None = None,
     seconds: float = PROBE_TIMEOUT,
@@ -163,18 +163,20 @@ async def run_probes(
     return observed
 
 
-ANNOUNCE_JOB = "probes.announce"  # registered in `schedules.jobs`, with its retry policy
+PROBE_JOB = "probes.run"
+# A change whose post failed, posted later; `orchestrator.tasks` registers both jobs.
+ANNOUNCE_JOB = "probes.announce"
+ANNOUNCE_RETRIES = 3
 
 
-async def _announce(services: Services, observed: list[Observation]) -> list[Observation]:
+async def _announce(services: Clients, observed: list[Observation]) -> list[Observation]:
     """Post each change to its channel. A failed post is not re-decided on the next run
     (the state has moved on, and re-posting from there could post twice): it becomes a
     failed `probes.announce` job with the message in it, which the retry sweep (or
     `orchestrator jobs retry`) posts later, once. The incident notes the job."""
     from orchestrator.discord.rest import DiscordError
-    from orchestrator.jobs.base import Job, registry
+    from orchestrator.jobs.base import Job
     from orchestrator.jobs.retry import record_failed_attempt
-    from orchestrator.schedules import jobs as _registered  # noqa: F401  - ANNOUNCE_JOB
 
     out: list[Observation] = []
     async with services.discord_rest() as discord:
@@ -203,7 +205,7 @@ async def _announce(services: Services, observed: list[Observation]) -> list[Obs
                     services,
                     job,
                     f"{type(exc).__name__}: {exc}",
-                    retries=registry.retries(ANNOUNCE_JOB),
+                    retries=ANNOUNCE_RETRIES,
                 )
                 log.error(
                     "probe change not posted",
@@ -227,7 +229,7 @@ async def _announce(services: Services, observed: list[Observation]) -> list[Obs
     return out
 
 
-async def post_announcement(services: Services, payload: dict[str, Any]) -> None:
+async def post_announcement(services: Clients, payload: dict[str, Any]) -> None:
     """The `probes.announce` job: post a change message that could not be posted at once."""
     channel, message = payload.get("channel_id"), payload.get("message")
     if not isinstance(channel, str) or not isinstance(message, dict):

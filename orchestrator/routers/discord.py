@@ -7,9 +7,11 @@ from fastapi.responses import JSONResponse
 
 from orchestrator.discord.interactions import Interaction
 from orchestrator.logs import bind
-from orchestrator.routers.edge import verified_interaction
+from orchestrator.routers.edge import VerifiedInteraction
 from orchestrator.routers.errors import Refusal, responses
 from orchestrator.services import Services
+
+PATH = "/discord"  # the signed edge verifies what arrives here (main wires it)
 
 router = APIRouter(tags=["discord"])
 
@@ -17,7 +19,7 @@ _PING_EXAMPLE = {"type": 1, "id": "1", "application_id": "1", "token": "t", "ver
 
 
 @router.post(
-    "/discord",
+    PATH,
     summary="Discord interactions endpoint",
     description="Receives every interaction Discord sends. The Ed25519 signature over "
     "`X-Signature-Timestamp` + raw body is checked first (unsigned requests are refused "
@@ -55,11 +57,8 @@ _PING_EXAMPLE = {"type": 1, "id": "1", "application_id": "1", "token": "t", "ver
         **responses(400, 401, 413),
     },
 )
-async def interactions(request: Request) -> JSONResponse:
+async def interactions(request: Request, raw: VerifiedInteraction) -> JSONResponse:
     services: Services = request.app.state.services
-    raw = verified_interaction(request.scope)
-    if raw is None:  # only the signed edge lets a request through: fail closed without it
-        raise Refusal(401, "bad_signature", "request was not verified")
     interaction = Interaction(raw)
     bind(interaction_type=interaction.type)
     from orchestrator.discord.dispatch import UnsupportedInteraction, respond

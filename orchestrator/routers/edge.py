@@ -7,8 +7,10 @@ therefore costs microseconds, not a trip through routing and dependency
 injection, and Discord's PING (the portal's handshake, the most frequent
 unauthenticated-looking request) is answered right here.
 
-A request that passes continues to the FastAPI route with its verified body
-in the ASGI scope; the route parses and dispatches it. The pure checks live in
+A request that passes continues to the FastAPI route, which declares what it
+needs of the edge as a dependency (`VerifiedBody`, `VerifiedInteraction`), so the
+contract shows in the route's signature and a route reached without the edge
+fails closed (401). The edge is built from the routers' own path constants. The pure checks live in
 `discord.verify` and `github.verify`; this module only adapts ASGI to them.
 """
 
@@ -16,14 +18,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+from fastapi import Depends, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestrator.discord import verify as discord_verify
 from orchestrator.github import verify as github_verify
 from orchestrator.logs import bind
+from orchestrator.routers.errors import Refusal
 
 if TYPE_CHECKING:
     from orchestrator.services import Services
@@ -33,14 +36,6 @@ INTERACTION = "orchestrator.interaction"
 # GitHub's documented cap ("25 MB"): it never delivers more, so anything larger is not GitHub.
 GITHUB_MAX_BODY_BYTES = 25_000_000
 _PONG = b'{"type":1}'
-
-
-class Refused(Exception):
-    def __init__(self, status: int, error: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error = error
-        self.message = message
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -55,20 +50,20 @@ async def _read_capped(scope: Scope, receive: Receive, limit: int) -> bytearray:
     declared = _header(scope, b"content-length")
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):  # "²".isdigit() is True
-            raise Refused(400, "malformed", "invalid Content-Length")
+            raise Refusal(400, "malformed", "invalid Content-Length")
         # Length first: int() of a 5,000-digit string raises (Python's digit limit).
         digits = declared.lstrip("0") or "0"
         if len(digits) > len(str(limit)) or int(digits) > limit:
-            raise Refused(413, "too_large", f"body over {limit} bytes")
+            raise Refusal(413, "too_large", f"body over {limit} bytes")
     # A bytearray grows in place: no second full-size copy when the last chunk arrives.
     body = bytearray()
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise Refused(400, "malformed", "client disconnected")
+            raise Refusal(400, "malformed", "client disconnected")
         body += message.get("body", b"")
         if len(body) > limit:
-            raise Refused(413, "too_large", f"body over {limit} bytes")
+            raise Refusal(413, "too_large", f"body over {limit} bytes")
         if not message.get("more_body", False):
             return body
 
@@ -92,9 +87,9 @@ def _interaction(body: bytearray) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[...]]]]
-        raise Refused(400, "malformed", "body is not JSON") from None
+        raise Refusal(400, "malformed", "body is not JSON") from None
     if not isinstance(data, dict):
-        raise Refused(400, "malformed", "body is not a JSON object")
+        raise Refusal(400, "malformed", "body is not a JSON object")
     return data
 
 
@@ -102,8 +97,10 @@ class SignedEdge:
     """Runs inside the app (Starlette has set `scope["app"]`), so its settings are always
     the app's current services', the same ones the routes see."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, discord_path: str, github_path: str) -> None:
         self.app = app
+        self.discord_path = discord_path
+        self.github_path = github_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST":
@@ -112,7 +109,7 @@ class SignedEdge:
         path = scope.get("path")
         try:
             services: Services = scope["app"].state.services
-            if path == "/discord":
+            if path == self.discord_path:
                 body = await self._discord(services, scope, receive)
                 interaction = _interaction(body)
                 interaction_id = interaction.get("id")
@@ -121,13 +118,13 @@ class SignedEdge:
                     await _answer(send, 200, _PONG)
                     return
                 scope[INTERACTION] = interaction
-            elif path == "/github":
+            elif path == self.github_path:
                 bind(delivery_id=(_header(scope, b"x-github-delivery") or "")[:100] or None)
                 body = await self._github(services, scope, receive)
             else:
                 await self.app(scope, receive, send)
                 return
-        except Refused as refused:
+        except Refusal as refused:
             payload = json.dumps({"error": refused.error, "message": refused.message})
             await _answer(send, refused.status, payload.encode())
             return
@@ -147,7 +144,7 @@ class SignedEdge:
                 settings.discord_public_key or "", signature, timestamp, bytes(body)
             )
         except discord_verify.SignatureError as exc:
-            raise Refused(401, "bad_signature", str(exc)) from None
+            raise Refusal(401, "bad_signature", str(exc)) from None
         return body
 
     async def _github(self, services: Services, scope: Scope, receive: Receive) -> bytearray:
@@ -158,7 +155,7 @@ class SignedEdge:
             body = await _read_capped(scope, receive, GITHUB_MAX_BODY_BYTES)
             github_verify.verify_signature(secrets, signature, body)
         except github_verify.SignatureError as exc:
-            raise Refused(401, "bad_signature", str(exc)) from None
+            raise Refusal(401, "bad_signature", str(exc)) from None
         return body
 
 
@@ -176,12 +173,22 @@ def _replay(body: bytearray) -> Receive:
     return receive
 
 
-def verified_body(scope: MutableMapping[str, Any]) -> bytearray | None:
-    body = scope.get(VERIFIED_BODY)
-    return body if isinstance(body, bytearray) else None
+def _verified_body(request: Request) -> bytearray:
+    """The body the edge verified; 401 when the edge did not run (fail closed)."""
+    body = request.scope.get(VERIFIED_BODY)
+    if not isinstance(body, bytearray):
+        raise Refusal(401, "bad_signature", "request was not verified")
+    return body
 
 
-def verified_interaction(scope: MutableMapping[str, Any]) -> dict[str, Any] | None:
-    """The verified, parsed interaction the edge put in the scope (None without the edge)."""
-    interaction = scope.get(INTERACTION)
-    return interaction if isinstance(interaction, dict) else None
+def _verified_interaction(request: Request) -> dict[str, Any]:
+    """The verified, parsed interaction the edge passed on; 401 without the edge."""
+    interaction = request.scope.get(INTERACTION)
+    if not isinstance(interaction, dict):
+        raise Refusal(401, "bad_signature", "request was not verified")
+    return interaction
+
+
+# What a route declares to receive the edge's work (no OpenAPI parameters of their own).
+VerifiedBody = Annotated[bytearray, Depends(_verified_body)]
+VerifiedInteraction = Annotated[dict[str, Any], Depends(_verified_interaction)]

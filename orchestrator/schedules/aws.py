@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.jobs.base import Job, JobRunner, Status
+from orchestrator.jobs.base import Job, Status
 from orchestrator.jobs.retry import SWEEP
 from orchestrator.schedules.timing import (
     Schedule,
@@ -27,6 +27,7 @@ from orchestrator.schedules.timing import (
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
+    from orchestrator.jobs.runner import JobRunner
     from orchestrator.services import Services
 
 log = logging.getLogger(__name__)
@@ -90,5 +91,5 @@ def run_schedule_event(
         return {"schedule": SWEEP, "retried": str(len(sweep(services)))}
     job = job_for_event(event, services.settings)
     with asyncio.Runner(loop_factory=asyncio.new_event_loop) as run:
-        status: Status = run.run((runner or JobRunner(services)).run(job))
+        status: Status = run.run((runner or services.runner()).run(job))
     return {"job": job.id, "status": status}

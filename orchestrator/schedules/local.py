@@ -63,8 +63,6 @@ class LocalScheduler:
 
     def tick_once(self, now: datetime | None = None) -> list[str]:
         """Dispatch every due slot; returns the job ids this scheduler dispatched."""
-        import orchestrator.schedules.jobs  # noqa: F401  - the jobs it dispatches
-
         moment = now or datetime.fromtimestamp(self.clock(), UTC)
         dispatched = []
         for schedule in self.plan:

@@ -21,7 +21,7 @@ from orchestrator.verification.report import to_json, to_message
 
 if TYPE_CHECKING:
     from orchestrator.apps import App
-    from orchestrator.services import Services
+    from orchestrator.clients import Clients
 
 __all__ = [
     "Check",
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 async def verify(
     app: App,
-    services: Services,
+    services: Clients,
     *,
     run_id: int | None = None,
     run_url: str | None = None,

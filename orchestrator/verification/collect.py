@@ -57,8 +57,8 @@ if TYPE_CHECKING:
     import httpx
 
     from orchestrator.apps import App
+    from orchestrator.clients import Clients
     from orchestrator.github.client import GitHubClient
-    from orchestrator.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class _Collector:
     def __init__(
         self,
         app: App,
-        services: Services,
+        services: Clients,
         request: RunRequest,
         deadline: _Deadline,
         check_timeout: float,
@@ -602,7 +602,7 @@ async def _guarded(
 
 async def collect(
     app: App,
-    services: Services,
+    services: Clients,
     *,
     run_id: int | None = None,
     run_url: str | None = None,
@@ -660,7 +660,7 @@ async def collect(
 
 
 async def deployed_version(
-    app: App, services: Services, *, budget: float = 5.0, check_timeout: float = 4.0
+    app: App, services: Clients, *, budget: float = 5.0, check_timeout: float = 4.0
 ) -> str | None:
     """Only the version the app's API reports (for `/release`): one bounded request."""
     if not app.version_url:

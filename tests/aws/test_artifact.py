@@ -33,7 +33,9 @@ import pytest
 from cfnlint.decode import cfn_yaml
 from nacl.signing import SigningKey
 
-from orchestrator.aws.build import (
+from orchestrator.aws.events import http_api_event, response_body
+from orchestrator.devkeys import DevIdentity
+from orchestrator.devtools.build import (
     BUILD_INFO_FILE,
     ELF_MACHINES,
     PLATFORM_TAGS,
@@ -47,8 +49,6 @@ from orchestrator.aws.build import (
     resolve_sha,
     write_zip,
 )
-from orchestrator.aws.events import http_api_event, response_body
-from orchestrator.devkeys import DevIdentity
 from tests.support.signing import PING_INTERACTION, discord_headers, dumps, github_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -387,6 +387,27 @@ def test_the_artifact_has_the_lambda_layout(artifact: Path, target_python: Inter
         assert ".debug_info" not in elf_sections(library), f"{library} ships debug info"
 
 
+def test_the_artifact_ships_no_development_tool(artifact: Path) -> None:
+    """The stand-ins, simulate, saved-delivery replay, the builder and the CLI serve people,
+    never a request: none of their modules is in the artifact, and the artifact still holds
+    every module the service layers need (the handler test above imports and runs it)."""
+    package = artifact / "orchestrator"
+    shipped = {p.relative_to(package).as_posix() for p in package.rglob("*.py")}
+    dev = sorted(
+        name for name in shipped if name.split("/")[0] in ("cli", "devtools", "__main__.py")
+    )
+    assert dev == [], f"development tools in the artifact: {dev[:5]}"
+    for tool in ("discord_standin", "simulate", "saved_deliveries", "build"):
+        assert not list(package.rglob(f"{tool}.py")), f"{tool}.py shipped"
+    source = Path(__file__).resolve().parents[2] / "orchestrator"
+    service = {
+        p.relative_to(source).as_posix()
+        for p in source.rglob("*.py")
+        if p.relative_to(source).parts[0] not in ("cli", "devtools", "__main__.py")
+    }
+    assert service <= shipped, f"service modules missing: {sorted(service - shipped)[:5]}"
+
+
 def test_the_zipped_artifact_is_small_and_ships_no_boto3(
     artifact: Path, tmp_path: Path, spec: FunctionSpec
 ) -> None:
@@ -505,7 +526,7 @@ def test_the_build_never_clears_what_it_did_not_build(tmp_path: Path, where: str
 
 
 def test_the_config_file_ships_when_the_checkout_has_one(tmp_path: Path) -> None:
-    from orchestrator.aws.build import CONFIG_FILE, copy_config
+    from orchestrator.devtools.build import CONFIG_FILE, copy_config
 
     assert copy_config(tmp_path, tmp_path / "out") is None
     (tmp_path / "out").mkdir()

@@ -15,10 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator.commands import bot
-from orchestrator.discord.standin import DiscordStandIn
+from orchestrator import product
+from orchestrator.devtools.discord_standin import DiscordStandIn
 from tests.support.discord_spec import DiscordSpec
 from tests.support.servers import QuietHTTPServer, serve
+
+bot = product.bot()
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from orchestrator.config import load_settings
-from orchestrator.discord.standin import DiscordStandIn
+from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.github.events import Event
 from orchestrator.github.intake import DELIVERY_JOB, job_payload
 from orchestrator.services import Services

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator.discord.standin import Captured, DiscordStandIn
+from orchestrator.devtools.discord_standin import Captured, DiscordStandIn
 from orchestrator.store.sqlite import SQLiteStore
 from tests.support.discord_spec import DiscordSpec
 from tests.support.fake_github import FakeGitHub

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.config import load_settings
+from orchestrator.devtools.discord_standin import Captured, DiscordStandIn
+from orchestrator.devtools.simulate import Invoker, command_interaction, component_interaction
 from orchestrator.discord import dispatch
 from orchestrator.discord.interactions import Interaction
-from orchestrator.discord.simulate import Invoker, command_interaction, component_interaction
-from orchestrator.discord.standin import Captured, DiscordStandIn
 from orchestrator.services import Services
 from tests.support.discord_spec import DiscordSpec
 

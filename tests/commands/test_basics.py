@@ -3,7 +3,7 @@ from __future__ import annotations
 import time
 
 from orchestrator.commands.basics import snowflake_time
-from orchestrator.discord.simulate import snowflake
+from orchestrator.devtools.simulate import snowflake
 from tests.commands.conftest import Run
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from orchestrator import audit
 from orchestrator.deploys import history, tracking
-from orchestrator.discord.simulate import Invoker, component_interaction
-from orchestrator.discord.standin import DiscordStandIn
+from orchestrator.devtools.discord_standin import DiscordStandIn
+from orchestrator.devtools.simulate import Invoker, component_interaction
 from orchestrator.services import Services
 from tests.commands.drive import ADMIN, DEPLOYER, STRANGER, answer, command, sent, services_for
 from tests.support.fake_github import FakeGitHub

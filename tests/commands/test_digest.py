@@ -12,11 +12,11 @@ import pytest
 
 from orchestrator.config import load_settings
 from orchestrator.deploys import history
-from orchestrator.digest.handlers import RUNLOG_TTL, runlog_key
+from orchestrator.devtools.discord_standin import DiscordStandIn
+from orchestrator.devtools.simulate import Invoker, command_interaction
+from orchestrator.digest.runlog import RUNLOG_TTL, runlog_key
 from orchestrator.discord import dispatch
 from orchestrator.discord.interactions import Interaction
-from orchestrator.discord.simulate import Invoker, command_interaction
-from orchestrator.discord.standin import DiscordStandIn
 from orchestrator.probes.run import RESULT_TTL, result_key
 from orchestrator.probes.state import ProbeResult, Target
 from orchestrator.services import Services

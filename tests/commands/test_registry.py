@@ -6,8 +6,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from orchestrator.commands import bot
+from orchestrator import product
 from tests.support.discord_spec import DiscordSpec
+
+bot = product.bot()
 
 PACKAGE = Path(__file__).resolve().parents[2] / "orchestrator"
 
@@ -57,12 +59,7 @@ def test_help_lists_every_command() -> None:
     from orchestrator.discord.commands import Context
     from orchestrator.discord.interactions import Interaction, Options
 
-    class _Services:
-        pass
-
-    services = _Services()
-    services.bot = bot  # type: ignore[attr-defined]
-    context = Context(Interaction({}), services, Options({}))  # type: ignore[arg-type]
+    context = Context(Interaction({}), object(), Options({}), bot=bot)  # type: ignore[arg-type]
     text = asyncio.run(help_(context)).embeds[0]["description"]
     for leaf in bot.leaves():
         assert f"`{leaf.display}`" in text

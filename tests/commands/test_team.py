@@ -13,7 +13,7 @@ import pytest
 
 from orchestrator import audit, traces
 from orchestrator.deploys import history, tracking
-from orchestrator.discord.standin import DiscordStandIn
+from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.services import Services
 from tests.commands import drive
 from tests.commands.drive import ADMIN, DEPLOYER, STRANGER, sent, services_for

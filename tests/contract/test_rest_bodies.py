@@ -11,13 +11,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from orchestrator.commands import bot
+from orchestrator import product
 from orchestrator.deploys.render import render
 from orchestrator.deploys.tracking import Tracked
+from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.discord.messages import Message, action_row, button, embed, link_button
 from orchestrator.discord.rest import DiscordREST
-from orchestrator.discord.standin import DiscordStandIn
 from tests.support.discord_spec import DiscordSpec
+
+bot = product.bot()
 
 LONG = Message(
     content="x" * 2500,

@@ -11,7 +11,7 @@ from pathlib import Path
 from orchestrator.config import load_settings
 from orchestrator.deploys import runs
 from orchestrator.deploys.tracking import Tracked
-from orchestrator.discord.standin import DiscordStandIn
+from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.services import Services
 from tests.support.discord_spec import DiscordSpec
 

@@ -189,9 +189,10 @@ def test_a_retried_completion_still_verifies(
     import asyncio
 
     from orchestrator.config import load_settings
-    from orchestrator.deploys import handlers, runs
+    from orchestrator.deploys import runs
     from orchestrator.jobs.base import Job, JobContext
     from orchestrator.services import Services
+    from orchestrator.webhooks import deploys as handlers
 
     services = Services(load_settings(ORCHESTRATOR_DATA_DIR=tmp_path))
     tracking.save(services.store, replace(BASE, run_id=7, status="in_progress"))

@@ -175,7 +175,9 @@ def test_component_routes_carry_state() -> None:
 
 def test_the_product_registration_is_valid_and_routes_match() -> None:
     """Everything routed is registered and vice versa (one list of commands)."""
-    from orchestrator.commands import bot
+    from orchestrator import product
+
+    bot = product.bot()
 
     registered = bot.registration()
     names = {c["name"] for c in registered}

@@ -10,8 +10,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from orchestrator.commands import bot
+from orchestrator import product
 from orchestrator.discord.sync import diff, normalize
+
+bot = product.bot()
 
 AUDIT: dict[str, Any] = {
     "name": "audit",

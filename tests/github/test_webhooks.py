@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator.discord.standin import DiscordStandIn
+from orchestrator.devtools.discord_standin import DiscordStandIn
 from tests.support.discord_spec import DiscordSpec
 from tests.support.fake_github import FakeGitHub
 from tests.support.github_examples import load_examples

@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from orchestrator.jobs.base import Job, JobContext, JobRegistry, JobRunner
+from orchestrator.jobs.base import Job, JobContext, JobRegistry
 from orchestrator.jobs.inprocess import InProcessDispatcher
+from orchestrator.jobs.runner import JobRunner
 from orchestrator.services import Services
 
 
@@ -102,16 +103,23 @@ def test_job_events_round_trip() -> None:
     assert Job.from_event("nope") is None
 
 
-def test_unknown_names_load_every_feature_first() -> None:
-    """A job event in a fresh container names a job whose module nobody imported yet."""
+def test_a_fresh_process_knows_every_job_the_product_dispatches() -> None:
+    """A job event in a fresh container names a job nothing has run yet: the composition
+    root's registry must hold every name anything dispatches (deferred replies, webhook
+    deliveries, every schedule's job, probe alerts), or it fails as an unknown job."""
     import subprocess
     import sys
 
-    code = (
-        "from orchestrator.jobs.base import registry; "
-        "print(registry.get('github.delivery').__module__)"
-    )
+    code = "from orchestrator import product; print(' '.join(product.jobs().names()))"
     run = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
-    assert run.stdout.strip() == "orchestrator.github.intake"
+    from orchestrator.config import load_settings
+    from orchestrator.discord.dispatch import DEFERRED_JOB
+    from orchestrator.github.intake import DELIVERY_JOB
+    from orchestrator.probes.run import ANNOUNCE_JOB
+    from orchestrator.schedules.timing import schedules
+
+    dispatched = {DEFERRED_JOB, DELIVERY_JOB, ANNOUNCE_JOB}
+    dispatched |= {s.job for s in schedules(load_settings())}
+    assert dispatched <= set(run.stdout.split())

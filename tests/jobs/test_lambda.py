@@ -23,8 +23,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from orchestrator.config import Settings
-from orchestrator.jobs.base import Job, JobContext, JobRegistry, JobRunner
+from orchestrator.jobs.base import Job, JobContext, JobRegistry
 from orchestrator.jobs.lambda_ import JobDispatchError, LambdaDispatcher, run_job_event
+from orchestrator.jobs.runner import JobRunner
 from orchestrator.services import Services
 from orchestrator.store.dynamodb import DynamoDBStore, create_table
 from tests.support.moto_server import (
@@ -136,11 +137,11 @@ def test_dispatch_is_one_async_invoke_and_the_event_runs_once(
 
     # Lambda delivers the event; then delivers it again (its async retry / at-least-once).
     runner = JobRunner(lambda_services, jobs)
-    assert run_job_event(event, lambda_services, runner=runner) == {
+    assert run_job_event(event, runner) == {
         "job": "job-1",
         "status": "done",
     }
-    assert run_job_event(event, lambda_services, runner=runner) == {
+    assert run_job_event(event, runner) == {
         "job": "job-1",
         "status": "duplicate",
     }
@@ -162,7 +163,7 @@ def test_a_deferred_command_through_the_handler_invokes_itself_and_follows_up_on
     from orchestrator.aws.events import http_api_event, response_body
     from orchestrator.config import load_settings
     from orchestrator.devkeys import load_or_create_dev_identity
-    from orchestrator.discord.standin import DiscordStandIn
+    from orchestrator.devtools.discord_standin import DiscordStandIn
     from tests.support.discord_spec import DiscordSpec
     from tests.support.signing import discord_headers, dumps
 
@@ -279,7 +280,7 @@ def test_a_failing_job_is_reported_not_raised(services: Services, jobs: JobRegis
         raise RuntimeError("kaput")
 
     event = Job("boom", {}, id="job-4").to_event()
-    result = run_job_event(event, services, runner=JobRunner(services, jobs))
+    result = run_job_event(event, JobRunner(services, jobs))
     assert result == {"job": "job-4", "status": "failed"}
     assert "kaput" in job_record(services, "job-4")["error"]
 
@@ -287,7 +288,7 @@ def test_a_failing_job_is_reported_not_raised(services: Services, jobs: JobRegis
 @pytest.mark.parametrize("event", [{}, {"orchestrator_job": {"name": "x"}}, {"version": "2.0"}])
 def test_other_events_are_refused(services: Services, event: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="not an orchestrator job event"):
-        run_job_event(event, services)
+        run_job_event(event, services.runner())
 
 
 def test_importing_the_backend_does_not_import_boto3() -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from orchestrator.jobs.base import Job, JobContext, JobRegistry, JobRunner
+from orchestrator.jobs.base import Job, JobContext, JobRegistry
 from orchestrator.jobs.inprocess import InProcessDispatcher
 from orchestrator.jobs.retry import (
     DELAYS,
@@ -18,6 +18,7 @@ from orchestrator.jobs.retry import (
     retry_key,
     sweep,
 )
+from orchestrator.jobs.runner import JobRunner
 from orchestrator.services import Services
 
 
@@ -230,12 +231,11 @@ def test_a_failure_outside_the_runner_is_listed_and_retried(
 def test_registered_retry_policies() -> None:
     """Retries only where running again is safe (posts that record what they sent), never
     for work a user waits on (a deferred reply, whose token expires in 15 minutes)."""
+    from orchestrator import product
     from orchestrator.discord.dispatch import DEFERRED_JOB
-    from orchestrator.features import load_all
     from orchestrator.github.intake import DELIVERY_JOB
-    from orchestrator.jobs.base import registry
 
-    load_all()
+    registry = product.jobs()
     assert registry.retries(DELIVERY_JOB) == 3
     assert registry.retries("probes.announce") == 3
     assert registry.retries("digest.send") == 2

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from orchestrator.discord.standin import DiscordStandIn
+from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.store.sqlite import SQLiteStore
 from tests.support.servers import free_port, wait_until_up
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from orchestrator.config import load_settings
-from orchestrator.discord.standin import Captured, DiscordStandIn
+from orchestrator.devtools.discord_standin import Captured, DiscordStandIn
 from orchestrator.services import Services
 from tests.support.discord_spec import DiscordSpec
 from tests.verification.sites import Site

@@ -10,18 +10,19 @@ from typing import Any
 
 import pytest
 
-from orchestrator.digest.handlers import record_deploy_run, runlog_key
 from orchestrator.digest.load import build, runs
+from orchestrator.digest.runlog import runlog_key
 from orchestrator.github.events import Event
-from orchestrator.github.routing import product_router
 from orchestrator.jobs.base import Job, JobContext
 from orchestrator.jobs.retry import DELAYS, SWEEP, record_failed_attempt
 from orchestrator.probes.run import incidents
+from orchestrator.product import events as product_router
 from orchestrator.schedules.aws import is_schedule_event, run_schedule_event
 from orchestrator.schedules.local import LocalScheduler, start_scheduler
 from orchestrator.schedules.timing import PROBES, Schedule
 from orchestrator.services import Services
 from orchestrator.store.base import JSONObject
+from orchestrator.webhooks.digest import record_deploy_run
 from tests.schedules.conftest import APP_CHANNEL, DIGEST_CHANNEL, World, services_for
 
 MONDAY_9 = datetime(2026, 11, 30, 9, 0, 0, tzinfo=UTC)

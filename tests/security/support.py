@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from orchestrator.config import load_settings
 from orchestrator.devkeys import DevIdentity, load_or_create_dev_identity
-from orchestrator.discord.simulate import Invoker, command_interaction
+from orchestrator.devtools.simulate import Invoker, command_interaction
 from orchestrator.main import create_app
 from orchestrator.services import Services
 from tests.support.servers import free_port, wait_until_up
@@ -54,7 +54,9 @@ RUNS_PATH = "/repos/acme/web/actions/workflows/deploy.yml/runs"
 
 def interaction(line: str, *, interaction_id: str | None = None) -> dict[str, Any]:
     """The APPLICATION_COMMAND payload Discord would send for `line` (e.g. "/status app:web")."""
-    from orchestrator.commands import bot
+    from orchestrator import product
+
+    bot = product.bot()
 
     raw = command_interaction(bot, line, APPLICATION_ID, Invoker(user_id=USER))
     if interaction_id is not None:

@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from orchestrator.commands import bot
+from orchestrator import product
 from orchestrator.config import load_settings
 from orchestrator.devkeys import load_or_create_dev_identity
 from orchestrator.discord.verify import sign_request
@@ -40,6 +40,8 @@ from orchestrator.jobs.base import Job
 from orchestrator.main import create_app
 from orchestrator.services import Services
 from tests.security.conftest import TALLY
+
+bot = product.bot()
 
 
 class RecordingJobs:

@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from orchestrator.devkeys import load_or_create_dev_identity
-from orchestrator.discord.simulate import snowflake
-from orchestrator.discord.standin import DiscordStandIn
+from orchestrator.devtools.discord_standin import DiscordStandIn
+from orchestrator.devtools.simulate import snowflake
 from orchestrator.github.verify import sign
 from tests.security.conftest import Tally
 from tests.security.support import (

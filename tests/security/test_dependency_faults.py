@@ -25,8 +25,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from orchestrator.devkeys import DevIdentity
+from orchestrator.devtools.discord_standin import Captured, DiscordStandIn
 from orchestrator.discord.rest import DiscordREST
-from orchestrator.discord.standin import Captured, DiscordStandIn
 from orchestrator.github.client import GitHubClient
 from orchestrator.github.verify import sign
 from orchestrator.services import Services

@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from orchestrator.devkeys import load_or_create_dev_identity
-from orchestrator.discord.standin import DiscordStandIn
+from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.github.verify import sign
 from tests.security.conftest import Tally
 from tests.security.support import (

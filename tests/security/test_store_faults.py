@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 
 from orchestrator.config import load_settings
 from orchestrator.devkeys import DevIdentity, load_or_create_dev_identity
-from orchestrator.discord.standin import DiscordStandIn
+from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.github.verify import sign
 from orchestrator.main import create_app
 from orchestrator.services import Services

@@ -5,7 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.github.fixtures import FixtureError, guess_event, load_fixtures, parse_fixture
+from orchestrator.devtools.saved_deliveries import (
+    FixtureError,
+    guess_event,
+    load_fixtures,
+    parse_fixture,
+)
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """GitHub events -> Discord channel messages, for every matching subscription.
 
-Registered on the product's event router for each event `render` knows.
+`orchestrator.webhooks.notifications` routes each event `render` knows here.
 Within a delivery each subscription is sent at most once, even when the job
 is retried after a partial failure (sent ones are recorded); a failed send
 fails the job, so it stays recorded and `orchestrator jobs retry` replays it.
@@ -14,18 +14,16 @@ from typing import TYPE_CHECKING
 from orchestrator.config_file import load_file_config
 from orchestrator.github import reconcile
 from orchestrator.github.events import Event, WorkflowJob, WorkflowRun
-from orchestrator.github.routing import events
 from orchestrator.notifications import subscriptions
 from orchestrator.notifications.render import (
-    NOTIFIABLE_EVENTS,
     FailedJob,
     needs_failed_jobs,
     render,
 )
 
 if TYPE_CHECKING:
-    from orchestrator.jobs.base import JobContext
-    from orchestrator.services import Services
+    from orchestrator.clients import Clients
+    from orchestrator.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +35,12 @@ class NotificationFailed(RuntimeError):
     pass
 
 
-def all_subscriptions(services: Services) -> list[subscriptions.Subscription]:
+def all_subscriptions(services: Runtime) -> list[subscriptions.Subscription]:
     seeded = load_file_config(services.settings.config_file).notify
     return subscriptions.from_config(seeded) + subscriptions.stored(services.store)
 
 
-async def fetch_failed_jobs(services: Services, event: Event) -> list[FailedJob]:
+async def fetch_failed_jobs(services: Clients, event: Event) -> list[FailedJob]:
     """The failed jobs of a run and their failing steps; empty if GitHub can't say."""
     from orchestrator.github.client import GitHubError
 
@@ -63,8 +61,8 @@ async def fetch_failed_jobs(services: Services, event: Event) -> list[FailedJob]
     return failed
 
 
-async def notify(event: Event, ctx: JobContext) -> None:
-    services = ctx.services
+async def notify(services: Clients, event: Event) -> None:
+    """Post `event` to every subscription that wants it, each at most once per delivery."""
     store = services.store
     matching = [s for s in all_subscriptions(services) if s.matches(event)]
     if not matching:
@@ -96,7 +94,3 @@ async def notify(event: Event, ctx: JobContext) -> None:
             )
     if errors:
         raise NotificationFailed("; ".join(errors)[:500])
-
-
-for _name in NOTIFIABLE_EVENTS:
-    events.on(_name)(notify)

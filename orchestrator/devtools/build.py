@@ -81,6 +81,9 @@ _SOURCE_EXCLUDES = (
     ".pytest_cache",
     BUILD_INFO_FILE,  # rewritten for every build below
 )
+# Parts of the package that serve people, never a request (the layers' top two, see
+# docs/architecture.md): the `orchestrator` command and the development tools.
+DEV_ONLY = ("cli", "devtools", "__main__.py")
 # Install-time bookkeeping with no use at run time. RECORD lists the console scripts
 # removed with bin/ and would be wrong; METADATA and entry_points.txt stay
 # (importlib.metadata reads them).
@@ -243,7 +246,10 @@ def copy_package(source_root: Path, out: Path) -> Path:
     target = out / PACKAGE
 
     def ignore(directory: str, names: list[str]) -> set[str]:
-        return {name for name in names if _excluded(name)}
+        skipped = {name for name in names if _excluded(name)}
+        if Path(directory) == source:
+            skipped |= {name for name in names if name in DEV_ONLY}
+        return skipped
 
     shutil.copytree(source, target, ignore=ignore)
     return target

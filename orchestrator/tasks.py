@@ -1,17 +1,27 @@
-"""The scheduled jobs. Registered by name, so the local scheduler, an EventBridge event
-and `orchestrator jobs retry` all run the very same function."""
+"""The features' background jobs (probes, their alerts, digests), registered by name.
+
+Adapters: the local scheduler, an EventBridge event, the retry sweep and
+`orchestrator jobs retry` all run these very functions; each only unpacks its
+payload and calls its feature's domain code.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.jobs.base import registry
+from orchestrator.jobs.base import JobRegistry
+from orchestrator.probes.run import ANNOUNCE_JOB, ANNOUNCE_RETRIES, PROBE_JOB
 
 if TYPE_CHECKING:
+    from orchestrator.clients import Clients
     from orchestrator.jobs.base import JobContext
 
 log = logging.getLogger(__name__)
+
+DIGEST_JOB = "digest.send"
+
+jobs = JobRegistry()
 
 
 def _slot(payload: dict[str, Any]) -> float | None:
@@ -19,8 +29,8 @@ def _slot(payload: dict[str, Any]) -> float | None:
     return float(slot) if isinstance(slot, int | float) and not isinstance(slot, bool) else None
 
 
-@registry.job("probes.run")
-async def probes_run(ctx: JobContext) -> None:
+@jobs.job(PROBE_JOB)
+async def probes_run(ctx: JobContext[Clients]) -> None:
     from orchestrator.probes.run import run_probes
 
     observed = await run_probes(ctx.services)
@@ -28,16 +38,16 @@ async def probes_run(ctx: JobContext) -> None:
     log.info("probes ran", extra={"targets": len(observed), "changes": changes})
 
 
-@registry.job("probes.announce", retries=3)  # = probes.run.ANNOUNCE_JOB
-async def probes_announce(ctx: JobContext) -> None:
+@jobs.job(ANNOUNCE_JOB, retries=ANNOUNCE_RETRIES)
+async def probes_announce(ctx: JobContext[Clients]) -> None:
     """A probe change whose post failed in `probes.run`, posted later (retried on its own)."""
     from orchestrator.probes.run import post_announcement
 
     await post_announcement(ctx.services, ctx.job.payload)
 
 
-@registry.job("digest.send", retries=2)  # one post per run: safe to repeat on failure
-async def digest_send(ctx: JobContext) -> None:
+@jobs.job(DIGEST_JOB, retries=2)  # one post per run: safe to repeat on failure
+async def digest_send(ctx: JobContext[Clients]) -> None:
     """Post the digest of the period ending at the slot; nothing without a digest channel."""
     from orchestrator.digest.load import PERIODS, build
     from orchestrator.digest.render import to_message

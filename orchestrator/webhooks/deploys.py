@@ -14,17 +14,20 @@ from typing import TYPE_CHECKING
 from orchestrator.deploys import runs, tracking
 from orchestrator.github import reconcile
 from orchestrator.github.events import Event
-from orchestrator.github.routing import events
+from orchestrator.github.routing import EventRouter
 
 if TYPE_CHECKING:
+    from orchestrator.clients import Clients
     from orchestrator.jobs.base import JobContext
 
 log = logging.getLogger(__name__)
 
+router = EventRouter()
 
-@events.on("workflow_run")
-@events.on("workflow_job")
-async def follow_run(event: Event, ctx: JobContext) -> None:
+
+@router.on("workflow_run")
+@router.on("workflow_job")
+async def follow_run(event: Event, ctx: JobContext[Clients]) -> None:
     services = ctx.services
     store = services.store
     tracked = tracking.load_for_event(store, event)

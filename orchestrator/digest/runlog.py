@@ -1,4 +1,4 @@
-"""Record every completed run of a configured app's deploy workflow, for the digest.
+"""The run log: every completed run of a configured app's deploy workflow, for the digest.
 
 Why record it ourselves rather than ask GitHub when the digest is due: the digest
 then needs no GitHub call (and no rate limit), covers deploys started outside
@@ -12,13 +12,11 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.github.events import Event, WorkflowRun
-from orchestrator.github.routing import events
+from orchestrator.github.events import WorkflowRun
 from orchestrator.probes.state import stamp
 
 if TYPE_CHECKING:
     from orchestrator.apps import App
-    from orchestrator.jobs.base import JobContext
     from orchestrator.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -57,17 +55,3 @@ def record_run(store: Store, app: str, run: WorkflowRun) -> str:
     key = runlog_key(app, float(value["completed_at"]), run.id, run.attempt)
     store.put(key, value, ttl=RUNLOG_TTL)
     return key
-
-
-@events.on("workflow_run", action="completed")
-async def record_deploy_run(event: Event, ctx: JobContext) -> None:
-    from orchestrator.apps import load_apps
-
-    run = WorkflowRun(event.payload.get("workflow_run"))
-    repo = event.repo or run.repo
-    workflow = event.payload.get("workflow")
-    workflow_name = workflow.get("name") if isinstance(workflow, dict) else None
-    for app in load_apps(ctx.services).values():
-        if is_deploy_run(app, repo, run, workflow_name):
-            record_run(ctx.services.store, app.name, run)
-            log.info("deploy run recorded", extra={"app": app.name, "run_id": run.id})
