@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def _sync(args: argparse.Namespace) -> int:
     from orchestrator.commands import bot
-    from orchestrator.discord.rest import DiscordError
+    from orchestrator.discord.errors import DiscordError
     from orchestrator.discord.sync import diff
     from orchestrator.services import Services
 

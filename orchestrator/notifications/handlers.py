@@ -76,7 +76,7 @@ async def notify(event: Event, ctx: JobContext) -> None:
     message = render(event, failed_jobs)
     if message is None:
         return
-    from orchestrator.discord.rest import DiscordError
+    from orchestrator.discord.errors import DiscordError
 
     errors = []
     async with services.discord_rest() as discord:

@@ -171,7 +171,7 @@ async def _announce(services: Services, observed: list[Observation]) -> list[Obs
     (the state has moved on, and re-posting from there could post twice): it becomes a
     failed `probes.announce` job with the message in it, which the retry sweep (or
     `orchestrator jobs retry`) posts later, once. The incident notes the job."""
-    from orchestrator.discord.rest import DiscordError
+    from orchestrator.discord.errors import DiscordError
     from orchestrator.jobs.base import Job, registry
     from orchestrator.jobs.retry import record_failed_attempt
     from orchestrator.schedules import jobs as _registered  # noqa: F401  - ANNOUNCE_JOB
