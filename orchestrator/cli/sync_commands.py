@@ -25,7 +25,7 @@ async def _sync(args: argparse.Namespace) -> int:
     from orchestrator import product
 
     bot = product.bot()
-    from orchestrator.discord.rest import DiscordError
+    from orchestrator.discord.errors import DiscordError
     from orchestrator.discord.sync import diff
     from orchestrator.services import Services
 

@@ -120,7 +120,7 @@ async def relay_dm(ctx: Context) -> Message:
 
 @bot.component("relay.confirm", defer=True, access=Access.ADMIN)
 async def relay_confirm(ctx: Context) -> Update:
-    from orchestrator.discord.rest import DiscordError
+    from orchestrator.discord.errors import DiscordError
 
     relay_id = ctx.state[0] if ctx.state else ""
     store = ctx.services.store

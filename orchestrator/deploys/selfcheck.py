@@ -35,7 +35,7 @@ def settings_presence(services: Clients) -> Result:
 
 
 async def _discord_token(services: Clients) -> Result:
-    from orchestrator.discord.rest import DiscordError
+    from orchestrator.discord.errors import DiscordError
 
     async with services.discord_rest() as discord:
         try:
@@ -68,7 +68,7 @@ async def _store(services: Clients) -> Result:
 
 
 async def _commands(services: Clients, wanted: list[dict[str, Any]]) -> Result:
-    from orchestrator.discord.rest import DiscordError
+    from orchestrator.discord.errors import DiscordError
     from orchestrator.discord.sync import diff
 
     async with services.discord_rest() as discord:

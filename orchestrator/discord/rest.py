@@ -9,24 +9,21 @@ Layers, sans-I/O style:
 
 * `Route` names a call by its method and path *template*; only the template is
   ever logged, never the URL, because interaction tokens live in URL paths.
-* `RateLimiter` is the pure bucket bookkeeping Discord's "Rate Limits" page
-  describes: routes map to bucket hashes learnt from `X-RateLimit-Bucket`, and a
-  bucket is per (hash, major parameters: channel, guild, webhook + token).
-* `parse_error` / `parse_rate_limit` read Discord's answers without trusting them
-  to be well formed.
+* `orchestrator.discord.ratelimit` holds the bucket bookkeeping and the
+  wait/retry decisions, as plain functions of headers and a clock value.
+* `orchestrator.discord.errors` holds the exceptions and reads Discord's error
+  bodies; `orchestrator.discord.redact` keeps tokens out of httpx's log lines.
 * `DiscordREST` is the thin async edge: it asks the limiter how long to wait,
-  sends, feeds the headers back, and retries what is worth retrying. Every wait
-  goes through the injected `sleep` so tests run instantly and see each wait.
+  sends, feeds the headers back, and retries what `decide` says is worth
+  retrying. Every wait goes through the injected `sleep` so tests run instantly
+  and see each wait.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
-import math
-import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -36,7 +33,17 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from orchestrator import __version__
+from orchestrator.discord.errors import (
+    DiscordConfigError,
+    DiscordError,
+    DiscordHTTPError,
+    DiscordUnavailable,
+    RateLimited,
+    parse_error,
+)
 from orchestrator.discord.limits import clamp_message
+from orchestrator.discord.ratelimit import RateLimiter, Retry, decide, parse_rate_limit
+from orchestrator.discord.redact import install_httpx_redaction, token_digest
 from orchestrator.tls import client_context
 
 if TYPE_CHECKING:
@@ -47,77 +54,10 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"DiscordBot (https://github.com/orchestrator, {__version__})"
 MAJOR_PARAMETERS = ("channel_id", "guild_id", "webhook_id", "webhook_token")
 
-_BACKOFF_BASE = 0.5
-_BACKOFF_CAP = 8.0
 _MAX_GATE_ROUNDS = 50
-_DEFAULT_RETRY_AFTER = 1.0
-_MAX_ERROR_MESSAGE = 300
-_PRUNE_ABOVE = 512
 
-Headers = Mapping[str, str]
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
-
-
-class DiscordError(RuntimeError):
-    """Base for Discord client failures. Messages name route templates, never tokens."""
-
-    upstream: str | None = "Discord"  # whom a user-facing failure message names (not us)
-
-
-class DiscordConfigError(DiscordError):
-    """The client lacks what a route needs (a bot token): fix the configuration, not the call."""
-
-    upstream = None  # our configuration, not Discord's doing
-
-
-class DiscordHTTPError(DiscordError):
-    """Discord refused the request (4xx other than 429). Retrying the same request cannot help."""
-
-    def __init__(
-        self, status: int, code: int, message: str, *, route: str = "", errors: Any = None
-    ) -> None:
-        self.status = status
-        self.code = code
-        self.message = message
-        self.route = route
-        self.errors = errors
-        where = f"{route}: " if route else ""
-        super().__init__(f"{where}HTTP {status}, Discord code {code}: {message}")
-
-
-class RateLimited(DiscordError):
-    """Waiting out a rate limit would exceed `max_wait` or the retry budget.
-
-    Raised rather than slept through so the caller (a job with its own retry
-    policy, or a Lambda with a deadline) decides what to do with the time.
-    """
-
-    def __init__(
-        self, route: str, retry_after: float, *, is_global: bool = False, scope: str | None = None
-    ) -> None:
-        self.route = route
-        self.retry_after = retry_after
-        self.is_global = is_global
-        self.scope = scope
-        kind = "global rate limit" if is_global else "rate limited"
-        super().__init__(f"{route}: {kind}, retry after {retry_after:.3f}s")
-
-
-class DiscordUnavailable(DiscordError):
-    """Discord kept failing (5xx, timeouts, connection errors) through every retry."""
-
-    def __init__(self, route: str, attempts: int, reason: str, status: int | None = None) -> None:
-        self.route = route
-        self.attempts = attempts
-        self.reason = reason
-        self.status = status
-        super().__init__(f"{route}: Discord unavailable after {attempts} attempt(s): {reason}")
-
-
-def _token_digest(token: str) -> str:
-    """Stands in for a webhook token in limiter keys, so no raw token is kept or printed."""
-    return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -143,7 +83,7 @@ class Route:
         parts = []
         for name, value in self.params:
             if name in MAJOR_PARAMETERS:
-                shown = _token_digest(value) if name == "webhook_token" else value
+                shown = token_digest(value) if name == "webhook_token" else value
                 parts.append(f"{name}={shown}")
         return ",".join(parts)
 
@@ -157,214 +97,6 @@ class Route:
     def __repr__(self) -> str:
         shown = {k: ("***" if k == "webhook_token" else v) for k, v in self.params}
         return f"Route({self.method} {self.template} {shown})"
-
-
-@dataclass
-class _Bucket:
-    limit: int | None
-    remaining: int
-    reset_at: float
-
-
-def _header(headers: Headers, name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
-
-
-def _float(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) and number >= 0 else None
-
-
-def _int(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
-
-
-class RateLimiter:
-    """Discord's rate-limit state, as plain bookkeeping over headers and a clock value.
-
-    Pure: it never sleeps or reads the time; callers pass `now` (monotonic seconds).
-    """
-
-    def __init__(self) -> None:
-        self._hashes: dict[str, str] = {}
-        self._buckets: dict[str, _Bucket] = {}
-        self.global_until = 0.0
-
-    def bucket_key(self, route: Route) -> str:
-        """Until Discord names the route's bucket, the route itself stands in for it."""
-        bucket = self._hashes.get(route.key, f"route:{route.key}")
-        return f"{bucket}|{route.major}"
-
-    def wait_time(self, route: Route, now: float) -> float:
-        """Seconds to hold a request on `route` so it does not hit a known limit; 0 to send."""
-        wait = max(0.0, self.global_until - now)
-        state = self._buckets.get(self.bucket_key(route))
-        if state is not None and state.remaining <= 0 and state.reset_at > now:
-            wait = max(wait, state.reset_at - now)
-        return wait
-
-    def acquire(self, route: Route, now: float) -> None:
-        """Count a request about to go out, so concurrent callers do not all spend the last slot.
-
-        The response's headers then replace this estimate with Discord's own count.
-        """
-        state = self._buckets.get(self.bucket_key(route))
-        if state is None:
-            return
-        if state.reset_at <= now and state.limit is not None:
-            state.remaining = state.limit
-        state.remaining -= 1
-
-    def update(self, route: Route, headers: Headers, now: float) -> None:
-        """Learn from a response's `X-RateLimit-*` headers (any status)."""
-        bucket = _header(headers, "x-ratelimit-bucket")
-        if bucket:
-            self._hashes[route.key] = bucket
-        remaining = _int(_header(headers, "x-ratelimit-remaining"))
-        reset_after = _float(_header(headers, "x-ratelimit-reset-after"))
-        if remaining is None or reset_after is None:
-            return
-        limit = _int(_header(headers, "x-ratelimit-limit"))
-        self._buckets[self.bucket_key(route)] = _Bucket(limit, remaining, now + reset_after)
-        if len(self._buckets) > _PRUNE_ABOVE:
-            self._prune(now)
-
-    def rate_limited(
-        self, route: Route, retry_after: float, *, is_global: bool, now: float
-    ) -> None:
-        """Record a 429: `retry_after` is authoritative, for every route if the limit is global."""
-        until = now + retry_after
-        if is_global:
-            self.global_until = max(self.global_until, until)
-            return
-        key = self.bucket_key(route)
-        state = self._buckets.get(key)
-        if state is None:
-            self._buckets[key] = _Bucket(None, 0, until)
-        else:
-            state.remaining = 0
-            state.reset_at = until
-
-    def _prune(self, now: float) -> None:
-        """Every interaction token opens its own bucket; forget the ones that have lapsed."""
-        for key in [k for k, state in self._buckets.items() if state.reset_at <= now]:
-            del self._buckets[key]
-
-
-@dataclass(frozen=True)
-class RateLimitInfo:
-    retry_after: float
-    is_global: bool
-    scope: str | None
-
-
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def parse_rate_limit(headers: Headers, body: bytes) -> RateLimitInfo:
-    """Read a 429. A body that is not Discord's JSON (a Cloudflare block page) is taken as global,
-
-    since such blocks cover every route from this IP.
-    """
-    data = _json_object(body)
-    scope = _header(headers, "x-ratelimit-scope")
-    retry_after: float | None = None
-    raw = data.get("retry_after") if data is not None else None
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        retry_after = _float(str(raw))
-    if retry_after is None:
-        retry_after = _float(_header(headers, "retry-after"))
-    if retry_after is None:
-        retry_after = _DEFAULT_RETRY_AFTER
-    is_global = (
-        (data is not None and data.get("global") is True)
-        or (_header(headers, "x-ratelimit-global") or "").lower() == "true"
-        or scope == "global"
-        or (data is None and scope is None)
-    )
-    return RateLimitInfo(retry_after=retry_after, is_global=is_global, scope=scope)
-
-
-def _flatten_errors(errors: Any, path: str = "") -> list[str]:
-    """Discord's nested form errors as `"embeds.0.title: Must be 256 or fewer in length."`."""
-    if not isinstance(errors, dict):
-        return []
-    found: list[str] = []
-    inner = errors.get("_errors")
-    if isinstance(inner, list):
-        for item in inner:
-            if isinstance(item, dict) and isinstance(item.get("message"), str):
-                found.append(f"{path or '(body)'}: {item['message']}")
-    for key, value in errors.items():
-        if key != "_errors":
-            found.extend(_flatten_errors(value, f"{path}.{key}" if path else str(key)))
-    return found
-
-
-def parse_error(status: int, body: bytes) -> tuple[int, str, Any]:
-    """(Discord error code, message, raw `errors`) from an error body; never raises."""
-    data = _json_object(body)
-    if data is None:
-        return 0, f"HTTP {status} without a Discord error body", None
-    code = data.get("code")
-    message = data.get("message")
-    errors = data.get("errors")
-    text = message if isinstance(message, str) and message else f"HTTP {status}"
-    details = _flatten_errors(errors)
-    if details:
-        text = f"{text} ({'; '.join(details[:5])})"
-    if len(text) > _MAX_ERROR_MESSAGE:
-        text = text[: _MAX_ERROR_MESSAGE - 1] + "…"
-    return (code if isinstance(code, int) and not isinstance(code, bool) else 0), text, errors
-
-
-def backoff(attempt: int, cap: float = _BACKOFF_CAP) -> float:
-    """Wait before retry number `attempt` (1-based) after a 5xx or transport failure."""
-    return float(min(cap, _BACKOFF_BASE * 2 ** (attempt - 1)))
-
-
-_WEBHOOK_TOKEN_IN_URL = re.compile(r"(/webhooks/[^/\s]+/)[^/\s?\"']+")
-
-
-def redact(text: str) -> str:
-    """Replace the token in any webhook URL inside `text`."""
-    return _WEBHOOK_TOKEN_IN_URL.sub(r"\1{webhook_token}", text)
-
-
-class _RedactWebhookTokens(logging.Filter):
-    """httpx logs every request URL at INFO; interaction tokens must not reach the logs."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = redact(message)
-        if redacted != message:
-            record.msg = redacted
-            record.args = ()
-        return True
-
-
-def _install_httpx_redaction() -> None:
-    logger = logging.getLogger("httpx")
-    if not any(isinstance(f, _RedactWebhookTokens) for f in logger.filters):
-        logger.addFilter(_RedactWebhookTokens())
 
 
 class DiscordREST:
@@ -389,7 +121,7 @@ class DiscordREST:
             raise ValueError("max_retries must not be negative")
         if max_wait < 0:
             raise ValueError("max_wait must not be negative")
-        _install_httpx_redaction()
+        install_httpx_redaction()
         self.application_id = application_id
         self._bot_token = bot_token or None
         self._max_retries = max_retries
@@ -527,25 +259,26 @@ class DiscordREST:
         """Sleep until `route` may be sent; returns the new total waited, or raises RateLimited."""
         name = str(route)  # log the template only: a Route's params may hold a token
         for _ in range(_MAX_GATE_ROUNDS):
-            wait = self.limiter.wait_time(route, self._clock())
-            if wait <= 0:
+            hold = self.limiter.hold(
+                route, now=self._clock(), waited=waited, max_wait=self._max_wait
+            )
+            if hold.wait <= 0:
                 return waited
-            is_global = self.limiter.global_until > self._clock()
-            if waited + wait > self._max_wait:
+            if hold.give_up:
                 log.warning(
                     "discord rate limit wait exceeds budget on %s",
                     name,
-                    extra={"route": name, "wait": round(wait, 3)},
+                    extra={"route": name, "wait": round(hold.wait, 3)},
                 )
-                raise RateLimited(name, wait, is_global=is_global)
+                raise RateLimited(name, hold.wait, is_global=hold.is_global)
             log.info(
                 "discord rate limit: waiting %.3fs on %s",
-                wait,
+                hold.wait,
                 name,
-                extra={"route": name, "wait": round(wait, 3), "global": is_global},
+                extra={"route": name, "wait": round(hold.wait, 3), "global": hold.is_global},
             )
-            await self._sleep(wait)
-            waited += wait
+            await self._sleep(hold.wait)
+            waited += hold.wait
         raise RateLimited(name, self.limiter.wait_time(route, self._clock()))
 
     async def _request(
@@ -569,7 +302,6 @@ class DiscordREST:
             waited = await self._gate(route, waited)
             self.limiter.acquire(route, self._clock())
             attempt += 1
-            retries_left = attempt <= self._max_retries
             try:
                 response = await self._client.request(
                     route.method,
@@ -580,17 +312,17 @@ class DiscordREST:
                 )
             except self._transport_error as exc:
                 reason = type(exc).__name__
-                if not retries_left:
-                    raise DiscordUnavailable(name, attempt, reason) from None
-                delay = backoff(attempt, self._backoff_cap)
+                decision = self._decide(None, {}, attempt, error=reason)
+                if not decision.retry:
+                    raise DiscordUnavailable(name, attempt, decision.reason) from None
                 log.warning(
                     "discord request failed (%s) on %s; retrying in %.3fs",
                     reason,
                     name,
-                    delay,
+                    decision.wait,
                     extra={"route": name, "attempt": attempt, "error": reason},
                 )
-                await self._sleep(delay)
+                await self._sleep(decision.wait)
                 continue
 
             now = self._clock()
@@ -615,29 +347,23 @@ class DiscordREST:
                         "attempt": attempt,
                     },
                 )
-                if not retries_left:
+                if not self._decide(status, response.headers, attempt).retry:
                     raise RateLimited(
                         name, info.retry_after, is_global=info.is_global, scope=info.scope
                     )
                 continue  # the gate sleeps out retry_after, within max_wait
             if status >= 500:
-                reason = f"HTTP {status}"
-                if not retries_left:
-                    raise DiscordUnavailable(name, attempt, reason, status)
-                asked = _float(response.headers.get("retry-after"))
-                if asked is not None and asked > self._max_wait:
-                    raise DiscordUnavailable(
-                        name, attempt, f"{reason}, retry after {asked:.0f}s", status
-                    )
-                delay = asked if asked is not None else backoff(attempt, self._backoff_cap)
+                decision = self._decide(status, response.headers, attempt)
+                if not decision.retry:
+                    raise DiscordUnavailable(name, attempt, decision.reason, status)
                 log.warning(
                     "discord %s on %s; retrying in %.3fs",
-                    reason,
+                    decision.reason,
                     name,
-                    delay,
+                    decision.wait,
                     extra={"route": name, "attempt": attempt, "status": status},
                 )
-                await self._sleep(delay)
+                await self._sleep(decision.wait)
                 continue
             code, message, errors = parse_error(status, response.content)
             log.warning(
@@ -649,9 +375,20 @@ class DiscordREST:
             )
             raise DiscordHTTPError(status, code, message, route=name, errors=errors)
 
-    @property
-    def _backoff_cap(self) -> float:
-        return min(_BACKOFF_CAP, self._max_wait)
+    def _decide(
+        self, status: int | None, headers: Mapping[str, str], attempt: int, error: str = ""
+    ) -> Retry:
+        """`ratelimit.decide` with this client's budget, for an answer it always decides on."""
+        decision = decide(
+            status,
+            headers,
+            attempt=attempt,
+            max_retries=self._max_retries,
+            max_wait=self._max_wait,
+            error=error,
+        )
+        assert decision is not None  # called only for 429, 5xx and no answer
+        return decision
 
 
 def _decode(route: Route, status: int, content: bytes) -> Any:

@@ -74,7 +74,7 @@ async def notify(services: Clients, event: Event) -> None:
     message = render(event, failed_jobs)
     if message is None:
         return
-    from orchestrator.discord.rest import DiscordError
+    from orchestrator.discord.errors import DiscordError
 
     errors = []
     async with services.discord_rest() as discord:

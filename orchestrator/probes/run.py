@@ -174,7 +174,7 @@ async def _announce(services: Clients, observed: list[Observation]) -> list[Obse
     (the state has moved on, and re-posting from there could post twice): it becomes a
     failed `probes.announce` job with the message in it, which the retry sweep (or
     `orchestrator jobs retry`) posts later, once. The incident notes the job."""
-    from orchestrator.discord.rest import DiscordError
+    from orchestrator.discord.errors import DiscordError
     from orchestrator.jobs.base import Job
     from orchestrator.jobs.retry import record_failed_attempt
 
