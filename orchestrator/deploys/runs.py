@@ -89,6 +89,7 @@ async def start(
         ref=ref,
         actor=actor,
         correlation=correlation,
+        workflow=workflow,
         interaction_token=interaction_token,
         token_expires_at=time.time() + TOKEN_LIFETIME,
         followup=followup,

@@ -9,10 +9,16 @@ one event into it.
 Runs are found by id when GitHub returns it from the dispatch call, or by the
 correlation id the dispatch passed as an input, which the workflow's
 `run-name` must echo (`run-name: Deploy ${{ inputs.correlation_id }}`).
+
+The correlation id is public (it is in the message footer), so anyone who can
+start a workflow run could put it in a title. Only the run we dispatched may claim
+it: a `workflow_dispatch` run of the dispatched workflow, in the same repository,
+and only while no run id is known; once it is, only that run id moves the message.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -20,6 +26,8 @@ from typing import Any
 
 from orchestrator.github.events import Event, WorkflowJob, WorkflowRun
 from orchestrator.store.base import JSONObject, Store
+
+log = logging.getLogger(__name__)
 
 TRACK_TTL = 30 * 24 * 3600
 # Interaction tokens live 15 minutes; past this we edit the message with the bot token.
@@ -41,6 +49,7 @@ class Tracked:
     ref: str
     actor: str | None
     correlation: str
+    workflow: str | None = None  # what was dispatched: a file name (deploy.yml) or an id
     channel_id: str | None = None
     message_id: str | None = None
     interaction_token: str | None = None
@@ -169,11 +178,36 @@ def load_for_event(store: Store, event: Event) -> Tracked | None:
         if record is not None:
             return Tracked.from_record(record)
     match = CORRELATION.search(title)
-    if match:
+    if match and event.name == "workflow_run":
         record = store.get(correlation_key(match.group(0)))
-        if record is not None and record.get("repo") == repo:
-            return replace(Tracked.from_record(record), run_id=run_id)
+        if record is not None:
+            tracked = Tracked.from_record(record)
+            run = WorkflowRun(event.payload.get("workflow_run"))
+            if claims(tracked, repo, run):
+                return replace(tracked, run_id=run_id)
+            log.warning(
+                "run ignored: it carries a tracked correlation id but is not the dispatched run",
+                extra={"run_id": run_id, "correlation": tracked.correlation, "event": run.event},
+            )
     return None
+
+
+def claims(tracked: Tracked, repo: str, run: WorkflowRun) -> bool:
+    """May `run` (whose title carries `tracked`'s correlation id) become its run?
+
+    Only the dispatched run: same repository, started by `workflow_dispatch`, of the
+    workflow we dispatched, and only while we do not know the run id yet.
+    """
+    if tracked.run_id is not None or run.id is None:
+        return False
+    if repo.lower() != tracked.repo.lower() or run.event != "workflow_dispatch":
+        return False
+    if tracked.workflow is None:
+        return False
+    wanted = tracked.workflow.strip().lower()
+    workflow_id = run.raw.get("workflow_id")
+    same_file = (run.workflow_file or "").lower() == wanted.rsplit("/", 1)[-1]
+    return same_file or (wanted.isdigit() and str(workflow_id) == wanted)
 
 
 def load(store: Store, repo: str, run_id: int) -> Tracked | None:

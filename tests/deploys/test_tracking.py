@@ -16,7 +16,13 @@ from orchestrator.store.sqlite import SQLiteStore
 from tests.support.discord_spec import DiscordSpec
 
 BASE = Tracked(
-    kind="deploy", app="web", repo="acme/web", ref="main", actor="42", correlation="orc-0123abcd"
+    kind="deploy",
+    app="web",
+    repo="acme/web",
+    ref="main",
+    actor="42",
+    correlation="orc-0123abcd",
+    workflow="deploy.yml",
 )
 
 
@@ -34,6 +40,9 @@ def run_event(
         "updated_at": "2026-11-29T04:02:30Z",
         "name": "Client Deploy",
         "display_title": "Deploy orc-0123abcd",
+        "event": "workflow_dispatch",
+        "path": ".github/workflows/deploy.yml",
+        "workflow_id": 161335,
         **extra,
     }
     return Event(
@@ -173,6 +182,45 @@ def test_events_find_their_run_by_id_or_by_correlation(tmp_path: Path) -> None:
         {**run_event("requested", "queued").payload, "repository": {"full_name": "evil/web"}},
     )
     assert tracking.load_for_event(store, replace(other_repo)) is None
+
+
+@pytest.mark.parametrize(
+    ("case", "extra"),
+    [
+        ("a pull request's run", {"event": "pull_request"}),
+        ("a push's run", {"event": "push"}),
+        ("another workflow", {"path": ".github/workflows/docs.yml"}),
+        ("no event", {"event": None}),
+    ],
+)
+def test_finding_01_only_the_dispatched_run_claims_a_correlation(
+    tmp_path: Path, case: str, extra: dict[str, Any]
+) -> None:
+    """Security finding 1: a run whose title carries a tracked deploy's (public) correlation
+    id takes it over only if it is a `workflow_dispatch` run of the dispatched workflow in
+    the same repository, and only while no run id is known."""
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    tracking.save(store, BASE)
+    forged = run_event("completed", "completed", "success", id=990001, **extra)
+    assert tracking.load_for_event(store, forged) is None, case
+    assert tracking.load(store, "acme/web", 990001) is None
+
+
+def test_finding_01_a_known_run_id_is_the_only_one_that_moves_the_message(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    tracking.save(store, replace(BASE, run_id=7, status="queued"))
+    # Even a perfect imitation (dispatch, same workflow, same title) of another run is ignored.
+    imitation = run_event("completed", "completed", "success", id=990001)
+    assert tracking.load_for_event(store, imitation) is None
+    by_id = tracking.load_for_event(store, run_event("completed", "completed", "success"))
+    assert by_id is not None and by_id.run_id == 7
+    # The workflow named by id matches a run of that workflow id.
+    tracking.save(store, replace(BASE, correlation="orc-0000beef", workflow="161335"))
+    numbered = run_event("requested", "queued", id=11, display_title="Deploy orc-0000beef")
+    found = tracking.load_for_event(store, numbered)
+    assert found is not None and found.run_id == 11
 
 
 def test_records_round_trip() -> None:
