@@ -44,7 +44,7 @@ def all_subscriptions(services: Services) -> list[subscriptions.Subscription]:
 
 async def fetch_failed_jobs(services: Services, event: Event) -> list[FailedJob]:
     """The failed jobs of a run and their failing steps; empty if GitHub can't say."""
-    from orchestrator.github.client import GitHubError
+    from orchestrator.github.errors import GitHubError
 
     run = WorkflowRun(event.payload.get("workflow_run"))
     if run.id is None or event.repo is None:
