@@ -95,7 +95,8 @@ class Services:
     def github(self) -> GitHubClient:
         """A new GitHub API client; use as `async with`. The credential is shared, so a
         GitHub App's installation token is fetched once per container, not per job."""
-        from orchestrator.github.client import GitHubClient, GitHubNotConfigured
+        from orchestrator.github.client import GitHubClient
+        from orchestrator.github.errors import GitHubNotConfigured
 
         settings = self.settings
         if not settings.has_github_credentials:

@@ -44,8 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def _run(args: argparse.Namespace) -> int:
     from orchestrator.config import load_settings
-    from orchestrator.github.client import GitHubError
     from orchestrator.github.deliveries import failed_deliveries, parse_since
+    from orchestrator.github.errors import GitHubError
     from orchestrator.services import Services
 
     since = time.time() - parse_since(args.since)

@@ -46,7 +46,7 @@ async def _discord_token(services: Clients) -> Result:
 
 
 async def _github_token(services: Clients) -> Result:
-    from orchestrator.github.client import GitHubError
+    from orchestrator.github.errors import GitHubError
 
     try:
         async with services.github() as github:
@@ -87,7 +87,7 @@ async def _commands(services: Clients, wanted: list[dict[str, Any]]) -> Result:
 
 
 async def _own_sha(services: Clients) -> Result:
-    from orchestrator.github.client import GitHubError
+    from orchestrator.github.errors import GitHubError
 
     info = build_info()
     repo, branch = services.settings.orchestrator_repo, services.settings.orchestrator_branch

@@ -8,6 +8,10 @@ Two kinds, because teams start with a token and graduate to a GitHub App:
   acts on the repositories. The token is cached until a minute before it
   expires, and concurrent callers share one exchange.
 
+The exchange is written against `AppCall` ("one JSON call as the App") and sent
+through a `sending.Sender` of its own, never through the client: the client
+depends on these credentials, so they must not depend on it.
+
 The JWT is signed with the pure-Python `rsa` package, imported only when an
 App credential is built: `cryptography` would add ~10 MB to the Lambda
 artifact for one signature an hour. No credential ever appears in a repr, a
@@ -22,7 +26,10 @@ import json
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from orchestrator.github.errors import GitHubError, GitHubHTTPError
+from orchestrator.github.paths import check_repo
 
 if TYPE_CHECKING:
     import httpx
@@ -149,16 +156,6 @@ def parse_expires_at(value: object) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-class _JWTAuth:
-    """The App speaking as itself: used for the token exchange and the installation lookup."""
-
-    def __init__(self, app: AppAuth) -> None:
-        self._app = app
-
-    async def authorization(self) -> str:
-        return await self._app.app_authorization()
-
-
 class AppAuth:
     """A GitHub App installation. Give `installation_id`, or `repo=` to look it up once."""
 
@@ -226,63 +223,97 @@ class AppAuth:
         self._expires_at = 0.0
 
     async def _refresh(self) -> None:
-        from orchestrator.github.client import (
-            GitHubClient,
-            GitHubError,
-            GitHubHTTPError,
-            check_repo,
-        )
+        """Look the installation up if need be, then trade the App's JWT for a token.
 
-        async with GitHubClient(
+        Sent through a `Sender` of its own (no ETag cache, the default retry policy), not
+        the caller's client: the credential is shared by every client in the process.
+        """
+        from orchestrator.github.sending import Sender  # only an App credential ever sends
+
+        async with Sender(
             base_url=self._base_url,
-            auth=_JWTAuth(self),
             transport=self._transport,
             timeout=self._timeout,
             user_agent=self._user_agent,
             clock=self._clock,
             etag_cache_size=0,
-        ) as client:
-            if self.installation_id is None:
-                repo = check_repo(self.repo or "")
-                try:
-                    found = await client.request("GET", f"/repos/{repo}/installation")
-                except GitHubHTTPError as exc:
-                    if exc.status == 404:
-                        raise GitHubHTTPError(
-                            404,
-                            f"the GitHub App {self.app_id} is not installed on {repo}",
-                            exc.documentation_url,
-                            method=exc.method,
-                            path=exc.path,
-                        ) from None
-                    raise
-                installation_id = found.get("id") if isinstance(found, dict) else None
-                if not isinstance(installation_id, int):
-                    raise GitHubError(f"GitHub gave no installation id for {repo}")
-                self.installation_id = installation_id
-            try:
-                data = await client.request(
-                    "POST",
-                    f"/app/installations/{self.installation_id}/access_tokens",
-                    idempotent=True,  # a second token is harmless; a missing one is not
+        ) as sender:
+
+            async def as_app(method: str, path: str, *, idempotent: bool | None = None) -> Any:
+                reply = await sender.send(
+                    method, path, authorize=self.app_authorization, idempotent=idempotent
                 )
-            except GitHubHTTPError as exc:
-                raise GitHubHTTPError(
-                    exc.status,
-                    f"installation token exchange failed: {exc.message}",
-                    exc.documentation_url,
-                    method=exc.method,
-                    path=exc.path,
-                ) from None
-        token = data.get("token") if isinstance(data, dict) else None
-        if not isinstance(token, str) or not token:
-            raise GitHubError("GitHub's installation token answer held no token")
-        try:
-            expires_at = parse_expires_at(data.get("expires_at"))
-        except ValueError:
-            raise GitHubError(
-                "GitHub's installation token answer held no valid expires_at"
-            ) from None
+                return reply.json()
+
+            if self.installation_id is None:
+                self.installation_id = await find_installation(as_app, self.app_id, self.repo)
+            token, expires_at = await create_installation_token(as_app, self.installation_id)
         self._token = token
         self._expires_at = expires_at
         self.exchanges += 1
+
+
+# --- the installation-token exchange, over any "call GitHub as the App" ---------------------
+
+
+class AppCall(Protocol):
+    """One JSON call to GitHub speaking as the App: all the token exchange needs of HTTP.
+
+    A Protocol so that this module never depends on the client (which depends on it),
+    and the exchange's error handling is testable with a plain async function.
+    """
+
+    async def __call__(self, method: str, path: str, *, idempotent: bool | None = None) -> Any: ...
+
+
+async def find_installation(call: AppCall, app_id: int | str, repo: str | None) -> int:
+    """The id of the App's installation on `repo`; a clear error when it is not installed."""
+    repo = check_repo(repo or "")
+    try:
+        found = await call("GET", f"/repos/{repo}/installation")
+    except GitHubHTTPError as exc:
+        if exc.status == 404:
+            raise GitHubHTTPError(
+                404,
+                f"the GitHub App {app_id} is not installed on {repo}",
+                exc.documentation_url,
+                method=exc.method,
+                path=exc.path,
+            ) from None
+        raise
+    installation_id = found.get("id") if isinstance(found, dict) else None
+    if not isinstance(installation_id, int):
+        raise GitHubError(f"GitHub gave no installation id for {repo}")
+    return installation_id
+
+
+async def create_installation_token(call: AppCall, installation_id: int) -> tuple[str, float]:
+    """A new installation token and when it expires (epoch seconds)."""
+    try:
+        data = await call(
+            "POST",
+            f"/app/installations/{installation_id}/access_tokens",
+            idempotent=True,  # a second token is harmless; a missing one is not
+        )
+    except GitHubHTTPError as exc:
+        raise GitHubHTTPError(
+            exc.status,
+            f"installation token exchange failed: {exc.message}",
+            exc.documentation_url,
+            method=exc.method,
+            path=exc.path,
+        ) from None
+    return parse_token_answer(data)
+
+
+def parse_token_answer(data: object) -> tuple[str, float]:
+    """`(token, expires_at)` from GitHub's answer to the exchange, or GitHubError."""
+    answer = data if isinstance(data, dict) else {}
+    token = answer.get("token")
+    if not isinstance(token, str) or not token:
+        raise GitHubError("GitHub's installation token answer held no token")
+    try:
+        expires_at = parse_expires_at(answer.get("expires_at"))
+    except ValueError:
+        raise GitHubError("GitHub's installation token answer held no valid expires_at") from None
+    return token, expires_at

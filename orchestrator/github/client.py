@@ -17,6 +17,9 @@ What it does add over bare httpx, because the product needs it:
   rate limit while nothing changes (GitHub does not count 304s);
 * the last `x-ratelimit-*` snapshot, for `/diagnose`.
 
+This module holds the endpoints and pagination. Sending one request (retries, the
+ETag cache, the 401 refresh) is `sending.Sender`, the cache is `cache`, the
+errors are `errors`, and the credentials are `auth`, which never imports this.
 httpx is imported in the constructor, not here, so anything on the HTTP
 request path can import the error types without paying for an HTTP stack.
 """
@@ -24,109 +27,40 @@ request path can import the error types without paying for an HTTP stack.
 from __future__ import annotations
 
 import asyncio
-import json as jsonlib
 import logging
 import re
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from orchestrator.github.auth import AppCredentials, Auth, Refreshable
-from orchestrator.github.ratelimit import RateLimit, decide, parse_rate_limit
-from orchestrator.tls import client_context
+from orchestrator.github.cache import ETAG_CACHE_ENTRIES, Reply
+from orchestrator.github.errors import GitHubError, GitHubHTTPError, GitHubUnavailable
+from orchestrator.github.paths import check_repo
+from orchestrator.github.ratelimit import RateLimit
+from orchestrator.github.sending import DEFAULT_BASE_URL, Authorize, Sender, Sleep
 
 if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL = "https://api.github.com"
-API_VERSION = "2022-11-28"
-JSON_MEDIA_TYPE = "application/vnd.github+json"
 SHA_MEDIA_TYPE = "application/vnd.github.sha"
 DEFAULT_LOG_BYTES = 64 * 1024
-ETAG_CACHE_ENTRIES = 256
-ETAG_MAX_BODY_BYTES = 1_000_000
 
 DEPLOYMENT_STATES = frozenset(
     {"error", "failure", "inactive", "in_progress", "queued", "pending", "success"}
 )
 
-# Owners: letters, digits, hyphens (and `_` for Enterprise managed users); names add `.`.
-_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
 _REL = re.compile(r'rel\s*=\s*"?([^";]+)"?')
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_MESSAGE_LIMIT = 500
-
-Sleep = Callable[[float], Awaitable[None]]
-
-
-# --- errors -------------------------------------------------------------------------------
-
-
-class GitHubError(RuntimeError):
-    """Base for everything this client raises about GitHub. Messages never hold a credential."""
-
-    upstream: str | None = "GitHub"  # whom a user-facing failure message names (not us)
-
-
-class GitHubNotConfigured(GitHubError):
-    """No credentials to call GitHub with: our configuration, not GitHub's doing."""
-
-    upstream = None
-
-
-class GitHubHTTPError(GitHubError):
-    """GitHub answered with an error: the message is GitHub's own, which is usually the fix."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        documentation_url: str | None = None,
-        *,
-        method: str = "",
-        path: str = "",
-    ) -> None:
-        self.status = status
-        self.message = message
-        self.documentation_url = documentation_url
-        self.method = method
-        self.path = path
-        where = f" on {method} {path}" if method else ""
-        super().__init__(f"GitHub answered {status}{where}: {message}")
-
-
-class GitHubRateLimited(GitHubError):
-    """Waiting for the limit to lift would exceed our bound; `retry_at` says when to try again."""
-
-    def __init__(
-        self, retry_at: float, reason: str = "rate limit", now: float | None = None
-    ) -> None:
-        self.retry_at = retry_at
-        self.reason = reason
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(retry_at))
-        wait = max(0, round(retry_at - (time.time() if now is None else now)))
-        super().__init__(f"GitHub {reason}: retry after {when} UTC (in about {wait:,} s)")
-
-
-class GitHubUnavailable(GitHubError):
-    """GitHub did not answer usefully (5xx, timeouts) within the retry budget."""
 
 
 # --- pure helpers ---------------------------------------------------------------------------
-
-
-def check_repo(repo: str) -> str:
-    """`"owner/name"` or ValueError: a typo must not become a request to the wrong path."""
-    if not isinstance(repo, str) or not _REPO.match(repo) or repo.endswith(("/.", "/..")):
-        raise ValueError(f"repo must look like 'owner/name', got {str(repo)[:80]!r}")
-    return repo
 
 
 def parse_link_header(value: str | None) -> dict[str, str]:
@@ -161,31 +95,6 @@ def tail_text(data: bytes, max_bytes: int, total: int | None = None) -> str:
     )
 
 
-def error_message(content: bytes, limit: int = _MESSAGE_LIMIT) -> tuple[str, str | None]:
-    """GitHub's `message` (plus 422 field errors) and `documentation_url` from an error body."""
-    try:
-        body = jsonlib.loads(content) if content else None
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        text = content.decode("utf-8", errors="replace").strip()
-        return (text[:limit] or "no message"), None
-    message = str(body.get("message") or "no message")
-    errors = body.get("errors")
-    if isinstance(errors, list) and errors:
-        details = []
-        for item in errors[:5]:
-            if isinstance(item, dict):
-                details.append(
-                    str(item.get("message") or item.get("code") or item.get("field") or item)
-                )
-            else:
-                details.append(str(item))
-        message += " (" + "; ".join(details) + ")"
-    doc = body.get("documentation_url")
-    return message[:limit], doc if isinstance(doc, str) else None
-
-
 def _seg(value: str | int) -> str:
     """One path segment, escaped: a branch named `a/b` or `x?y` stays one segment."""
     return quote(str(value), safe="")
@@ -197,12 +106,6 @@ def _per_page(value: int) -> int:
     return value
 
 
-def _scrub(text: str, authorization: str) -> str:
-    """Belt and braces: a credential must never reach an exception or a log line."""
-    _, _, secret = authorization.partition(" ")
-    return text.replace(secret, "[redacted]") if len(secret) >= 8 else text
-
-
 @dataclass(frozen=True)
 class DispatchResult:
     """What a dispatch told us. `run_id` None: an older server (204), find the run yourself."""
@@ -210,49 +113,6 @@ class DispatchResult:
     run_id: int | None = None
     run_url: str | None = None
     html_url: str | None = None
-
-
-@dataclass(frozen=True)
-class _Reply:
-    status: int
-    headers: Mapping[str, str]
-    content: bytes
-    from_cache: bool = False
-
-    def json(self) -> Any:
-        if not self.content:
-            return None
-        try:
-            return jsonlib.loads(self.content)
-        except ValueError:
-            raise GitHubError(
-                f"GitHub answered {self.status} with a body that is not JSON"
-            ) from None
-
-
-class _ETagCache:
-    """Bounded LRU of (url, accept) -> last 200 reply with its ETag."""
-
-    def __init__(self, max_entries: int) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[str, str], tuple[str, _Reply]] = OrderedDict()
-
-    def get(self, key: tuple[str, str]) -> tuple[str, _Reply] | None:
-        entry = self._entries.get(key)
-        if entry is not None:
-            self._entries.move_to_end(key)
-        return entry
-
-    def put(self, key: tuple[str, str], etag: str, reply: _Reply) -> None:
-        if self.max_entries <= 0 or len(reply.content) > ETAG_MAX_BODY_BYTES:
-            return
-        self._entries[key] = (etag, reply)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 # --- the client -----------------------------------------------------------------------------
@@ -275,29 +135,42 @@ class GitHubClient:
         clock: Callable[[], float] = time.time,
         etag_cache_size: int = ETAG_CACHE_ENTRIES,
     ) -> None:
-        import httpx
-
-        if max_retries < 0:
-            raise ValueError("max_retries must be >= 0")
+        self._sender = Sender(
+            base_url=base_url,
+            transport=transport,
+            max_retries=max_retries,
+            max_wait=max_wait,
+            timeout=timeout,
+            sleep=sleep,
+            user_agent=user_agent,
+            clock=clock,
+            etag_cache_size=etag_cache_size,
+        )
         self._auth = auth
         self._base = urlsplit(base_url.rstrip("/"))
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            transport=transport,
-            verify=client_context(),
-            timeout=timeout,
-            headers={
-                "Accept": JSON_MEDIA_TYPE,
-                "X-GitHub-Api-Version": API_VERSION,
-                "User-Agent": user_agent,
-            },
-        )
-        self.max_retries = max_retries
-        self.max_wait = max_wait
-        self._sleep = sleep
-        self._clock = clock
-        self._etags = _ETagCache(etag_cache_size)
-        self.last_rate_limit: RateLimit | None = None
+        self._http = self._sender.http  # the job-log download streams through the same pool
+
+    # The retry policy lives on the sender; these keep it adjustable on a live client.
+    @property
+    def max_retries(self) -> int:
+        return self._sender.max_retries
+
+    @max_retries.setter
+    def max_retries(self, value: int) -> None:
+        self._sender.max_retries = value
+
+    @property
+    def max_wait(self) -> float:
+        return self._sender.max_wait
+
+    @max_wait.setter
+    def max_wait(self, value: float) -> None:
+        self._sender.max_wait = value
+
+    @property
+    def last_rate_limit(self) -> RateLimit | None:
+        """The `x-ratelimit-*` headers of the latest answer that carried them."""
+        return self._sender.last_rate_limit
 
     async def __aenter__(self) -> GitHubClient:
         return self
@@ -306,19 +179,25 @@ class GitHubClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._sender.aclose()
 
     # --- core ---------------------------------------------------------------------------
 
-    async def _authorization(self, as_app: bool) -> str:
+    def _credential(self, as_app: bool) -> tuple[Authorize, Callable[[], None] | None]:
+        """How to authorize a request, and how to drop a refused token (None: nothing cached).
+
+        The App speaks as itself with a JWT signed per request, so only an installation
+        token, which GitHub may revoke before it expires, is ever refreshed.
+        """
         if not as_app:
-            return await self._auth.authorization()
+            refresh = self._auth.invalidate if isinstance(self._auth, Refreshable) else None
+            return self._auth.authorization, refresh
         if not isinstance(self._auth, AppCredentials):
             raise GitHubError(
                 "this endpoint needs GitHub App credentials (AppAuth); for a repository or "
                 "organization webhook pass repo= or org= with hook_id="
             )
-        return await self._auth.app_authorization()
+        return self._auth.app_authorization, None
 
     async def _request(
         self,
@@ -331,132 +210,20 @@ class GitHubClient:
         as_app: bool = False,
         idempotent: bool | None = None,
         follow_redirects: bool = True,
-    ) -> _Reply:
+    ) -> Reply:
         """Send with retries; return any answer below 400 (304s served from the ETag cache)."""
-        import httpx
-
-        if idempotent is None:
-            idempotent = method in ("GET", "HEAD", "PUT", "DELETE")
-        clean_params = {k: v for k, v in (params or {}).items() if v is not None}
-        attempt = 0
-        reauthenticated = False
-        while True:
-            attempt += 1
-            authorization = await self._authorization(as_app)
-            headers = {"Authorization": authorization}
-            if accept:
-                headers["Accept"] = accept
-            request = self._http.build_request(
-                method, url, params=clean_params or None, json=json, headers=headers
-            )
-            path = request.url.path
-            cached: tuple[str, _Reply] | None = None
-            cache_key: tuple[str, str] | None = None
-            if method == "GET":
-                cache_key = (str(request.url), request.headers.get("accept", ""))
-                cached = self._etags.get(cache_key)
-                if cached is not None:
-                    request.headers["If-None-Match"] = cached[0]
-            started = time.perf_counter()
-            try:
-                response = await self._http.send(request, follow_redirects=follow_redirects)
-            except httpx.TransportError as exc:
-                # A connection that never opened cannot have done anything: safe to retry.
-                never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                decision = decide(
-                    None,
-                    {},
-                    b"",
-                    attempt=attempt,
-                    now=self._clock(),
-                    max_wait=self.max_wait,
-                    max_retries=self.max_retries,
-                    idempotent=idempotent or never_sent,
-                )
-                assert decision is not None
-                if not decision.retry:
-                    raise GitHubUnavailable(
-                        f"no answer from GitHub on {method} {path} after {attempt} attempt(s) "
-                        f"({type(exc).__name__}); try again in a minute"
-                    ) from None
-                log.warning(
-                    "github retry",
-                    extra={
-                        "method": method,
-                        "path": path,
-                        "reason": type(exc).__name__,
-                        "wait": decision.wait,
-                        "attempt": attempt,
-                    },
-                )
-                await self._sleep(decision.wait)
-                continue
-
-            snapshot = parse_rate_limit(response.headers)
-            if snapshot is not None:
-                self.last_rate_limit = snapshot
-            log.debug(
-                "github request",
-                extra={
-                    "method": method,
-                    "path": path,
-                    "status": response.status_code,
-                    "ms": round((time.perf_counter() - started) * 1000, 1),
-                },
-            )
-            decision = decide(
-                response.status_code,
-                response.headers,
-                response.content,
-                attempt=attempt,
-                now=self._clock(),
-                max_wait=self.max_wait,
-                max_retries=self.max_retries,
-                idempotent=idempotent,
-            )
-            if decision is None:
-                if (
-                    response.status_code == 401
-                    and not as_app
-                    and not reauthenticated
-                    and isinstance(self._auth, Refreshable)
-                ):
-                    # A cached installation token GitHub no longer accepts: fetch a new one once.
-                    reauthenticated = True
-                    self._auth.invalidate()
-                    continue
-                break
-            if not decision.retry:
-                if decision.kind in ("primary", "secondary"):
-                    raise GitHubRateLimited(decision.retry_at, decision.reason, now=self._clock())
-                hint = "" if idempotent else " (not retried: it may have taken effect)"
-                raise GitHubUnavailable(
-                    f"{decision.reason} on {method} {path} after {attempt} attempt(s){hint}; "
-                    "try again in a few minutes"
-                )
-            log.warning(
-                "github retry",
-                extra={
-                    "method": method,
-                    "path": path,
-                    "reason": decision.reason,
-                    "wait": decision.wait,
-                    "attempt": attempt,
-                },
-            )
-            await self._sleep(decision.wait)
-
-        status = response.status_code
-        if status == 304 and cached is not None:
-            return _Reply(cached[1].status, cached[1].headers, cached[1].content, from_cache=True)
-        if status < 400 and status != 304:
-            reply = _Reply(status, response.headers, response.content)
-            etag = response.headers.get("etag")
-            if cache_key is not None and status == 200 and etag:
-                self._etags.put(cache_key, etag, reply)
-            return reply
-        message, doc = error_message(response.content)
-        raise GitHubHTTPError(status, _scrub(message, authorization), doc, method=method, path=path)
+        authorize, reauthenticate = self._credential(as_app)
+        return await self._sender.send(
+            method,
+            url,
+            authorize=authorize,
+            reauthenticate=reauthenticate,
+            params=params,
+            json=json,
+            accept=accept,
+            idempotent=idempotent,
+            follow_redirects=follow_redirects,
+        )
 
     async def request(
         self,

@@ -42,7 +42,7 @@ def all_subscriptions(services: Runtime) -> list[subscriptions.Subscription]:
 
 async def fetch_failed_jobs(services: Clients, event: Event) -> list[FailedJob]:
     """The failed jobs of a run and their failing steps; empty if GitHub can't say."""
-    from orchestrator.github.client import GitHubError
+    from orchestrator.github.errors import GitHubError
 
     run = WorkflowRun(event.payload.get("workflow_run"))
     if run.id is None or event.repo is None:

@@ -21,7 +21,7 @@ MAX_LOGS = 4
 
 
 async def _log_tail(github: GitHubClient, repo: str, job_id: int) -> str | None:
-    from orchestrator.github.client import GitHubError
+    from orchestrator.github.errors import GitHubError
 
     try:
         return tail(await github.get_job_logs(repo, job_id))

@@ -28,8 +28,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from orchestrator.github.client import check_repo
 from orchestrator.github.events import WorkflowJob, WorkflowRun, number, text
+from orchestrator.github.paths import check_repo
 from orchestrator.tls import client_context
 from orchestrator.verification.facts import (
     API,
@@ -197,7 +197,7 @@ def _error_of(exc: BaseException) -> CheckError:
     """A failed GitHub call as a fact. GitHub's messages carry no credential (the client
     scrubs them), so they can be shown as they are."""
     from orchestrator.apps import InvalidApp
-    from orchestrator.github.client import (
+    from orchestrator.github.errors import (
         GitHubError,
         GitHubHTTPError,
         GitHubRateLimited,
@@ -243,7 +243,7 @@ class _Collector:
         self.gh_error: CheckError | None = None
 
     def open_github(self) -> None:
-        from orchestrator.github.client import GitHubError
+        from orchestrator.github.errors import GitHubError
 
         try:
             gh = self.services.github()
@@ -263,7 +263,7 @@ class _Collector:
         return await self.deadline.run(work(self.gh), self.check_timeout)
 
     async def _find_run(self) -> dict[str, Any]:
-        from orchestrator.github.client import GitHubHTTPError
+        from orchestrator.github.errors import GitHubHTTPError
 
         request, app = self.request, self.app
         repo = request.repo or app.repo

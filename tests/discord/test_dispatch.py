@@ -80,7 +80,7 @@ def make_bot() -> Bot:
 
     @admin.subcommand("github", "GitHub refuses")
     async def github(ctx: Context) -> Message:
-        from orchestrator.github.client import GitHubHTTPError
+        from orchestrator.github.errors import GitHubHTTPError
 
         raise GitHubHTTPError(403, "Resource not accessible by integration")
 

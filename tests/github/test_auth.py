@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import base64
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,11 +18,14 @@ import rsa
 from orchestrator.github.auth import (
     AppAuth,
     TokenAuth,
+    create_installation_token,
+    find_installation,
     load_private_key,
     make_app_jwt,
     parse_expires_at,
+    parse_token_answer,
 )
-from orchestrator.github.client import GitHubError, GitHubHTTPError
+from orchestrator.github.errors import GitHubError, GitHubHTTPError
 
 BASE = "https://api.github.com"
 NOW = 1_800_000_000.0
@@ -294,3 +299,87 @@ def test_expires_at_parsing() -> None:
     assert parse_expires_at(EXPIRES) == NOW
     with pytest.raises(ValueError, match="missing"):
         parse_expires_at(None)
+
+
+# --- the exchange over a plain "call as the App" (no HTTP) -----------------------------------
+
+
+class FakeCall:
+    """Stands in for a Sender speaking as the App: records calls, answers or raises."""
+
+    def __init__(self, answer: object) -> None:
+        self.answer = answer
+        self.calls: list[tuple[str, str, bool | None]] = []
+
+    async def __call__(self, method: str, path: str, *, idempotent: bool | None = None) -> Any:
+        self.calls.append((method, path, idempotent))
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+@pytest.mark.anyio
+async def test_exchange_posts_once_and_may_be_retried() -> None:
+    call = FakeCall({"token": "ghs_x", "expires_at": EXPIRES})
+    assert await create_installation_token(call, 42) == ("ghs_x", EXPIRES_EPOCH)
+    assert call.calls == [("POST", "/app/installations/42/access_tokens", True)]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("answer", "error", "words"),
+    [
+        ({"id": "42"}, GitHubError, "no installation id for acme/api"),
+        (None, GitHubError, "no installation id"),
+        (GitHubHTTPError(404, "Not Found"), GitHubHTTPError, "App 7 is not installed on acme/api"),
+        (GitHubHTTPError(403, "Forbidden"), GitHubHTTPError, "Forbidden"),  # passed on as is
+    ],
+)
+async def test_installation_lookup_failures(answer: object, error: type, words: str) -> None:
+    with pytest.raises(error, match=words):
+        await find_installation(FakeCall(answer), 7, "acme/api")
+
+
+@pytest.mark.anyio
+async def test_installation_lookup_checks_the_repo_first() -> None:
+    call = FakeCall({"id": 5})
+    with pytest.raises(ValueError, match="owner/name"):
+        await find_installation(call, 7, None)
+    assert call.calls == []
+    assert await find_installation(call, 7, "acme/api") == 5
+    assert call.calls == [("GET", "/repos/acme/api/installation", None)]
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        ({"expires_at": EXPIRES}, "no token"),
+        ({"token": "", "expires_at": EXPIRES}, "no token"),
+        ("ghs_x", "no token"),
+        ({"token": "ghs_x"}, "no valid expires_at"),
+        ({"token": "ghs_x", "expires_at": "soon"}, "no valid expires_at"),
+    ],
+)
+def test_token_answers_without_what_we_need_are_refused(answer: object, words: str) -> None:
+    with pytest.raises(GitHubError, match=words):
+        parse_token_answer(answer)
+
+
+def test_credentials_never_import_the_client() -> None:
+    """The client depends on the credentials; the reverse would be an import cycle."""
+    package = Path(__file__).parents[2] / "orchestrator" / "github"
+    for name in ("auth.py", "sending.py", "cache.py", "errors.py", "paths.py"):
+        tree = ast.parse((package / name).read_text())
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module is not None
+        } | {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        assert "orchestrator.github.client" not in imported, name
+        if name != "auth.py":
+            assert "orchestrator.github.auth" not in imported, name
