@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.github.events import Event, WorkflowRun
 from orchestrator.github.routing import events
-from orchestrator.probes.state import stamp
+from orchestrator.store import keys
 
 if TYPE_CHECKING:
     from orchestrator.apps import App
@@ -24,10 +24,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RUNLOG_TTL = 60 * 24 * 3600
-
-
-def runlog_key(app: str, at: float, run_id: int | None, attempt: int) -> str:
-    return f"runlog:{app}:{stamp(at)}-{run_id or 0}.{attempt}"
 
 
 def is_deploy_run(app: App, repo: str | None, run: WorkflowRun, workflow_name: str | None) -> bool:
@@ -54,7 +50,7 @@ def run_record(run: WorkflowRun) -> dict[str, Any]:
 
 def record_run(store: Store, app: str, run: WorkflowRun) -> str:
     value = run_record(run)
-    key = runlog_key(app, float(value["completed_at"]), run.id, run.attempt)
+    key = keys.run(app, float(value["completed_at"]), run.id, run.attempt)
     store.put(key, value, ttl=RUNLOG_TTL)
     return key
 

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from orchestrator.store import keys
 from orchestrator.store.base import JSONObject, failure_scope
 
 if TYPE_CHECKING:
@@ -126,10 +127,6 @@ class JobRegistry:
 registry = JobRegistry()
 
 
-def job_key(job_id: str) -> str:
-    return f"job:{job_id}"
-
-
 _PROGRESS = {"pending": 1, "running": 2, "done": 3, "failed": 3}
 
 
@@ -142,7 +139,7 @@ def record(services: Services, job: Job, status: Status, **extra: Any) -> None:
     always takes over.
     """
     services.store.put_if_newer(
-        job_key(job.id),
+        keys.job(job.id),
         {
             "name": job.name,
             "payload": job.payload,
@@ -179,7 +176,7 @@ class JobRunner:
         store = self.services.store
         # The claim makes a second delivery of the same attempt a no-op (Lambda retries
         # async events; a redelivered webhook may dispatch again).
-        if not store.claim(f"jobrun:{job.id}.{job.attempt}", ttl=JOB_RECORD_TTL):
+        if not store.claim(keys.job_run(job.id, job.attempt), ttl=JOB_RECORD_TTL):
             log.info("job duplicate skipped", extra={"job": job.name, "job_id": job.id})
             return "duplicate"
         try:

@@ -22,6 +22,7 @@ from orchestrator.notifications.render import (
     needs_failed_jobs,
     render,
 )
+from orchestrator.store import keys
 
 if TYPE_CHECKING:
     from orchestrator.jobs.base import JobContext
@@ -81,7 +82,7 @@ async def notify(event: Event, ctx: JobContext) -> None:
     errors = []
     async with services.discord_rest() as discord:
         for subscription in matching:
-            sent_key = f"notified:{event.delivery}.{subscription.id}"
+            sent_key = keys.notified(event.delivery, subscription.id)
             if store.get(sent_key) is not None:
                 continue
             try:
