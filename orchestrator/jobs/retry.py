@@ -6,7 +6,7 @@ retry`. Jobs registered with `retries=N` get up to N more attempts, spaced out
 (1 min, 5 min, 30 min), each the job's next attempt through the normal runner
 (so it runs once, however often it is delivered).
 
-The plan is kept in the store as `keys.retry(due, job id)` records, so a sweep
+The plan is kept in the store as `retry:<due time>:<job id>` records, so a sweep
 reads only what is due, in due order, without scanning every job record. The
 sweep runs on every tick of the local scheduler and, on AWS, from the
 `jobs.retry` EventBridge schedule. A job retried by hand in the meantime has
