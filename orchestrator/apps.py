@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from orchestrator.config_file import load_file_config
+from orchestrator.store import keys
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from orchestrator.runtime import Runtime
     from orchestrator.store.base import Store
 
-OVERRIDE_PREFIX = "appcfg:"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 # Fields `/config set` may change, with what they hold.
@@ -190,18 +190,14 @@ async def public_only(request: httpx.Request) -> None:
             raise InvalidApp(f"probe: {host} resolves to a non-public address")
 
 
-def _override_key(app_name: str) -> str:
-    return f"{OVERRIDE_PREFIX}{app_name}"
-
-
 def load_apps(config_file: Path, store: Store, *, production: bool) -> dict[str, App]:
     """The apps from the config file with runtime overrides applied, by name."""
     apps: dict[str, App] = {}
     for data in load_file_config(config_file).apps:
         app = App.from_dict(dict(data)).validate(production=production)
         apps[app.name] = app
-    for record in store.query_prefix(OVERRIDE_PREFIX, limit=200):
-        name = record.key.removeprefix(OVERRIDE_PREFIX)
+    for record in store.query_prefix(keys.APP_OVERRIDE_PREFIX, limit=200):
+        name = keys.parse_app_override(record.key)
         if name in apps:
             values = {k: v for k, v in record.value.items() if k in SETTABLE}
             apps[name] = replace(apps[name], **values)
@@ -244,7 +240,7 @@ def set_override(
         raise InvalidApp(f"{key} cannot be empty")
     changes: dict[str, Any] = {key: cleaned}
     updated = replace(app, **changes).validate(production=production)
-    record = store.get(_override_key(app.name)) or {}
+    record = store.get(keys.app_override(app.name)) or {}
     record = {**record, key: cleaned, "_updated_by": actor, "_updated_at": time.time()}
-    store.put(_override_key(app.name), record)
+    store.put(keys.app_override(app.name), record)
     return updated

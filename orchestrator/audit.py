@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import UTC, datetime
 from typing import Any
 
+from orchestrator.store import keys
 from orchestrator.store.base import JSONObject, Record, Store
 
 AUDIT_TTL = 90 * 24 * 3600
@@ -29,8 +29,7 @@ def record(
 ) -> str:
     """Append one audit entry; keys sort by time, so `recent()` is a prefix query."""
     now = time.time()
-    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    key = f"audit:{stamp}-{secrets.token_hex(3)}"
+    key = keys.audit(now, secrets.token_hex(3))
     entry: JSONObject = {
         "at": now,
         "actor": actor,
@@ -45,4 +44,4 @@ def record(
 
 
 def recent(store: Store, limit: int = 20) -> list[Record]:
-    return store.query_prefix("audit:", limit=limit, newest_first=True)
+    return store.query_prefix(keys.AUDIT_PREFIX, limit=limit, newest_first=True)

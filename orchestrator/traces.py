@@ -14,15 +14,12 @@ import time
 from typing import Any
 
 from orchestrator.logs import redactor
+from orchestrator.store import keys
 from orchestrator.store.base import Record, Store, StoreError
 
 TRACE_TTL = 7 * 24 * 3600
 MAX_STEPS = 40
 log = logging.getLogger(__name__)
-
-
-def _key(user_id: str, interaction_id: str) -> str:
-    return f"trace:{user_id}:{interaction_id}"
 
 
 def _clean(value: Any) -> Any:
@@ -46,7 +43,7 @@ def add_step(
     """Append one step (best effort: a trace must never break the command it traces)."""
     if not user_id or not interaction_id:
         return
-    key = _key(user_id, interaction_id)
+    key = keys.trace(user_id, interaction_id)
     try:
         trace = store.get(key) or {
             "command": command,
@@ -72,8 +69,8 @@ def add_step(
 
 
 def recent(store: Store, user_id: str, limit: int = 5) -> list[Record]:
-    return store.query_prefix(f"trace:{user_id}:", limit=limit, newest_first=True)
+    return store.query_prefix(keys.trace_prefix(user_id), limit=limit, newest_first=True)
 
 
 def get(store: Store, user_id: str, interaction_id: str) -> dict[str, Any] | None:
-    return store.get(_key(user_id, interaction_id))
+    return store.get(keys.trace(user_id, interaction_id))

@@ -18,6 +18,8 @@ import sys
 import time
 from typing import Any
 
+from orchestrator.store import keys
+
 STATUSES = ("pending", "running", "done", "failed", "all")
 
 
@@ -41,7 +43,8 @@ def _age(seconds: float) -> str:
 
 
 def jobs(store: Any, status: str = "all", limit: int = 30) -> list[tuple[str, dict[str, Any]]]:
-    found = [(r.key.removeprefix("job:"), r.value) for r in store.query_prefix("job:", limit=5000)]
+    records = store.query_prefix(keys.JOB_PREFIX, limit=5000)
+    found = [(keys.parse_job(r.key), r.value) for r in records]
     if status != "all":
         found = [(k, v) for k, v in found if v.get("status") == status]
     found.sort(key=lambda item: float(item[1].get("updated_at", 0)), reverse=True)
@@ -80,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         retried = []
         for job_id in targets:
-            stored = services.store.get(f"job:{job_id}")
+            stored = services.store.get(keys.job(job_id))
             if stored is None:
                 print(f"no job {job_id}", file=sys.stderr)
                 continue
@@ -103,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
             drain(args.wait)
         failed = 0
         for job_id in retried:
-            after = services.store.get(f"job:{job_id}") or {}
+            after = services.store.get(keys.job(job_id)) or {}
             failed += after.get("status") == "failed"
             print(_line(job_id, after, time.time()))
         return 1 if failed else 0

@@ -31,6 +31,7 @@ from orchestrator.discord.messages import (
     custom_id,
     embed,
 )
+from orchestrator.store import keys
 
 bot = Bot()
 
@@ -65,7 +66,7 @@ def _preview(relay_id: str, target: str, text: str) -> Message:
 def _pending(ctx: Context, kind: str, target: str, text: str, public_note: bool) -> Message:
     relay_id = secrets.token_hex(6)
     ctx.services.store.put(
-        f"relay:{relay_id}",
+        keys.relay(relay_id),
         {
             "kind": kind,
             "target": target,
@@ -124,10 +125,10 @@ async def relay_confirm(ctx: Context) -> Update:
 
     relay_id = ctx.state[0] if ctx.state else ""
     store = ctx.services.store
-    pending = store.get(f"relay:{relay_id}")
+    pending = store.get(keys.relay(relay_id))
     if pending is None:
         return Update(Message(content="⌛ That relay expired or was already handled."))
-    if not store.claim(f"relaysent:{relay_id}", ttl=PENDING_TTL):
+    if not store.claim(keys.relay_sent(relay_id), ttl=PENDING_TTL):
         return Update(Message(content="✅ Already sent."))
     text, target, kind = str(pending["text"]), str(pending["target"]), str(pending["kind"])
     where = f"channel:{target}" if kind == "channel" else f"dm:{target}"
@@ -145,9 +146,9 @@ async def relay_confirm(ctx: Context) -> Update:
             text_sha256=_digest(text),
             error=str(exc)[:200],
         )
-        store.delete(f"relaysent:{relay_id}")  # let the admin try again
+        store.delete(keys.relay_sent(relay_id))  # let the admin try again
         return Update(Message(content=f"💥 Discord refused it: {exc}"[:300]))
-    store.delete(f"relay:{relay_id}")
+    store.delete(keys.relay(relay_id))
     ctx.audit(
         "relay",
         "sent",
@@ -168,5 +169,5 @@ async def relay_confirm(ctx: Context) -> Update:
 @bot.component("relay.cancel", access=Access.ADMIN)
 async def relay_cancel(ctx: Context) -> Update:
     relay_id = ctx.state[0] if ctx.state else ""
-    ctx.services.store.delete(f"relay:{relay_id}")
+    ctx.services.store.delete(keys.relay(relay_id))
     return Update(Message(content="🗑️ Cancelled, nothing was sent."))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import UTC, datetime
 from typing import Any
 
+from orchestrator.store import keys
 from orchestrator.store.base import Store
 
 HISTORY_TTL = 90 * 24 * 3600
@@ -18,13 +18,11 @@ HISTORY_TTL = 90 * 24 * 3600
 
 def record(store: Store, app: str, report: dict[str, Any], at: float | None = None) -> str:
     when = time.time() if at is None else at
-    stamp = datetime.fromtimestamp(when, UTC).strftime("%Y%m%dT%H%M%SZ")
-    key = f"verification:{app}:{stamp}-{secrets.token_hex(2)}"
+    key = keys.verification(app, when, secrets.token_hex(2))
     store.put(key, {**report, "recorded_at": when}, ttl=HISTORY_TTL)
     return key
 
 
 def recent(store: Store, app: str, limit: int = 10) -> list[dict[str, Any]]:
-    return [
-        r.value for r in store.query_prefix(f"verification:{app}:", limit=limit, newest_first=True)
-    ]
+    found = store.query_prefix(keys.verification_prefix(app), limit=limit, newest_first=True)
+    return [r.value for r in found]

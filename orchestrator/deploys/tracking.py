@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from orchestrator.github.events import Event, WorkflowJob, WorkflowRun
+from orchestrator.store import keys
 from orchestrator.store.base import JSONObject, Store
 
 log = logging.getLogger(__name__)
@@ -145,19 +146,11 @@ def apply(tracked: Tracked, event: Event) -> Tracked:
 # -- storage ----------------------------------------------------------------------------------
 
 
-def run_key(repo: str, run_id: int) -> str:
-    return f"track:{repo}:{run_id}"
-
-
-def correlation_key(correlation: str) -> str:
-    return f"trackcorr:{correlation}"
-
-
 def save(store: Store, tracked: Tracked) -> None:
     record = tracked.to_record()
-    store.put(correlation_key(tracked.correlation), record, ttl=TRACK_TTL)
+    store.put(keys.tracked_correlation(tracked.correlation), record, ttl=TRACK_TTL)
     if tracked.run_id is not None:
-        store.put(run_key(tracked.repo, tracked.run_id), record, ttl=TRACK_TTL)
+        store.put(keys.tracked_run(tracked.repo, tracked.run_id), record, ttl=TRACK_TTL)
 
 
 def load_for_event(store: Store, event: Event) -> Tracked | None:
@@ -174,12 +167,12 @@ def load_for_event(store: Store, event: Event) -> Tracked | None:
     else:
         return None
     if run_id is not None:
-        record = store.get(run_key(repo, run_id))
+        record = store.get(keys.tracked_run(repo, run_id))
         if record is not None:
             return Tracked.from_record(record)
     match = CORRELATION.search(title)
     if match and event.name == "workflow_run":
-        record = store.get(correlation_key(match.group(0)))
+        record = store.get(keys.tracked_correlation(match.group(0)))
         if record is not None:
             tracked = Tracked.from_record(record)
             run = WorkflowRun(event.payload.get("workflow_run"))
@@ -211,5 +204,5 @@ def claims(tracked: Tracked, repo: str, run: WorkflowRun) -> bool:
 
 
 def load(store: Store, repo: str, run_id: int) -> Tracked | None:
-    record = store.get(run_key(repo, run_id))
+    record = store.get(keys.tracked_run(repo, run_id))
     return Tracked.from_record(record) if record is not None else None

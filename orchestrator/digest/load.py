@@ -8,8 +8,7 @@ thousand small records, read in pages the backend bounds.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from orchestrator.digest.compute import (
@@ -20,6 +19,7 @@ from orchestrator.digest.compute import (
     compute,
 )
 from orchestrator.probes.state import SELF_APP, TARGETS
+from orchestrator.store import keys
 
 if TYPE_CHECKING:
     from orchestrator.runtime import Runtime
@@ -28,15 +28,6 @@ if TYPE_CHECKING:
 Period = Literal["daily", "weekly"]
 PERIODS: dict[str, float] = {"daily": 86400.0, "weekly": 7 * 86400.0}
 PER_DAY_LIMIT = 5000  # > a day of probes at the shortest interval (30 s: 2880)
-
-
-def days(start: float, end: float) -> Iterator[str]:
-    """`YYYYMMDD` for every UTC day the period touches."""
-    day = datetime.fromtimestamp(start, UTC).date()
-    last = datetime.fromtimestamp(max(start, end - 0.001), UTC).date()
-    while day <= last:
-        yield day.strftime("%Y%m%d")
-        day += timedelta(days=1)
 
 
 def _float(value: Any) -> float | None:
@@ -53,8 +44,8 @@ def _str(value: Any) -> str | None:
 
 def runs(store: Store, app: str, start: float, end: float) -> list[RunSample]:
     out = []
-    for day in days(start, end):
-        for record in store.query_prefix(f"runlog:{app}:{day}", limit=PER_DAY_LIMIT):
+    for day in keys.days(start, end):
+        for record in store.query_prefix(keys.run_prefix(app, day), limit=PER_DAY_LIMIT):
             value = record.value
             at = _float(value.get("completed_at"))
             if at is None:
@@ -76,8 +67,8 @@ def runs(store: Store, app: str, start: float, end: float) -> list[RunSample]:
 def probes(store: Store, app: str, start: float, end: float) -> list[ProbeSample]:
     out = []
     for target in TARGETS:
-        for day in days(start, end):
-            prefix = f"probe:{app}:{target}:{day}"
+        for day in keys.days(start, end):
+            prefix = keys.probe_prefix(app, target, day)
             for record in store.query_prefix(prefix, limit=PER_DAY_LIMIT):
                 value = record.value
                 at = _float(value.get("at"))
@@ -90,8 +81,9 @@ def probes(store: Store, app: str, start: float, end: float) -> list[ProbeSample
 
 def verifications(store: Store, app: str, start: float, end: float) -> list[VerificationSample]:
     out = []
-    for day in days(start, end):
-        for record in store.query_prefix(f"verification:{app}:{day}", limit=PER_DAY_LIMIT):
+    for day in keys.days(start, end):
+        prefix = keys.verification_prefix(app, day)
+        for record in store.query_prefix(prefix, limit=PER_DAY_LIMIT):
             at = _float(record.value.get("recorded_at"))
             verdict = _str(record.value.get("verdict"))
             if at is not None and verdict:

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.github.events import WorkflowRun
-from orchestrator.probes.state import stamp
+from orchestrator.store import keys
 
 if TYPE_CHECKING:
     from orchestrator.apps import App
@@ -22,10 +22,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RUNLOG_TTL = 60 * 24 * 3600
-
-
-def runlog_key(app: str, at: float, run_id: int | None, attempt: int) -> str:
-    return f"runlog:{app}:{stamp(at)}-{run_id or 0}.{attempt}"
 
 
 def is_deploy_run(app: App, repo: str | None, run: WorkflowRun, workflow_name: str | None) -> bool:
@@ -52,6 +48,6 @@ def run_record(run: WorkflowRun) -> dict[str, Any]:
 
 def record_run(store: Store, app: str, run: WorkflowRun) -> str:
     value = run_record(run)
-    key = runlog_key(app, float(value["completed_at"]), run.id, run.attempt)
+    key = keys.run(app, float(value["completed_at"]), run.id, run.attempt)
     store.put(key, value, ttl=RUNLOG_TTL)
     return key

@@ -14,6 +14,7 @@ from typing import Any
 from orchestrator.github.events import Event, slim
 from orchestrator.github.routing import EventRouter
 from orchestrator.jobs.base import JobContext, JobRegistry
+from orchestrator.store import keys
 from orchestrator.store.base import JSONObject, Store
 
 DELIVERY_TTL = 7 * 24 * 3600
@@ -26,7 +27,7 @@ DELIVERY_RETRIES = 3
 def claim_delivery(store: Store, delivery: str, event: str, action: str | None) -> bool:
     """True for the first copy of a delivery; raises StoreUnavailable when the store is down."""
     return store.claim(
-        f"delivery:{delivery}", ttl=DELIVERY_TTL, value={"event": event, "action": action}
+        keys.delivery(delivery), ttl=DELIVERY_TTL, value={"event": event, "action": action}
     )
 
 

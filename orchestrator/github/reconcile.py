@@ -10,6 +10,7 @@ handlers of the same delivery all see it as current.
 from __future__ import annotations
 
 from orchestrator.github.events import Event, WorkflowJob, WorkflowRun, timestamp
+from orchestrator.store import keys
 from orchestrator.store.base import Store
 
 STATE_TTL = 30 * 24 * 3600
@@ -27,7 +28,7 @@ def state_key(event: Event) -> tuple[str, float] | None:
         run = WorkflowRun(event.payload.get("workflow_run"))
         if run.id is None:
             return None
-        return f"runstate:{repo}:{run.id}", version(run.attempt, run.updated_at, run.status)
+        return keys.run_state(repo, run.id), version(run.attempt, run.updated_at, run.status)
     if event.name == "workflow_job":
         job = WorkflowJob(event.payload.get("workflow_job"))
         if job.id is None:
@@ -37,7 +38,7 @@ def state_key(event: Event) -> tuple[str, float] | None:
             or job.started_at
             or timestamp(event.payload, "workflow_job", "created_at")
         )
-        return f"jobstate:{repo}:{job.id}", version(job.attempt, updated, job.status)
+        return keys.job_state(repo, job.id), version(job.attempt, updated, job.status)
     return None
 
 

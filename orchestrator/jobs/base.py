@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
+from orchestrator.store import keys
 from orchestrator.store.base import JSONObject
 
 if TYPE_CHECKING:
@@ -136,10 +137,6 @@ class JobRegistry:
         return sorted(self._jobs)
 
 
-def job_key(job_id: str) -> str:
-    return f"job:{job_id}"
-
-
 _PROGRESS = {"pending": 1, "running": 2, "done": 3, "failed": 3}
 
 
@@ -152,7 +149,7 @@ def record(store: Store, job: Job, status: Status, **extra: Any) -> None:
     always takes over.
     """
     store.put_if_newer(
-        job_key(job.id),
+        keys.job(job.id),
         {
             "name": job.name,
             "payload": job.payload,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.jobs.base import Job, record
 from orchestrator.jobs.runner import JobRunner
+from orchestrator.store import keys
 from orchestrator.store.base import JSONObject
 
 if TYPE_CHECKING:
@@ -101,14 +102,14 @@ class InProcessDispatcher:
         job attempt run once, whoever resumes it.
         """
         resumed = []
-        for entry in self.services.store.query_prefix("job:", limit=limit * 5):
+        for entry in self.services.store.query_prefix(keys.JOB_PREFIX, limit=limit * 5):
             value = entry.value
             if value.get("status") != "pending":
                 continue
             job = Job(
                 name=str(value.get("name")),
                 payload=dict(value.get("payload") or {}),
-                id=entry.key.removeprefix("job:"),
+                id=keys.parse_job(entry.key),
                 attempt=int(value.get("attempt", 1)),
             )
             self._run_soon(job)

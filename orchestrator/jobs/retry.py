@@ -20,7 +20,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.jobs.base import JOB_RECORD_TTL, Job, job_key, record
+from orchestrator.jobs.base import JOB_RECORD_TTL, Job, record
+from orchestrator.store import keys
 
 if TYPE_CHECKING:
     from orchestrator.runtime import Runtime
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 
 SWEEP = "jobs.retry"  # the schedule (EventBridge) that sweeps due retries on AWS
 DELAYS = (60.0, 300.0, 1800.0)
-_PREFIX = "retry:"
 
 
 def retry_delay(attempt: int, retries: int) -> float | None:
@@ -39,11 +39,6 @@ def retry_delay(attempt: int, retries: int) -> float | None:
     if attempt < 1 or attempt > retries:
         return None
     return DELAYS[min(attempt, len(DELAYS)) - 1]
-
-
-def retry_key(due: float, job_id: str) -> str:
-    # Zero-padded seconds sort as text in time order, which is the store's key order.
-    return f"{_PREFIX}{int(due):012d}:{job_id}"
 
 
 @dataclass(frozen=True)
@@ -57,12 +52,12 @@ class Planned:
 
 def parse(rec: Record) -> Planned | None:
     """A stored plan, or None for a record that is not one (never raises)."""
-    _, _, rest = rec.key.partition(_PREFIX)
-    due, _, job_id = rest.partition(":")
+    planned = keys.parse_retry(rec.key)
     attempt, retries = rec.value.get("attempt"), rec.value.get("retries", 0)
-    if not (due.isascii() and due.isdigit()) or not job_id or not isinstance(attempt, int):
+    if planned is None or not isinstance(attempt, int):
         return None
-    return Planned(rec.key, float(due), job_id, attempt, retries if isinstance(retries, int) else 0)
+    due, job_id = planned
+    return Planned(rec.key, due, job_id, attempt, retries if isinstance(retries, int) else 0)
 
 
 def schedule_retry(store: Store, job: Job, retries: int, now: float | None = None) -> float | None:
@@ -72,7 +67,7 @@ def schedule_retry(store: Store, job: Job, retries: int, now: float | None = Non
         return None
     due = (time.time() if now is None else now) + delay
     plan = {"attempt": job.attempt + 1, "retries": retries}  # the policy travels with the plan
-    store.put(retry_key(due, job.id), plan, ttl=JOB_RECORD_TTL)
+    store.put(keys.retry(due, job.id), plan, ttl=JOB_RECORD_TTL)
     return due
 
 
@@ -82,7 +77,7 @@ def record_failed_attempt(
     """Record a first attempt that failed outside the runner (e.g. a post made inline by
     another job) as a failed job with its retries planned: listed by `jobs list`,
     replayable by `jobs retry`, and tried again by the sweep."""
-    services.store.claim(f"jobrun:{job.id}.{job.attempt}", ttl=JOB_RECORD_TTL)
+    services.store.claim(keys.job_run(job.id, job.attempt), ttl=JOB_RECORD_TTL)
     retry_at = schedule_retry(services.store, job, retries, now)
     extra: dict[str, Any] = {"error": error[:500]}
     if retry_at is not None:
@@ -96,7 +91,7 @@ def claim_submission(store: Store, job: Job) -> bool:
     schedule event) or a sweep and `orchestrator jobs retry` may pick the same failed job
     at once; without this each would submit its own next attempt, and the runner's claim,
     which is per attempt, would let both run."""
-    return store.claim(f"retrysub:{job.id}.{job.attempt}", ttl=JOB_RECORD_TTL)
+    return store.claim(keys.retry_submission(job.id, job.attempt), ttl=JOB_RECORD_TTL)
 
 
 def sweep(services: Runtime, now: float | None = None, limit: int = 50) -> list[str]:
@@ -104,7 +99,7 @@ def sweep(services: Runtime, now: float | None = None, limit: int = 50) -> list[
     store = services.store
     moment = time.time() if now is None else now
     submitted: list[str] = []
-    for rec in store.query_prefix(_PREFIX, limit=limit):
+    for rec in store.query_prefix(keys.RETRY_PREFIX, limit=limit):
         planned = parse(rec)
         if planned is None:
             store.delete(rec.key)
@@ -131,7 +126,7 @@ def sweep(services: Runtime, now: float | None = None, limit: int = 50) -> list[
 
 def _next_attempt(store: Store, planned: Planned) -> Job | None:
     """The planned attempt, unless the job has moved on (retried by hand, expired)."""
-    stored = store.get(job_key(planned.job_id))
+    stored = store.get(keys.job(planned.job_id))
     if stored is None or stored.get("status") != "failed":
         return None
     if stored.get("attempt") != planned.attempt - 1:

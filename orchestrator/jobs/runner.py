@@ -21,6 +21,7 @@ from orchestrator.jobs.base import (
     record,
 )
 from orchestrator.jobs.retry import schedule_retry
+from orchestrator.store import keys
 from orchestrator.store.base import failure_scope
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class JobRunner:
         store = self.services.store
         # The claim makes a second delivery of the same attempt a no-op (Lambda retries
         # async events; a redelivered webhook may dispatch again).
-        if not store.claim(f"jobrun:{job.id}.{job.attempt}", ttl=JOB_RECORD_TTL):
+        if not store.claim(keys.job_run(job.id, job.attempt), ttl=JOB_RECORD_TTL):
             log.info("job duplicate skipped", extra={"job": job.name, "job_id": job.id})
             return "duplicate"
         try:

@@ -20,6 +20,7 @@ from orchestrator.notifications.render import (
     needs_failed_jobs,
     render,
 )
+from orchestrator.store import keys
 
 if TYPE_CHECKING:
     from orchestrator.clients import Clients
@@ -79,7 +80,7 @@ async def notify(services: Clients, event: Event) -> None:
     errors = []
     async with services.discord_rest() as discord:
         for subscription in matching:
-            sent_key = f"notified:{event.delivery}.{subscription.id}"
+            sent_key = keys.notified(event.delivery, subscription.id)
             if store.get(sent_key) is not None:
                 continue
             try:

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from orchestrator.github.events import Event
+from orchestrator.store import keys
 from orchestrator.store.base import JSONObject, Store
-
-PREFIX = "sub:"
 
 
 class InvalidSubscription(ValueError):
@@ -125,11 +124,11 @@ def from_config(entries: Iterable[dict[str, Any]]) -> list[Subscription]:
 
 def stored(store: Store) -> list[Subscription]:
     out = []
-    for record in store.query_prefix(PREFIX, limit=500):
+    for record in store.query_prefix(keys.SUBSCRIPTION_PREFIX, limit=500):
         try:
             out.append(
                 Subscription.from_dict(
-                    record.value, id=record.key.removeprefix(PREFIX), source="store"
+                    record.value, id=keys.parse_subscription(record.key), source="store"
                 )
             )
         except InvalidSubscription:
@@ -139,12 +138,12 @@ def stored(store: Store) -> list[Subscription]:
 
 def add(store: Store, subscription: Subscription) -> Subscription:
     sub_id = subscription.id or secrets.token_hex(3)
-    store.put(PREFIX + sub_id, subscription.to_record())
+    store.put(keys.subscription(sub_id), subscription.to_record())
     return Subscription.from_dict(subscription.to_record(), id=sub_id, source="store")
 
 
 def remove(store: Store, sub_id: str) -> bool:
-    key = PREFIX + sub_id
+    key = keys.subscription(sub_id)
     if store.get(key) is None:
         return False
     store.delete(key)

@@ -24,9 +24,9 @@ from orchestrator.probes.state import (
     ProbeResult,
     ProbeState,
     Target,
-    stamp,
     transition,
 )
+from orchestrator.store import keys
 
 if TYPE_CHECKING:
     from orchestrator.clients import Clients
@@ -38,18 +38,6 @@ RESULT_TTL = 30 * 24 * 3600
 STATE_TTL = 30 * 24 * 3600  # refreshed by every run; lapses only for a target no longer probed
 INCIDENT_TTL = 90 * 24 * 3600
 COMMIT_ATTEMPTS = 3
-
-
-def result_key(target: Target, at: float) -> str:
-    return f"probe:{target.app}:{target.name}:{stamp(at)}"
-
-
-def state_key(app: str, target: str) -> str:
-    return f"probestate:{app}:{target}"
-
-
-def incident_key(app: str, target: str, start: float) -> str:
-    return f"incident:{app}:{stamp(start)}-{target}"
 
 
 def targets(services: Clients) -> list[Target]:
@@ -76,25 +64,26 @@ def targets(services: Clients) -> list[Target]:
 
 
 def load_state(store: Store, app: str, target: str) -> ProbeState | None:
-    raw = store.get(state_key(app, target))
+    raw = store.get(keys.probe_state(app, target))
     return ProbeState.from_json(raw) if raw else None
 
 
 def states(store: Store, app: str) -> list[tuple[str, ProbeState]]:
     """Every probed target of `app` with its current state, by target name."""
     return [
-        (record.key.rsplit(":", 1)[-1], ProbeState.from_json(record.value))
-        for record in store.query_prefix(f"probestate:{app}:", limit=20)
+        (keys.parse_probe_state(record.key)[1], ProbeState.from_json(record.value))
+        for record in store.query_prefix(keys.probe_state_prefix(app), limit=20)
     ]
 
 
 def incidents(store: Store, app: str, limit: int = 5) -> list[dict[str, Any]]:
-    return [r.value for r in store.query_prefix(f"incident:{app}:", limit=limit, newest_first=True)]
+    found = store.query_prefix(keys.incident_prefix(app), limit=limit, newest_first=True)
+    return [r.value for r in found]
 
 
 def commit(store: Store, target: Target, result: ProbeResult) -> Change | None:
     """Fold `result` into the stored state; the change, if this call is the one that made it."""
-    key = state_key(target.app, target.name)
+    key = keys.probe_state(target.app, target.name)
     for _ in range(COMMIT_ATTEMPTS):
         previous = load_state(store, target.app, target.name)
         new, change = transition(previous, result)
@@ -109,7 +98,7 @@ def commit(store: Store, target: Target, result: ProbeResult) -> Change | None:
 
 def record_incident(store: Store, target: Target, change: Change) -> str:
     """Open an incident on down, close it on recovery; returns its key."""
-    key = incident_key(target.app, target.name, change.incident_start)
+    key = keys.incident(target.app, target.name, change.incident_start)
     existing = store.get(key) or {}
     value = {
         "app": target.app,
@@ -153,7 +142,7 @@ async def run_probes(
     store = services.store
     observed: list[Observation] = []
     for target, result in zip(found, results, strict=True):
-        store.put(result_key(target, result.at), result.to_json(), ttl=RESULT_TTL)
+        store.put(keys.probe(target.app, target.name, result.at), result.to_json(), ttl=RESULT_TTL)
         change = commit(store, target, result)
         if change is not None:
             record_incident(store, target, change)
@@ -191,7 +180,7 @@ async def _announce(services: Clients, observed: list[Observation]) -> list[Obse
             try:
                 await discord.create_message(target.channel_id, message)
             except DiscordError as exc:
-                key = incident_key(target.app, target.name, change.incident_start)
+                key = keys.incident(target.app, target.name, change.incident_start)
                 job = Job(
                     ANNOUNCE_JOB,
                     {

@@ -17,7 +17,6 @@ the winner's change is announced (see `run.commit`).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
 # The pseudo-app this service's own `/healthz` is recorded under. Not a valid app name
@@ -29,11 +28,6 @@ TARGETS = ("frontend", "api", SELF_TARGET)
 
 def display_app(app: str) -> str:
     return "orchestrator (this service)" if app == SELF_APP else app
-
-
-def stamp(at: float) -> str:
-    """Sortable UTC time for store keys: `20261129T090500Z`."""
-    return datetime.fromtimestamp(at, UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 @dataclass(frozen=True)

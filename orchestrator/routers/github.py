@@ -21,6 +21,7 @@ from orchestrator.logs import bind
 from orchestrator.routers.edge import VerifiedBody
 from orchestrator.routers.errors import Refusal, responses
 from orchestrator.services import Services
+from orchestrator.store import keys
 
 PATH = "/github"  # the signed edge verifies what arrives here (main wires it)
 
@@ -140,7 +141,7 @@ async def webhook(request: Request, body: VerifiedBody) -> JSONResponse:
     except Exception:
         # Let GitHub redeliver: un-claim, so the redelivery is not taken for a duplicate.
         log.exception("could not queue delivery", extra={"delivery": delivery})
-        await run_in_threadpool(services.store.delete, f"delivery:{delivery}")
+        await run_in_threadpool(services.store.delete, keys.delivery(delivery))
         raise Refusal(
             503,
             "unavailable",

@@ -25,6 +25,7 @@ from orchestrator.schedules.timing import (
     slot_job_id,
     slot_payload,
 )
+from orchestrator.store import keys
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
@@ -71,7 +72,7 @@ class LocalScheduler:
                 continue
             job_id = slot_job_id(schedule, slot)
             try:
-                if self.services.store.claim(f"schedslot:{job_id}", ttl=SLOT_CLAIM_TTL):
+                if self.services.store.claim(keys.schedule_slot(job_id), ttl=SLOT_CLAIM_TTL):
                     self.services.jobs.dispatch(
                         schedule.job, slot_payload(schedule, slot), job_id=job_id
                     )

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from orchestrator.store import keys
+
 if TYPE_CHECKING:
     from orchestrator.config import Settings
 
@@ -82,7 +84,7 @@ def due(schedule: Schedule, last_slot: datetime | None, now: datetime) -> dateti
 def slot_label(schedule: Schedule, slot: datetime) -> str:
     slot = _utc(slot)
     if schedule.kind == "interval":
-        return slot.strftime("%Y%m%dT%H%M%SZ")
+        return keys.stamp(slot.timestamp())  # the job id lands in `job:` and slot-claim keys
     return slot.strftime("%Y-%m-%d")
 
 

@@ -1,7 +1,8 @@
 """The store interface: the few operations every feature needs, and nothing more.
 
-Keys are `"<collection>:<id>"`. The collection (before the first colon) is
-how the DynamoDB backend partitions data, so a prefix query must name one
+Keys are `"<collection>:<id>"`, built by `store.keys` (the one place that
+knows each layout). The collection (before the first colon) is how the
+DynamoDB backend partitions data, so a prefix query must name one
 (`"audit:2026-11"` is fine, `"aud"` is not). Values are small JSON objects.
 
 Why these operations:

@@ -14,12 +14,13 @@ from orchestrator.config import load_settings
 from orchestrator.deploys import history
 from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.devtools.simulate import Invoker, command_interaction
-from orchestrator.digest.runlog import RUNLOG_TTL, runlog_key
+from orchestrator.digest.runlog import RUNLOG_TTL
 from orchestrator.discord import dispatch
 from orchestrator.discord.interactions import Interaction
-from orchestrator.probes.run import RESULT_TTL, result_key
+from orchestrator.probes.run import RESULT_TTL
 from orchestrator.probes.state import ProbeResult, Target
 from orchestrator.services import Services
+from orchestrator.store import keys
 from tests.support.discord_spec import DiscordSpec
 
 USER = "900000000000000003"
@@ -50,7 +51,7 @@ def world(tmp_path: Path) -> Iterator[tuple[Services, DiscordStandIn]]:
             ("docs", 3, "success", now - 7200),
         ):
             store.put(
-                runlog_key(app, at, run_id, 1),
+                keys.run(app, at, run_id, 1),
                 {
                     "run_id": run_id,
                     "conclusion": conclusion,
@@ -64,7 +65,9 @@ def world(tmp_path: Path) -> Iterator[tuple[Services, DiscordStandIn]]:
         target = Target("web", "frontend", "https://web.example.com/")
         for minutes, ok in ((10, True), (20, False), (30, True), (40, True)):
             result = ProbeResult(ok=ok, at=now - minutes * 60, status=200 if ok else 503, ms=50)
-            store.put(result_key(target, result.at), result.to_json(), ttl=RESULT_TTL)
+            store.put(
+                keys.probe(target.app, target.name, result.at), result.to_json(), ttl=RESULT_TTL
+            )
         history.record(store, "web", {"verdict": "pass"}, at=now - 60)
         history.record(store, "web", {"verdict": "fail"}, at=now - 2 * DAY)
         yield services, discord

@@ -15,7 +15,6 @@ from orchestrator.jobs.retry import (
     claim_submission,
     record_failed_attempt,
     retry_delay,
-    retry_key,
     sweep,
 )
 from orchestrator.jobs.runner import JobRunner
@@ -38,11 +37,6 @@ from orchestrator.services import Services
 )
 def test_retry_delay(attempt: int, retries: int, expected: float | None) -> None:
     assert retry_delay(attempt, retries) == expected
-
-
-def test_retry_keys_sort_in_due_order() -> None:
-    keys = [retry_key(due, "j") for due in (5.0, 100.0, 99.9, 1_800_000_000.0)]
-    assert sorted(keys) == [keys[0], keys[2], keys[1], keys[3]]
 
 
 class Flaky:

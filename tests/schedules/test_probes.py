@@ -16,10 +16,10 @@ from orchestrator.probes.run import (
     incidents,
     load_state,
     run_probes,
-    state_key,
     targets,
 )
 from orchestrator.probes.state import SELF_APP, ProbeResult, ProbeState, Target
+from orchestrator.store import keys
 from tests.schedules.conftest import APP_CHANNEL, OPS_CHANNEL, World
 
 
@@ -179,7 +179,7 @@ def test_a_commit_that_loses_the_race_decides_again(world: World) -> None:
 
         def get(self, key: str) -> Any:
             value = store.get(key)
-            if key == state_key("web", "api") and not self.raced:
+            if key == keys.probe_state("web", "api") and not self.raced:
                 self.raced = True  # the other worker commits right after our read
                 other.append(commit(store, target, ProbeResult(ok=False, at=150.0, status=500)))
             return value

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from orchestrator.digest.load import build, runs
-from orchestrator.digest.runlog import runlog_key
 from orchestrator.github.events import Event
 from orchestrator.jobs.base import Job, JobContext
 from orchestrator.jobs.retry import DELAYS, SWEEP, record_failed_attempt
@@ -21,6 +20,7 @@ from orchestrator.schedules.aws import is_schedule_event, run_schedule_event
 from orchestrator.schedules.local import LocalScheduler, start_scheduler
 from orchestrator.schedules.timing import PROBES, Schedule
 from orchestrator.services import Services
+from orchestrator.store import keys
 from orchestrator.store.base import JSONObject
 from orchestrator.webhooks.digest import record_deploy_run
 from tests.schedules.conftest import APP_CHANNEL, DIGEST_CHANNEL, World, services_for
@@ -232,7 +232,7 @@ def test_completed_deploy_runs_are_logged_once_and_others_ignored(world: World) 
     other_repo["repository"] = {"full_name": "acme/other"}
     deliver(services, other_repo)
     logged = store.query_prefix("runlog:web:", limit=10)
-    assert [r.key for r in logged] == [runlog_key("web", 1795924950.0, 7, 1)]
+    assert [r.key for r in logged] == [keys.run("web", 1795924950.0, 7, 1)]
     assert logged[0].value["duration"] == 150.0 and logged[0].value["conclusion"] == "success"
 
 
