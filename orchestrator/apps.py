@@ -3,29 +3,25 @@
 An app comes from the config file's `[[apps]]` table; admins can change a few
 fields at runtime with `/config set` (replacing the old `/set-frontend` and
 `/set-api-base`). Runtime overrides live in the store, are validated the same
-way, and are audited. URLs must be https, and in production must not point
-at private or loopback hosts: a bot that fetches any URL an admin types would
-otherwise be a way into the VPC.
+way, and are audited. URLs must pass `http.check_url`: https, and in production
+no private or loopback hosts, the same policy production fetches apply to every
+hop (a bot that fetches any URL an admin types would otherwise be a way into the VPC).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from orchestrator.config_file import load_file_config
+from orchestrator.http import RefusedURL, check_url
 from orchestrator.store import keys
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    import httpx
 
     from orchestrator.runtime import Runtime
     from orchestrator.store.base import Store
@@ -99,7 +95,10 @@ class App:
         for name in _URL_FIELDS:
             value = getattr(self, name)
             if value is not None:
-                check_url(value, production=production, what=f"{self.name}.{name}")
+                try:
+                    check_url(value, production=production, what=f"{self.name}.{name}")
+                except RefusedURL as exc:
+                    raise InvalidApp(str(exc)) from None
         if self.frontend_version_pattern is not None:
             try:
                 re.compile(self.frontend_version_pattern)
@@ -110,84 +109,6 @@ class App:
         ):
             raise InvalidApp(f"app {self.name}: channel_id must be a channel id")
         return self
-
-
-def check_url(url: str, *, production: bool, what: str = "url") -> str:
-    """https only (plain http for a loopback dev server outside production); in production
-    no loopback, private, link-local or reserved hosts either, however the address is
-    spelled (`127.1`, `2130706433` and `0x7f000001` all reach 127.0.0.1)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if not host:
-        raise InvalidApp(f"{what}: no host in {url!r}")
-    # Plain http only for a local development server, and never in production.
-    local = host in ("localhost", "127.0.0.1", "::1")
-    if parts.scheme != "https" and (production or parts.scheme != "http" or not local):
-        raise InvalidApp(f"{what}: only https URLs are allowed")
-    if parts.username or parts.password:
-        raise InvalidApp(f"{what}: credentials in URLs are not allowed")
-    if production:
-        if host == "localhost" or host.endswith((".localhost", ".internal", ".local")):
-            raise InvalidApp(f"{what}: {host} is not a public host")
-        address = literal_address(host)
-        if address is not None and not address.is_global:
-            raise InvalidApp(f"{what}: {host} is not a public address")
-    return url
-
-
-def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address a host names literally, in any spelling the resolver accepts; None for
-    a name. `inet_aton` is the parser behind getaddrinfo's numeric IPv4 forms (shortened,
-    decimal, octal, hex), so what it accepts is exactly what a connection would reach."""
-    bare = host.strip("[]")
-    try:
-        return ipaddress.ip_address(bare)
-    except ValueError:
-        pass
-    if bare.isascii() and all(c.isalnum() or c == "." for c in bare):
-        try:
-            return ipaddress.IPv4Address(socket.inet_aton(bare))
-        except OSError:
-            return None
-    return None
-
-
-async def _getaddrinfo(host: str, port: int) -> list[str]:
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    answers = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(sockaddr[0]) for *_, sockaddr in answers]
-
-
-# The resolver `public_only` asks; a seam, so tests never send a DNS query.
-resolve: Callable[[str, int], Awaitable[list[str]]] = _getaddrinfo
-
-
-async def public_only(request: httpx.Request) -> None:
-    """httpx request hook for production fetches (probes, the verifier): every hop,
-    redirects included, must be a public https URL whose name resolves to public
-    addresses only, so neither a typed URL nor a DNS answer walks a fetch into the VPC.
-
-    The connection resolves the name again, so a rebinding DNS server (public answer,
-    then private, TTL 0) can still slip between the two lookups; what it would reach is
-    an https handshake that must verify the name's certificate, and the answer shown is
-    only a status line. docs/security.md says so."""
-    url = str(request.url)
-    check_url(url, production=True, what="probe")
-    host = request.url.host
-    if literal_address(host) is not None:
-        return  # a literal: check_url has judged it
-    try:
-        addresses = await resolve(host, request.url.port or 443)
-    except OSError:
-        # Refused rather than left to the connection: an answer we could not check is not
-        # one to connect on (the connection would resolve again, and might get one).
-        raise InvalidApp(f"probe: {host} does not resolve") from None
-    for text in addresses:
-        address = ipaddress.ip_address(text.split("%", 1)[0])
-        if not address.is_global:
-            raise InvalidApp(f"probe: {host} resolves to a non-public address")
 
 
 def load_apps(config_file: Path, store: Store, *, production: bool) -> dict[str, App]:

@@ -38,15 +38,15 @@ PUBLIC_TEST_ADDRESS = "93.184.216.34"  # what every name "resolves" to in tests
 
 @pytest.fixture(autouse=True)
 def _no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Production-mode fetches resolve names to check them (`apps.public_only`); tests never
+    """Production-mode fetches resolve names to check them (`http.public_only`); tests never
     send a DNS query, so every name resolves to one public address unless a test says
     otherwise. Only this process: servers the tests start run in test mode, without it."""
-    import orchestrator.apps
+    import orchestrator.http
 
     async def resolve(host: str, port: int) -> list[str]:
         return [PUBLIC_TEST_ADDRESS]
 
-    monkeypatch.setattr(orchestrator.apps, "resolve", resolve)
+    monkeypatch.setattr(orchestrator.http, "resolve", resolve)
 
 
 @pytest.fixture

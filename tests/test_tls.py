@@ -38,7 +38,7 @@ def test_our_clients_are_built_with_the_shared_context(monkeypatch: pytest.Monke
     from orchestrator.github.auth import TokenAuth
     from orchestrator.github.client import GitHubClient
     from orchestrator.probes.http import make_client
-    from orchestrator.verification.collect import _default_http_client
+    from orchestrator.verification.http_checks import open_client
 
     verified: list[Any] = []
     original = httpx.AsyncClient.__init__
@@ -54,7 +54,7 @@ def test_our_clients_are_built_with_the_shared_context(monkeypatch: pytest.Monke
             DiscordREST(base_url="https://discord.com/api/v10", application_id="1")._client,
             GitHubClient(auth=TokenAuth("ghp_x"))._http,
             make_client(5.0, True),
-            _default_http_client(5.0),
+            open_client(5.0, production=True),
         ]
         for client in clients:
             await client.aclose()

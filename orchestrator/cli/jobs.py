@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from orchestrator.store import keys
+from orchestrator.text import ago, duration
 
 STATUSES = ("pending", "running", "done", "failed", "all")
 
@@ -32,14 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wait", type=float, default=60.0, help="seconds to wait for in-process retries to finish"
     )
-
-
-def _age(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.0f}h"
 
 
 def jobs(store: Any, status: str = "all", limit: int = 30) -> list[tuple[str, dict[str, Any]]]:
@@ -56,10 +49,10 @@ def _line(job_id: str, value: dict[str, Any], now: float) -> str:
     retry_at = value.get("retry_at")
     retry = ""
     if value.get("status") == "failed" and isinstance(retry_at, int | float):
-        retry = f"  (retries on its own in {_age(max(0.0, retry_at - now))})"
+        retry = f"  (retries on its own in {duration(max(0.0, retry_at - now))})"
     return (
         f"{job_id:<24} {value.get('name', '?'):<22} {value.get('status', '?'):<8} "
-        f"#{value.get('attempt', 1)}  {_age(now - float(value.get('updated_at', now)))} ago"
+        f"#{value.get('attempt', 1)}  {ago(now - float(value.get('updated_at', now)))}"
         f"{retry}{error}"
     )
 

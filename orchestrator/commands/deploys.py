@@ -29,7 +29,8 @@ from orchestrator.discord.commands import (
 )
 from orchestrator.discord.messages import Color, Message, embed
 from orchestrator.github.events import WorkflowRun, short_sha
-from orchestrator.notifications.render import conclusion_parts, duration_text
+from orchestrator.notifications.render import conclusion_parts
+from orchestrator.text import ago, duration
 
 bot = Bot()
 
@@ -51,16 +52,6 @@ def parse_inputs(raw: str | None) -> dict[str, str]:
             raise InvalidApp(f"inputs look like key=value, got {part.strip()!r}")
         inputs[key.strip()] = value.strip()
     return inputs
-
-
-def age(seconds_ago: float) -> str:
-    if seconds_ago < 90:
-        return "just now"
-    if seconds_ago < 5400:
-        return f"{round(seconds_ago / 60)} min ago"
-    if seconds_ago < 172800:
-        return f"{round(seconds_ago / 3600)} h ago"
-    return f"{round(seconds_ago / 86400)} d ago"
 
 
 # -- autocomplete -----------------------------------------------------------------------------
@@ -173,7 +164,7 @@ async def status(ctx: Context) -> Message:
             (
                 "Last verification",
                 f"{VERDICT_ICONS.get(verdict, '❔')} {verdict.lower()} · "
-                f"{age(now - float(last[0].get('recorded_at', now)))}",
+                f"{ago(now - float(last[0].get('recorded_at', now)))}",
             )
         )
     return Message(
@@ -186,10 +177,10 @@ async def status(ctx: Context) -> Message:
 def _run_line(run: WorkflowRun, now: float) -> str:
     if run.status == "completed":
         icon, verb, _ = conclusion_parts(run.conclusion)
-        took = f" in {duration_text(run.duration)}"
+        took = f" in {duration(run.duration)}"
     else:
         icon, verb, took = "⏳", (run.status or "?").replace("_", " "), ""
-    when = age(now - run.created_at) if run.created_at else "?"
+    when = ago(now - run.created_at) if run.created_at else "?"
     link = f"[#{run.id}]({run.html_url})" if run.html_url else f"#{run.id}"
     return f"{icon} {link} `{short_sha(run.head_sha)}` {verb}{took} · {when}"
 
@@ -293,7 +284,7 @@ async def history_(ctx: Context) -> Message:
         sha = short_sha(report.get("head_sha") if isinstance(report.get("head_sha"), str) else None)
         lines.append(
             f"{VERDICT_ICONS.get(verdict, '❔')} {verdict.lower()} · run {run} · "
-            f"`{sha}` · {age(now - float(report.get('recorded_at', now)))}"
+            f"`{sha}` · {ago(now - float(report.get('recorded_at', now)))}"
         )
     return Message(
         embeds=[

@@ -19,7 +19,7 @@ bot = Bot()
 
 async def deployed_sha(ctx: Context, app: App) -> str | None:
     """What production runs: the app's version endpoint, else the last verified SHA."""
-    from orchestrator.verification.collect import deployed_version
+    from orchestrator.verification.http_checks import deployed_version
 
     found = await deployed_version(app, ctx.services)
     if found:

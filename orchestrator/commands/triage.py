@@ -16,7 +16,7 @@ bot = Bot()
 def _run_id(raw: str) -> int | None:
     if raw.isascii() and raw.isdigit():
         return int(raw)
-    from orchestrator.verification.collect import parse_run_url
+    from orchestrator.verification.parse import parse_run_url
 
     try:
         return parse_run_url(raw)[1]

@@ -18,7 +18,8 @@ from orchestrator.discord.messages import (
     link_button,
 )
 from orchestrator.github.events import short_sha
-from orchestrator.notifications.render import conclusion_parts, duration_text
+from orchestrator.notifications.render import conclusion_parts
+from orchestrator.text import duration
 
 VERDICT_ICONS = {"PASS": "✅", "WARN": "⚠️", "FAIL": "❌", "SKIP": "➖"}
 _KIND = {"deploy": "🚀 Deploy", "diagnose": "🩺 Diagnose", "release": "🏷️ Release"}
@@ -27,7 +28,7 @@ _KIND = {"deploy": "🚀 Deploy", "diagnose": "🩺 Diagnose", "release": "🏷�
 def status_line(tracked: Tracked) -> tuple[str, int]:
     if tracked.status == "completed":
         icon, verb, color = conclusion_parts(tracked.conclusion)
-        took = f" in {duration_text(tracked.duration)}" if tracked.duration is not None else ""
+        took = f" in {duration(tracked.duration)}" if tracked.duration is not None else ""
         return f"{icon} {verb}{took}", int(color)
     if tracked.status == "in_progress":
         job = f": {tracked.current_job}" if tracked.current_job else ""

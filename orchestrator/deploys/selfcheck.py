@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.buildinfo import build_info
+from orchestrator.text import duration
 
 if TYPE_CHECKING:
     from orchestrator.clients import Clients
@@ -111,7 +112,7 @@ async def _bounded(name: str, check: Callable[[], Awaitable[Result]]) -> Result:
     try:
         return await asyncio.wait_for(check(), CHECK_TIMEOUT)
     except TimeoutError:
-        return name, False, f"no answer within {CHECK_TIMEOUT:.0f}s"
+        return name, False, f"no answer within {duration(CHECK_TIMEOUT)}"
     except Exception as exc:
         return name, False, f"{type(exc).__name__}: {exc}"[:200]
 

@@ -14,8 +14,9 @@ from orchestrator.deploys.render import VERDICT_ICONS
 from orchestrator.digest.compute import AppDigest, DeployStats, Digest, UptimeStats
 from orchestrator.discord.messages import Color, Message, embed
 from orchestrator.github.events import short_sha
-from orchestrator.notifications.render import conclusion_parts, duration_text
+from orchestrator.notifications.render import conclusion_parts
 from orchestrator.probes.state import display_app
+from orchestrator.text import duration, duration_ms
 
 NA = "n/a"
 MAX_FAILED_LISTED = 10
@@ -30,14 +31,6 @@ def percent(value: float | None) -> str:
     if value >= 1:
         return "100%"
     return f"{math.floor(value * 1000) / 10:.1f}%"
-
-
-def millis(value: float | None) -> str:
-    return NA if value is None else f"{round(value)} ms"
-
-
-def seconds(value: float | None) -> str:
-    return NA if value is None else duration_text(value)
 
 
 def period_title(start: float, end: float) -> str:
@@ -55,7 +48,7 @@ def deploy_line(stats: DeployStats) -> str:
     plural = "s" if stats.count != 1 else ""
     return (
         f"🚀 {stats.count} deploy{plural} · {percent(stats.success_rate)} succeeded · "
-        f"mean {seconds(stats.mean_s)} · p95 {seconds(stats.p95_s)}"
+        f"mean {duration(stats.mean_s, missing=NA)} · p95 {duration(stats.p95_s, missing=NA)}"
     )
 
 
@@ -64,7 +57,8 @@ def uptime_line(stats: UptimeStats) -> str:
         return "📡 not probed"
     return (
         f"📡 {percent(stats.uptime)} up ({stats.up}/{stats.samples} probes) · "
-        f"p50 {millis(stats.p50_ms)} · p95 {millis(stats.p95_ms)}"
+        f"p50 {duration_ms(stats.p50_ms, missing=NA)} · "
+        f"p95 {duration_ms(stats.p95_ms, missing=NA)}"
     )
 
 
@@ -84,7 +78,8 @@ def app_field(app: AppDigest) -> tuple[str, str]:
     if len(app.targets) > 1:
         lines.append(
             " · ".join(
-                f"{t.target} {percent(t.uptime)}, p95 {millis(t.p95_ms)}" for t in app.targets
+                f"{t.target} {percent(t.uptime)}, p95 {duration_ms(t.p95_ms, missing=NA)}"
+                for t in app.targets
             )
         )
     lines.append(verdicts_line(app.verdicts))

@@ -44,7 +44,7 @@ from orchestrator.discord.errors import (
 from orchestrator.discord.limits import clamp_message
 from orchestrator.discord.ratelimit import RateLimiter, Retry, decide, parse_rate_limit
 from orchestrator.discord.redact import install_httpx_redaction, token_digest
-from orchestrator.tls import client_context
+from orchestrator.http import new_client
 
 if TYPE_CHECKING:
     import httpx
@@ -130,13 +130,8 @@ class DiscordREST:
         self._clock = clock
         self.limiter = RateLimiter()
         self._transport_error: type[Exception] = httpx.TransportError
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            transport=transport,
-            verify=client_context(),
-            timeout=httpx.Timeout(timeout),
-            headers={"User-Agent": USER_AGENT},
-            follow_redirects=False,
+        self._client = new_client(
+            base_url=base_url, transport=transport, timeout=timeout, user_agent=USER_AGENT
         )
 
     async def aclose(self) -> None:

@@ -41,6 +41,7 @@ from orchestrator.github.errors import GitHubError, GitHubHTTPError, GitHubUnava
 from orchestrator.github.paths import check_repo
 from orchestrator.github.ratelimit import RateLimit
 from orchestrator.github.sending import DEFAULT_BASE_URL, Authorize, Sender, Sleep
+from orchestrator.http import USER_AGENT
 
 if TYPE_CHECKING:
     import httpx
@@ -131,7 +132,7 @@ class GitHubClient:
         max_wait: float = 60.0,
         timeout: float = 10.0,
         sleep: Sleep = asyncio.sleep,
-        user_agent: str = "orchestrator",
+        user_agent: str = USER_AGENT,
         clock: Callable[[], float] = time.time,
         etag_cache_size: int = ETAG_CACHE_ENTRIES,
     ) -> None:

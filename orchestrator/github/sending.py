@@ -43,7 +43,7 @@ from orchestrator.github.errors import (
     http_error,
 )
 from orchestrator.github.ratelimit import Decision, RateLimit, decide, parse_rate_limit
-from orchestrator.tls import client_context
+from orchestrator.http import USER_AGENT, new_client
 
 if TYPE_CHECKING:
     import httpx
@@ -212,24 +212,19 @@ class Sender:
         max_wait: float = 60.0,
         timeout: float = 10.0,
         sleep: Sleep = asyncio.sleep,
-        user_agent: str = "orchestrator",
+        user_agent: str = USER_AGENT,
         clock: Callable[[], float] = time.time,
         etag_cache_size: int = ETAG_CACHE_ENTRIES,
     ) -> None:
-        import httpx
 
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
-        self.http = httpx.AsyncClient(
+        self.http = new_client(
             base_url=base_url.rstrip("/"),
             transport=transport,
-            verify=client_context(),
             timeout=timeout,
-            headers={
-                "Accept": JSON_MEDIA_TYPE,
-                "X-GitHub-Api-Version": API_VERSION,
-                "User-Agent": user_agent,
-            },
+            user_agent=user_agent,
+            headers={"Accept": JSON_MEDIA_TYPE, "X-GitHub-Api-Version": API_VERSION},
         )
         self.max_retries = max_retries
         self.max_wait = max_wait

@@ -15,6 +15,7 @@ from typing import Any
 
 from orchestrator.discord.messages import Color, Message, action_row, embed, link_button
 from orchestrator.github.events import Event, WorkflowJob, WorkflowRun, dig, number, short_sha, text
+from orchestrator.text import duration
 
 MAX_COMMITS = 5
 
@@ -29,19 +30,6 @@ class FailedJob:
 def first_line(value: str | None, limit: int = 100) -> str:
     line = (value or "").strip().splitlines()[0] if (value or "").strip() else ""
     return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def duration_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m {seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
 
 
 _CONCLUSION = {
@@ -78,7 +66,7 @@ def _workflow_run(event: Event, failed_jobs: Sequence[FailedJob]) -> Message | N
     commit = f"`{short_sha(run.head_sha)}` {first_line(run.commit_message)}".strip()
     fields: list[tuple[str, str] | tuple[str, str, bool]] = [
         ("Branch", run.head_branch or "?", True),
-        ("Duration", duration_text(run.duration), True),
+        ("Duration", duration(run.duration), True),
         ("By", run.actor or "?", True),
         ("Commit", commit),
     ]

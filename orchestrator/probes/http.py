@@ -2,8 +2,8 @@
 
 HEAD first because an uptime check needs the status, not a 2 MB page every five
 minutes; servers that do not implement HEAD (405, 501) get a GET whose body is never
-read. The URL passes `apps.check_url` first, and in production every redirect hop
-does too, so a probe cannot be walked into the VPC by a redirect.
+read. The URL passes `http.check_url` first, and in production every redirect hop
+does too (`http.public_only`), so a probe cannot be walked into the VPC by a redirect.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from orchestrator.http import UPTIME_AGENT, RefusedURL, check_url, new_client
 from orchestrator.probes.state import ProbeResult
-from orchestrator.tls import client_context
+from orchestrator.text import duration
 
 if TYPE_CHECKING:
     import httpx
 
 PROBE_TIMEOUT = 10.0
-USER_AGENT = "orchestrator-uptime"
 HEAD_REFUSED = frozenset({405, 501})
 
 ClientFactory = Callable[[float, bool], "httpx.AsyncClient"]
@@ -28,17 +28,8 @@ ClientFactory = Callable[[float, bool], "httpx.AsyncClient"]
 
 def make_client(timeout: float, production: bool) -> httpx.AsyncClient:
     """The probes' HTTP client: redirects followed (guarded in production), no retries."""
-    import httpx
-
-    from orchestrator.apps import public_only
-
-    return httpx.AsyncClient(
-        follow_redirects=True,
-        max_redirects=5,
-        timeout=timeout,
-        verify=client_context(),
-        headers={"User-Agent": USER_AGENT},
-        event_hooks={"request": [public_only]} if production else {},
+    return new_client(
+        timeout=timeout, user_agent=UPTIME_AGENT, follow_redirects=True, guarded=production
     )
 
 
@@ -53,12 +44,10 @@ async def probe_url(
     """Probe `url` once; every failure is a result (`ok=False`, `error` says why)."""
     import httpx
 
-    from orchestrator.apps import InvalidApp, check_url
-
     at = clock()
     try:
         check_url(url, production=production, what="probe")
-    except InvalidApp as exc:
+    except RefusedURL as exc:
         return ProbeResult(ok=False, at=at, error=f"refused: {exc}"[:200])
     started = time.perf_counter()
     try:
@@ -67,8 +56,8 @@ async def probe_url(
             if status in HEAD_REFUSED:
                 status = await _status(client, "GET", url)
     except (TimeoutError, httpx.TimeoutException):
-        error = f"timed out after {seconds:g} s"
-    except InvalidApp as exc:  # a redirect hop refused by the guard
+        error = f"timed out after {duration(seconds)}"
+    except RefusedURL as exc:  # a redirect hop refused by the guard
         error = f"refused: {exc}"[:200]
     except httpx.ConnectError:
         error = "connection failed"

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orchestrator.discord.messages import Color, Message, embed
-from orchestrator.notifications.render import duration_text
 from orchestrator.probes.state import Change, ProbeState, Target, display_app
+from orchestrator.text import duration
 
 
 def when(at: float, style: str = "R") -> str:
@@ -27,7 +27,7 @@ def change_message(target: Target, change: Change) -> Message:
     """The one message a state change gets."""
     name = f"{display_app(target.app)} · {target.name}"
     if change.up:
-        took = duration_text(change.downtime)
+        took = duration(change.downtime)
         lines = [f"Down for {took} (since {when(change.previous_since, 'f')})."]
         if change.cause:
             lines.append(f"It was: {change.cause}")
@@ -66,9 +66,9 @@ def incident_line(incident: dict[str, Any], now: float) -> str:
     target = incident.get("target") or "?"
     cause = incident.get("cause") or "?"
     if isinstance(end, int | float):
-        lasted = f"lasted {duration_text(float(end) - start)}"
+        lasted = f"lasted {duration(float(end) - start)}"
     else:
-        lasted = f"ongoing, {duration_text(now - start)} so far"
+        lasted = f"ongoing, {duration(now - start)} so far"
     return f"• {when(start, 'f')} · {target} · {lasted} · {cause}"
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from orchestrator.verification.collect import collect, parse_run_url
+from orchestrator.verification.collect import collect
 from orchestrator.verification.decide import Check, Report, Status, decide
 from orchestrator.verification.facts import Facts
+from orchestrator.verification.parse import parse_run_url
 from orchestrator.verification.report import to_json, to_message
 
 if TYPE_CHECKING:

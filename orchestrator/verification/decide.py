@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from orchestrator.notifications.render import duration_text, first_line
+from orchestrator.notifications.render import first_line
+from orchestrator.text import duration, duration_ms
 from orchestrator.verification.facts import (
     API,
     FRESHNESS,
@@ -165,19 +166,6 @@ def html_cache_seconds(policy: CachePolicy) -> float | None:
     return float(max(lifetimes)) if lifetimes else None
 
 
-def age_text(seconds: float) -> str:
-    if math.isinf(seconds):
-        return "forever"
-    whole = round(seconds)
-    if whole < 120:
-        return f"{whole} s"
-    if whole < 2 * 3600:
-        return f"{whole // 60} min"
-    if whole < 2 * 86400:
-        return f"{whole // 3600} h"
-    return f"{whole // 86400} d"
-
-
 def cache_verdict(header: str | None, max_seconds: int) -> tuple[Status, str]:
     policy = parse_cache_control(header)
     if not policy.present:
@@ -192,8 +180,8 @@ def cache_verdict(header: str | None, max_seconds: int) -> tuple[Status, str]:
     if lifetime is None:
         return Status.WARN, "HTML Cache-Control sets no max-age"
     if lifetime > max_seconds:
-        return Status.FAIL, f"HTML cached {age_text(lifetime)} (max {age_text(max_seconds)})"
-    return Status.PASS, f"HTML cached ≤{age_text(lifetime)}"
+        return Status.FAIL, f"HTML cached {duration(lifetime)} (max {duration(max_seconds)})"
+    return Status.PASS, f"HTML cached ≤{duration(lifetime)}"
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -206,12 +194,6 @@ def short(value: str | None) -> str:
     if len(value) >= 7 and all(c in "0123456789abcdefABCDEF" for c in value):
         return value[:7]
     return first_line(value, 24)
-
-
-def ms_text(ms: int | None) -> str:
-    if ms is None:
-        return "? ms"
-    return f"{ms} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
 
 
 def _plural(n: int, word: str) -> str:
@@ -255,9 +237,10 @@ def _http(label: str, probe: HttpProbe, slow_ms: int) -> tuple[list[Status], lis
     retried = f" (after {_plural(probe.attempts - 1, 'retry')})" if probe.attempts > 1 else ""
     if probe.error is not None:
         return [Status.FAIL], [f"{label} unreachable: {probe.error}"]
+    took = duration_ms(probe.elapsed_ms)
     if not probe.ok:
-        return [Status.FAIL], [f"{label} answered {probe.status} in {ms_text(probe.elapsed_ms)}"]
-    statuses, parts = [Status.PASS], [f"{label} {probe.status} in {ms_text(probe.elapsed_ms)}"]
+        return [Status.FAIL], [f"{label} answered {probe.status} in {took}"]
+    statuses, parts = [Status.PASS], [f"{label} {probe.status} in {took}"]
     if probe.elapsed_ms is not None and probe.elapsed_ms > slow_ms:
         statuses.append(Status.WARN)
         parts[0] += " (slow)"
@@ -343,7 +326,7 @@ def _run_check(facts: Facts) -> Check:
         state = "queued" if waiting else "in progress"
         summary = f"{name} {state}"
         if run.started_at is not None and facts.collected_at >= run.started_at:
-            summary += f" for {duration_text(facts.collected_at - run.started_at)}"
+            summary += f" for {duration(facts.collected_at - run.started_at)}"
         if failed:
             return Check(
                 RUN,
@@ -354,10 +337,10 @@ def _run_check(facts: Facts) -> Check:
         return Check(RUN, Status.WARN, _clip(summary + attempt), evidence)
     word = _CONCLUSION_WORDS.get(run.conclusion or "", f"finished ({run.conclusion})")
     if run.conclusion == "success":
-        summary = f"{name} succeeded in {duration_text(run.duration_s)}{attempt}"
+        summary = f"{name} succeeded in {duration(run.duration_s)}{attempt}"
         return Check(RUN, Status.PASS, _clip(summary), evidence)
     if run.conclusion in _FAILED:
-        summary = f"{name} {word} after {duration_text(run.duration_s)}{attempt}"
+        summary = f"{name} {word} after {duration(run.duration_s)}{attempt}"
         evidence["headline"] = summary  # the summary without the jobs, for a list below it
         if failed:
             return Check(RUN, Status.FAIL, _clip_keeping(f"{summary}: {jobs}", more), evidence)

@@ -16,6 +16,7 @@ from typing import Any
 
 from orchestrator.discord.limits import EMBED_FIELD_VALUE_LIMIT
 from orchestrator.discord.messages import Color, Message, action_row, embed, link_button
+from orchestrator.text import duration_ms
 from orchestrator.verification.decide import Check, Report, Status, short
 
 ICONS = {Status.PASS: "✅", Status.WARN: "⚠️", Status.FAIL: "❌", Status.SKIP: "➖"}
@@ -93,7 +94,7 @@ def to_message(report: Report) -> Message:
         (f"{ICONS[c.status]} {_LABELS.get(c.name, c.name)}", _field_value(c)) for c in report.checks
     ]
     where = " · ".join(part for part in (report.repo, report.branch) if part)
-    footer = f"{where} · checked in {report.duration_ms / 1000:.1f} s".lstrip(" ·")
+    footer = f"{where} · checked in {duration_ms(report.duration_ms)}".lstrip(" ·")
     run_url = report.run_url if _is_web_url(report.run_url) else None
     return Message(
         embeds=[

@@ -56,8 +56,8 @@ def test_uptime_shows_each_target_and_recent_incidents(services: Services, run: 
     assert f"✅ **frontend**: up since <t:{int(now - 900)}:R> · 95 ms" in web
     assert f"❌ **api**: down since <t:{int(now - 600)}:R> (connection failed)" in web
     assert "Recent incidents:" in web
-    assert "· api · ongoing, 10m 00s so far · connection failed" in web
-    assert "· frontend · lasted 15m 00s · HTTP 503" in web
+    assert "· api · ongoing, 10 min so far · connection failed" in web
+    assert "· frontend · lasted 15 min · HTTP 503" in web
     assert shown["docs"] == "not probed yet"
     assert "✅ **self**: up since" in shown["orchestrator (this service)"]
     assert answer["data"]["embeds"][0]["color"] == 0xCF222E, "something is down: red"

@@ -115,7 +115,7 @@ def test_a_rerun_reopens_the_run_and_drops_the_old_verdict() -> None:
                 started_at=0.0,
                 finished_at=185.0,
             ),
-            "succeeded in 3m 05s",
+            "succeeded in 3 min 5 s",
         ),
         (
             replace(

@@ -8,12 +8,13 @@ from orchestrator.digest.compute import (
     DeployStats,
     ProbeSample,
     RunSample,
+    UptimeStats,
     VerificationSample,
     compute,
     deploy_stats,
     percentile,
 )
-from orchestrator.digest.render import millis, percent, to_message
+from orchestrator.digest.render import percent, to_message, uptime_line
 from orchestrator.probes.state import SELF_APP
 from tests.support.discord_spec import DiscordSpec
 
@@ -119,7 +120,7 @@ def test_an_all_failed_period() -> None:
     assert web.uptime.uptime == 0.0 and web.uptime.p50_ms is None and web.uptime.p95_ms is None
     message = to_message(digest)
     description = message.embeds[0]["description"]
-    assert "0.0% succeeded" in description and "mean 2m 30s" in description
+    assert "0.0% succeeded" in description and "mean 2 min 30 s" in description
     fields = {f["name"]: f["value"] for f in message.embeds[0]["fields"]}
     assert "0.0% up (0/4 probes) · p50 n/a · p95 n/a" in fields["web"]
     assert "[#1](https://github.com/acme/web/actions/runs/1)" in fields["Failed runs"]
@@ -164,8 +165,11 @@ def test_percent(value: float | None, text: str) -> None:
     assert percent(value) == text
 
 
-def test_millis() -> None:
-    assert (millis(None), millis(12.4)) == ("n/a", "12 ms")
+def test_latencies_read_in_the_one_duration_style() -> None:
+    stats = UptimeStats("all", samples=4, up=4, uptime=1.0, p50_ms=12.4, p95_ms=None)
+    assert uptime_line(stats) == "📡 100% up (4/4 probes) · p50 12 ms · p95 n/a"
+    slow = UptimeStats("all", samples=4, up=4, uptime=1.0, p50_ms=850, p95_ms=2300)
+    assert uptime_line(slow).endswith("p50 850 ms · p95 2.3 s")
 
 
 def test_many_apps_and_failures_stay_within_discords_limits() -> None:

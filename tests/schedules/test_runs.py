@@ -185,7 +185,7 @@ def test_the_digest_schedule_posts_once_per_slot(world: World) -> None:
     [post] = world.posts(DIGEST_CHANNEL)
     digest = post.body["embeds"][0]
     assert digest["title"].startswith("📊 Daily digest · 28 Nov 09:00")
-    assert "2 deploys · 50.0% succeeded · mean 2m 30s" in digest["description"]
+    assert "2 deploys · 50.0% succeeded · mean 2 min 30 s" in digest["description"]
     fields = {f["name"]: f["value"] for f in digest["fields"]}
     assert "[#42](https://github.com/acme/web/actions/runs/42)" in fields["Failed runs"]
 

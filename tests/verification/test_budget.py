@@ -25,6 +25,7 @@ import pytest
 from orchestrator import buildinfo
 from orchestrator.services import Services
 from orchestrator.verification import Status, collect, decide
+from orchestrator.verification.budget import Deadline, TimedOut
 from orchestrator.verification.facts import CheckError
 from tests.support.fake_github import FakeGitHub, Recorded
 from tests.verification.sites import Site, page
@@ -46,7 +47,7 @@ HANG = 8.0  # longer than any check_timeout below; released early when a test en
 OWN_HEAD = "/repos/acme/orchestrator/commits/main"
 # The module, not the function `orchestrator.verification` re-exports under the same name.
 collect_module = importlib.import_module("orchestrator.verification.collect")
-TIMED_OUT = re.compile(r"^timed out after (\d+(?:\.\d)?) s \((\d) attempts?\)$")
+TIMED_OUT = re.compile(r"^timed out after (\d+(?:\.\d)?) (m?s) \((\d) attempts?\)$")
 
 
 @pytest.fixture
@@ -88,10 +89,10 @@ def answer_after(seconds: float, release: threading.Event, body: Any) -> Any:
 
 
 def timed_out_seconds(error: str | None) -> tuple[float, int]:
-    """`"timed out after 0.9 s (1 attempt)"` -> `(0.9, 1)`."""
+    """`"timed out after 900 ms (1 attempt)"` -> `(0.9, 1)`; `"… 1.2 s …"` -> `(1.2, …)`."""
     match = TIMED_OUT.match(error or "")
     assert match is not None, error
-    return float(match[1]), int(match[2])
+    return float(match[1]) / (1000 if match[2] == "ms" else 1), int(match[3])
 
 
 # --- concurrency ---------------------------------------------------------------------------------
@@ -183,8 +184,9 @@ async def test_a_hang_ends_with_the_budget_not_the_longer_check_timeout(
     assert elapsed > budget * 0.9  # it did wait for the hung answers
     # The hung checks are reported as timeouts at the budget, not missing.
     assert facts.errors["run"].kind == "timeout"
-    match = re.fullmatch(r"timed out after (\d+(?:\.\d)?) s", facts.errors["run"].message)
-    assert match is not None and 0 < float(match[1]) <= budget, facts.errors["run"]
+    match = re.fullmatch(r"timed out after (\d+(?:\.\d)?) (m?s)", facts.errors["run"].message)
+    assert match is not None, facts.errors["run"]
+    assert 0 < float(match[1]) / (1000 if match[2] == "ms" else 1) <= budget, facts.errors["run"]
     assert facts.run is None
     assert facts.frontend is not None
     seconds, attempts = timed_out_seconds(facts.frontend.error)
@@ -238,8 +240,8 @@ async def test_a_part_that_ignores_the_budget_is_cut_off_by_the_last_guard(
         await asyncio.sleep(HANG)  # bounded, so a broken guard fails the test, not the run
         return None, None
 
-    monkeypatch.setattr(collect_module, "_frontend", hang)
-    monkeypatch.setattr(collect_module, "_api", hang)
+    monkeypatch.setattr(collect_module, "frontend_check", hang)
+    monkeypatch.setattr(collect_module, "api_check", hang)
     budget = 1.0
     script(fake)
     with Site(SHA) as site:
@@ -260,3 +262,15 @@ async def test_a_part_that_ignores_the_budget_is_cut_off_by_the_last_guard(
     )
     assert report.check("api").status is Status.FAIL
     assert report.check("run").status is Status.PASS
+
+
+# --- the deadline itself -------------------------------------------------------------------------
+
+
+async def test_the_deadline_bounds_work_and_says_how_long_it_waited() -> None:
+    deadline = Deadline(0.05)
+    assert 0 < deadline.bound(4.0) <= 0.05
+    with pytest.raises(TimedOut, match=r"^timed out after \d+ ms$"):
+        await deadline.run(asyncio.sleep(1), 4.0)
+    with pytest.raises(TimedOut, match=r"^timed out after 0 s$"):
+        await deadline.run(asyncio.sleep(1), 4.0)  # nothing left: not even started

@@ -116,7 +116,7 @@ def test_message_reads_like_the_verdict() -> None:
         "✅ Orchestrator",
     ]
     assert embed["fields"][2]["value"] == "frontend 200 in 180 ms, HTML no-cache, serves abc1234"
-    assert embed["footer"]["text"] == "acme/web · main · checked in 0.4 s"
+    assert embed["footer"]["text"] == "acme/web · main · checked in 420 ms"
     assert embed["timestamp"] == "2027-01-15T08:00:00Z"
     button = body["components"][0]["components"][0]
     assert (button["style"], button["label"], button["url"]) == (5, "Open run", RUN_URL)
@@ -132,7 +132,7 @@ def test_failures_show_icons_and_link_each_failed_job() -> None:
     run_field = embed["fields"][0]["value"]
     assert "[test shard 0 " in run_field
     assert "(https://github.com/acme/web/actions/runs/123/job/1000): Run pytest" in run_field
-    assert run_field.split("\n")[0] == "Deploy failed after 3m 12s"  # jobs listed once, below
+    assert run_field.split("\n")[0] == "Deploy failed after 3 min 12 s"  # jobs listed once, below
     assert run_field.count("\n• ") == 3
 
 

@@ -1,0 +1,67 @@
+"""Durations and ages as people read them, in one style everywhere.
+
+A deploy message, a digest, an uptime alert and a verification report all say how
+long something took; when each module had its own formatter the same three minutes
+read "3m 12s" in one message and "3 min" in the next. One style now:
+
+    850 ms · 4.2 s · 42 s · 3 min 5 s · 2 h 10 min · 3 d 4 h · forever
+
+Below a second, milliseconds; below ten seconds, one decimal (dropped when it is
+zero); then whole seconds; then the two largest units, the smaller one truncated
+(a 2 h 59 min run is not "3 h"). Anything that rounds to no time at all is "0 s".
+A negative duration (a clock a little ahead of another) keeps its sign rather
+than hiding the skew. Missing values (None, NaN) print `missing`, "?" by default.
+"""
+
+from __future__ import annotations
+
+import math
+
+MINUTE = 60
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+
+
+def duration(seconds: float | None, *, missing: str = "?") -> str:
+    """`seconds` as "850 ms", "4.2 s", "3 min 5 s", "2 h 10 min", "3 d 4 h" or "forever"."""
+    if seconds is None or math.isnan(seconds):
+        return missing
+    sign = "-" if seconds < 0 else ""
+    value = abs(seconds)
+    if math.isinf(value):
+        return f"{sign}forever"
+    ms = round(value * 1000)
+    if ms == 0:
+        return "0 s"
+    if ms < 1000:
+        return f"{sign}{ms} ms"
+    tenths = round(value * 10)
+    if tenths < 100:
+        return f"{sign}{tenths / 10:.1f}".removesuffix(".0") + " s"
+    whole = round(value)
+    if whole < MINUTE:
+        return f"{sign}{whole} s"
+    if whole < HOUR:
+        return sign + _two(whole // MINUTE, "min", whole % MINUTE, "s")
+    if whole < DAY:
+        return sign + _two(whole // HOUR, "h", whole % HOUR // MINUTE, "min")
+    return sign + _two(whole // DAY, "d", whole % DAY // HOUR, "h")
+
+
+def duration_ms(ms: float | None, *, missing: str = "?") -> str:
+    """`duration` for a value measured in milliseconds (`elapsed_ms`, p95 latencies)."""
+    return missing if ms is None else duration(ms / 1000, missing=missing)
+
+
+def ago(seconds: float | None, *, missing: str = "?") -> str:
+    """How long ago: "just now" within the minute (or a little in the future, a clock
+    slightly ahead), else "3 min 5 s ago"."""
+    if seconds is None or math.isnan(seconds):
+        return missing
+    if seconds < MINUTE:
+        return "just now"
+    return f"{duration(seconds)} ago"
+
+
+def _two(big: int, big_unit: str, small: int, small_unit: str) -> str:
+    return f"{big} {big_unit} {small} {small_unit}" if small else f"{big} {big_unit}"
