@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from orchestrator.discord.commands import Bot
+    from orchestrator.discord.tree import Bot
     from orchestrator.github.routing import EventRouter
     from orchestrator.jobs.base import JobRegistry
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 def bot() -> Bot:
     """Every slash command, button and autocomplete of the product."""
     from orchestrator.commands import basics, deploys, notify, ops, relay, release, triage
-    from orchestrator.discord.commands import Bot
+    from orchestrator.discord.tree import Bot
 
     return Bot(basics.bot, deploys.bot, notify.bot, ops.bot, relay.bot, release.bot, triage.bot)
 

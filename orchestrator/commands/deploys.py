@@ -16,18 +16,11 @@ from dataclasses import replace
 from orchestrator.apps import SETTABLE, App, InvalidApp, apps_of, get_app, set_override
 from orchestrator.deploys import history, runs, tracking
 from orchestrator.deploys.render import VERDICT_ICONS, render
-from orchestrator.discord.commands import (
-    KEEP,
-    Access,
-    Bot,
-    Context,
-    Keep,
-    Update,
-    boolean,
-    integer,
-    string,
-)
+from orchestrator.discord.access import Access
+from orchestrator.discord.context import KEEP, Context, Keep, Update
 from orchestrator.discord.messages import Color, Message, embed
+from orchestrator.discord.options import boolean, integer, string
+from orchestrator.discord.tree import Bot
 from orchestrator.github.events import WorkflowRun, short_sha
 from orchestrator.notifications.render import conclusion_parts, duration_text
 

@@ -11,8 +11,10 @@ import time
 
 from orchestrator.apps import InvalidApp, apps_of, get_app
 from orchestrator.commands.deploys import APP_OPTION, suggest_apps
-from orchestrator.discord.commands import Bot, Context, string
+from orchestrator.discord.context import Context
 from orchestrator.discord.messages import Message
+from orchestrator.discord.options import string
+from orchestrator.discord.tree import Bot
 
 bot = Bot()
 
