@@ -31,10 +31,32 @@ if TYPE_CHECKING:
 @functools.cache
 def bot() -> Bot:
     """Every slash command, button and autocomplete of the product."""
-    from orchestrator.commands import basics, deploys, notify, ops, relay, release, triage
+    from orchestrator.commands import (
+        basics,
+        config,
+        deploys,
+        diagnose,
+        notify,
+        ops,
+        relay,
+        release,
+        triage,
+        verify,
+    )
     from orchestrator.discord.tree import Bot
 
-    return Bot(basics.bot, deploys.bot, notify.bot, ops.bot, relay.bot, release.bot, triage.bot)
+    return Bot(
+        basics.bot,
+        deploys.bot,
+        verify.bot,
+        diagnose.bot,
+        config.bot,
+        notify.bot,
+        ops.bot,
+        relay.bot,
+        release.bot,
+        triage.bot,
+    )
 
 
 @functools.cache

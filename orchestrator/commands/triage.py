@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orchestrator.apps import App, InvalidApp, get_app
-from orchestrator.commands.deploys import APP_OPTION, suggest_apps
+from orchestrator.commands.common import APP_OPTION, suggest_apps
 from orchestrator.discord.access import Access
 from orchestrator.discord.context import Context
 from orchestrator.discord.messages import Message
