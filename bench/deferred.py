@@ -41,8 +41,9 @@ def run(reps: int = REPS, quick: bool = False) -> dict[str, Any]:
     from orchestrator.config import load_settings
     from orchestrator.devkeys import load_or_create_dev_identity
     from orchestrator.devtools.discord_standin import DiscordStandIn
-    from orchestrator.discord.commands import Bot, Context
+    from orchestrator.discord.context import Context
     from orchestrator.discord.messages import Message
+    from orchestrator.discord.tree import Bot
     from orchestrator.discord.verify import sign_request
     from orchestrator.services import Services
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from orchestrator.discord.commands import Bot
+    from orchestrator.discord.tree import Bot
     from orchestrator.github.routing import EventRouter
     from orchestrator.jobs.base import JobRegistry
 
@@ -31,10 +31,32 @@ if TYPE_CHECKING:
 @functools.cache
 def bot() -> Bot:
     """Every slash command, button and autocomplete of the product."""
-    from orchestrator.commands import basics, deploys, notify, ops, relay, release, triage
-    from orchestrator.discord.commands import Bot
+    from orchestrator.commands import (
+        basics,
+        config,
+        deploys,
+        diagnose,
+        notify,
+        ops,
+        relay,
+        release,
+        triage,
+        verify,
+    )
+    from orchestrator.discord.tree import Bot
 
-    return Bot(basics.bot, deploys.bot, notify.bot, ops.bot, relay.bot, release.bot, triage.bot)
+    return Bot(
+        basics.bot,
+        deploys.bot,
+        verify.bot,
+        diagnose.bot,
+        config.bot,
+        notify.bot,
+        ops.bot,
+        relay.bot,
+        release.bot,
+        triage.bot,
+    )
 
 
 @functools.cache

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from orchestrator.config import JobsBackend, Settings
 
 if TYPE_CHECKING:
-    from orchestrator.discord.commands import Bot
     from orchestrator.discord.rest import DiscordREST
+    from orchestrator.discord.tree import Bot
     from orchestrator.github.auth import Auth
     from orchestrator.github.client import GitHubClient
     from orchestrator.github.routing import EventRouter

@@ -15,8 +15,9 @@ import orchestrator.main
 from orchestrator.aws.events import http_api_event, response_body
 from orchestrator.config import Settings, load_settings
 from orchestrator.devtools.discord_standin import DiscordStandIn
-from orchestrator.discord.commands import Bot, Context
+from orchestrator.discord.context import Context
 from orchestrator.discord.messages import Message
+from orchestrator.discord.tree import Bot
 from orchestrator.services import Services
 from tests.support.discord_spec import DiscordSpec
 from tests.support.signing import discord_headers, dumps

@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 
 from orchestrator import audit, traces
-from orchestrator.discord.commands import Access, Bot, Context, integer, string
+from orchestrator.discord.access import Access
+from orchestrator.discord.context import Context
 from orchestrator.discord.messages import Color, Message, embed
+from orchestrator.discord.options import integer, string
+from orchestrator.discord.tree import Bot
 
 # Discord snowflakes carry their creation time: milliseconds since 2015-01-01.
 bot = Bot()

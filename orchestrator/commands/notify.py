@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from orchestrator.discord.commands import Access, Bot, Context, boolean, channel, string
+from orchestrator.discord.access import Access
+from orchestrator.discord.context import Context
 from orchestrator.discord.messages import Color, Message, embed
+from orchestrator.discord.options import boolean, channel, string
+from orchestrator.discord.tree import Bot
 from orchestrator.notifications import subscriptions
 from orchestrator.notifications.deliver import all_subscriptions
 from orchestrator.notifications.render import NOTIFIABLE_EVENTS

@@ -10,9 +10,11 @@ from __future__ import annotations
 import time
 
 from orchestrator.apps import InvalidApp, apps_of, get_app
-from orchestrator.commands.deploys import APP_OPTION, suggest_apps
-from orchestrator.discord.commands import Bot, Context, string
+from orchestrator.commands.common import APP_OPTION, suggest_apps
+from orchestrator.discord.context import Context
 from orchestrator.discord.messages import Message
+from orchestrator.discord.options import string
+from orchestrator.discord.tree import Bot
 
 bot = Bot()
 

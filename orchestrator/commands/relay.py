@@ -12,16 +12,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from orchestrator.discord.commands import (
-    Access,
-    Bot,
-    Context,
-    Update,
-    boolean,
-    channel,
-    string,
-    user,
-)
+from orchestrator.discord.access import Access
+from orchestrator.discord.context import Context, Update
 from orchestrator.discord.messages import (
     ButtonStyle,
     Color,
@@ -31,6 +23,8 @@ from orchestrator.discord.messages import (
     custom_id,
     embed,
 )
+from orchestrator.discord.options import boolean, channel, string, user
+from orchestrator.discord.tree import Bot
 from orchestrator.store import keys
 
 bot = Bot()

@@ -8,11 +8,14 @@ and audited like `/deploy`, and the message then tracks the run like `/deploy`.
 from __future__ import annotations
 
 from orchestrator.apps import App, InvalidApp, get_app
-from orchestrator.commands.deploys import APP_OPTION, suggest_apps
+from orchestrator.commands.common import APP_OPTION, suggest_apps
 from orchestrator.deploys import history, runs
 from orchestrator.deploys.release import plan, render
-from orchestrator.discord.commands import KEEP, Access, Bot, Context, Keep, string
+from orchestrator.discord.access import Access
+from orchestrator.discord.context import KEEP, Context, Keep
 from orchestrator.discord.messages import Message
+from orchestrator.discord.options import string
+from orchestrator.discord.tree import Bot
 
 bot = Bot()
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from orchestrator.apps import App, InvalidApp, get_app
-from orchestrator.commands.deploys import APP_OPTION, suggest_apps
-from orchestrator.discord.commands import Access, Bot, Context, boolean, integer, string
+from orchestrator.commands.common import APP_OPTION, suggest_apps
+from orchestrator.discord.access import Access
+from orchestrator.discord.context import Context
 from orchestrator.discord.messages import Message
+from orchestrator.discord.options import boolean, integer, string
+from orchestrator.discord.tree import Bot
 from orchestrator.github.events import text
 from orchestrator.triage import collect
 from orchestrator.triage.summary import render

@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.discord.commands import Bot, Leaf
 from orchestrator.discord.interactions import InteractionType, OptionType
+from orchestrator.discord.tree import Bot, Leaf
 
 _DISCORD_EPOCH_MS = 1_420_070_400_000
 

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from orchestrator.config import Settings
-from orchestrator.discord.commands import Access
 from orchestrator.discord.interactions import Interaction
+
+
+class Access(StrEnum):
+    """Who may run something. Deploy-capable and admin actions are deny-by-default."""
+
+    EVERYONE = "everyone"
+    DEPLOY = "deploy"
+    ADMIN = "admin"
 
 
 @dataclass(frozen=True)

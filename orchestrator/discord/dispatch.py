@@ -17,21 +17,19 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.discord import responses
-from orchestrator.discord.commands import (
-    Access,
-    Bot,
+from orchestrator.discord.access import Access
+from orchestrator.discord.context import (
     Context,
     Handler,
     Keep,
-    Leaf,
     ModalReply,
     Reply,
-    Route,
     Update,
     audit_interaction,
 )
 from orchestrator.discord.interactions import Interaction, InteractionType, Options
 from orchestrator.discord.messages import Message
+from orchestrator.discord.tree import Bot, Leaf, Route
 from orchestrator.discord.voice import WHO
 from orchestrator.jobs.base import JobContext, JobRegistry
 from orchestrator.store.base import StoreUnavailable

@@ -12,8 +12,8 @@ import pytest
 from orchestrator.config import load_settings
 from orchestrator.devtools.simulate import Invoker, command_interaction
 from orchestrator.discord import dispatch
-from orchestrator.discord.commands import Bot
 from orchestrator.discord.interactions import Interaction
+from orchestrator.discord.tree import Bot
 from orchestrator.services import Services
 from tests.support.discord_spec import DiscordSpec
 

@@ -56,7 +56,7 @@ def test_help_lists_every_command() -> None:
     import asyncio
 
     from orchestrator.commands.basics import help_
-    from orchestrator.discord.commands import Context
+    from orchestrator.discord.context import Context
     from orchestrator.discord.interactions import Interaction, Options
 
     context = Context(Interaction({}), object(), Options({}), bot=bot)  # type: ignore[arg-type]

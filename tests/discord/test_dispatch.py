@@ -12,16 +12,12 @@ import pytest
 from orchestrator import audit
 from orchestrator.config import load_settings
 from orchestrator.discord import dispatch
-from orchestrator.discord.commands import (
-    Access,
-    Bot,
-    Context,
-    ModalReply,
-    Update,
-    string,
-)
+from orchestrator.discord.access import Access
+from orchestrator.discord.context import Context, ModalReply, Update
 from orchestrator.discord.interactions import Interaction
 from orchestrator.discord.messages import Message, button, text_input
+from orchestrator.discord.options import string
+from orchestrator.discord.tree import Bot
 from orchestrator.jobs.base import Job
 from orchestrator.services import Services
 from orchestrator.store.base import StoreUnavailable

@@ -17,33 +17,27 @@ so what Discord shows and what we route can never drift apart.
 `defer=True` is the easy path for anything doing I/O: the endpoint answers
 "thinking…" (type 5) at once and the handler runs as a job; its return value
 becomes the message. The HTTP answer never waits for the handler.
+
+The option builders (`string`, ...) live in `orchestrator.discord.options`, `Context` and
+what a handler returns in `orchestrator.discord.context`, `Access` in
+`orchestrator.discord.access`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from orchestrator.discord.interactions import Interaction, Options, OptionType
-from orchestrator.discord.messages import Message
-
-if TYPE_CHECKING:
-    from orchestrator.clients import Clients
-    from orchestrator.discord.rest import DiscordREST
-    from orchestrator.store.base import Store
-
-_NAME = re.compile(r"^[-_\w]{1,32}$")
-
-
-class Access(StrEnum):
-    """Who may run something. Deploy-capable and admin actions are deny-by-default."""
-
-    EVERYONE = "everyone"
-    DEPLOY = "deploy"
-    ADMIN = "admin"
+from orchestrator.discord.access import Access
+from orchestrator.discord.context import Autocompleter, Handler
+from orchestrator.discord.interactions import OptionType
+from orchestrator.discord.options import (
+    Option,
+    check_description,
+    check_name,
+    check_option_order,
+)
 
 
 class InteractionContext:
@@ -52,274 +46,6 @@ class InteractionContext:
     GUILD = 0
     BOT_DM = 1
     PRIVATE_CHANNEL = 2
-
-
-# -- options ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Choice:
-    name: str
-    value: str | int | float
-
-
-@dataclass(frozen=True)
-class Option:
-    type: OptionType
-    name: str
-    description: str
-    required: bool = False
-    choices: tuple[Choice, ...] = ()
-    min_value: int | float | None = None
-    max_value: int | float | None = None
-    min_length: int | None = None
-    max_length: int | None = None
-    autocomplete: bool = False
-    channel_types: tuple[int, ...] = ()
-
-    def __post_init__(self) -> None:
-        _check_name(self.name)
-        _check_description(self.description)
-        if self.autocomplete and self.choices:
-            raise ValueError(f"option {self.name!r}: autocomplete and choices exclude each other")
-        if len(self.choices) > 25:
-            raise ValueError(f"option {self.name!r}: at most 25 choices")
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "type": self.type.value,
-            "name": self.name,
-            "description": self.description,
-        }
-        if self.required:
-            out["required"] = True
-        if self.choices:
-            out["choices"] = [{"name": c.name, "value": c.value} for c in self.choices]
-        for key in ("min_value", "max_value", "min_length", "max_length"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = value
-        if self.autocomplete:
-            out["autocomplete"] = True
-        if self.channel_types:
-            out["channel_types"] = list(self.channel_types)
-        return out
-
-
-def _choices(
-    values: Sequence[str | int | float | tuple[str, str | int | float]],
-) -> tuple[Choice, ...]:
-    out = []
-    for value in values:
-        if isinstance(value, tuple):
-            out.append(Choice(value[0], value[1]))
-        else:
-            out.append(Choice(str(value), value))
-    return tuple(out)
-
-
-def string(
-    name: str,
-    description: str,
-    *,
-    required: bool = False,
-    choices: Sequence[str | tuple[str, str]] = (),
-    min_length: int | None = None,
-    max_length: int | None = None,
-    autocomplete: bool = False,
-) -> Option:
-    return Option(
-        OptionType.STRING,
-        name,
-        description,
-        required,
-        _choices(choices),
-        min_length=min_length,
-        max_length=max_length,
-        autocomplete=autocomplete,
-    )
-
-
-def integer(
-    name: str,
-    description: str,
-    *,
-    required: bool = False,
-    choices: Sequence[int | tuple[str, int]] = (),
-    min_value: int | None = None,
-    max_value: int | None = None,
-    autocomplete: bool = False,
-) -> Option:
-    return Option(
-        OptionType.INTEGER,
-        name,
-        description,
-        required,
-        _choices(choices),
-        min_value=min_value,
-        max_value=max_value,
-        autocomplete=autocomplete,
-    )
-
-
-def number(
-    name: str,
-    description: str,
-    *,
-    required: bool = False,
-    min_value: float | None = None,
-    max_value: float | None = None,
-) -> Option:
-    return Option(
-        OptionType.NUMBER, name, description, required, min_value=min_value, max_value=max_value
-    )
-
-
-def boolean(name: str, description: str, *, required: bool = False) -> Option:
-    return Option(OptionType.BOOLEAN, name, description, required)
-
-
-def user(name: str, description: str, *, required: bool = False) -> Option:
-    return Option(OptionType.USER, name, description, required)
-
-
-def channel(
-    name: str, description: str, *, required: bool = False, channel_types: Sequence[int] = ()
-) -> Option:
-    return Option(
-        OptionType.CHANNEL, name, description, required, channel_types=tuple(channel_types)
-    )
-
-
-def role(name: str, description: str, *, required: bool = False) -> Option:
-    return Option(OptionType.ROLE, name, description, required)
-
-
-def _check_name(name: str) -> None:
-    if not _NAME.match(name) or name != name.lower():
-        raise ValueError(f"invalid command/option name {name!r}: 1-32 lowercase word characters")
-
-
-def _check_option_order(path: tuple[str, ...], options: Sequence[Option]) -> None:
-    """Discord rejects a command whose required options follow optional ones; fail at import."""
-    seen_optional = False
-    for option in options:
-        if option.required and seen_optional:
-            raise ValueError(f"/{' '.join(path)}: required options must come first")
-        seen_optional |= not option.required
-    if len({o.name for o in options}) != len(options):
-        raise ValueError(f"/{' '.join(path)}: option names must be unique")
-    if len(options) > 25:
-        raise ValueError(f"/{' '.join(path)}: at most 25 options")
-
-
-def _check_description(text: str) -> None:
-    if not 1 <= len(text) <= 100:
-        raise ValueError(f"descriptions are 1-100 characters: {text!r}")
-
-
-# -- handlers and their context ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Update:
-    """Returned by a component handler: replace the message the component sits on."""
-
-    message: Message
-
-
-@dataclass(frozen=True)
-class ModalReply:
-    """Returned by a command or component handler: open a modal (never from a deferred one)."""
-
-    custom_id: str
-    title: str
-    inputs: tuple[dict[str, Any], ...]
-
-
-@dataclass(frozen=True)
-class Keep:
-    """Returned by a deferred handler that already put its reply in place (e.g. a tracked
-    deploy message that webhooks keep updating): the framework must not overwrite it."""
-
-
-KEEP = Keep()
-
-Reply = Message | Update | ModalReply | Keep | None
-
-
-def audit_interaction(
-    store: Store, interaction: Interaction, action: str, result: str, **detail: Any
-) -> str:
-    """`audit.record` for something a Discord user did: who, where and which interaction."""
-    from orchestrator import audit
-
-    return audit.record(
-        store,
-        actor=interaction.user_id,
-        action=action,
-        result=result,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        interaction_id=interaction.id,
-        **detail,
-    )
-
-
-@dataclass
-class Context:
-    """What a handler gets: the interaction, its options, and the app's services.
-
-    In deferred handlers (running as a job) `discord` is a live REST client for
-    progress updates through the interaction webhook; in immediate handlers it is
-    None, because there is no time for I/O before the 3-second deadline.
-    """
-
-    interaction: Interaction
-    services: Clients
-    options: Options
-    state: tuple[str, ...] = ()
-    deferred: bool = False
-    discord: DiscordREST | None = None
-    path: tuple[str, ...] = ()
-    bot: Bot | None = None  # the whole command tree, for handlers that list it (`/help`)
-
-    @property
-    def user_id(self) -> str | None:
-        return self.interaction.user_id
-
-    def say(self, key: str, **values: Any) -> str:
-        from orchestrator.discord.voice import say
-
-        return say(key, self.services.settings.tone, **values)
-
-    def audit(self, action: str, result: str, **detail: Any) -> None:
-        """Record what this user did (who, where, which interaction) in the audit log."""
-        audit_interaction(self.services.store, self.interaction, action, result, **detail)
-
-    def trace(self, step: str, ok: bool = True, **detail: Any) -> None:
-        """Add a step to this command's trace (shown by `/trace`); never raises."""
-        from orchestrator import traces
-
-        traces.add_step(
-            self.services.store,
-            user_id=self.user_id,
-            interaction_id=self.interaction.id,
-            command="/" + " ".join(self.path),
-            step=step,
-            ok=ok,
-            **detail,
-        )
-
-    async def progress(self, message: Message) -> dict[str, Any]:
-        """Edit the deferred reply in place (e.g. "queued -> in progress"); returns it."""
-        if self.discord is None:
-            raise RuntimeError("progress() is only available in deferred handlers")
-        return await self.discord.edit_original(self.interaction.token, message.to_data(edit=True))
-
-
-Handler = Callable[[Context], Awaitable[Reply]]
-Autocompleter = Callable[[Context, str], Awaitable[Sequence[tuple[str, str | int | float]]]]
 
 
 @dataclass
@@ -372,9 +98,9 @@ class _Node:
         ephemeral: bool = False,
         access: Access | None = None,
     ) -> Callable[[Handler], Handler]:
-        _check_name(name)
-        _check_description(description)
-        _check_option_order((*self.path, name), options)
+        check_name(name)
+        check_description(description)
+        check_option_order((*self.path, name), options)
         if name in self.children:
             raise ValueError(f"{' '.join(self.path)} {name} is declared twice")
 
@@ -445,8 +171,8 @@ class CommandGroup(_Node):
     def group(
         self, name: str, description: str, *, access: Access | None = None
     ) -> SubcommandGroup:
-        _check_name(name)
-        _check_description(description)
+        check_name(name)
+        check_description(description)
         group = SubcommandGroup(self.bot, (*self.path, name), description, access or self.access)
         self.children[name] = group
         return group
@@ -525,7 +251,7 @@ class Bot:
                 table.update(theirs)
 
     def _claim_name(self, name: str) -> None:
-        _check_name(name)
+        check_name(name)
         if name in self._top:
             raise ValueError(f"/{name} is declared twice")
 
@@ -545,8 +271,8 @@ class Bot:
         contexts: Sequence[int] = DEFAULT_CONTEXTS,
     ) -> Callable[[Handler], Handler]:
         self._claim_name(name)
-        _check_description(description)
-        _check_option_order((name,), options)
+        check_description(description)
+        check_option_order((name,), options)
 
         def register(handler: Handler) -> Handler:
             leaf = Leaf((name,), description, tuple(options), handler, defer, ephemeral, access)
@@ -566,7 +292,7 @@ class Bot:
         contexts: Sequence[int] = DEFAULT_CONTEXTS,
     ) -> CommandGroup:
         self._claim_name(name)
-        _check_description(description)
+        check_description(description)
         group = CommandGroup(self, name, description, access, default_member_permissions, contexts)
         self._top[name] = group
         return group

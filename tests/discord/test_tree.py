@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.discord.commands import (
-    Access,
-    Bot,
-    Context,
-    InteractionContext,
-    Option,
-    OptionType,
-    boolean,
-    channel,
-    integer,
-    string,
-)
+from orchestrator.discord.access import Access
+from orchestrator.discord.context import Context
+from orchestrator.discord.interactions import OptionType
 from orchestrator.discord.messages import Message
+from orchestrator.discord.options import Option, boolean, channel, integer, string
+from orchestrator.discord.tree import Bot, InteractionContext
 
 
 async def noop(ctx: Context) -> Message:
