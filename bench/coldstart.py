@@ -45,6 +45,7 @@ def child_env(task_root: Path, keys: Keypair, data_dir: Path) -> dict[str, str]:
         "ORCHESTRATOR_JOBS": "inprocess",
         "DISCORD_PUBLIC_KEY": keys.public_hex,
         "DISCORD_APPLICATION_ID": APPLICATION_ID,
+        "DISCORD_GUILD_IDS": "100000000000000003",
         "DISCORD_BOT_TOKEN": "bench-bot-token",
         "GITHUB_TOKEN": "bench-github-token",
         "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,

@@ -17,6 +17,7 @@ Two modes matter:
 
 from __future__ import annotations
 
+import logging
 import os
 from enum import StrEnum
 from pathlib import Path
@@ -26,6 +27,8 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LAMBDA_MARKER = "AWS_LAMBDA_FUNCTION_NAME"
+# DISCORD_GUILD_IDS=* : any guild (production must say so explicitly).
+ANY_GUILD = "*"
 # Stand-ins for a real application and user locally; snowflakes Discord will never issue.
 DEV_APPLICATION_ID = "100000000000000001"
 DEV_USER_ID = "100000000000000002"
@@ -253,7 +256,8 @@ class Settings(BaseSettings):
     discord_guild_ids: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias="DISCORD_GUILD_IDS",
-        description="Comma-separated guild ids allowed to use the bot at all (empty: any).",
+        description="Comma-separated guild ids allowed to use the bot at all. Required in "
+        "prod (`*` opts into any guild, with a warning at startup); empty outside prod: any.",
     )
     discord_admin_role_ids: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -385,7 +389,16 @@ class Settings(BaseSettings):
             )
         if not self.github_webhook_secret:
             missing.append("GITHUB_WEBHOOK_SECRET")
+        if not self.discord_guild_ids:
+            # Open to every guild the bot is added to, /triage would show private CI logs
+            # and /release unreleased commits to strangers: production names its guilds.
+            missing.append("DISCORD_GUILD_IDS (the guild ids allowed to use the bot, or *)")
         return missing
+
+    @property
+    def any_guild(self) -> bool:
+        """No guild allow-list: empty (outside prod) or an explicit `*`."""
+        return not self.discord_guild_ids or ANY_GUILD in self.discord_guild_ids
 
     def secret_values(self) -> list[str]:
         """Every secret this process holds, so logs can scrub them (never for display)."""
@@ -402,7 +415,16 @@ class Settings(BaseSettings):
             problems.append(
                 "DISCORD_PUBLIC_KEY must be 64 hex characters (the portal's 'Public Key')"
             )
+        if ANY_GUILD in self.discord_guild_ids and len(self.discord_guild_ids) > 1:
+            problems.append("DISCORD_GUILD_IDS is either * alone or a list of guild ids")
+        bad = [g for g in self.discord_guild_ids if g != ANY_GUILD and not _is_snowflake(g)]
+        if bad:
+            problems.append("DISCORD_GUILD_IDS must hold guild ids (digits), or * alone")
         return problems
+
+
+def _is_snowflake(value: str) -> bool:
+    return 0 < len(value) <= 20 and value.isascii() and value.isdigit()
 
 
 def _is_hex_key(value: str) -> bool:
@@ -416,13 +438,21 @@ def finalize(settings: Settings) -> Settings:
     In dev and test the gaps are filled from the persistent dev identity, so the
     signatures `orchestrator simulate` and `orchestrator replay` make are accepted.
     """
+    invalid = settings.invalid_values()
     if settings.is_prod:
         missing = settings.missing_for_prod()
-        if missing:
+        if missing or invalid:
             raise ConfigError(
                 [f"{name} is not set (required when ORCHESTRATOR_ENV=prod)" for name in missing]
+                + invalid
+            )
+        if ANY_GUILD in settings.discord_guild_ids:
+            logging.getLogger(__name__).warning(
+                "DISCORD_GUILD_IDS=*: any guild the bot is added to may use it"
             )
         return settings
+    if invalid:
+        raise ConfigError(invalid)
     from orchestrator.devkeys import load_or_create_dev_identity
 
     updates: dict[str, Any] = {}

@@ -153,6 +153,7 @@ def test_prod_without_secrets_refuses_to_start(tmp_path: Path, entry: list[str])
         "DISCORD_BOT_TOKEN",
         "GITHUB_TOKEN",
         "GITHUB_WEBHOOK_SECRET",
+        "DISCORD_GUILD_IDS",
     ]:
         assert name in run.stderr
     assert not (tmp_path / "dev-identity.json").exists(), "prod must never create a dev key"
@@ -168,6 +169,7 @@ def test_prod_names_only_what_is_missing(tmp_path: Path) -> None:
             "DISCORD_APPLICATION_ID": "1",
             "DISCORD_BOT_TOKEN": "bot-secret-value",
             "GITHUB_TOKEN": "ghp_secret_value",
+            "DISCORD_GUILD_IDS": "*",
         }
     )
     run = subprocess.run(
@@ -181,6 +183,7 @@ def test_prod_names_only_what_is_missing(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert "GITHUB_WEBHOOK_SECRET" in run.stderr
     assert "DISCORD_BOT_TOKEN" not in run.stderr
+    assert "DISCORD_GUILD_IDS" not in run.stderr
     assert "bot-secret-value" not in run.stderr + run.stdout
     assert "ghp_secret_value" not in run.stderr + run.stdout
 

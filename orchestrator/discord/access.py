@@ -57,7 +57,7 @@ class AccessPolicy:
     @classmethod
     def from_settings(cls, settings: Settings) -> AccessPolicy:
         return cls(
-            guilds=frozenset(settings.discord_guild_ids),
+            guilds=frozenset() if settings.any_guild else frozenset(settings.discord_guild_ids),
             admin=AllowList.of(
                 roles=settings.discord_admin_role_ids, users=settings.discord_admin_user_ids
             ),

@@ -76,6 +76,10 @@ def verify_signed(public_key: str, signature: str, timestamp: str, body: bytes) 
         verify_key(public_key).verify(timestamp.encode() + body, bytes.fromhex(signature))
     except BadSignatureError:
         raise SignatureError("invalid request signature") from None
+    except ValueError:
+        # A key that is not 32 hex bytes can verify nothing: the answer is still 401, never
+        # a 500 (startup refuses such a key; this holds if one slips past anyway).
+        raise SignatureError("invalid request signature") from None
 
 
 def sign_request(private_key_hex: str, timestamp: str, body: bytes) -> str:

@@ -210,6 +210,7 @@ class Gate:
             "ORCHESTRATOR_JOBS": "inprocess",
             "DISCORD_PUBLIC_KEY": self.identity.discord_public_key,
             "DISCORD_APPLICATION_ID": "100000000000000001",
+            "DISCORD_GUILD_IDS": "100000000000000003",
             "DISCORD_BOT_TOKEN": "gate-bot-token",
             "GITHUB_TOKEN": "gate-github-token",
             "GITHUB_WEBHOOK_SECRET": self.identity.github_webhook_secret,

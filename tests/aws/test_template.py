@@ -420,3 +420,35 @@ def test_prod_is_the_templates_default(samconfig: dict[str, Any], template: dict
     for pair in overrides.split():
         key, value = pair.split("=", 1)
         assert str(template["Parameters"][key]["Default"]) == value, key
+
+
+ACCESS = {
+    "DISCORD_GUILD_IDS": "DiscordGuildIds",
+    "DISCORD_ADMIN_ROLE_IDS": "DiscordAdminRoleIds",
+    "DISCORD_ADMIN_USER_IDS": "DiscordAdminUserIds",
+    "DISCORD_DEPLOY_ROLE_IDS": "DiscordDeployRoleIds",
+    "DISCORD_DEPLOY_USER_IDS": "DiscordDeployUserIds",
+    "ORCHESTRATOR_REPO": "OrchestratorRepo",
+    "ORCHESTRATOR_PUBLIC_URL": "PublicUrl",
+}
+
+
+def test_finding_02_the_guild_list_and_access_lists_reach_the_function(
+    template: dict[str, Any], env: dict[str, Any]
+) -> None:
+    """Production is deny-by-default and refuses to start without a guild list: the
+    template carries every access list to the function, and refuses a deploy without
+    guilds before the function would refuse to start."""
+    for variable, parameter in ACCESS.items():
+        assert env[variable] == {"Ref": parameter}, variable
+        assert template["Parameters"][parameter]["Default"] == ""
+    guilds = template["Parameters"]["DiscordGuildIds"]["AllowedPattern"]
+    for good in ("*", "123456789012345678", "1,2,3"):
+        assert re.fullmatch(guilds, good), good
+    for bad in ("*,1", "ops", "1 2", "1;2"):
+        assert not re.fullmatch(guilds, bad), bad
+    [assertion] = template["Rules"]["GuildListIsRequired"]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "DiscordGuildIds"}, ""]}]}
+    for parameter in ACCESS.values():
+        if parameter.startswith("Discord"):
+            assert not re.fullmatch(template["Parameters"][parameter]["AllowedPattern"], "@here")
