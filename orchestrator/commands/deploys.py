@@ -29,6 +29,10 @@ from orchestrator.text import ago, duration
 
 bot = Bot()
 
+# The tracked-run message (and its buttons) follows /deploy, /release's Promote and Roll
+# back, and /diagnose: every one of their allow-lists governs its buttons.
+TRACKED_BY = ("deploy", "release", "diagnose")
+
 
 def parse_inputs(raw: str | None) -> dict[str, str]:
     """`"api_base=https://x, dry_run=true"` -> {"api_base": "https://x", "dry_run": "true"}."""
@@ -199,16 +203,16 @@ async def _cancel(ctx: Context, app: App, tracked: tracking.Tracked) -> tracking
     return replace(tracked, note=f"cancel requested by <@{ctx.user_id}>")
 
 
-@bot.component("deploy.verify", defer=True, access=Access.DEPLOY)
+@bot.component("deploy.verify", commands=TRACKED_BY, defer=True, access=Access.DEPLOY)
 async def press_verify(ctx: Context) -> Update | Message:
     return await _act_on_tracked(ctx, _verify_now)
 
 
-@bot.component("deploy.rerun", defer=True, access=Access.DEPLOY)
+@bot.component("deploy.rerun", commands=TRACKED_BY, defer=True, access=Access.DEPLOY, once=True)
 async def press_rerun(ctx: Context) -> Update | Message:
     return await _act_on_tracked(ctx, _rerun_failed)
 
 
-@bot.component("deploy.cancel", defer=True, access=Access.DEPLOY)
+@bot.component("deploy.cancel", commands=TRACKED_BY, defer=True, access=Access.DEPLOY, once=True)
 async def press_cancel(ctx: Context) -> Update | Message:
     return await _act_on_tracked(ctx, _cancel)

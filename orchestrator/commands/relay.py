@@ -113,7 +113,9 @@ async def relay_dm(ctx: Context) -> Message:
     return _pending(ctx, "dm", target, text, public_note=False)
 
 
-@bot.component("relay.confirm", defer=True, access=Access.ADMIN)
+@bot.component(
+    "relay.confirm", commands=["relay-send", "relay-dm"], defer=True, access=Access.ADMIN
+)
 async def relay_confirm(ctx: Context) -> Update:
     from orchestrator.discord.errors import DiscordError
 
@@ -160,7 +162,7 @@ async def relay_confirm(ctx: Context) -> Update:
     return Update(Message(content=f"✅ Sent to {label}."))
 
 
-@bot.component("relay.cancel", access=Access.ADMIN)
+@bot.component("relay.cancel", commands=["relay-send", "relay-dm"], access=Access.ADMIN)
 async def relay_cancel(ctx: Context) -> Update:
     relay_id = ctx.state[0] if ctx.state else ""
     ctx.services.store.delete(keys.relay(relay_id))

@@ -95,11 +95,13 @@ async def _launch(ctx: Context, kind: str) -> Message | Keep:
     return KEEP
 
 
-@bot.component("release.promote", defer=True, access=Access.DEPLOY)
+@bot.component("release.promote", commands=["release"], defer=True, access=Access.DEPLOY, once=True)
 async def press_promote(ctx: Context) -> Message | Keep:
     return await _launch(ctx, "promote")
 
 
-@bot.component("release.rollback", defer=True, access=Access.DEPLOY)
+@bot.component(
+    "release.rollback", commands=["release"], defer=True, access=Access.DEPLOY, once=True
+)
 async def press_rollback(ctx: Context) -> Message | Keep:
     return await _launch(ctx, "rollback")

@@ -77,6 +77,16 @@ class AccessPolicy:
             interaction.guild_id, interaction.role_ids, interaction.user_id
         )
 
+    def admits(
+        self, access: Access, governed_by: Sequence[Sequence[str]], interaction: Interaction
+    ) -> bool:
+        """The one decision for anything a user presses or runs: `access` (the role it
+        needs) and the per-command allow-list of every command in `governed_by` (a button
+        is governed by the commands whose messages carry it)."""
+        return bool(governed_by) and all(
+            self.allows(access, path, interaction) for path in governed_by
+        )
+
     def allows(self, access: Access, path: Sequence[str], interaction: Interaction) -> bool:
         guild, roles, user = interaction.guild_id, interaction.role_ids, interaction.user_id
         if self.guilds and guild not in self.guilds:

@@ -32,6 +32,7 @@ from orchestrator.discord.messages import Message
 from orchestrator.discord.tree import Bot, Leaf, Route
 from orchestrator.discord.voice import WHO
 from orchestrator.jobs.base import JobContext, JobRegistry
+from orchestrator.store import keys
 from orchestrator.store.base import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ class _Target:
         access: Access,
         path: tuple[str, ...],
         state: tuple[str, ...] = (),
+        governed_by: tuple[tuple[str, ...], ...] = (),
+        once: bool = False,
     ) -> None:
         self.name = name
         self.handler = handler
@@ -68,6 +71,10 @@ class _Target:
         self.access = access
         self.path = path
         self.state = state
+        # Whose per-command allow-lists apply: the command itself, or for a button every
+        # command whose messages carry it.
+        self.governed_by = governed_by or (path,)
+        self.once = once
 
     @classmethod
     def of_leaf(cls, leaf: Leaf) -> _Target:
@@ -83,6 +90,8 @@ class _Target:
             route.access,
             (route.name,),
             state,
+            governed_by=tuple((command,) for command in route.commands),
+            once=route.once,
         )
 
 
@@ -153,6 +162,45 @@ async def respond(bot: Bot, interaction: Interaction, services: Clients) -> dict
     return answer
 
 
+# A once-only button acts once per message for as long as a message is worth acting on.
+PRESS_TTL = 7 * 24 * 3600
+
+
+def _press_key(interaction: Interaction) -> str:
+    message = interaction.raw.get("message")
+    message_id = message.get("id") if isinstance(message, dict) else None
+    # Without a message id (never from Discord) fall back to the channel: still once.
+    anchor = message_id if isinstance(message_id, str) else f"ch{interaction.channel_id}"
+    return keys.button_press(anchor, interaction.custom_id or "")
+
+
+def _claim_press(services: Clients, interaction: Interaction) -> dict[str, str] | None:
+    """None for the first press of this button on this message (now claimed); for a later
+    press, who pressed first and when, for the answer. Concurrent presses meet the store's
+    once-only claim, so exactly one acts."""
+    key = _press_key(interaction)
+    value = {"user_id": interaction.user_id or "?", "at": time.time()}
+    if services.store.claim(key, ttl=PRESS_TTL, value=value):
+        return None
+    first = services.store.get(key) or {}
+    user = first.get("user_id")
+    at = first.get("at")
+    when = f"<t:{int(at)}:R>" if isinstance(at, int | float) else "earlier"
+    return {
+        "who": f"<@{user}>" if isinstance(user, str) and user.isdigit() else "someone",
+        "when": when,
+    }
+
+
+def _release_press(services: Clients, interaction: Interaction, target: _Target) -> None:
+    """The press did nothing (its job could not start, or failed): let a later one try."""
+    if target.once:
+        try:
+            services.store.delete(_press_key(interaction))
+        except Exception:
+            log.warning("could not release a button press", exc_info=True)
+
+
 def _trace(
     services: Clients, interaction: Interaction, step: str, ok: bool = True, **detail: Any
 ) -> None:
@@ -203,7 +251,7 @@ async def _respond(bot: Bot, interaction: Interaction, services: Clients) -> Ans
         return _refuse("stale_button", tone)
 
     policy = AccessPolicy.from_settings(services.settings)
-    allowed = policy.allows(target.access, target.path, interaction)
+    allowed = policy.admits(target.access, target.governed_by, interaction)
     if kind == InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE:
         # Suggestions could leak app names or run ids: none for those who may not run it.
         if not allowed:
@@ -212,6 +260,11 @@ async def _respond(bot: Bot, interaction: Interaction, services: Clients) -> Ans
     if not allowed:
         _audit(services, interaction, target, "denied")
         return _refuse("denied", tone, command=target.name, who=WHO[target.access.value])
+    if target.once:
+        earlier = _claim_press(services, interaction)
+        if earlier is not None:
+            _audit(services, interaction, target, "already pressed")
+            return _refuse("already_pressed", tone, **earlier)
     if target.access is not Access.EVERYONE:
         _audit(services, interaction, target, "accepted")
 
@@ -221,9 +274,11 @@ async def _respond(bot: Bot, interaction: Interaction, services: Clients) -> Ans
                 DEFERRED_JOB, {"interaction": interaction.raw}, job_id=f"ix-{interaction.id}"
             )
         except StoreUnavailable:
+            _release_press(services, interaction, target)
             return _refuse("try_again", tone)
         except Exception:
             log.exception("could not dispatch deferred interaction")
+            _release_press(services, interaction, target)
             return _refuse("dispatch_failed", tone)
         if kind == InteractionType.MESSAGE_COMPONENT:
             return responses.deferred_update(), None
@@ -339,6 +394,7 @@ async def run_deferred(bot: Bot, interaction: Interaction, services: Clients) ->
                 ms=round((time.perf_counter() - started) * 1000, 1),
             )
             log.exception("deferred handler failed", extra={"command": target.name})
+            _release_press(services, interaction, target)
             if target.access is not Access.EVERYONE:
                 _audit(services, interaction, target, "failed", error=_short(exc))
             key, values = _failure(exc)

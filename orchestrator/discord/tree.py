@@ -26,11 +26,11 @@ what a handler returns in `orchestrator.discord.context`, `Access` in
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from orchestrator.discord.access import Access
-from orchestrator.discord.context import Autocompleter, Handler
+from orchestrator.discord.context import Autocompleter, Context, Handler
 from orchestrator.discord.interactions import OptionType
 from orchestrator.discord.options import (
     Option,
@@ -68,13 +68,21 @@ class Leaf:
 
 @dataclass
 class Route:
-    """A component (button/select) or modal handler, found by its custom_id prefix."""
+    """A component (button/select) or modal handler, found by its custom_id prefix.
+
+    `commands` names the slash commands whose messages carry it: their per-command
+    allow-lists govern the route as they govern the command (a button must not be a way
+    around `/release`'s list). `once`: a press acts once per message; later presses are
+    told who already pressed it.
+    """
 
     name: str
     handler: Handler
     defer: bool
     ephemeral: bool
     access: Access
+    commands: tuple[str, ...] = ()
+    once: bool = False
 
 
 # -- the tree ---------------------------------------------------------------------------------
@@ -315,38 +323,54 @@ class Bot:
         self,
         name: str,
         *,
+        commands: Sequence[str],
         defer: bool = False,
         ephemeral: bool = True,
         access: Access = Access.EVERYONE,
+        once: bool = False,
     ) -> Callable[[Handler], Handler]:
-        """Handle buttons/selects whose custom_id is `name` or `name:state...`."""
-        return self._route(self._components, name, defer, ephemeral, access)
+        """Handle buttons/selects whose custom_id is `name` or `name:state...`, carried by
+        the messages of `commands` (whose allow-lists then govern it too)."""
+        return self._route(
+            self._components,
+            Route(name, _no_handler, defer, ephemeral, access, tuple(commands), once),
+        )
 
     def modal(
         self,
         name: str,
         *,
+        commands: Sequence[str],
         defer: bool = False,
         ephemeral: bool = True,
         access: Access = Access.EVERYONE,
     ) -> Callable[[Handler], Handler]:
         """Handle submitted modals whose custom_id is `name` or `name:state...`."""
-        return self._route(self._modals, name, defer, ephemeral, access)
+        return self._route(
+            self._modals, Route(name, _no_handler, defer, ephemeral, access, tuple(commands))
+        )
 
     @staticmethod
-    def _route(
-        table: dict[str, Route], name: str, defer: bool, ephemeral: bool, access: Access
-    ) -> Callable[[Handler], Handler]:
+    def _route(table: dict[str, Route], spec: Route) -> Callable[[Handler], Handler]:
+        name = spec.name
         if ":" in name or not name:
             raise ValueError("route names cannot contain ':'")
         if name in table:
             raise ValueError(f"route {name!r} is declared twice")
+        if not spec.commands:
+            raise ValueError(f"route {name!r} must name the commands whose messages carry it")
+        for command in spec.commands:
+            check_name(command)
 
         def register(handler: Handler) -> Handler:
-            table[name] = Route(name, handler, defer, ephemeral, access)
+            table[name] = replace(spec, handler=handler)
             return handler
 
         return register
+
+    def routes(self) -> list[Route]:
+        """Every component and modal route."""
+        return [*self._components.values(), *self._modals.values()]
 
     # -- lookups --------------------------------------------------------------------------------
 
@@ -365,6 +389,10 @@ class Bot:
     def registration(self) -> list[dict[str, Any]]:
         """The body of `PUT /applications/{application_id}/commands`, in declaration order."""
         return [node.to_json() for node in self._top.values()]
+
+
+async def _no_handler(_: Context) -> None:  # replaced when the route's handler registers
+    raise NotImplementedError
 
 
 def _lookup(table: dict[str, Route], custom_id: str) -> tuple[Route, tuple[str, ...]] | None:

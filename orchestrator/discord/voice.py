@@ -45,6 +45,10 @@ PHRASES: dict[str, tuple[str, str]] = {
         "📭 I couldn't hand that off to a worker. Try again in a moment.",
         "The command could not be queued. Please try again shortly.",
     ),
+    "already_pressed": (
+        "👯 Already on it: {who} pressed that {when}.",
+        "This button was already used by {who} {when}.",
+    ),
     "done": ("✅ Done.", "Done."),
     "pong": ("🏓 Pong! {latency}", "Pong. {latency}"),
 }

@@ -259,3 +259,11 @@ def relay(relay_id: str) -> str:
 def relay_sent(relay_id: str) -> str:
     """The claim that sends a relay once, whatever presses the button twice."""
     return f"relaysent:{relay_id}"
+
+
+# -- buttons (discord dispatch) ---------------------------------------------------------------
+
+
+def button_press(message_id: str, custom_id: str) -> str:
+    """Who pressed a once-only button of one message (the claim that makes it act once)."""
+    return f"press:{message_id}:{custom_id}"

@@ -93,7 +93,7 @@ def make_bot() -> Bot:
     async def store(ctx: Context) -> Message:
         raise StoreUnavailable("sqlite: locked")
 
-    @bot.component("vote")
+    @bot.component("vote", commands=["admin"])
     async def vote(ctx: Context) -> Update:
         return Update(
             Message(
@@ -102,11 +102,11 @@ def make_bot() -> Bot:
             )
         )
 
-    @bot.component("later", defer=True)
+    @bot.component("later", commands=["admin"], defer=True)
     async def later(ctx: Context) -> Message:
         return Message(content="later")
 
-    @bot.modal("feedback")
+    @bot.modal("feedback", commands=["admin"])
     async def feedback(ctx: Context) -> Message:
         return Message(
             content=f"thanks for {ctx.interaction.modal_values()['text']!r}", ephemeral=True

@@ -128,9 +128,11 @@ def test_duplicates_are_refused() -> None:
         bot.command("x", "d")
     with pytest.raises(ValueError, match="unique"):
         bot.command("y", "d", options=[string("a", "a"), string("a", "b")])
-    bot.component("btn")(noop)
+    bot.component("btn", commands=["x"])(noop)
     with pytest.raises(ValueError, match="twice"):
-        bot.component("btn")
+        bot.component("btn", commands=["x"])
+    with pytest.raises(ValueError, match="must name the commands"):
+        bot.component("orphan", commands=[])
 
 
 def test_autocomplete_needs_a_declared_option() -> None:
@@ -157,13 +159,26 @@ def test_autocomplete_and_choices_exclude_each_other() -> None:
 
 def test_component_routes_carry_state() -> None:
     bot = Bot()
-    bot.component("deploy.cancel")(noop)
+    bot.component("deploy.cancel", commands=["deploy"])(noop)
     route, state = bot.component_route("deploy.cancel:123:abc")
     assert route.name == "deploy.cancel"
     assert state == ("123", "abc")
     assert bot.component_route("other:1") is None
     with pytest.raises(ValueError, match="cannot contain"):
-        bot.component("bad:name")
+        bot.component("bad:name", commands=["deploy"])
+
+
+def test_every_product_button_is_governed_by_registered_commands() -> None:
+    """A button's allow-lists are those of the commands it names: each must exist, or the
+    button would be governed by nothing (finding 3)."""
+    from orchestrator import product
+
+    tree = product.bot()
+    registered = {command["name"] for command in tree.registration()}
+    routes = tree.routes()
+    assert routes
+    for route in routes:
+        assert route.commands and set(route.commands) <= registered, route.name
 
 
 def test_the_product_registration_is_valid_and_routes_match() -> None:

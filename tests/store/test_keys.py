@@ -47,6 +47,10 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "run": (keys.run("web", T, 7, 1), f"runlog:web:{STAMP}-7.1"),
     "relay": (keys.relay("0a1b2c3d4e5f"), "relay:0a1b2c3d4e5f"),
     "relay_sent": (keys.relay_sent("0a1b2c3d4e5f"), "relaysent:0a1b2c3d4e5f"),
+    "button_press": (
+        keys.button_press("1300000000000000001", "release.promote:web:abc1234"),
+        "press:1300000000000000001:release.promote:web:abc1234",
+    ),
 }
 _NOT_BUILDERS = {"stamp", "day", "days"}
 
