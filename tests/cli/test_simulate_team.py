@@ -33,7 +33,7 @@ from tests.support.discord_spec import DiscordSpec
 from tests.support.fake_github import FakeGitHub
 from tests.support.servers import Served, free_port, serve
 from tests.support.signing import dumps, github_headers
-from tests.verification.sites import Site
+from tests.support.sites import Site
 
 OLD = "1111111111111111111111111111111111111111"  # what production runs (the site's /version)
 NEW = "2222222222222222222222222222222222222222"  # the head of main (the faked GitHub)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +15,8 @@ from orchestrator.discord import dispatch
 from orchestrator.discord.interactions import Interaction
 from orchestrator.discord.tree import Bot
 from orchestrator.services import Services
+from tests.support.commands import ADMIN, Run
 from tests.support.discord_spec import DiscordSpec
-
-ADMIN = "900000000000000001"
-
-Run = Callable[..., dict[str, Any]]
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import time
 
 from orchestrator.commands.basics import snowflake_time
 from orchestrator.devtools.simulate import snowflake
-from tests.commands.conftest import Run
+from tests.support.commands import Run
 
 
 def test_help_lists_every_command_with_locks(run: Run) -> None:

@@ -16,9 +16,9 @@ from orchestrator.deploys import history, tracking
 from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.devtools.simulate import Invoker, component_interaction
 from orchestrator.services import Services
-from tests.commands.drive import ADMIN, DEPLOYER, STRANGER, answer, command, sent, services_for
+from tests.support.commands import ADMIN, DEPLOYER, STRANGER, answer, command, sent, services_for
 from tests.support.fake_github import FakeGitHub
-from tests.verification.sites import Site
+from tests.support.sites import Site
 
 SHA = "abcdef0123456789abcdef0123456789abcdef01"
 

@@ -6,7 +6,7 @@ import time
 from orchestrator import audit
 from orchestrator.notifications import subscriptions
 from orchestrator.services import Services
-from tests.commands.conftest import ADMIN, Run
+from tests.support.commands import ADMIN, Run
 
 STRANGER = "900000000000000005"
 

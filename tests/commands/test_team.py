@@ -15,10 +15,10 @@ from orchestrator import audit, traces
 from orchestrator.deploys import history, tracking
 from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.services import Services
-from tests.commands import drive
-from tests.commands.drive import ADMIN, DEPLOYER, STRANGER, sent, services_for
+from tests.support import commands
+from tests.support.commands import ADMIN, DEPLOYER, STRANGER, sent, services_for
 from tests.support.fake_github import FakeGitHub
-from tests.verification.sites import Site
+from tests.support.sites import Site
 
 OLD = "1111111111111111111111111111111111111111"
 NEW = "2222222222222222222222222222222222222222"
@@ -149,11 +149,11 @@ def world(tmp_path: Path) -> Iterator[tuple[Services, DiscordStandIn, FakeGitHub
 
 
 def command(services: Services, line: str, user: str = ADMIN) -> dict[str, Any]:
-    return drive.command(services, line, user)
+    return commands.command(services, line, user)
 
 
 def press(services: Services, custom_id: str, user: str = ADMIN) -> dict[str, Any]:
-    return drive.press(services, custom_id, user)
+    return commands.press(services, custom_id, user)
 
 
 def buttons(result: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,7 @@ from typing import Any
 from orchestrator.probes.run import commit, record_incident
 from orchestrator.probes.state import SELF_APP, ProbeResult, Target
 from orchestrator.services import Services
-from tests.commands.conftest import Run
+from tests.support.commands import Run
 
 CONFIG = (
     '[[apps]]\nname = "web"\nrepo = "acme/web"\nworkflow = "deploy.yml"\n'

@@ -16,7 +16,7 @@ from orchestrator.store.sqlite import SQLiteStore
 from tests.support.discord_spec import DiscordSpec
 from tests.support.fake_github import FakeGitHub
 from tests.support.servers import free_port, serve
-from tests.verification.sites import Site
+from tests.support.sites import Site
 
 SHA = "abcdef0123456789abcdef0123456789abcdef01"
 RUN = 555

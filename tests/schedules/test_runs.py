@@ -1,4 +1,4 @@
-"""Local scheduling, EventBridge schedule events, and the deploy-run log the digest reads."""
+"""Local scheduling and EventBridge schedule events."""
 
 from __future__ import annotations
 
@@ -6,24 +6,25 @@ import asyncio
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from orchestrator.digest.load import build, runs
-from orchestrator.github.events import Event
-from orchestrator.jobs.base import Job, JobContext
+from orchestrator.jobs.base import Job
 from orchestrator.jobs.retry import DELAYS, SWEEP, record_failed_attempt
 from orchestrator.probes.run import incidents
-from orchestrator.product import events as product_router
 from orchestrator.schedules.aws import is_schedule_event, run_schedule_event
 from orchestrator.schedules.local import LocalScheduler, start_scheduler
 from orchestrator.schedules.timing import PROBES, Schedule
 from orchestrator.services import Services
-from orchestrator.store import keys
 from orchestrator.store.base import JSONObject
-from orchestrator.webhooks.digest import record_deploy_run
-from tests.schedules.conftest import APP_CHANNEL, DIGEST_CHANNEL, World, services_for
+from tests.support.world import (
+    APP_CHANNEL,
+    DIGEST_CHANNEL,
+    World,
+    completed_run,
+    deliver,
+    services_for,
+)
 
 MONDAY_9 = datetime(2026, 11, 30, 9, 0, 0, tzinfo=UTC)
 
@@ -144,34 +145,6 @@ def test_the_retry_schedule_sweeps_due_retries_and_is_no_job_itself(world: World
     assert services.store.get(f"job:{other.id}")["status"] == "done"
 
 
-def completed_run(run_id: int, conclusion: str, workflow: str = "deploy.yml") -> dict[str, Any]:
-    return {
-        "action": "completed",
-        "repository": {"full_name": "acme/web"},
-        "workflow": {"name": "Client Deploy", "path": f".github/workflows/{workflow}"},
-        "workflow_run": {
-            "id": run_id,
-            "name": "Client Deploy",
-            "path": f".github/workflows/{workflow}",
-            "status": "completed",
-            "conclusion": conclusion,
-            "head_sha": "abcdef0123456789abcdef0123456789abcdef01",
-            "head_branch": "main",
-            "run_attempt": 1,
-            "html_url": f"https://github.com/acme/web/actions/runs/{run_id}",
-            "created_at": "2026-11-29T04:00:00Z",
-            "run_started_at": "2026-11-29T04:00:00Z",
-            "updated_at": "2026-11-29T04:02:30Z",
-        },
-    }
-
-
-def deliver(services: Services, payload: dict[str, Any], delivery: str = "d") -> None:
-    event = Event("workflow_run", delivery, payload)
-    context = JobContext(job=Job("github.event", {}), services=services)
-    asyncio.run(product_router().dispatch(event, context))
-
-
 def test_the_digest_schedule_posts_once_per_slot(world: World) -> None:
     services = world.services
     deliver(services, completed_run(41, "success"))
@@ -217,31 +190,3 @@ def test_the_schedule_event_leaves_the_threads_event_loop_alone(world: World) ->
 def test_an_unknown_schedule_is_refused(world: World) -> None:
     with pytest.raises(ValueError, match="unknown schedule"):
         run_schedule_event({"orchestrator_schedule": "coffee"}, world.services)
-
-
-# --- the deploy-run log -------------------------------------------------------------------------
-
-
-def test_completed_deploy_runs_are_logged_once_and_others_ignored(world: World) -> None:
-    services, store = world.services, world.services.store
-    assert record_deploy_run in product_router().handlers("workflow_run", "completed")
-    deliver(services, completed_run(7, "success"))
-    deliver(services, completed_run(7, "success"), delivery="redelivered")
-    deliver(services, completed_run(8, "success", workflow="ci.yml"))
-    other_repo = completed_run(9, "success")
-    other_repo["repository"] = {"full_name": "acme/other"}
-    deliver(services, other_repo)
-    logged = store.query_prefix("runlog:web:", limit=10)
-    assert [r.key for r in logged] == [keys.run("web", 1795924950.0, 7, 1)]
-    assert logged[0].value["duration"] == 150.0 and logged[0].value["conclusion"] == "success"
-
-
-def test_a_deploy_workflow_named_by_name_matches_too(world: World) -> None:
-    world.config.write_text(
-        world.config.read_text().replace('workflow = "deploy.yml"', 'workflow = "Client Deploy"')
-    )
-    deliver(world.services, completed_run(11, "cancelled", workflow="anything.yml"))
-    [sample] = runs(world.services.store, "web", 1795910400.0, 1795996800.0)
-    assert (sample.run_id, sample.conclusion, sample.duration_s) == (11, "cancelled", 150.0)
-    digest = build(world.services, "daily", end=1795996800.0, apps=["web"])
-    assert digest.deploys.count == 1 and digest.deploys.success_rate is None

@@ -1,66 +1,18 @@
-"""The security suite's tally, printed as one summary line at the end of every run.
+"""The security suite's fixtures, and its tally printed as one summary line at the end.
 
-Tests increment the session-wide `Tally` (through the `tally` fixture) with what they
-tried and what they saw go wrong; the counters are reported whether the tests pass or
-fail, so a run says in one line how much was thrown at the service and what got through:
+Tests increment the session-wide tally (`tests.support.tally.TALLY`, through the `tally`
+fixture) with what they tried and what they saw go wrong; the counters are reported whether
+the tests pass or fail, so a run says in one line how much was thrown at the service and
+what got through:
 
     security: inputs tried=12345 forged accepted=0 5xx=0 duplicates side-effected=0 ...
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
-
 import pytest
 
-
-@dataclass
-class Tally:
-    inputs: int = 0
-    forged_accepted: int = 0
-    server_errors: int = 0
-    duplicates: int = 0
-    leaks: int = 0
-    tests: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def tried(self, count: int = 1) -> None:
-        with self._lock:
-            self.inputs += count
-
-    def forged(self, count: int = 1) -> None:
-        with self._lock:
-            self.forged_accepted += count
-
-    def server_error(self, count: int = 1) -> None:
-        with self._lock:
-            self.server_errors += count
-
-    def duplicate(self, count: int = 1) -> None:
-        with self._lock:
-            self.duplicates += count
-
-    def leaked(self, count: int = 1) -> None:
-        with self._lock:
-            self.leaks += count
-
-    def status(self, code: int, expected: frozenset[int] = frozenset()) -> None:
-        """Count one HTTP answer: an input tried, and a 5xx unless the test meant to cause it
-        (a 503 while the store is down is the designed answer, not a crash)."""
-        self.tried()
-        if code >= 500 and code not in expected:
-            self.server_error()
-
-    def line(self) -> str:
-        return (
-            f"security: inputs tried={self.inputs} forged accepted={self.forged_accepted} "
-            f"5xx={self.server_errors} duplicates side-effected={self.duplicates} "
-            f"secrets leaked={self.leaks}"
-        )
-
-
-TALLY = Tally()
+from tests.support.tally import TALLY, Tally
 
 
 @pytest.fixture(scope="session")

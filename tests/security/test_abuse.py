@@ -28,8 +28,8 @@ from orchestrator.devkeys import DevIdentity, load_or_create_dev_identity
 from orchestrator.main import create_app
 from orchestrator.routers.edge import GITHUB_MAX_BODY_BYTES as GITHUB_CAP
 from orchestrator.services import Services
-from tests.security.conftest import Tally
 from tests.support.signing import PING_INTERACTION, discord_headers, dumps
+from tests.support.tally import Tally
 
 DISCORD_CAP = 1_048_576
 SIG = "x-signature-ed25519"

@@ -39,7 +39,7 @@ from orchestrator.github.verify import sign
 from orchestrator.jobs.base import Job
 from orchestrator.main import create_app
 from orchestrator.services import Services
-from tests.security.conftest import TALLY
+from tests.support.tally import TALLY
 
 bot = product.bot()
 

@@ -24,8 +24,8 @@ from orchestrator.devkeys import load_or_create_dev_identity
 from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.devtools.simulate import snowflake
 from orchestrator.github.verify import sign
-from tests.security.conftest import Tally
-from tests.security.support import (
+from tests.support.moto_server import delete_table, moto_endpoint, moto_server  # noqa: F401
+from tests.support.security import (
     CHANNEL,
     NOTIFY_TOML,
     PUSH,
@@ -34,8 +34,8 @@ from tests.security.support import (
     uvicorn_workers,
     write_config,
 )
-from tests.support.moto_server import delete_table, moto_endpoint, moto_server  # noqa: F401
 from tests.support.signing import dumps
+from tests.support.tally import Tally
 
 SECRET = "concurrency-webhook-secret"
 COPIES = 50

@@ -30,8 +30,8 @@ from orchestrator.discord.rest import DiscordREST
 from orchestrator.github.client import GitHubClient
 from orchestrator.github.verify import sign
 from orchestrator.services import Services
-from tests.security.conftest import Tally
-from tests.security.support import (
+from tests.support.fake_github import FakeGitHub
+from tests.support.security import (
     APPS_TOML,
     CHANNEL,
     NOTIFY_TOML,
@@ -44,9 +44,9 @@ from tests.security.support import (
     wait_until,
     write_config,
 )
-from tests.support.fake_github import FakeGitHub
 from tests.support.servers import free_port
 from tests.support.signing import dumps
+from tests.support.tally import Tally
 
 SECRET = "dependency-faults-webhook-secret"
 MAX_MESSAGE = 400  # "short": a sentence, not a stack trace

@@ -29,8 +29,8 @@ import pytest
 from orchestrator.devkeys import load_or_create_dev_identity
 from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.github.verify import sign
-from tests.security.conftest import Tally
-from tests.security.support import (
+from tests.support.fake_github import FakeGitHub, Recorded
+from tests.support.security import (
     APPS_TOML,
     CHANNEL,
     NOTIFY_TOML,
@@ -41,9 +41,9 @@ from tests.security.support import (
     wait_until,
     write_config,
 )
-from tests.support.fake_github import FakeGitHub, Recorded
 from tests.support.servers import serve
 from tests.support.signing import PING_INTERACTION, dumps
+from tests.support.tally import Tally
 
 
 def _app_private_key() -> str:

@@ -27,8 +27,7 @@ from orchestrator.main import create_app
 from orchestrator.services import Services
 from orchestrator.store.base import StoreUnavailable
 from orchestrator.store.sqlite import SQLiteStore
-from tests.security.conftest import Tally
-from tests.security.support import (
+from tests.support.security import (
     CHANNEL,
     NOTIFY_TOML,
     PUSH,
@@ -39,6 +38,7 @@ from tests.security.support import (
 )
 from tests.support.servers import free_port
 from tests.support.signing import PING_INTERACTION, dumps
+from tests.support.tally import Tally
 
 SECRET = "store-faults-webhook-secret"
 DISCORD_DEADLINE = 3.0

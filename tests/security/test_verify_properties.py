@@ -25,7 +25,7 @@ from orchestrator.discord import verify as discord
 from orchestrator.discord.interactions import Interaction, Options
 from orchestrator.github import verify as github
 from orchestrator.github.events import MalformedPayload, parse_body
-from tests.security.conftest import Tally
+from tests.support.tally import Tally
 
 MAX_AGE = 300
 NOW = 1_800_000_000.0

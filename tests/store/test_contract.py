@@ -11,9 +11,8 @@ import pytest
 
 from orchestrator.store.base import InvalidKey, Store
 from orchestrator.store.dynamodb import create_table
-from tests.store import claimers
-from tests.store.backends import StoreSpec
 from tests.support.moto_server import delete_table, moto_endpoint  # noqa: F401
+from tests.support.stores import StoreSpec, race
 
 
 class FakeClock:
@@ -143,7 +142,7 @@ def test_claim_once_across_processes_and_threads(spec: StoreSpec) -> None:
     barrier = ctx.Barrier(20)
     results = ctx.Queue()
     workers = [
-        ctx.Process(target=claimers.race, args=(spec, "delivery:race", 10, barrier, results))
+        ctx.Process(target=race, args=(spec, "delivery:race", 10, barrier, results))
         for _ in range(2)
     ]
     for worker in workers:

@@ -28,8 +28,8 @@ from orchestrator.verification import Status, collect, decide
 from orchestrator.verification.budget import Deadline, TimedOut
 from orchestrator.verification.facts import CheckError
 from tests.support.fake_github import FakeGitHub, Recorded
-from tests.verification.sites import Site, page
-from tests.verification.test_collect import (
+from tests.support.sites import Site, page
+from tests.support.verification import (
     OWN,
     RUNS,
     SHA,

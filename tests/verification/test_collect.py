@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +25,24 @@ from orchestrator.services import Services
 from orchestrator.verification import Status, collect, verify
 from tests.support.fake_github import FakeGitHub, Recorded
 from tests.support.servers import free_port
-from tests.verification.sites import OLD_SHA, Site, page
+from tests.support.sites import OLD_SHA, Site, page
+from tests.support.verification import (
+    OWN,
+    PATTERN,
+    RUN_URL,
+    RUNS,
+    SHA,
+    QuickFakeGitHub,
+    job,
+    make_services,
+    raw_run,
+    script,
+    site_app,
+)
 
 pytestmark = pytest.mark.anyio
 
-SHA = "abc1234def5678abc1234def5678abc1234def56"
 HEAD = "fedcba9876543210fedcba9876543210fedcba98"
-OWN = "1234567890abcdef1234567890abcdef12345678"
-RUN_URL = "https://github.com/acme/web/actions/runs/123"
-PATTERN = r'name="app-version" content="([0-9a-f]+)"'
-RUNS = "/repos/acme/web/actions/workflows/deploy.yml/runs"
 
 # Small budgets keep the module fast; they are bounds, not speed assertions.
 BUDGET = 4.0
@@ -53,17 +60,6 @@ def own_build(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(buildinfo, "build_info", lambda: info)
 
 
-class QuickFakeGitHub(FakeGitHub):
-    """FakeGitHub that stops in milliseconds (the default poll makes each close take 0.5 s)."""
-
-    def __enter__(self) -> QuickFakeGitHub:
-        server = self._server
-        threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeGitHub]:
     with QuickFakeGitHub() as github:
@@ -76,81 +72,9 @@ def site() -> Iterator[Site]:
         yield served
 
 
-def make_services(tmp_path: Path, api_base: str | None, **extra: Any) -> Services:
-    overrides: dict[str, Any] = {"ORCHESTRATOR_DATA_DIR": tmp_path, **extra}
-    if api_base is not None:
-        overrides.update(GITHUB_TOKEN="t", GITHUB_API_BASE=api_base)
-    return Services(load_settings(**overrides))
-
-
 @pytest.fixture
 def services(tmp_path: Path, fake: FakeGitHub) -> Services:
     return make_services(tmp_path, fake.url, ORCHESTRATOR_REPO="acme/orchestrator")
-
-
-def site_app(site: Site, **changes: Any) -> App:
-    app = App(
-        name="web",
-        repo="acme/web",
-        workflow="deploy.yml",
-        frontend_url=site.url + "/",
-        api_health_url=site.url + "/healthz",
-        version_url=site.url + "/version",
-        version_field="build.sha",
-        frontend_version_pattern=PATTERN,
-    )
-    return replace(app, **changes)
-
-
-def raw_run(**changes: Any) -> dict[str, Any]:
-    run = {
-        "id": 123,
-        "name": "Deploy",
-        "display_title": "Merge pull request #9",
-        "status": "completed",
-        "conclusion": "success",
-        "head_sha": SHA,
-        "head_branch": "main",
-        "html_url": RUN_URL,
-        "run_attempt": 1,
-        "event": "push",
-        "created_at": "2027-01-15T07:55:00Z",
-        "run_started_at": "2027-01-15T07:55:00Z",
-        "updated_at": "2027-01-15T07:58:12Z",
-        "repository": {"full_name": "acme/web"},
-        "actor": {"login": "octocat"},
-    }
-    return {**run, **changes}
-
-
-def job(name: str, conclusion: str, *failed_steps: str) -> dict[str, Any]:
-    steps = [{"name": "Set up job", "conclusion": "success"}]
-    steps += [{"name": step, "conclusion": "failure"} for step in failed_steps]
-    return {
-        "id": abs(hash(name)) % 10_000,
-        "name": name,
-        "status": "completed",
-        "conclusion": conclusion,
-        "html_url": f"{RUN_URL}/job/{abs(hash(name)) % 10_000}",
-        "steps": steps,
-    }
-
-
-def script(
-    fake: FakeGitHub,
-    run: dict[str, Any] | None = None,
-    *,
-    head: str = SHA,
-    jobs: list[dict[str, Any]] | None = None,
-    own_head: str = OWN,
-) -> dict[str, Any]:
-    run = run or raw_run()
-    fake.on("GET", RUNS, {"total_count": 1, "workflow_runs": [run]})
-    fake.on("GET", "/repos/acme/web/actions/runs/123", run)
-    fake.on("GET", "/repos/acme/web/actions/runs/123/jobs", {"jobs": jobs or []})
-    fake.on("GET", "/repos/acme/web/commits/main", head)
-    fake.on("GET", "/repos/acme/orchestrator/commits/main", own_head)
-    return run
 
 
 def test_importing_the_verifier_loads_no_http_stack() -> None:

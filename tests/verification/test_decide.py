@@ -28,7 +28,7 @@ from orchestrator.verification.facts import (
     find_marker,
     sha_matches,
 )
-from tests.verification.builders import (
+from tests.support.facts import (
     APP,
     HEAD,
     NOW,

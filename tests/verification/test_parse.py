@@ -16,7 +16,7 @@ from orchestrator.verification.parse import (
     run_request,
     version_from_json,
 )
-from tests.verification.test_collect import RUN_URL, SHA, job, raw_run
+from tests.support.verification import RUN_URL, SHA, job, raw_run
 
 # --- parse_run_url and the request ---------------------------------------------------------------
 

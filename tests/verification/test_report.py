@@ -19,7 +19,7 @@ from orchestrator.verification.facts import (
     VersionProbe,
 )
 from tests.support.discord_spec import DiscordSpec
-from tests.verification.builders import (
+from tests.support.facts import (
     APP,
     HEAD,
     OLD,

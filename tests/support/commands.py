@@ -1,12 +1,14 @@
 """Driving commands and buttons through the real dispatcher, as Discord would.
 
 Every HTTP answer, and every request the deferred work sends to the Discord
-stand-in, is checked against Discord's published schema on the way.
+stand-in, is checked against Discord's published schema on the way. `Run` is the type of
+the `run` fixture (tests/commands/conftest.py), which drives one command as `ADMIN`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,8 @@ def sent(discord: DiscordStandIn, token: str | None = None) -> list[Captured]:
 
 
 ADMIN, DEPLOYER, STRANGER = "900000000000000001", "900000000000000002", "900000000000000003"
+
+Run = Callable[..., dict[str, Any]]
 
 
 def services_for(data_dir: Path, config: Path, discord_api: str, github_api: str) -> Services:

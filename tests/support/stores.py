@@ -2,13 +2,17 @@
 
 A `StoreSpec` is plain data: the cross-process tests send it to workers, which
 open their own connection to the same database, exactly as two uvicorn workers
-or two Lambda containers would.
+or two Lambda containers would. `race` is such a worker; it lives here, not in the test
+module, so that a spawned process imports this small module rather than the tests and
+everything they import.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from orchestrator.store.base import Clock, Store, now
 
@@ -31,3 +35,23 @@ class StoreSpec:
             endpoint, _, table = self.location.rpartition("/")
             return DynamoDBStore(table, endpoint_url=endpoint, clock=clock)
         raise ValueError(self.backend)
+
+
+def race(spec: StoreSpec, key: str, threads: int, barrier: Any, results: Any) -> None:
+    """Worker for the cross-process claim test: `threads` threads race to claim one key."""
+    store = spec.open()
+    won: list[bool] = []
+    lock = threading.Lock()
+
+    def claim() -> None:
+        barrier.wait(timeout=30)
+        result = store.claim(key, ttl=60)
+        with lock:
+            won.append(result)
+
+    workers = [threading.Thread(target=claim) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    results.put(won)

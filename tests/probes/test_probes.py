@@ -20,7 +20,7 @@ from orchestrator.probes.run import (
 )
 from orchestrator.probes.state import SELF_APP, ProbeResult, ProbeState, Target
 from orchestrator.store import keys
-from tests.schedules.conftest import APP_CHANNEL, OPS_CHANNEL, World
+from tests.support.world import APP_CHANNEL, OPS_CHANNEL, World
 
 
 def probe_all(world: World) -> list[Any]:
