@@ -71,7 +71,28 @@ class App:
     rollback_workflow: str | None = None
     channel_id: str | None = None
     deploy_inputs: dict[str, str] = field(default_factory=dict)
+    # Which of `deploy_inputs` `/deploy inputs:` may replace; the rest are always sent as is.
+    overridable_inputs: list[str] = field(default_factory=list)
     correlation_input: str | None = None
+
+    def inputs_with(self, given: Mapping[str, str]) -> dict[str, str]:
+        """The workflow inputs of a deploy: `deploy_inputs`, plus what the user gave.
+
+        A configured input is the team's decision ("always sent"): the user may replace
+        it only where `overridable_inputs` says so, and never the correlation input."""
+        fixed = [
+            k
+            for k in given
+            if (k in self.deploy_inputs and k not in self.overridable_inputs)
+            or k == self.correlation_input
+        ]
+        if fixed:
+            allowed = ", ".join(self.overridable_inputs) or "none"
+            raise InvalidApp(
+                f"{', '.join(sorted(fixed))} is set by the config for {self.name} "
+                f"(inputs you may override: {allowed})"
+            )
+        return {**self.deploy_inputs, **given}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> App:
@@ -104,6 +125,10 @@ class App:
                 re.compile(self.frontend_version_pattern)
             except re.error as exc:
                 raise InvalidApp(f"app {self.name}: bad frontend_version_pattern: {exc}") from None
+        if not isinstance(self.overridable_inputs, list) or not all(
+            isinstance(name, str) for name in self.overridable_inputs
+        ):
+            raise InvalidApp(f"app {self.name}: overridable_inputs is a list of input names")
         if self.channel_id is not None and not (
             str(self.channel_id).isascii() and str(self.channel_id).isdigit()
         ):

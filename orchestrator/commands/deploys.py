@@ -24,6 +24,7 @@ from orchestrator.discord.messages import Color, Message, embed
 from orchestrator.discord.options import integer, string
 from orchestrator.discord.tree import Bot
 from orchestrator.github.events import WorkflowRun, short_sha
+from orchestrator.github.refs import InvalidRef, check_ref
 from orchestrator.notifications.render import conclusion_parts
 from orchestrator.text import ago, duration
 
@@ -64,11 +65,11 @@ def parse_inputs(raw: str | None) -> dict[str, str]:
 async def deploy(ctx: Context) -> Message | Keep:
     try:
         app = get_app(ctx.services, ctx.options.string("app"))
-        inputs = {**app.deploy_inputs, **parse_inputs(ctx.options.string("inputs"))}
-    except InvalidApp as exc:
+        inputs = app.inputs_with(parse_inputs(ctx.options.string("inputs")))
+        ref = check_ref(ctx.options.string("ref") or app.branch)
+    except (InvalidApp, InvalidRef) as exc:
         return error(str(exc))
     assert ctx.discord is not None
-    ref = ctx.options.string("ref") or app.branch
     await runs.start(
         ctx.services,
         kind="deploy",

@@ -15,8 +15,21 @@ from orchestrator.discord.context import Context
 from orchestrator.discord.messages import Color, Message, embed
 from orchestrator.discord.options import string
 from orchestrator.discord.tree import Bot
+from orchestrator.http import RefusedURL, check_url
 
 bot = Bot()
+
+
+def url_inputs(ctx: Context, *names: str) -> dict[str, str]:
+    """The URL options given, each held to the same address policy as `/config set`
+    (a workflow must not be pointed at the metadata service or the VPC from Discord)."""
+    production = ctx.services.settings.is_prod
+    inputs = {}
+    for name in names:
+        value = (ctx.options.string(name) or "").strip()
+        if value:
+            inputs[name] = check_url(value, production=production, what=name)
+    return inputs
 
 
 async def dispatch_diagnose(ctx: Context, app: App, inputs: dict[str, str]) -> str:
@@ -59,18 +72,15 @@ async def diagnose(ctx: Context) -> Message:
     else:
         note = ""
     if app is not None and app.diagnose_workflow:
-        inputs = {
-            k: v
-            for k, v in (
-                ("frontend_url", ctx.options.string("frontend_url")),
-                ("api_base", ctx.options.string("api_base")),
-            )
-            if v
-        }
         try:
-            note = await dispatch_diagnose(ctx, app, inputs)
-        except Exception as exc:  # shown to the user; the self-check below still runs
-            note = f"could not dispatch: {exc}"[:300]
+            inputs = url_inputs(ctx, "frontend_url", "api_base")
+        except RefusedURL as exc:
+            note = f"not dispatched: {exc}"[:300]
+        else:
+            try:
+                note = await dispatch_diagnose(ctx, app, inputs)
+            except Exception as exc:  # shown to the user; the self-check below still runs
+                note = f"could not dispatch: {exc}"[:300]
     elif app is not None:
         note = "no diagnose workflow configured (`/config set key:diagnose_workflow`)"
     if note:

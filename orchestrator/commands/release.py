@@ -16,6 +16,7 @@ from orchestrator.discord.context import KEEP, Context, Keep
 from orchestrator.discord.messages import Message
 from orchestrator.discord.options import string
 from orchestrator.discord.tree import Bot
+from orchestrator.github.refs import InvalidRef, check_sha
 
 bot = Bot()
 
@@ -78,8 +79,11 @@ async def _launch(ctx: Context, kind: str) -> Message | Keep:
     workflow = app.promote_workflow if kind == "promote" else app.rollback_workflow
     if not workflow:
         return Message(content=f"⚠️ No {kind} workflow configured for {app.name}.", ephemeral=True)
+    try:
+        sha = check_sha(ctx.state[1])
+    except InvalidRef as exc:
+        return Message(content=f"⚠️ {exc}", ephemeral=True)
     assert ctx.discord is not None
-    sha = ctx.state[1]
     ctx.trace(f"{kind} dispatched", sha=sha[:12])
     await runs.start(
         ctx.services,

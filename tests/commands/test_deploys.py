@@ -232,3 +232,62 @@ def test_unknown_app_gets_a_clear_answer(world: Any) -> None:
     result = invoke(services, "/status app:nope", user=STRANGER)
     [edit] = sent(discord, result["_token"])
     assert "no app 'nope'" in edit.body["content"]
+
+
+# -- security finding 9: inputs reach workflows only as the config and git allow ---------------
+
+DEPLOY_DISPATCH = "/repos/acme/web/actions/workflows/deploy.yml/dispatches"
+DIAGNOSE_DISPATCH = "/repos/acme/web/actions/workflows/diagnose.yml/dispatches"
+
+
+def _with_inputs(world: Any, extra: str) -> Services:
+    services, _, _ = world
+    config = services.settings.config_file
+    config.write_text(config.read_text() + extra)
+    return services  # the config file is read per command
+
+
+def test_finding_09_configured_inputs_cannot_be_overridden(world: Any) -> None:
+    _, discord, github = world
+    services = _with_inputs(world, 'deploy_inputs = { environment = "production" }\n')
+    result = invoke(services, "/deploy app:web inputs:environment=staging", user=DEPLOYER)
+    assert "environment is set by the config" in sent(discord, result["_token"])[-1].body["content"]
+    assert not github.calls("POST", DEPLOY_DISPATCH)
+    result = invoke(services, "/deploy app:web inputs:correlation_id=orc-deadbeef", user=DEPLOYER)
+    assert not github.calls("POST", DEPLOY_DISPATCH)
+    invoke(services, "/deploy app:web inputs:api_base=https://api.example.com", user=DEPLOYER)
+    [call] = github.calls("POST", DEPLOY_DISPATCH)
+    assert call.body["inputs"]["environment"] == "production"
+
+
+def test_finding_09_an_input_the_config_lets_go_may_be_overridden(world: Any) -> None:
+    _, _, github = world
+    services = _with_inputs(
+        world,
+        'deploy_inputs = { environment = "production", tier = "1" }\n'
+        'overridable_inputs = ["tier"]\n',
+    )
+    invoke(services, "/deploy app:web inputs:tier=2", user=DEPLOYER)
+    [call] = github.calls("POST", DEPLOY_DISPATCH)
+    assert (call.body["inputs"]["tier"], call.body["inputs"]["environment"]) == ("2", "production")
+
+
+@pytest.mark.parametrize("ref", ["main;rm", "a..b", "$(id)", "x~1", "@{-1}"])
+def test_finding_09_refs_git_would_refuse_are_refused(world: Any, ref: str) -> None:
+    services, discord, github = world
+    result = invoke(services, f"/deploy app:web ref:{ref}", user=DEPLOYER)
+    assert "not a valid git ref" in sent(discord, result["_token"])[-1].body["content"]
+    assert not github.calls("POST", DEPLOY_DISPATCH)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://169.254.169.254/latest/meta-data/", "ftp://example.com/", "https://u:p@example.com"],
+)
+def test_finding_09_diagnose_urls_pass_the_config_policy(world: Any, url: str) -> None:
+    services, discord, github = world
+    result = invoke(services, f"/diagnose app:web frontend_url:{url}", user=DEPLOYER)
+    final = [r for r in sent(discord, result["_token"]) if r.path.endswith("@original")][-1]
+    fields = {f["name"]: f["value"] for f in final.body["embeds"][0]["fields"]}
+    assert fields["Diagnose workflow"].startswith("not dispatched")
+    assert not github.calls("POST", DIAGNOSE_DISPATCH)

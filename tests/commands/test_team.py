@@ -375,3 +375,142 @@ def test_roll_back_with_nothing_to_roll_back_to_dispatches_nothing(world: Any) -
     assert pressed["type"] == 6
     assert "Nothing to do" in str(sent(discord, pressed["_token"])[-1].body)
     assert not github.calls("POST", ROLLBACK)
+
+
+# -- security findings 3, 7, 9: buttons ---------------------------------------------------------
+
+ONLY_ADMIN = {"release": {"users": [ADMIN]}, "deploy": {"users": [ADMIN]}}
+RERUN = "/repos/acme/web/actions/runs/99/rerun-failed-jobs"
+CANCEL = "/repos/acme/web/actions/runs/99/cancel"
+
+
+def _tracked_run(services: Services) -> None:
+    """A tracked deploy with run 99, so its Re-run and Cancel buttons have something to do."""
+    tracking.save(
+        services.store,
+        tracking.Tracked(
+            kind="deploy",
+            app="web",
+            repo="acme/web",
+            ref="main",
+            actor=DEPLOYER,
+            correlation="orc-00c0ffee",
+            run_id=99,
+            status="completed",
+            conclusion="failure",
+        ),
+    )
+
+
+def _fake_run_actions(github: FakeGitHub) -> None:
+    github.on("POST", RERUN, {}, status=201)
+    github.on("POST", CANCEL, {}, status=202)
+
+
+def test_finding_03_per_command_allow_lists_govern_their_buttons(world: Any) -> None:
+    """With /release and /deploy restricted to one admin, a deployer who is not that admin
+    presses Promote, Roll back, Re-run and Cancel: each is refused, GitHub hears nothing,
+    and each refusal is audited. The admin still may."""
+    services, _, github = world
+    _fake_run_actions(github)
+    _tracked_run(services)
+    restricted = Services(
+        services.settings.model_copy(update={"discord_command_access": ONLY_ADMIN})
+    )
+    try:
+        for custom_id in (
+            f"release.promote:web:{NEW}",
+            f"release.rollback:web:{GOOD}",
+            "deploy.rerun:web:99",
+            "deploy.cancel:web:99",
+        ):
+            refused = press(restricted, custom_id, user=DEPLOYER)
+            assert refused["type"] == 4 and refused["data"]["flags"] == 64, custom_id
+            entry = audit.recent(restricted.store)[0].value
+            assert (entry["actor"], entry["result"]) == (DEPLOYER, "denied"), custom_id
+        assert not github.calls("POST", PROMOTE) and not github.calls("POST", ROLLBACK)
+        assert not github.calls("POST", RERUN) and not github.calls("POST", CANCEL)
+        assert press(restricted, "deploy.cancel:web:99", user=ADMIN)["type"] == 6
+        assert len(github.calls("POST", CANCEL)) == 1
+    finally:
+        restricted.close()
+
+
+def _press_together(services: Services, custom_id: str, users: list[str]) -> list[dict[str, Any]]:
+    """Presses of one button on one message, each from its own thread, all at once."""
+    import asyncio
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from orchestrator.devtools.simulate import Invoker, component_interaction
+    from orchestrator.discord import dispatch
+    from orchestrator.discord.interactions import Interaction
+
+    message_id = "1300000000000000777"
+    start = threading.Barrier(len(users))
+
+    def one(user: str) -> dict[str, Any]:
+        raw = component_interaction(custom_id, "1", Invoker(user_id=user), message_id=message_id)
+        start.wait(timeout=10)
+        return asyncio.run(dispatch.respond(services.bot, Interaction(raw), services))
+
+    with ThreadPoolExecutor(len(users)) as pool:
+        answers = list(pool.map(one, users))
+    assert services.jobs.drain(30)  # type: ignore[attr-defined]
+    return answers
+
+
+@pytest.mark.parametrize(
+    ("custom_id", "endpoint"),
+    [
+        (f"release.promote:web:{NEW}", PROMOTE),
+        (f"release.rollback:web:{GOOD}", ROLLBACK),
+        ("deploy.rerun:web:99", RERUN),
+        ("deploy.cancel:web:99", CANCEL),
+    ],
+)
+def test_finding_07_five_simultaneous_presses_act_once(
+    world: Any, custom_id: str, endpoint: str
+) -> None:
+    services, _, github = world
+    _fake_run_actions(github)
+    _tracked_run(services)
+    answers = _press_together(services, custom_id, [DEPLOYER, ADMIN, DEPLOYER, ADMIN, DEPLOYER])
+    assert len(github.calls("POST", endpoint)) == 1
+    acted = [a for a in answers if a["type"] == 6]
+    told = [a for a in answers if a["type"] == 4]
+    assert len(acted) == 1 and len(told) == 4
+    for answer in told:
+        assert answer["data"]["flags"] == 64
+        assert "<@9000000000000000" in answer["data"]["content"], "says who pressed first"
+
+
+def test_finding_07_a_press_whose_action_failed_can_be_pressed_again(world: Any) -> None:
+    services, _, github = world
+    _tracked_run(services)
+    github.on("POST", CANCEL, {"message": "Cannot cancel a workflow run"}, status=409)
+    from orchestrator.devtools.simulate import Invoker, component_interaction
+
+    def press_on_message(user: str) -> dict[str, Any]:
+        raw = component_interaction(
+            "deploy.cancel:web:99", "1", Invoker(user_id=user), message_id="1300000000000000778"
+        )
+        return commands.answer(services, raw)
+
+    assert press_on_message(DEPLOYER)["type"] == 6  # GitHub fails: nothing was done
+    github.on("POST", CANCEL, {}, status=202)
+    assert press_on_message(ADMIN)["type"] == 6
+    assert len(github.calls("POST", CANCEL)) == 2
+    again = press_on_message(DEPLOYER)
+    assert again["type"] == 4 and "<@900000000000000001>" in again["data"]["content"]
+
+
+@pytest.mark.parametrize(
+    "sha", ["main; rm -rf /", "main", "$(curl evil)", "abc", "g" * 40, "a" * 41]
+)
+def test_finding_09_a_crafted_promote_button_dispatches_nothing(world: Any, sha: str) -> None:
+    services, discord, github = world
+    pressed = press(services, f"release.promote:web:{sha}", user=DEPLOYER)
+    assert pressed["type"] == 6
+    assert not github.calls("POST", PROMOTE)
+    assert "not a commit SHA" in str(sent(discord, pressed["_token"])[-1].body)
