@@ -58,7 +58,8 @@ def load_or_create_dev_identity(data_dir: Path) -> DevIdentity:
     path = data_dir / DEV_IDENTITY_FILE
     if path.exists():
         return _read(path)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    if not data_dir.exists():
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # keys and live tokens
     identity = _generate()
     tmp = data_dir / f".{DEV_IDENTITY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

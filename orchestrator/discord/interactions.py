@@ -37,6 +37,66 @@ class OptionType(IntEnum):
 
 _GROUPING = {OptionType.SUB_COMMAND, OptionType.SUB_COMMAND_GROUP}
 
+# Where an interaction carries snowflakes. They end up in store keys, job payloads, audit
+# entries and URLs, so the edge refuses a body whose ids are not ids (400) before any of
+# that: a 400 KB `guild_id` is not Discord.
+_SNOWFLAKES = (
+    ("id",),
+    ("application_id",),
+    ("guild_id",),
+    ("channel_id",),
+    ("channel", "id"),
+    ("user", "id"),
+    ("member", "user", "id"),
+    ("message", "id"),
+    ("data", "id"),
+)
+MAX_SNOWFLAKE_DIGITS = 20  # 64-bit
+MAX_ROLES = 250  # Discord's own cap on a guild's roles
+MAX_TOKEN_LENGTH = 1000  # interaction tokens are ~200 characters
+MAX_CUSTOM_ID_LENGTH = 100  # Discord's limit
+
+
+def is_snowflake(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_SNOWFLAKE_DIGITS
+        and value.isascii()
+        and value.isdigit()
+    )
+
+
+def shape_problem(raw: Mapping[str, Any]) -> str | None:
+    """Why `raw` cannot be an interaction Discord sent, or None.
+
+    Checks only what Discord guarantees and we rely on: an integer `type`, snowflake ids,
+    bounded token and custom id. Everything else stays lenient (see the accessors)."""
+    kind = raw.get("type")
+    if type(kind) is not int:  # True and 1.0 compare equal to 1 (a PING): not here
+        return "type must be an integer"
+    for path in _SNOWFLAKES:
+        node: Any = raw
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None and not is_snowflake(node):
+            return f"{'.'.join(path)} is not a snowflake"
+    roles = _dict(raw.get("member")).get("roles")
+    if roles is not None and (
+        not isinstance(roles, list)
+        or len(roles) > MAX_ROLES
+        or not all(is_snowflake(r) for r in roles)
+    ):
+        return "member.roles must be a list of snowflakes"
+    token = raw.get("token")
+    if token is not None and (not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH):
+        return "token is not an interaction token"
+    custom_id = _dict(raw.get("data")).get("custom_id")
+    if custom_id is not None and (
+        not isinstance(custom_id, str) or len(custom_id) > MAX_CUSTOM_ID_LENGTH
+    ):
+        return f"data.custom_id is longer than {MAX_CUSTOM_ID_LENGTH} characters"
+    return None
+
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
@@ -108,7 +168,7 @@ class Interaction:
     @property
     def type(self) -> int | None:
         value = self.raw.get("type")
-        return value if isinstance(value, int) else None
+        return value if type(value) is int else None
 
     @property
     def id(self) -> str:

@@ -39,9 +39,16 @@ def text(data: Any, *path: str | int) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# GitHub's ids and counters are 64-bit; a larger "number" is not GitHub's and would only
+# overflow the arithmetic built on it (`run_attempt: 10**400` as a float).
+_INT_BOUND = 2**63
+
+
 def number(data: Any, *path: str | int) -> int | None:
     value = dig(data, *path)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(value, int) and not isinstance(value, bool) and -_INT_BOUND < value < _INT_BOUND:
+        return value
+    return None
 
 
 def timestamp(data: Any, *path: str | int) -> float | None:

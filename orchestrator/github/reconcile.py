@@ -17,9 +17,15 @@ STATE_TTL = 30 * 24 * 3600
 _RANK = {"requested": 0, "waiting": 0, "pending": 0, "queued": 1, "in_progress": 2, "completed": 3}
 
 
+MAX_ATTEMPT = 10**6  # far past any real re-run count; keeps the arithmetic exact
+
+
 def version(attempt: int, updated_at: float | None, status: str | None) -> float:
-    """Orders events of one run: a re-run attempt beats everything of the previous one."""
-    return attempt * 1e11 + (updated_at or 0.0) * 10 + _RANK.get(status or "", 0)
+    """Orders events of one run: a re-run attempt beats everything of the previous one, and
+    within an attempt the status does: a `completed` run is never reopened by a late
+    `in_progress`, however its `updated_at` reads. The time only orders equal statuses."""
+    bounded = max(0, min(attempt, MAX_ATTEMPT))
+    return bounded * 1e11 + _RANK.get(status or "", 0) * 1e10 + min(updated_at or 0.0, 9e9)
 
 
 def state_key(event: Event) -> tuple[str, float] | None:

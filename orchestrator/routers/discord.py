@@ -57,6 +57,7 @@ _PING_EXAMPLE = {"type": 1, "id": "1", "application_id": "1", "token": "t", "ver
         **responses(400, 401, 413),
     },
 )
+@router.post(PATH + "/", include_in_schema=False)
 async def interactions(request: Request, raw: VerifiedInteraction) -> JSONResponse:
     services: Services = request.app.state.services
     interaction = Interaction(raw)

@@ -24,6 +24,7 @@ from fastapi import Depends, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestrator.discord import verify as discord_verify
+from orchestrator.discord.interactions import shape_problem
 from orchestrator.github import verify as github_verify
 from orchestrator.logs import bind
 from orchestrator.routers.errors import Refusal
@@ -90,6 +91,9 @@ def _interaction(body: bytearray) -> dict[str, Any]:
         raise Refusal(400, "malformed", "body is not JSON") from None
     if not isinstance(data, dict):
         raise Refusal(400, "malformed", "body is not a JSON object")
+    problem = shape_problem(data)
+    if problem is not None:
+        raise Refusal(400, "malformed", problem)
     return data
 
 
@@ -106,7 +110,11 @@ class SignedEdge:
         if scope["type"] != "http" or scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
+        # `/discord/` is the same door: checked here like `/discord` (a 401, never a redirect
+        # that would let an unsigned request learn anything), and routed to the same route.
         path = scope.get("path")
+        if isinstance(path, str) and len(path) > 1 and path.endswith("/"):
+            path = path.rstrip("/")
         try:
             services: Services = scope["app"].state.services
             if path == self.discord_path:

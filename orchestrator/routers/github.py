@@ -106,6 +106,7 @@ _PING_BODY = {"zen": "Keep it logically awesome.", "hook_id": 1}
         **responses(400, 401, 413, 503),
     },
 )
+@router.post(PATH + "/", include_in_schema=False)
 async def webhook(request: Request, body: VerifiedBody) -> JSONResponse:
     services: Services = request.app.state.services
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -87,6 +88,25 @@ def _prefix_upper_bound(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
+def _private_file(path: Path) -> None:
+    """The database holds live interaction tokens: only its owner may read it.
+
+    A folder created here is 0700 and the file 0600 (SQLite gives its -wal and -shm files
+    the database's mode). An existing folder is left as it is: it may be shared, like /tmp.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return  # not a file we can open (a folder, no access): SQLite reports it as it does
+    try:
+        if os.fstat(fd).st_uid == os.getuid():
+            os.fchmod(fd, 0o600)  # a file made before this rule, or under a loose umask
+    finally:
+        os.close(fd)
+
+
 class SQLiteStore:
     def __init__(self, path: Path, clock: Clock = now) -> None:
         self.path = path
@@ -95,7 +115,7 @@ class SQLiteStore:
         self._writes = 0
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(path)
         self._run(lambda conn: conn.executescript(_SCHEMA))
 
     # -- connection handling -------------------------------------------------------------
