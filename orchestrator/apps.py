@@ -6,6 +6,7 @@ fields at runtime with `/config set` (replacing the old `/set-frontend` and
 way, and are audited. URLs must pass `http.check_url`: https, and in production
 no private or loopback hosts, the same policy production fetches apply to every
 hop (a bot that fetches any URL an admin types would otherwise be a way into the VPC).
+They are kept in the normal form `check_url` returns, the form that was judged.
 """
 
 from __future__ import annotations
@@ -107,17 +108,20 @@ class App:
         return app
 
     def validate(self, *, production: bool) -> App:
+        """This app with its URLs in normal form (`http.check_url`), or InvalidApp: what is
+        stored and fetched is the URL that was judged, not another spelling of it."""
         if not _NAME.match(self.name):
             raise InvalidApp(f"app name {self.name!r}: lowercase letters, digits, - and _")
         if self.repo.count("/") != 1 or not all(self.repo.split("/")):
             raise InvalidApp(f"app {self.name}: repo must be owner/name, got {self.repo!r}")
         if not self.workflow:
             raise InvalidApp(f"app {self.name}: workflow is required")
+        urls: dict[str, Any] = {}
         for name in _URL_FIELDS:
             value = getattr(self, name)
             if value is not None:
                 try:
-                    check_url(value, production=production, what=f"{self.name}.{name}")
+                    urls[name] = check_url(value, production=production, what=f"{self.name}.{name}")
                 except RefusedURL as exc:
                     raise InvalidApp(str(exc)) from None
         if self.frontend_version_pattern is not None:
@@ -133,7 +137,7 @@ class App:
             str(self.channel_id).isascii() and str(self.channel_id).isdigit()
         ):
             raise InvalidApp(f"app {self.name}: channel_id must be a channel id")
-        return self
+        return replace(self, **urls)
 
 
 def load_apps(config_file: Path, store: Store, *, production: bool) -> dict[str, App]:
@@ -186,7 +190,8 @@ def set_override(
         raise InvalidApp(f"{key} cannot be empty")
     changes: dict[str, Any] = {key: cleaned}
     updated = replace(app, **changes).validate(production=production)
+    stored = getattr(updated, key)  # a URL in the normal form it was judged in
     record = store.get(keys.app_override(app.name)) or {}
-    record = {**record, key: cleaned, "_updated_by": actor, "_updated_at": time.time()}
+    record = {**record, key: stored, "_updated_by": actor, "_updated_at": time.time()}
     store.put(keys.app_override(app.name), record)
     return updated

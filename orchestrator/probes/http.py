@@ -2,13 +2,16 @@
 
 HEAD first because an uptime check needs the status, not a 2 MB page every five
 minutes; servers that do not implement HEAD (405, 501) get a GET whose body is never
-read. The URL passes `http.check_url` first, and in production every redirect hop
-does too (`http.public_only`), so a probe cannot be walked into the VPC by a redirect.
+read. The URL passes `http.check_url` first (and the normal form it returns is what
+is fetched), and in production every redirect hop does too (`http.public_only`), so a
+probe cannot be walked into the VPC by a redirect. Whatever goes wrong, the probe
+returns a failed result: one app's URL must never stop the other apps' probes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -19,6 +22,8 @@ from orchestrator.text import duration
 
 if TYPE_CHECKING:
     import httpx
+
+log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT = 10.0
 HEAD_REFUSED = frozenset({405, 501})
@@ -46,7 +51,7 @@ async def probe_url(
 
     at = clock()
     try:
-        check_url(url, production=production, what="probe")
+        url = check_url(url, production=production, what="probe")  # what is judged is fetched
     except RefusedURL as exc:
         return ProbeResult(ok=False, at=at, error=f"refused: {exc}"[:200])
     started = time.perf_counter()
@@ -64,6 +69,17 @@ async def probe_url(
     except httpx.TooManyRedirects:
         error = "too many redirects"
     except httpx.HTTPError as exc:
+        error = type(exc).__name__
+    except httpx.InvalidURL:  # a redirect to a URL httpx cannot build (not an HTTPError)
+        error = "invalid URL"
+    except Exception as exc:
+        # Anything else building or sending this request (an IDNAError or UnicodeError from
+        # a redirect's host, a transport's bug) is this URL's failure, recorded as its
+        # result: raised, it would fail the whole run and silence every other target's alert.
+        log.warning(
+            "probe failed unexpectedly",
+            extra={"error": type(exc).__name__, "detail": str(exc)[:200]},
+        )
         error = type(exc).__name__
     else:
         ms = round((time.perf_counter() - started) * 1000)

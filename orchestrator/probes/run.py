@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -134,14 +135,18 @@ async def run_probes(
     production = services.settings.is_prod
     client = (client_factory or make_client)(seconds, production)
     try:
-        results = await asyncio.gather(
-            *(probe_url(client, t.url, production=production, seconds=seconds) for t in found)
+        # `probe_url` returns every failure as a result; return_exceptions is the second
+        # wall, so one target's surprise can neither cancel the others nor fail the run.
+        outcomes = await asyncio.gather(
+            *(probe_url(client, t.url, production=production, seconds=seconds) for t in found),
+            return_exceptions=True,
         )
     finally:
         await client.aclose()
     store = services.store
     observed: list[Observation] = []
-    for target, result in zip(found, results, strict=True):
+    for target, outcome in zip(found, outcomes, strict=True):
+        result = _as_result(target, outcome)
         store.put(keys.probe(target.app, target.name, result.at), result.to_json(), ttl=RESULT_TTL)
         change = commit(store, target, result)
         if change is not None:
@@ -150,6 +155,19 @@ async def run_probes(
     if any(o.change is not None for o in observed):
         observed = await _announce(services, observed)
     return observed
+
+
+def _as_result(target: Target, outcome: ProbeResult | BaseException) -> ProbeResult:
+    """A probe's result; an exception it raised after all, as that target's failure."""
+    if isinstance(outcome, ProbeResult):
+        return outcome
+    if not isinstance(outcome, Exception):
+        raise outcome  # cancellation, KeyboardInterrupt: not a probe's failure
+    log.warning(
+        "probe raised",
+        extra={"app": target.app, "target": target.name, "error": type(outcome).__name__},
+    )
+    return ProbeResult(ok=False, at=time.time(), error=type(outcome).__name__)
 
 
 PROBE_JOB = "probes.run"
