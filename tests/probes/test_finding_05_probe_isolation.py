@@ -21,7 +21,7 @@ from orchestrator.probes.http import make_client, probe_url
 from orchestrator.probes.run import PROBE_JOB, load_state, run_probes
 from orchestrator.probes.state import ProbeResult, Target
 from orchestrator.store import keys
-from tests.schedules.conftest import APP_CHANNEL, OPS_CHANNEL, World
+from tests.support.world import APP_CHANNEL, OPS_CHANNEL, World
 
 BAD_A_LABEL = "https://xn--zz-.example/"  # httpx raises IDNAError building the redirect
 PERCENT_NON_ASCII = "https://%E2%91%A0%E2%91%A1%E2%91%A6.0.0.1:9/"  # ①②⑦.0.0.1, encoded
