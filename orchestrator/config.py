@@ -176,6 +176,45 @@ class Settings(BaseSettings):
         description="Seconds in-flight jobs get to finish on SIGTERM before they are recorded "
         "as pending (and resumed on the next start).",
     )
+    # Bodies are read before their signature can be checked, so these bound what a stranger
+    # can make us hold. GitHub gives up on a delivery after 10 s itself, so a 30 s deadline
+    # costs it nothing (25 MB in 30 s is under 7 Mbit/s); the budget admits two 25 MB
+    # deliveries at once plus Discord's small interactions.
+    body_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias="ORCHESTRATOR_BODY_TIMEOUT",
+        description="Seconds a request to `/discord` or `/github` has to deliver its whole body "
+        "once reading starts; slower is `408`.",
+    )
+    body_budget_bytes: int = Field(
+        default=64_000_000,
+        ge=25_000_000,  # at least one GitHub delivery at its documented 25 MB cap
+        validation_alias="ORCHESTRATOR_BODY_BUDGET_BYTES",
+        description="Request-body bytes the process holds at once across all requests (declared "
+        "lengths count up front); past it `503` with `Retry-After`. At least 25000000.",
+    )
+    limit_concurrency: int = Field(
+        default=100,
+        ge=1,
+        validation_alias="ORCHESTRATOR_LIMIT_CONCURRENCY",
+        description="`orchestrator serve`: connections plus requests in progress before new "
+        "requests get `503` (uvicorn `--limit-concurrency`).",
+    )
+    keep_alive_timeout: int = Field(
+        default=5,
+        ge=1,
+        validation_alias="ORCHESTRATOR_KEEP_ALIVE_TIMEOUT",
+        description="`orchestrator serve`: seconds an idle keep-alive connection stays open "
+        "(uvicorn `--timeout-keep-alive`).",
+    )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias="ORCHESTRATOR_HEADER_TIMEOUT",
+        description="`orchestrator serve`: seconds a connection has to send a complete request "
+        "head, from connecting or from the previous answer; then it is closed.",
+    )
     log_level: str = Field(
         default="INFO",
         validation_alias="ORCHESTRATOR_LOG_LEVEL",

@@ -54,7 +54,7 @@ _PING_EXAMPLE = {"type": 1, "id": "1", "application_id": "1", "token": "t", "ver
             "autocomplete choices or a modal.",
             "content": {"application/json": {"example": {"type": 1}}},
         },
-        **responses(400, 401, 413),
+        **responses(400, 401, 408, 413, 503),
     },
 )
 @router.post(PATH + "/", include_in_schema=False)

@@ -2,7 +2,9 @@
 
 Anyone can POST to these two URLs, so what decides whether a request is ours
 runs before the framework: signature headers (no body read without them), the
-size cap (no buffering past it), the signature over the exact bytes. A refusal
+size cap (no buffering past it), the process-wide body budget (no buffering past
+it across requests either), the body deadline (no connection held open by a body
+that never finishes), the signature over the exact bytes. A refusal
 therefore costs microseconds, not a trip through routing and dependency
 injection, and Discord's PING (the portal's handshake, the most frequent
 unauthenticated-looking request) is answered right here.
@@ -16,7 +18,9 @@ fails closed (401). The edge is built from the routers' own path constants. The 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,9 +31,11 @@ from orchestrator.discord import verify as discord_verify
 from orchestrator.discord.interactions import shape_problem
 from orchestrator.github import verify as github_verify
 from orchestrator.logs import bind
+from orchestrator.routers.budget import BODIES, Claim
 from orchestrator.routers.errors import Refusal
 
 if TYPE_CHECKING:
+    from orchestrator.config import Settings
     from orchestrator.services import Services
 
 VERIFIED_BODY = "orchestrator.verified_body"
@@ -46,9 +52,13 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _read_capped(scope: Scope, receive: Receive, limit: int) -> bytearray:
-    """The body, refusing a declared or actual size over `limit` as soon as it shows."""
+async def _read_capped(
+    scope: Scope, receive: Receive, limit: int, settings: Settings, claim: Claim
+) -> bytearray:
+    """The body, refusing a declared or actual size over `limit` as soon as it shows, a body
+    the process-wide budget cannot hold (503), and one slower than the deadline (408)."""
     declared = _header(scope, b"content-length")
+    size = 0
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):  # "²".isdigit() is True
             raise Refusal(400, "malformed", "invalid Content-Length")
@@ -56,20 +66,54 @@ async def _read_capped(scope: Scope, receive: Receive, limit: int) -> bytearray:
         digits = declared.lstrip("0") or "0"
         if len(digits) > len(str(limit)) or int(digits) > limit:
             raise Refusal(413, "too_large", f"body over {limit} bytes")
+        size = int(digits)
+    # The declared length is claimed before a byte is read: a client announcing 25 MB and
+    # trickling it holds its share of the budget from the start, not once it has sent it.
+    if not claim.cover(size):
+        raise _busy(settings)
     # A bytearray grows in place: no second full-size copy when the last chunk arrives.
     body = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise Refusal(400, "malformed", "client disconnected")
-        body += message.get("body", b"")
-        if len(body) > limit:
-            raise Refusal(413, "too_large", f"body over {limit} bytes")
-        if not message.get("more_body", False):
-            return body
+    try:
+        # One deadline for the whole body, not per chunk: a byte every few seconds must not
+        # keep a connection (and its claim) forever.
+        async with asyncio.timeout(settings.body_timeout):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise Refusal(400, "malformed", "client disconnected")
+                chunk = message.get("body", b"")
+                if len(body) + len(chunk) > limit:
+                    raise Refusal(413, "too_large", f"body over {limit} bytes")
+                if not claim.cover(len(body) + len(chunk)):  # no (or a false) Content-Length
+                    raise _busy(settings)
+                body += chunk
+                if not message.get("more_body", False):
+                    return body
+    except TimeoutError:
+        raise Refusal(
+            408,
+            "timeout",
+            f"body not received within {settings.body_timeout:g} s",
+            # The rest of the body may still come: this connection cannot carry another request.
+            {"connection": "close"},
+        ) from None
 
 
-async def _answer(send: Send, status: int, body: bytes) -> None:
+def _busy(settings: Settings) -> Refusal:
+    """The budget is spent. Every body now in flight finishes or times out within the body
+    deadline, so that is an honest time to come back."""
+    return Refusal(
+        503,
+        "unavailable",
+        "too many request bodies in flight, retry later",
+        {"retry-after": str(math.ceil(settings.body_timeout)), "connection": "close"},
+    )
+
+
+async def _answer(
+    send: Send, status: int, body: bytes, headers: dict[str, str] | None = None
+) -> None:
+    extra = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
     await send(
         {
             "type": "http.response.start",
@@ -77,6 +121,7 @@ async def _answer(send: Send, status: int, body: bytes) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *extra,
             ],
         }
     )
@@ -115,10 +160,13 @@ class SignedEdge:
         path = scope.get("path")
         if isinstance(path, str) and len(path) > 1 and path.endswith("/"):
             path = path.rstrip("/")
+        if path not in (self.discord_path, self.github_path):
+            await self.app(scope, receive, send)
+            return
+        services: Services = scope["app"].state.services
         try:
-            services: Services = scope["app"].state.services
+            body = await self._verified(path, services, scope, receive)
             if path == self.discord_path:
-                body = await self._discord(services, scope, receive)
                 interaction = _interaction(body)
                 interaction_id = interaction.get("id")
                 bind(interaction_id=interaction_id if isinstance(interaction_id, str) else None)
@@ -126,20 +174,31 @@ class SignedEdge:
                     await _answer(send, 200, _PONG)
                     return
                 scope[INTERACTION] = interaction
-            elif path == self.github_path:
-                bind(delivery_id=(_header(scope, b"x-github-delivery") or "")[:100] or None)
-                body = await self._github(services, scope, receive)
-            else:
-                await self.app(scope, receive, send)
-                return
         except Refusal as refused:
             payload = json.dumps({"error": refused.error, "message": refused.message})
-            await _answer(send, refused.status, payload.encode())
+            await _answer(send, refused.status, payload.encode(), refused.headers)
             return
         scope[VERIFIED_BODY] = body
         await self.app(scope, _replay(body), send)
 
-    async def _discord(self, services: Services, scope: Scope, receive: Receive) -> bytearray:
+    async def _verified(
+        self, path: str, services: Services, scope: Scope, receive: Receive
+    ) -> bytearray:
+        """The body, read and verified. Its claim on the body budget ends here, refused or
+        not (before any answer is sent): from now on it is a verified request's, which only
+        Discord or GitHub can send."""
+        claim = Claim(BODIES, services.settings.body_budget_bytes)
+        try:
+            if path == self.discord_path:
+                return await self._discord(services, scope, receive, claim)
+            bind(delivery_id=(_header(scope, b"x-github-delivery") or "")[:100] or None)
+            return await self._github(services, scope, receive, claim)
+        finally:
+            claim.release()
+
+    async def _discord(
+        self, services: Services, scope: Scope, receive: Receive, claim: Claim
+    ) -> bytearray:
         settings = services.settings
         signature = _header(scope, b"x-signature-ed25519")
         timestamp = _header(scope, b"x-signature-timestamp")
@@ -147,7 +206,9 @@ class SignedEdge:
             signature, timestamp = discord_verify.check_headers(
                 signature, timestamp, now=time.time(), max_age=settings.discord_signature_max_age
             )
-            body = await _read_capped(scope, receive, settings.discord_max_body_bytes)
+            body = await _read_capped(
+                scope, receive, settings.discord_max_body_bytes, settings, claim
+            )
             discord_verify.verify_signed(
                 settings.discord_public_key or "", signature, timestamp, bytes(body)
             )
@@ -155,12 +216,15 @@ class SignedEdge:
             raise Refusal(401, "bad_signature", str(exc)) from None
         return body
 
-    async def _github(self, services: Services, scope: Scope, receive: Receive) -> bytearray:
+    async def _github(
+        self, services: Services, scope: Scope, receive: Receive, claim: Claim
+    ) -> bytearray:
+        settings = services.settings
         signature = _header(scope, b"x-hub-signature-256")
-        secrets = [s.get_secret_value() for s in services.settings.github_webhook_secret]
+        secrets = [s.get_secret_value() for s in settings.github_webhook_secret]
         try:
             github_verify.check_header(signature)
-            body = await _read_capped(scope, receive, GITHUB_MAX_BODY_BYTES)
+            body = await _read_capped(scope, receive, GITHUB_MAX_BODY_BYTES, settings, claim)
             github_verify.verify_signature(secrets, signature, body)
         except github_verify.SignatureError as exc:
             raise Refusal(401, "bad_signature", str(exc)) from None

@@ -2,7 +2,8 @@
 
 Clients (Discord's portal check, GitHub's delivery log, a developer with curl)
 always get JSON `{"error": code, "message": text}` with the right status:
-400 malformed, 401 bad signature, 413 too large, 503 a dependency is down.
+400 malformed, 401 bad signature, 408 body too slow, 413 too large, 503 busy (the body
+budget is spent) or a dependency is down.
 Nothing escapes as a bare 500 with a stack trace.
 """
 
@@ -58,8 +59,13 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     described = {
         400: ("malformed", "The body is not what this endpoint accepts."),
         401: ("bad_signature", "Missing, malformed or wrong signature."),
+        408: ("timeout", "The body did not arrive within ORCHESTRATOR_BODY_TIMEOUT."),
         413: ("too_large", "The body is over this endpoint's size limit."),
-        503: ("unavailable", "A dependency (the store) is down; retry later."),
+        503: (
+            "unavailable",
+            "Too many bodies in flight, or a dependency (the store) is down; retry after "
+            "Retry-After seconds.",
+        ),
     }
     out: dict[int | str, dict[str, Any]] = {}
     for status in statuses:

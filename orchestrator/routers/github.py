@@ -103,7 +103,7 @@ _PING_BODY = {"zen": "Keep it logically awesome.", "hook_id": 1}
     responses={
         200: {"description": "A ping, or a duplicate delivery.", "content": _ANSWERED},
         202: {"description": "Accepted: queued for handling, or ignored.", "content": _QUEUED},
-        **responses(400, 401, 413, 503),
+        **responses(400, 401, 408, 413, 503),
     },
 )
 @router.post(PATH + "/", include_in_schema=False)
