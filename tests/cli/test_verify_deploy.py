@@ -108,3 +108,30 @@ def test_an_unreachable_url_fails(tmp_path: Path) -> None:
 )
 def test_sha_matching(running: object, expected: str, ok: bool) -> None:
     assert sha_matches(running, expected) is ok
+
+
+FULL = "abcdef1" + "0" * 33
+
+
+@pytest.mark.parametrize(
+    ("running", "expected", "ok"),
+    [
+        # A different commit that merely shares the first 7 characters is refused.
+        ("abcdef1" + "1" * 33, FULL, False),
+        (FULL, "abcdef1" + "1" * 33, False),
+        # A short expected SHA (7+ hex digits) may prefix the running one (documented).
+        (FULL, "abcdef1", True),
+        (FULL, "ABCDEF1000", True),
+        ("abcdef2" + "0" * 33, "abcdef1", False),
+        # Case does not matter, length does: a short running SHA never stands for a full one.
+        (FULL.upper(), FULL, True),
+        ("abcdef1", FULL, False),
+        (FULL, FULL + "0", False),
+        (FULL, "main", False),
+        (FULL, "abcdef1; true", False),
+    ],
+)
+def test_the_gate_compares_whole_shas(running: str, expected: str, ok: bool) -> None:
+    """Found by mutation: a gate that compared only the first 7 characters passed every test.
+    The gate compares whole SHAs; only a short *expected* SHA is a prefix."""
+    assert sha_matches(running, expected) is ok

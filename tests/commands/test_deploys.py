@@ -19,6 +19,7 @@ from orchestrator.services import Services
 from tests.support.commands import ADMIN, DEPLOYER, STRANGER, answer, command, sent, services_for
 from tests.support.fake_github import FakeGitHub
 from tests.support.sites import Site
+from tests.support.tally import TALLY
 
 SHA = "abcdef0123456789abcdef0123456789abcdef01"
 
@@ -276,6 +277,8 @@ def test_finding_09_an_input_the_config_lets_go_may_be_overridden(world: Any) ->
 def test_finding_09_refs_git_would_refuse_are_refused(world: Any, ref: str) -> None:
     services, discord, github = world
     result = invoke(services, f"/deploy app:web ref:{ref}", user=DEPLOYER)
+    TALLY.tried()
+    TALLY.forged(len(github.calls("POST", DEPLOY_DISPATCH)))
     assert "not a valid git ref" in sent(discord, result["_token"])[-1].body["content"]
     assert not github.calls("POST", DEPLOY_DISPATCH)
 
@@ -287,6 +290,8 @@ def test_finding_09_refs_git_would_refuse_are_refused(world: Any, ref: str) -> N
 def test_finding_09_diagnose_urls_pass_the_config_policy(world: Any, url: str) -> None:
     services, discord, github = world
     result = invoke(services, f"/diagnose app:web frontend_url:{url}", user=DEPLOYER)
+    TALLY.tried()
+    TALLY.forged(len(github.calls("POST", DIAGNOSE_DISPATCH)))
     final = [r for r in sent(discord, result["_token"]) if r.path.endswith("@original")][-1]
     fields = {f["name"]: f["value"] for f in final.body["embeds"][0]["fields"]}
     assert fields["Diagnose workflow"].startswith("not dispatched")

@@ -19,6 +19,7 @@ from tests.support import commands
 from tests.support.commands import ADMIN, DEPLOYER, STRANGER, sent, services_for
 from tests.support.fake_github import FakeGitHub
 from tests.support.sites import Site
+from tests.support.tally import TALLY
 
 OLD = "1111111111111111111111111111111111111111"
 NEW = "2222222222222222222222222222222222222222"
@@ -425,11 +426,13 @@ def test_finding_03_per_command_allow_lists_govern_their_buttons(world: Any) -> 
             "deploy.cancel:web:99",
         ):
             refused = press(restricted, custom_id, user=DEPLOYER)
+            TALLY.tried()
             assert refused["type"] == 4 and refused["data"]["flags"] == 64, custom_id
             entry = audit.recent(restricted.store)[0].value
             assert (entry["actor"], entry["result"]) == (DEPLOYER, "denied"), custom_id
-        assert not github.calls("POST", PROMOTE) and not github.calls("POST", ROLLBACK)
-        assert not github.calls("POST", RERUN) and not github.calls("POST", CANCEL)
+        reached = sum(len(github.calls("POST", p)) for p in (PROMOTE, ROLLBACK, RERUN, CANCEL))
+        TALLY.forged(reached)
+        assert reached == 0
         assert press(restricted, "deploy.cancel:web:99", user=ADMIN)["type"] == 6
         assert len(github.calls("POST", CANCEL)) == 1
     finally:
@@ -476,6 +479,8 @@ def test_finding_07_five_simultaneous_presses_act_once(
     _fake_run_actions(github)
     _tracked_run(services)
     answers = _press_together(services, custom_id, [DEPLOYER, ADMIN, DEPLOYER, ADMIN, DEPLOYER])
+    TALLY.tried(len(answers))
+    TALLY.duplicate(max(0, len(github.calls("POST", endpoint)) - 1))
     assert len(github.calls("POST", endpoint)) == 1
     acted = [a for a in answers if a["type"] == 6]
     told = [a for a in answers if a["type"] == 4]
@@ -511,6 +516,8 @@ def test_finding_07_a_press_whose_action_failed_can_be_pressed_again(world: Any)
 def test_finding_09_a_crafted_promote_button_dispatches_nothing(world: Any, sha: str) -> None:
     services, discord, github = world
     pressed = press(services, f"release.promote:web:{sha}", user=DEPLOYER)
+    TALLY.tried()
+    TALLY.forged(len(github.calls("POST", PROMOTE)))
     assert pressed["type"] == 6
     assert not github.calls("POST", PROMOTE)
     assert "not a commit SHA" in str(sent(discord, pressed["_token"])[-1].body)
