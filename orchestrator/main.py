@@ -20,7 +20,7 @@ from fastapi import FastAPI
 
 from orchestrator import __version__
 from orchestrator.config import Settings, finalize, load_settings
-from orchestrator.routers import discord, errors, github, meta
+from orchestrator.routers import discord, docs, errors, github, meta
 from orchestrator.routers.edge import SignedEdge
 from orchestrator.routers.middleware import AccessLog
 from orchestrator.services import Services
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # `routers.docs` serves it, with Swagger UI's files (no CDN)
         redoc_url=None,
         openapi_url="/openapi.json",
         # No OpenTelemetry SDK ships with us, so FastAPI's hooks would only cost a provider
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.add_middleware(AccessLog)  # outermost: refusals are logged too
     errors.install(app)
     app.include_router(meta.router)
+    app.include_router(docs.router)
     app.include_router(discord.router)
     app.include_router(github.router)
     return app

@@ -49,6 +49,7 @@ from orchestrator.devtools.build import (
     resolve_sha,
     write_zip,
 )
+from orchestrator.routers.docs import asset_folder
 from tests.support.signing import PING_INTERACTION, discord_headers, dumps, github_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -346,6 +347,25 @@ def test_the_built_handler_answers_like_lambda(
     assert answers[4][0] == 200, answers[4]
     assert answers[5][0] == 401
     print(f"cold start + {len(events)} events on python {target_python.version}: {elapsed:.2f} s")
+
+
+def test_the_built_handler_serves_the_docs_page_from_its_own_files(
+    artifact: Path, spec: FunctionSpec, target_python: Interpreter, gate: Gate
+) -> None:
+    """`/docs` needs Swagger UI's files in the artifact (no CDN): the runtime dependency
+    ships them, and the handler serves them byte for byte as the locked package has them."""
+    names = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
+    events = [http_api_event("GET", "/docs")]
+    events += [http_api_event("GET", f"/docs/assets/{name}") for name in names]
+    run = invoke(artifact, spec.handler, events, target_python, gate)
+    assert run.returncode == 0, run.stderr
+    page, *assets = json.loads(run.stdout)
+    assert page["statusCode"] == 200
+    assert 'src="docs/assets/swagger-ui-bundle.js"' in response_body(page).decode()
+    folder = asset_folder()
+    for name, answer in zip(names, assets, strict=True):
+        assert answer["statusCode"] == 200, (name, answer["statusCode"])
+        assert response_body(answer) == (folder / name).read_bytes(), name
 
 
 def test_the_artifact_has_the_lambda_layout(artifact: Path, target_python: Interpreter) -> None:

@@ -26,6 +26,7 @@ ROUTES = {
     ("GET", "/healthz"),
     ("GET", "/version"),
     ("GET", "/docs"),
+    ("GET", "/docs/assets/{name}"),
     ("GET", "/openapi.json"),
 }
 # Every secret `Settings.missing_for_prod` demands, passed only by SSM parameter name:
@@ -167,6 +168,27 @@ def test_the_http_api_routes_exactly_our_endpoints_on_the_default_stage(
     assert api["Type"] == "AWS::Serverless::HttpApi"
     assert api.get("Properties", {}).get("StageName", "$default") == "$default"
     assert env.get("ORCHESTRATOR_API_BASE_PATH", "/") == "/", "$default has no path prefix"
+
+
+def test_every_route_the_app_serves_is_routed_by_the_http_api() -> None:
+    """An endpoint the app answers but the HTTP API does not route is a 404 on AWS only
+    (as `/docs` would be without its asset route): the template must list each one."""
+    import importlib
+    import pkgutil
+
+    from fastapi.routing import APIRoute
+
+    import orchestrator.routers
+    from orchestrator.main import app
+
+    served = {("GET", app.openapi_url)}
+    for info in pkgutil.iter_modules(orchestrator.routers.__path__):
+        module = importlib.import_module(f"orchestrator.routers.{info.name}")
+        router = getattr(module, "router", None)
+        for route in getattr(router, "routes", []):
+            if isinstance(route, APIRoute) and not route.path.endswith("/"):  # not an alias
+                served |= {(method, route.path) for method in route.methods - {"HEAD"}}
+    assert served == ROUTES
 
 
 # --- schedules -----------------------------------------------------------------------------
