@@ -45,7 +45,8 @@ $(STAMP): requirements/dev.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --editable .
 	@touch $@
 
-# Contract-test data (Discord's OpenAPI spec, GitHub's webhook examples) from the npm lockfile.
+# Contract-test data (Discord's and GitHub's OpenAPI descriptions, GitHub's webhook examples)
+# from the npm lockfile.
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@

@@ -61,6 +61,37 @@ def _count_security_findings(request: pytest.FixtureRequest) -> None:
         TALLY.tests += 1
 
 
+def _check_github_exchanges() -> None:
+    from tests.support.fake_github import JOURNAL, contract_violations
+
+    problems = contract_violations(JOURNAL.drain())
+    if problems:
+        pytest.fail(
+            f"{len(problems)} exchange(s) with FakeGitHub break GitHub's OpenAPI description "
+            "(fix the fake's answer, build it with tests/support/github_objects.py, or mark "
+            "the route off_contract= with the reason):\n\n" + "\n\n".join(problems),
+            pytrace=False,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _github_contract(_github_contract_leftovers: None) -> Iterator[None]:
+    """What every FakeGitHub answered must be what GitHub could answer: after each test, the
+    exchanges since the last check (the test's, and those of fixtures set up for it) are
+    checked against GitHub's OpenAPI description, and the test errors at teardown naming
+    each one that is not, with the test that made it (tests/support/github_spec.py). A route
+    scripted with `off_contract="why"` is exempt. Costs nothing without a fake."""
+    yield
+    _check_github_exchanges()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _github_contract_leftovers() -> Iterator[None]:
+    """The exchanges made after the last test's check (a module fixture's teardown)."""
+    yield
+    _check_github_exchanges()
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "data"

@@ -29,6 +29,7 @@ import pytest
 
 from orchestrator.devtools.discord_standin import Captured, DiscordStandIn
 from orchestrator.store.sqlite import SQLiteStore
+from tests.support import github_objects as gh
 from tests.support.discord_spec import DiscordSpec
 from tests.support.fake_github import FakeGitHub
 from tests.support.servers import Served, free_port, serve
@@ -80,89 +81,97 @@ def script_github(github: FakeGitHub) -> None:
     github.on(
         "GET",
         f"/repos/acme/web/compare/{OLD}...{NEW}",
-        {
-            "status": "ahead",
-            "ahead_by": 2,
-            "behind_by": 0,
-            "total_commits": 2,
-            "commits": [
-                {"sha": "a" * 40, "commit": {"message": "feat: one"}, "author": {"login": "ada"}},
-                {
-                    "sha": "b" * 40,
-                    "commit": {"message": "fix: two\n\nbody"},
-                    "author": {"login": "bob"},
-                },
+        gh.comparison(
+            repo="acme/web",
+            status="ahead",
+            ahead_by=2,
+            behind_by=0,
+            total_commits=2,
+            commits=[
+                gh.commit(
+                    repo="acme/web",
+                    sha="a" * 40,
+                    commit={"message": "feat: one"},
+                    author={"login": "ada"},
+                ),
+                gh.commit(
+                    repo="acme/web",
+                    sha="b" * 40,
+                    commit={"message": "fix: two\n\nbody"},
+                    author={"login": "bob"},
+                ),
             ],
-        },
+        ),
     )
     github.on(
         "GET",
         "/repos/acme/web/pulls/7",
-        {
-            "number": 7,
-            "title": "Make it faster",
-            "html_url": "https://github.com/acme/web/pull/7",
-            "head": {"sha": NEW, "ref": "fast"},
-        },
+        gh.pull(
+            repo="acme/web",
+            number=7,
+            title="Make it faster",
+            html_url="https://github.com/acme/web/pull/7",
+            head={"sha": NEW, "ref": "fast"},
+        ),
     )
     github.on(
         "GET",
         f"/repos/acme/web/commits/{NEW}/check-runs",
-        {
-            "total_count": 2,
-            "check_runs": [
-                {
-                    "id": 501,
-                    "name": "test",
-                    "conclusion": "failure",
-                    "status": "completed",
-                    "app": {"slug": "github-actions"},
-                    "html_url": "https://github.com/acme/web/actions/runs/88/job/501",
-                },
-                {
-                    "id": 502,
-                    "name": "lint",
-                    "conclusion": "success",
-                    "status": "completed",
-                    "app": {"slug": "github-actions"},
-                },
-            ],
-        },
+        gh.check_runs_page(
+            gh.check_run(
+                repo="acme/web",
+                id=501,
+                name="test",
+                conclusion="failure",
+                status="completed",
+                app={"slug": "github-actions"},
+                html_url="https://github.com/acme/web/actions/runs/88/job/501",
+            ),
+            gh.check_run(
+                repo="acme/web",
+                id=502,
+                name="lint",
+                conclusion="success",
+                status="completed",
+                app={"slug": "github-actions"},
+            ),
+        ),
     )
-    failing_job = {
-        "id": 501,
-        "name": "test",
-        "conclusion": "failure",
-        "status": "completed",
-        "steps": [
-            {"name": "checkout", "conclusion": "success", "number": 1},
-            {"name": "npm test", "conclusion": "failure", "number": 3},
-        ],
-    }
+    failing_job = gh.job(
+        repo="acme/web",
+        id=501,
+        run_id=88,
+        name="test",
+        conclusion="failure",
+        status="completed",
+        steps=[gh.step("checkout", "success", number=1), gh.step("npm test", "failure", number=3)],
+    )
     github.on("GET", "/repos/acme/web/actions/jobs/501", failing_job)
-    github.on(
-        "GET", "/repos/acme/web/actions/jobs/501/logs", LOG, headers={"content-type": "text/plain"}
-    )
+    github.job_logs("acme/web", 501, LOG)
     github.on(
         "GET",
         "/repos/acme/web/actions/runs/88/jobs",
-        {
-            "total_count": 2,
-            "jobs": [
-                failing_job,
-                {"id": 503, "name": "build", "conclusion": "success", "status": "completed"},
-            ],
-        },
+        gh.jobs_page(
+            failing_job,
+            gh.job(
+                repo="acme/web",
+                id=503,
+                run_id=88,
+                name="build",
+                conclusion="success",
+                status="completed",
+            ),
+        ),
     )
     for workflow, run_id in (("promote.yml", 99), ("triage.yml", 98)):
         github.on(
             "POST",
             f"/repos/acme/web/actions/workflows/{workflow}/dispatches",
-            {
-                "workflow_run_id": run_id,
-                "run_url": f"https://api.github.com/repos/acme/web/actions/runs/{run_id}",
-                "html_url": f"https://github.com/acme/web/actions/runs/{run_id}",
-            },
+            gh.dispatch_response(
+                workflow_run_id=run_id,
+                run_url=f"https://api.github.com/repos/acme/web/actions/runs/{run_id}",
+                html_url=f"https://github.com/acme/web/actions/runs/{run_id}",
+            ),
         )
 
 

@@ -16,6 +16,7 @@ from orchestrator.deploys import history, tracking
 from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.devtools.simulate import Invoker, component_interaction
 from orchestrator.services import Services
+from tests.support import github_objects as gh
 from tests.support.commands import ADMIN, DEPLOYER, STRANGER, answer, command, sent, services_for
 from tests.support.fake_github import FakeGitHub
 from tests.support.sites import Site
@@ -27,19 +28,20 @@ SHA = "abcdef0123456789abcdef0123456789abcdef01"
 def run(
     run_id: int, conclusion: str | None = "success", status: str = "completed"
 ) -> dict[str, Any]:
-    return {
-        "id": run_id,
-        "name": "Client Deploy",
-        "status": status,
-        "conclusion": conclusion,
-        "head_sha": SHA,
-        "head_branch": "main",
-        "run_attempt": 1,
-        "html_url": f"https://github.com/acme/web/actions/runs/{run_id}",
-        "created_at": "2026-11-29T04:00:00Z",
-        "run_started_at": "2026-11-29T04:00:00Z",
-        "updated_at": "2026-11-29T04:02:00Z",
-    }
+    return gh.workflow_run(
+        repo="acme/web",
+        id=run_id,
+        name="Client Deploy",
+        status=status,
+        conclusion=conclusion,
+        head_sha=SHA,
+        head_branch="main",
+        run_attempt=1,
+        html_url=f"https://github.com/acme/web/actions/runs/{run_id}",
+        created_at="2026-11-29T04:00:00Z",
+        run_started_at="2026-11-29T04:00:00Z",
+        updated_at="2026-11-29T04:02:00Z",
+    )
 
 
 @pytest.fixture
@@ -54,12 +56,12 @@ def world(tmp_path: Path) -> Iterator[tuple[Services, DiscordStandIn, FakeGitHub
         github.on(
             "GET",
             "/repos/acme/web/actions/workflows/deploy.yml/runs",
-            {"total_count": 2, "workflow_runs": [run(12), run(11, "failure")]},
+            gh.runs_page(run(12), run(11, "failure")),
         )
         github.on(
             "GET",
             "/repos/acme/web/actions/workflows/diagnose.yml/runs",
-            {"total_count": 0, "workflow_runs": []},
+            gh.runs_page(),
         )
         github.on("GET", "/repos/acme/web/actions/runs/12", run(12))
         github.on(
@@ -71,11 +73,11 @@ def world(tmp_path: Path) -> Iterator[tuple[Services, DiscordStandIn, FakeGitHub
         github.on(
             "POST",
             "/repos/acme/web/actions/workflows/deploy.yml/dispatches",
-            {
-                "workflow_run_id": 13,
-                "run_url": "x",
-                "html_url": "https://github.com/acme/web/actions/runs/13",
-            },
+            gh.dispatch_response(
+                workflow_run_id=13,
+                run_url="https://api.github.com/repos/acme/web/actions/runs/13",
+                html_url="https://github.com/acme/web/actions/runs/13",
+            ),
         )
         github.on(
             "POST", "/repos/acme/web/actions/workflows/diagnose.yml/dispatches", None, status=204
@@ -83,7 +85,7 @@ def world(tmp_path: Path) -> Iterator[tuple[Services, DiscordStandIn, FakeGitHub
         github.on(
             "GET",
             "/rate_limit",
-            {"resources": {}, "rate": {"limit": 5000, "remaining": 4999}},
+            gh.rate_limit_overview(rate={"limit": 5000, "remaining": 4999, "used": 1}),
             headers={
                 "x-ratelimit-limit": "5000",
                 "x-ratelimit-remaining": "4999",
@@ -180,7 +182,7 @@ def test_buttons_on_a_tracked_run(world: Any) -> None:
             conclusion="failure",
         ),
     )
-    github.on("POST", "/repos/acme/web/actions/runs/12/rerun-failed-jobs", None, status=201)
+    github.on("POST", "/repos/acme/web/actions/runs/12/rerun-failed-jobs", {}, status=201)
     invoker = Invoker(user_id=DEPLOYER)
     rerun = answer(services, component_interaction("deploy.rerun:web:12", "1", invoker))
     assert rerun["type"] == 6

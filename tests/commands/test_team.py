@@ -16,6 +16,7 @@ from orchestrator.deploys import history, tracking
 from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.services import Services
 from tests.support import commands
+from tests.support import github_objects as gh
 from tests.support.commands import ADMIN, DEPLOYER, STRANGER, sent, services_for
 from tests.support.fake_github import FakeGitHub
 from tests.support.sites import Site
@@ -50,99 +51,83 @@ def world(tmp_path: Path) -> Iterator[tuple[Services, DiscordStandIn, FakeGitHub
         github.on(
             "GET",
             f"/repos/acme/web/compare/{OLD}...{NEW}",
-            {
-                "status": "ahead",
-                "ahead_by": 2,
-                "behind_by": 0,
-                "commits": [
-                    {
-                        "sha": "a" * 40,
-                        "commit": {"message": "feat: one"},
-                        "author": {"login": "ada"},
-                    },
-                    {
-                        "sha": "b" * 40,
-                        "commit": {"message": "fix: two\n\nbody"},
-                        "author": {"login": "bob"},
-                    },
+            gh.comparison(
+                repo="acme/web",
+                status="ahead",
+                ahead_by=2,
+                behind_by=0,
+                total_commits=2,
+                commits=[
+                    gh.commit(
+                        repo="acme/web",
+                        sha="a" * 40,
+                        commit={"message": "feat: one"},
+                        author={"login": "ada"},
+                    ),
+                    gh.commit(
+                        repo="acme/web",
+                        sha="b" * 40,
+                        commit={"message": "fix: two\n\nbody"},
+                        author={"login": "bob"},
+                    ),
                 ],
-            },
+            ),
         )
         github.on(
             "GET",
             "/repos/acme/web/pulls/7",
-            {
-                "number": 7,
-                "title": "Make it faster",
-                "html_url": "https://github.com/acme/web/pull/7",
-                "head": {"sha": NEW, "ref": "fast"},
-            },
+            gh.pull(
+                repo="acme/web",
+                number=7,
+                title="Make it faster",
+                html_url="https://github.com/acme/web/pull/7",
+                head={"sha": NEW, "ref": "fast"},
+            ),
         )
         github.on(
             "GET",
             f"/repos/acme/web/commits/{NEW}/check-runs",
-            {
-                "total_count": 2,
-                "check_runs": [
-                    {
-                        "id": 501,
-                        "name": "test",
-                        "conclusion": "failure",
-                        "status": "completed",
-                        "app": {"slug": "github-actions"},
-                        "html_url": "https://x/501",
-                    },
-                    {
-                        "id": 502,
-                        "name": "lint",
-                        "conclusion": "success",
-                        "status": "completed",
-                        "app": {"slug": "github-actions"},
-                    },
-                ],
-            },
+            gh.check_runs_page(
+                gh.check_run(
+                    repo="acme/web",
+                    id=501,
+                    name="test",
+                    conclusion="failure",
+                    status="completed",
+                    app={"slug": "github-actions"},
+                    html_url="https://x/501",
+                ),
+                gh.check_run(
+                    repo="acme/web",
+                    id=502,
+                    name="lint",
+                    conclusion="success",
+                    status="completed",
+                    app={"slug": "github-actions"},
+                ),
+            ),
         )
-        github.on(
-            "GET",
-            "/repos/acme/web/actions/jobs/501",
-            {
-                "id": 501,
-                "name": "test",
-                "conclusion": "failure",
-                "steps": [{"name": "npm test", "conclusion": "failure", "number": 3}],
-            },
+        failing_job = gh.job(
+            repo="acme/web",
+            id=501,
+            run_id=88,
+            name="test",
+            status="completed",
+            conclusion="failure",
+            steps=[gh.step("npm test", "failure", number=3)],
         )
-        github.on(
-            "GET",
-            "/repos/acme/web/actions/jobs/501/logs",
-            LOG,
-            headers={"content-type": "text/plain"},
-        )
-        github.on(
-            "GET",
-            "/repos/acme/web/actions/runs/88/jobs",
-            {
-                "total_count": 1,
-                "jobs": [
-                    {
-                        "id": 501,
-                        "name": "test",
-                        "conclusion": "failure",
-                        "status": "completed",
-                        "steps": [{"name": "npm test", "conclusion": "failure", "number": 3}],
-                    }
-                ],
-            },
-        )
+        github.on("GET", "/repos/acme/web/actions/jobs/501", failing_job)
+        github.job_logs("acme/web", 501, LOG)
+        github.on("GET", "/repos/acme/web/actions/runs/88/jobs", gh.jobs_page(failing_job))
         for workflow in ("promote.yml", "rollback.yml", "triage.yml"):
             github.on(
                 "POST",
                 f"/repos/acme/web/actions/workflows/{workflow}/dispatches",
-                {
-                    "workflow_run_id": 99,
-                    "run_url": "x",
-                    "html_url": "https://github.com/acme/web/actions/runs/99",
-                },
+                gh.dispatch_response(
+                    workflow_run_id=99,
+                    run_url="https://api.github.com/repos/acme/web/actions/runs/99",
+                    html_url="https://github.com/acme/web/actions/runs/99",
+                ),
             )
         services = services_for(tmp_path, config, discord.api_base, github.url)
         yield services, discord, github

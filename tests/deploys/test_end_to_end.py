@@ -13,6 +13,7 @@ from typing import Any
 
 from orchestrator.deploys.tracking import Tracked
 from orchestrator.store.sqlite import SQLiteStore
+from tests.support import github_objects as gh
 from tests.support.discord_spec import DiscordSpec
 from tests.support.fake_github import FakeGitHub
 from tests.support.servers import free_port, serve
@@ -87,18 +88,17 @@ def test_deploy_is_tracked_from_dispatch_to_verdict(tmp_path: Path) -> None:
         github.on(
             "POST",
             "/repos/acme/web/actions/workflows/deploy.yml/dispatches",
-            {
-                "workflow_run_id": RUN,
-                "run_url": f"https://api.github.com/repos/acme/web/actions/runs/{RUN}",
-                "html_url": f"https://github.com/acme/web/actions/runs/{RUN}",
-            },
+            gh.dispatch_response(
+                workflow_run_id=RUN,
+                run_url=f"https://api.github.com/repos/acme/web/actions/runs/{RUN}",
+                html_url=f"https://github.com/acme/web/actions/runs/{RUN}",
+            ),
         )
+        completed = run_payload("completed", "completed", "success", "2026-11-29T04:03:05Z")
         github.on(
             "GET",
             f"/repos/acme/web/actions/runs/{RUN}",
-            run_payload("completed", "completed", "success", "2026-11-29T04:03:05Z")[
-                "workflow_run"
-            ],
+            gh.workflow_run(repo="acme/web", **completed["workflow_run"]),
         )
         github.on(
             "GET",

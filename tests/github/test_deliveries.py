@@ -9,20 +9,21 @@ from typing import Any
 import pytest
 
 from orchestrator.github.deliveries import failed_deliveries, parse_since
+from tests.support import github_objects as gh
 from tests.support.fake_github import FakeGitHub
 
 
 def attempt(id_: int, guid: str, at: str, code: int, event: str = "push") -> dict[str, Any]:
-    return {
-        "id": id_,
-        "guid": guid,
-        "delivered_at": at,
-        "status_code": code,
-        "status": "OK" if code < 300 else f"Invalid HTTP Response: {code}",
-        "event": event,
-        "action": None,
-        "redelivery": False,
-    }
+    return gh.hook_delivery_item(
+        id=id_,
+        guid=guid,
+        delivered_at=at,
+        status_code=code,
+        status="OK" if code < 300 else f"Invalid HTTP Response: {code}",
+        event=event,
+        action=None,
+        redelivery=False,
+    )
 
 
 LOG = [

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from orchestrator.devtools.discord_standin import DiscordStandIn
+from tests.support import github_objects as gh
 from tests.support.discord_spec import DiscordSpec
 from tests.support.fake_github import FakeGitHub
 from tests.support.github_examples import load_examples
@@ -112,38 +113,41 @@ def test_failed_run_posts_one_embed_naming_the_failed_jobs(
     github.on(
         "GET",
         f"/repos/acme/web/actions/runs/{run_id}/attempts/1/jobs",
-        {
-            "total_count": 3,
-            "jobs": [
-                {
-                    "id": 1,
-                    "name": "build",
-                    "status": "completed",
-                    "conclusion": "success",
-                    "html_url": "https://github.com/acme/web/runs/1",
-                    "steps": [],
-                },
-                {
-                    "id": 2,
-                    "name": "deploy-frontend",
-                    "status": "completed",
-                    "conclusion": "failure",
-                    "html_url": "https://github.com/acme/web/runs/2",
-                    "steps": [
-                        {"name": "Set up job", "conclusion": "success", "number": 1},
-                        {"name": "Upload to S3", "conclusion": "failure", "number": 2},
-                    ],
-                },
-                {
-                    "id": 3,
-                    "name": "smoke-test",
-                    "status": "completed",
-                    "conclusion": "cancelled",
-                    "html_url": "https://github.com/acme/web/runs/3",
-                    "steps": [],
-                },
-            ],
-        },
+        gh.jobs_page(
+            gh.job(
+                repo="acme/web",
+                id=1,
+                run_id=run_id,
+                name="build",
+                status="completed",
+                conclusion="success",
+                html_url="https://github.com/acme/web/runs/1",
+                steps=[],
+            ),
+            gh.job(
+                repo="acme/web",
+                id=2,
+                run_id=run_id,
+                name="deploy-frontend",
+                status="completed",
+                conclusion="failure",
+                html_url="https://github.com/acme/web/runs/2",
+                steps=[
+                    gh.step("Set up job", "success", number=1),
+                    gh.step("Upload to S3", "failure", number=2),
+                ],
+            ),
+            gh.job(
+                repo="acme/web",
+                id=3,
+                run_id=run_id,
+                name="smoke-test",
+                status="completed",
+                conclusion="cancelled",
+                html_url="https://github.com/acme/web/runs/3",
+                steps=[],
+            ),
+        ),
     )
     response = post(server.url, "workflow_run", payload)
     assert response.status_code == 202

@@ -1,23 +1,35 @@
-"""A fake GitHub REST API on 127.0.0.1 for tests: scripted answers, every request recorded.
+"""A fake GitHub REST API on 127.0.0.1 for tests: scripted answers, every exchange recorded.
 
 Answers are set per (method, path) with `fake.on("GET", "/repos/o/r/...", body)`;
 an unscripted route answers 404 the way GitHub does. Requests are recorded
 with their JSON bodies so tests can assert what we asked GitHub to do.
+
+Every exchange (the request and the answer the fake gave) also goes to a session-wide
+journal that `tests/conftest.py` checks after each test against GitHub's OpenAPI
+description (`tests/support/github_spec.py`): a fake that answers what GitHub never would
+fails the test that scripted it. Build answers with `tests/support/github_objects.py`. A
+test that makes GitHub misbehave on purpose (a 200 with HTML, a half object) says so on
+the route: `fake.on(..., off_contract="why")`. Text answers are labelled with the media
+type the request asked for (`application/vnd.github.sha`), else `text/plain`, as GitHub does.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.support.servers import QuietHTTPServer
 
 Responder = Callable[["Recorded"], tuple[int, Any, dict[str, str]]]
+REDIRECT_TARGET = "the target of a redirect GitHub documents (storage, not the REST API)"
+_GENERIC_ACCEPTS = frozenset({"", "*/*", "application/json", "application/vnd.github+json"})
 
 
 @dataclass
@@ -30,10 +42,78 @@ class Recorded:
     at: float = field(default_factory=time.time)
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One request and the answer the fake gave, as GitHub's description would judge it."""
+
+    request: Recorded
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    off_contract: str | None  # why this exchange is not meant to look like GitHub
+    test: str  # the test running when it happened (PYTEST_CURRENT_TEST)
+
+
+class Journal:
+    """Every exchange of every FakeGitHub in the process, until the contract check takes it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._exchanges: list[Exchange] = []
+
+    def add(self, exchange: Exchange) -> None:
+        with self._lock:
+            self._exchanges.append(exchange)
+
+    def drain(self) -> list[Exchange]:
+        with self._lock:
+            taken, self._exchanges = self._exchanges, []
+            return taken
+
+
+JOURNAL = Journal()
+
+
+def contract_violations(exchanges: list[Exchange]) -> list[str]:
+    """Why each exchange (not marked off contract) breaks GitHub's OpenAPI description."""
+    from tests.support.github_spec import describe_failure, validate_exchange
+
+    problems: list[str] = []
+    for exchange in exchanges:
+        if exchange.off_contract is not None:
+            continue
+        request = exchange.request
+        errors = validate_exchange(
+            request.method,
+            request.path,
+            request.query,
+            request.body,
+            exchange.status,
+            exchange.headers,
+            exchange.body,
+            request_headers=request.headers,
+        )
+        if errors:
+            report = describe_failure(
+                request.method,
+                request.path,
+                request.query,
+                request.body,
+                exchange.status,
+                exchange.body,
+                errors,
+            )
+            problems.append(f"[{exchange.test}]\n{report}")
+    return problems
+
+
 class FakeGitHub:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        self.exchanges: list[Exchange] = []
         self._routes: dict[tuple[str, str], Responder] = {}
+        self._off_contract: dict[tuple[str, str], str] = {}
+        self._redirect_targets: set[str] = set()
         self._lock = threading.Condition()
         self._server = QuietHTTPServer(("127.0.0.1", 0), self._handler())
 
@@ -59,11 +139,36 @@ class FakeGitHub:
         body: Any = None,
         status: int = 200,
         headers: dict[str, str] | None = None,
+        *,
+        off_contract: str | None = None,
     ) -> None:
-        self._routes[(method.upper(), path)] = lambda _: (status, body, headers or {})
+        """Answer `method path` with `body` (JSON, or text: a str); `off_contract` says why
+        this answer is knowingly not what GitHub would send, and exempts it from the check."""
+        self.respond(
+            method, path, lambda _: (status, body, headers or {}), off_contract=off_contract
+        )
 
-    def respond(self, method: str, path: str, responder: Responder) -> None:
+    def respond(
+        self, method: str, path: str, responder: Responder, *, off_contract: str | None = None
+    ) -> None:
         self._routes[(method.upper(), path)] = responder
+        if off_contract is None:
+            self._off_contract.pop((method.upper(), path), None)
+        else:
+            self._off_contract[(method.upper(), path)] = off_contract
+
+    def job_logs(self, repo: str, job_id: int, text: str) -> None:
+        """Serve a job's log as GitHub does: a 302 to a short-lived URL elsewhere that holds
+        the text (here a path on this fake, which the contract check knows is no API)."""
+        blob = f"/_signed_logs/{repo}/jobs/{job_id}.txt"
+        self.on(
+            "GET",
+            f"/repos/{repo}/actions/jobs/{job_id}/logs",
+            None,
+            status=302,
+            headers={"location": f"{self.url}{blob}?sig=test"},
+        )
+        self.on("GET", blob, text, headers={"content-type": "text/plain"})
 
     def calls(self, method: str, path: str) -> list[Recorded]:
         with self._lock:
@@ -107,9 +212,6 @@ class FakeGitHub:
                     )
                 else:
                     status, answer, headers = responder(recorded)
-                with fake._lock:
-                    fake.requests.append(recorded)
-                    fake._lock.notify_all()
                 payload = (
                     b""
                     if answer is None
@@ -117,11 +219,13 @@ class FakeGitHub:
                         answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
                     )
                 )
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
+                sent = dict(headers)
                 if payload and "content-type" not in {h.lower() for h in headers}:
-                    self.send_header("content-type", "application/json")
+                    sent["content-type"] = fake._media_type(recorded, answer)
+                fake._record(recorded, status, sent, payload)
+                self.send_response(status)
+                for name, value in sent.items():
+                    self.send_header(name, value)
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
@@ -132,3 +236,40 @@ class FakeGitHub:
                 return
 
         return Handler
+
+    @staticmethod
+    def _media_type(recorded: Recorded, answer: Any) -> str:
+        """JSON for JSON; text in the media type the request asked for, as GitHub labels it."""
+        if not isinstance(answer, str):
+            return "application/json; charset=utf-8"
+        accept = recorded.headers.get("accept", "").split(";", 1)[0].strip().lower()
+        if accept not in _GENERIC_ACCEPTS and "," not in accept:
+            return f"{accept}; charset=utf-8"
+        return "text/plain; charset=utf-8"
+
+    def _record(
+        self, recorded: Recorded, status: int, headers: dict[str, str], body: bytes
+    ) -> None:
+        key = (recorded.method, recorded.path)
+        off_contract = self._off_contract.get(key)
+        if recorded.path in self._redirect_targets:
+            off_contract = off_contract or REDIRECT_TARGET
+        lowered = {name.lower(): value for name, value in headers.items()}
+        location = lowered.get("location")
+        if 300 <= status < 400 and location:
+            target = urlsplit(location)
+            if f"{target.scheme}://{target.netloc}" == self.url:
+                self._redirect_targets.add(target.path)
+        exchange = Exchange(
+            recorded,
+            status,
+            lowered,
+            body,
+            off_contract,
+            os.environ.get("PYTEST_CURRENT_TEST", "(outside a test)"),
+        )
+        with self._lock:
+            self.requests.append(recorded)
+            self.exchanges.append(exchange)
+            self._lock.notify_all()
+        JOURNAL.add(exchange)

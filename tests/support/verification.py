@@ -16,6 +16,7 @@ from typing import Any
 from orchestrator.apps import App
 from orchestrator.config import load_settings
 from orchestrator.services import Services
+from tests.support import github_objects as gh
 from tests.support.fake_github import FakeGitHub
 from tests.support.sites import Site
 
@@ -59,10 +60,13 @@ def site_app(site: Site, **changes: Any) -> App:
 
 
 def raw_run(**changes: Any) -> dict[str, Any]:
-    run = {
+    """A whole GitHub workflow run of acme/web (`github_objects.workflow_run`): run 123 of
+    deploy.yml, a push to main at SHA that succeeded in 3 min 12 s."""
+    run: dict[str, Any] = {
         "id": 123,
         "name": "Deploy",
         "display_title": "Merge pull request #9",
+        "path": ".github/workflows/deploy.yml",
         "status": "completed",
         "conclusion": "success",
         "head_sha": SHA,
@@ -73,23 +77,26 @@ def raw_run(**changes: Any) -> dict[str, Any]:
         "created_at": "2027-01-15T07:55:00Z",
         "run_started_at": "2027-01-15T07:55:00Z",
         "updated_at": "2027-01-15T07:58:12Z",
-        "repository": {"full_name": "acme/web"},
         "actor": {"login": "octocat"},
     }
-    return {**run, **changes}
+    return gh.workflow_run(repo="acme/web", **{**run, **changes})
 
 
 def job(name: str, conclusion: str, *failed_steps: str) -> dict[str, Any]:
-    steps = [{"name": "Set up job", "conclusion": "success"}]
-    steps += [{"name": step, "conclusion": "failure"} for step in failed_steps]
-    return {
-        "id": abs(hash(name)) % 10_000,
-        "name": name,
-        "status": "completed",
-        "conclusion": conclusion,
-        "html_url": f"{RUN_URL}/job/{abs(hash(name)) % 10_000}",
-        "steps": steps,
-    }
+    """A completed job of run 123 whose `failed_steps` failed after a good first step."""
+    steps = [gh.step("Set up job", "success")]
+    steps += [gh.step(step, "failure") for step in failed_steps]
+    job_id = abs(hash(name)) % 10_000
+    return gh.job(
+        repo="acme/web",
+        id=job_id,
+        run_id=123,
+        name=name,
+        status="completed",
+        conclusion=conclusion,
+        html_url=f"{RUN_URL}/job/{job_id}",
+        steps=steps,
+    )
 
 
 def script(
@@ -101,9 +108,9 @@ def script(
     own_head: str = OWN,
 ) -> dict[str, Any]:
     run = run or raw_run()
-    fake.on("GET", RUNS, {"total_count": 1, "workflow_runs": [run]})
+    fake.on("GET", RUNS, gh.runs_page(run))
     fake.on("GET", "/repos/acme/web/actions/runs/123", run)
-    fake.on("GET", "/repos/acme/web/actions/runs/123/jobs", {"jobs": jobs or []})
+    fake.on("GET", "/repos/acme/web/actions/runs/123/jobs", gh.jobs_page(*(jobs or [])))
     fake.on("GET", "/repos/acme/web/commits/main", head)
     fake.on("GET", "/repos/acme/orchestrator/commits/main", own_head)
     return run

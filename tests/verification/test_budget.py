@@ -27,6 +27,7 @@ from orchestrator.services import Services
 from orchestrator.verification import Status, collect, decide
 from orchestrator.verification.budget import Deadline, TimedOut
 from orchestrator.verification.facts import CheckError
+from tests.support import github_objects as gh
 from tests.support.fake_github import FakeGitHub, Recorded
 from tests.support.sites import Site, page
 from tests.support.verification import (
@@ -114,7 +115,7 @@ async def test_the_checks_run_concurrently(
     fake: FakeGitHub, services: Services, release: threading.Event
 ) -> None:
     script(fake)
-    listing = {"total_count": 1, "workflow_runs": [raw_run()]}
+    listing = gh.runs_page(raw_run())
     fake.respond("GET", RUNS, answer_after(SLOW, release, listing))
     fake.respond("GET", OWN_HEAD, answer_after(SLOW, release, OWN))
     with Site(SHA) as site:
@@ -173,7 +174,7 @@ async def test_a_hang_ends_with_the_budget_not_the_longer_check_timeout(
 ) -> None:
     budget, check_timeout = 1.5, 6.0
     script(fake)
-    fake.respond("GET", RUNS, answer_after(HANG, release, {"workflow_runs": []}))
+    fake.respond("GET", RUNS, answer_after(HANG, release, gh.runs_page()))
     with Site(SHA, slow_seconds=HANG) as site:
         app = site_app(site, frontend_url=site.url + "/slow", api_health_url=site.url + "/slow")
         started = time.perf_counter()

@@ -23,6 +23,7 @@ from orchestrator.apps import App
 from orchestrator.config import Settings, load_settings
 from orchestrator.services import Services
 from orchestrator.verification import Status, collect, verify
+from tests.support import github_objects as gh
 from tests.support.fake_github import FakeGitHub, Recorded
 from tests.support.servers import free_port
 from tests.support.sites import OLD_SHA, Site, page
@@ -131,11 +132,11 @@ async def test_a_run_by_url_and_attempt_still_running_and_behind(
     run = raw_run(status="in_progress", conclusion=None, run_attempt=2)
     script(fake, head=HEAD)
     fake.on("GET", "/repos/acme/web/actions/runs/123/attempts/2", run)
-    fake.on("GET", "/repos/acme/web/actions/runs/123/attempts/2/jobs", {"jobs": []})
+    fake.on("GET", "/repos/acme/web/actions/runs/123/attempts/2/jobs", gh.jobs_page())
     fake.on(
         "GET",
         f"/repos/acme/web/compare/{SHA}...main",
-        {"status": "behind", "ahead_by": 3, "behind_by": 0},
+        gh.comparison(repo="acme/web", status="behind", ahead_by=3, behind_by=0),
     )
     site.routes["/"] = site.routes["/stale"]  # the old version until the deploy ends
     report = await verify(
@@ -171,9 +172,11 @@ async def test_a_workflow_named_by_its_display_name(
     fake.on(
         "GET",
         "/repos/acme/web/actions/workflows",
-        {"workflows": [{"id": 77, "name": "Deploy", "path": ".github/workflows/deploy.yml"}]},
+        gh.workflows_page(
+            gh.workflow(repo="acme/web", id=77, name="Deploy", path=".github/workflows/deploy.yml")
+        ),
     )
-    fake.on("GET", "/repos/acme/web/actions/workflows/77/runs", {"workflow_runs": [raw_run()]})
+    fake.on("GET", "/repos/acme/web/actions/workflows/77/runs", gh.runs_page(raw_run()))
     report = await verify(
         site_app(site, workflow="Deploy"), services, budget=BUDGET, check_timeout=TIMEOUT
     )
@@ -185,10 +188,10 @@ async def test_no_runs_yet_and_no_such_workflow(
     fake: FakeGitHub, site: Site, services: Services
 ) -> None:
     script(fake)
-    fake.on("GET", RUNS, {"workflow_runs": []})
+    fake.on("GET", RUNS, gh.runs_page())
     report = await verify(site_app(site), services, budget=BUDGET, check_timeout=TIMEOUT)
     assert report.check("run").summary == "no runs of deploy.yml on main in acme/web yet"
-    fake.on("GET", "/repos/acme/web/actions/workflows", {"workflows": []})
+    fake.on("GET", "/repos/acme/web/actions/workflows", gh.workflows_page())
     report = await verify(
         site_app(site, workflow="ghost.yml"), services, budget=BUDGET, check_timeout=TIMEOUT
     )
@@ -348,7 +351,7 @@ async def test_a_hanging_github_ends_with_the_budget(
 
     def hang(_: Recorded) -> tuple[int, Any, dict[str, str]]:
         release.wait(10)
-        return 200, {"workflow_runs": []}, {}
+        return 200, gh.runs_page(), {}
 
     fake.respond("GET", RUNS, hang)
     try:
@@ -370,7 +373,7 @@ async def test_own_commit_behind_its_branch(
     fake.on(
         "GET",
         f"/repos/acme/orchestrator/compare/{OWN}...main",
-        {"status": "behind", "ahead_by": 2, "behind_by": 0},
+        gh.comparison(repo="acme/orchestrator", status="behind", ahead_by=2, behind_by=0),
     )
     report = await verify(site_app(site), services, budget=BUDGET, check_timeout=TIMEOUT)
     own = report.check("self")
