@@ -141,6 +141,12 @@ class Settings(BaseSettings):
         description="How deferred work runs: `inprocess` (a background loop in this process) "
         "or `lambda` (async self-invoke).",
     )
+    jobs_function: str | None = Field(
+        default=None,
+        validation_alias="ORCHESTRATOR_JOBS_FUNCTION",
+        description="With `lambda` jobs: the function jobs are invoked on (name or ARN; "
+        "`name:alias` runs them on the alias's published version). Default: this function.",
+    )
     api_base_path: str = Field(
         default="/",
         validation_alias="ORCHESTRATOR_API_BASE_PATH",
@@ -533,7 +539,13 @@ ENVIRONMENT_ONLY: tuple[tuple[str, str, str], ...] = (
         "AWS_LAMBDA_FUNCTION_NAME",
         "set by Lambda",
         "Marks a Lambda container (prod, DynamoDB, Lambda jobs; `*_PARAM` secrets read at "
-        "import); jobs invoke this function.",
+        "import); jobs invoke this function unless `ORCHESTRATOR_JOBS_FUNCTION` names another.",
+    ),
+    (
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "set by Lambda",
+        "`snap-start` in a container initialised for a SnapStart snapshot: the restore "
+        "hooks are registered (`orchestrator.aws.snapstart`).",
     ),
     (
         "DISCORD_CHECK_PRIVATE_KEY",

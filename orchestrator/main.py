@@ -100,6 +100,19 @@ def _load_secret_params() -> None:
 _load_secret_params()
 app = create_app()
 
+
+def _register_snapstart_hooks() -> None:
+    """Under Lambda SnapStart, a restored container drops the clients and credentials it
+    inherited from the snapshot (`orchestrator.aws.snapstart`). Without SnapStart this is
+    one environment lookup."""
+    from orchestrator.aws import snapstart
+
+    services: Services = app.state.services
+    snapstart.register(services.reset_after_restore)
+
+
+_register_snapstart_hooks()
+
 _adapter: Any = None
 
 

@@ -41,6 +41,9 @@ class Services:
         self.settings = settings
         self._store = store
         self._jobs = jobs
+        # What a test hands in is the test's; only what we built is dropped on a restore.
+        self._own_store = store is None
+        self._own_jobs = jobs is None
         self._bot = bot
         self._events = events
         self._registry = registry
@@ -147,7 +150,32 @@ class Services:
             return InProcessDispatcher(self, self.runner())
         from orchestrator.jobs.lambda_ import LambdaDispatcher
 
-        return LambdaDispatcher(self)
+        return LambdaDispatcher(self, function_name=self.settings.jobs_function)
+
+    def reset_after_restore(self) -> None:
+        """Drop what holds connections or time-bound state, to be rebuilt lazily on next use.
+
+        Lambda SnapStart clones one initialised container into many, possibly days later
+        (`orchestrator.aws.snapstart` calls this before the snapshot and after each
+        restore): sockets in the snapshot are dead, credentials and tokens in it may have
+        expired, and clones must not share them. So the store we opened is closed and
+        forgotten, the Lambda dispatcher drops its boto3 client, and the GitHub credential
+        goes with its cached installation token. What holds no such state stays: settings
+        (secrets included), the command tree, the event router, the job registry.
+        """
+        with self._lock:
+            store = self._store if self._own_store else None
+            if store is not None:
+                self._store = None
+            jobs = self._jobs if self._own_jobs else None
+            self._github_auth = None
+        if store is not None:
+            store.close()
+        if jobs is not None:
+            from orchestrator.jobs.lambda_ import LambdaDispatcher
+
+            if isinstance(jobs, LambdaDispatcher):
+                jobs.drop_client()
 
     def close(self, timeout: float = 10.0) -> None:
         """Finish in-flight jobs, then release the store."""

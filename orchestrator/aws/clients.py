@@ -8,6 +8,11 @@ thread-safe, so client creation holds a lock; the clients themselves are.
 
 boto3 is imported here, lazily: the Lambda runtime provides it, the artifact
 does not ship it, and nothing on the local SQLite path may import it.
+
+`reset()` forgets the session (its resolved credentials and settings) for a
+container restored from a SnapStart snapshot, but keeps botocore's data loader,
+the parsed service models: a session built on it makes its first client in
+about 10 ms instead of 60-80 ms, which is the part of a snapshot worth keeping.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 if TYPE_CHECKING:
     from boto3.session import Session
+    from botocore.loaders import Loader
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_ssm import SSMClient
 
 _lock = threading.Lock()
 _session: Session | None = None
+_loader: Loader | None = None  # botocore's parsed service data; outlives `reset()`
 
 
 @overload
@@ -75,7 +82,6 @@ def client(
     Endpoint and region default to the environment (`AWS_ENDPOINT_URL`,
     `AWS_ENDPOINT_URL_<SERVICE>`, `AWS_REGION`), as everywhere in boto3.
     """
-    import boto3
     from botocore.config import Config
 
     global _session
@@ -87,7 +93,37 @@ def client(
     )
     with _lock:
         if _session is None:
-            _session = boto3.session.Session()
+            _session = _new_session()
         return _session.client(
             service, endpoint_url=endpoint_url, region_name=region, config=config
         )
+
+
+def _new_session() -> Session:
+    """A session that reads credentials and settings afresh, on the loader kept so far."""
+    import boto3
+    import botocore.session
+
+    global _loader
+    core = botocore.session.get_session()
+    if _loader is None:
+        _loader = core.get_component("data_loader")
+        return boto3.session.Session(botocore_session=core)
+    core.register_component("data_loader", _loader)
+    session = boto3.session.Session(botocore_session=core)
+    # boto3 appends its own data folder to the loader's search path per session.
+    _loader.search_paths[:] = dict.fromkeys(_loader.search_paths)
+    return session
+
+
+def reset() -> None:
+    """Forget the shared session: the next client resolves credentials, region and
+    endpoints again. Clients already built keep working until their owners drop them.
+
+    For SnapStart (`orchestrator.aws.snapstart`): credentials resolved before the
+    snapshot belong to the initialising container, and one session's state must not be
+    cloned into every restored one. Never imports boto3.
+    """
+    global _session
+    with _lock:
+        _session = None

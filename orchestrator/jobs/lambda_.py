@@ -66,6 +66,7 @@ class LambdaDispatcher:
         self.services = services
         self.function_name = name
         self._client = client
+        self._owns_client = client is None
         self._endpoint_url = endpoint_url
         self._region = region
         self._lock = threading.Lock()
@@ -88,6 +89,19 @@ class LambdaDispatcher:
                         max_attempts=2,
                     )
         return self._client
+
+    def drop_client(self) -> None:
+        """Close and forget the Lambda client this dispatcher built (its connections); the
+        next dispatch builds another. A client handed in stays: it is the caller's.
+
+        For a container restored from a SnapStart snapshot, whose connections and
+        credentials belong to the container that took it."""
+        if not self._owns_client:
+            return
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     def dispatch(self, name: str, payload: JSONObject, *, job_id: str | None = None) -> Job:
         job = Job(name=name, payload=payload) if job_id is None else Job(name, payload, job_id)

@@ -231,14 +231,19 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Gate:
 
 
 def invoke(
-    task_root: Path, handler: str, events: list[dict[str, Any]], target: Interpreter, gate: Gate
+    task_root: Path,
+    handler: str,
+    events: list[dict[str, Any]],
+    target: Interpreter,
+    gate: Gate,
+    extra_env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Cold-start the runtime stand-in on `task_root` and feed it `events`."""
     return subprocess.run(
         [*target.argv, "-I", "-S", "-B", str(RUNTIME), str(task_root), handler],
         input=json.dumps(events),
         cwd=task_root,  # the runtime's working directory is the task root
-        env=gate.env(task_root, target),
+        env={**gate.env(task_root, target), **(extra_env or {})},
         capture_output=True,
         text=True,
         timeout=120,
@@ -368,12 +373,31 @@ def test_the_built_handler_serves_the_docs_page_from_its_own_files(
         assert response_body(answer) == (folder / name).read_bytes(), name
 
 
+def test_the_built_handler_answers_after_a_snapstart_restore(
+    artifact: Path, spec: FunctionSpec, target_python: Interpreter, gate: Gate
+) -> None:
+    """SnapStart on: the app registers its hooks with the `snapshot_restore_py` the artifact
+    ships, the stand-in snapshots and restores (runs them), and the clone still answers."""
+    ping = dumps(PING_INTERACTION)
+    events = [
+        http_api_event("GET", "/healthz"),
+        http_api_event("POST", "/discord", headers=discord_headers(gate.identity, ping), body=ping),
+    ]
+    snap = {"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"}
+    run = invoke(artifact, spec.handler, events, target_python, gate, extra_env=snap)
+    assert run.returncode == 0, run.stderr
+    assert "snapstart hooks: 1 before, 1 after" in run.stderr
+    answers = [(r["statusCode"], json.loads(response_body(r))) for r in json.loads(run.stdout)]
+    assert answers == [(200, {"status": "ok", "store": "ok"}), (200, {"type": 1})]
+
+
 def test_the_artifact_has_the_lambda_layout(artifact: Path, target_python: Interpreter) -> None:
     package = artifact / "orchestrator"
     assert (package / "main.py").is_file()
     assert f"GIT_SHA = {GATE_SHA!r}" in (package / BUILD_INFO_FILE).read_text()
     assert not (artifact / "tests").exists() and not (artifact / "bin").exists()
     assert not list(artifact.glob("*.dist-info/RECORD"))
+    assert (artifact / "snapshot_restore_py.py").is_file(), "SnapStart's hooks library ships"
     # Code objects name the files where Lambda will have them, whichever folder built them.
     where = subprocess.run(
         [

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from cfnlint.api import lint
 from cfnlint.config import ManualArgs
+from cfnlint.context.parameters import ParameterSet
 from cfnlint.decode import cfn_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,9 +100,31 @@ def as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def cfn_lint(text: str) -> list[str]:
-    matches = lint(text, config=ManualArgs(regions=REGIONS))
+def cfn_lint(text: str, parameters: dict[str, str] | None = None) -> list[str]:
+    config = ManualArgs(regions=REGIONS)
+    if parameters:
+        config = ManualArgs(regions=REGIONS, parameters=[ParameterSet(parameters=parameters)])
+    matches = lint(text, config=config)
     return [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches]
+
+
+SNAPSTART_APPLY_ON = "ApplyOn: !If [SnapStartOn, PublishedVersions, None]"
+
+
+def rendered(snapstart: str, text: str | None = None) -> str:
+    """The template as SAM receives it with `SnapStart=<snapstart>`: the LanguageExtensions
+    transform has resolved the condition to a literal, and the parameter's default is the
+    value deployed."""
+    text = TEMPLATE.read_text(encoding="utf-8") if text is None else text
+    apply_on = {"on": "PublishedVersions", "off": "None"}[snapstart]
+    assert text.count(SNAPSTART_APPLY_ON) == 1
+    text = text.replace(SNAPSTART_APPLY_ON, f"ApplyOn: {apply_on}")
+    condition = '  SnapStartOn: !Equals [!Ref SnapStart, "on"]\n'  # resolved, so unused
+    assert text.count(condition) == 1
+    text = text.replace(condition, "")
+    default = '  SnapStart:\n    Type: String\n    Default: "off"\n'
+    assert text.count(default) == 1
+    return text.replace(default, default.replace('"off"', f'"{snapstart}"'))
 
 
 # --- lint ---------------------------------------------------------------------------------
@@ -109,6 +132,27 @@ def cfn_lint(text: str) -> list[str]:
 
 def test_cfn_lint_is_clean() -> None:
     assert cfn_lint(TEMPLATE.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("snapstart", ["on", "off"])
+def test_cfn_lint_is_clean_with_snapstart_on_and_off(snapstart: str) -> None:
+    """Both ways the switch can be deployed: as a parameter value, and as the template SAM
+    gets once CloudFormation has resolved it (a literal `ApplyOn`)."""
+    text = TEMPLATE.read_text(encoding="utf-8")
+    assert cfn_lint(text, {"SnapStart": snapstart}) == []
+    assert cfn_lint(rendered(snapstart)) == []
+
+
+def test_cfn_lint_would_catch_snapstart_without_published_versions() -> None:
+    """The lint above is live for SnapStart: without the alias (so without published
+    versions) the switched-on template is flagged, the switched-off one is not."""
+    text = TEMPLATE.read_text(encoding="utf-8")
+    for line in ("      AutoPublishAlias: live\n", "      AutoPublishAliasAllProperties: true\n"):
+        assert text.count(line) == 1, line
+        text = text.replace(line, "")
+    text = text.replace("      VersionDeletionPolicy: Delete\n", "")
+    assert any(p.startswith("W2530") for p in cfn_lint(rendered("on", text)))
+    assert not any(p.startswith("W2530") for p in cfn_lint(rendered("off", text)))
 
 
 def test_cfn_lint_would_catch_a_broken_copy() -> None:
@@ -189,6 +233,49 @@ def test_every_route_the_app_serves_is_routed_by_the_http_api() -> None:
             if isinstance(route, APIRoute) and not route.path.endswith("/"):  # not an alias
                 served |= {(method, route.path) for method in route.methods - {"HEAD"}}
     assert served == ROUTES
+
+
+# --- published versions, the alias, SnapStart ------------------------------------------------
+
+
+def test_every_caller_invokes_the_alias_of_a_published_version(
+    template: dict[str, Any], properties: dict[str, Any], env: dict[str, Any]
+) -> None:
+    """SnapStart only snapshots published versions, so everything goes through the alias SAM
+    publishes: the HTTP API and the schedules (SAM points event sources at the alias when
+    `AutoPublishAlias` is set), and the jobs, which invoke `ORCHESTRATOR_JOBS_FUNCTION`."""
+    assert template["Transform"] == ["AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"], (
+        "without LanguageExtensions first, a parameter-only change would not publish"
+    )
+    alias = properties["AutoPublishAlias"]
+    assert alias == "live"
+    assert properties["AutoPublishAliasAllProperties"] is True
+    assert properties["VersionDeletionPolicy"] == "Delete", "each old snapshot is billed"
+    name = properties["FunctionName"]["Fn::Sub"]
+    assert env["ORCHESTRATOR_JOBS_FUNCTION"] == {"Fn::Sub": f"{name}:{alias}"}
+    assert template["Outputs"]["FunctionAlias"]["Value"] == {"Ref": f"{FUNCTION}.Alias"}
+    # The failed-jobs queue and the retries follow the alias: SAM attaches EventInvokeConfig
+    # to it, so nothing may invoke $LATEST or a version number directly.
+    assert "EventInvokeConfig" in properties
+
+
+def test_snapstart_is_a_parameter_off_by_default(
+    template: dict[str, Any], properties: dict[str, Any]
+) -> None:
+    parameter = template["Parameters"]["SnapStart"]
+    assert parameter["Default"] == "off"
+    assert set(parameter["AllowedValues"]) == {"on", "off"}
+    assert template["Conditions"]["SnapStartOn"] == {"Fn::Equals": [{"Ref": "SnapStart"}, "on"]}
+    assert properties["SnapStart"] == {
+        "ApplyOn": {"Fn::If": ["SnapStartOn", "PublishedVersions", "None"]}
+    }
+    runtime = properties["Runtime"]
+    assert runtime.startswith("python3.") and int(runtime.split(".")[1]) >= 12, (
+        "SnapStart for Python needs python3.12 or later"
+    )
+    # The hooks ship with the function: the runtime calls what the app registers there.
+    runtime_lock = (ROOT / "requirements" / "runtime.txt").read_text(encoding="utf-8")
+    assert re.search(r"^snapshot-restore-py==", runtime_lock, re.M)
 
 
 # --- schedules -----------------------------------------------------------------------------
@@ -369,7 +456,10 @@ def test_iam_reaches_the_table_the_parameters_and_itself_only(
     assert as_list(invoke["Action"]) == ["lambda:InvokeFunction"]
     (target,) = as_list(invoke["Resource"])
     name = properties["FunctionName"]["Fn::Sub"]
-    assert target["Fn::Sub"].endswith(f":function:{name}"), "self-invoke must name itself only"
+    alias = properties["AutoPublishAlias"]
+    assert target["Fn::Sub"] == (
+        f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{name}:{alias}"
+    ), "jobs may invoke this function's alias only"
 
 
 def statements_actions(found: list[dict[str, Any]]) -> set[str]:

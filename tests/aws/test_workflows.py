@@ -209,6 +209,10 @@ def test_sam_deploy_bakes_in_the_commit_and_repeats_prods_overrides(
     start = words.index("--parameter-overrides") + 1
     overrides = dict(w.split("=", 1) for w in words[start:] if not w.startswith("--"))
     assert overrides["GitSha"] == "$GITHUB_SHA"
+    # SnapStart is switched by a repository variable, passed on every deploy so that
+    # unsetting it turns SnapStart off again (a parameter left out keeps its last value).
+    assert overrides["SnapStart"] == "$SNAPSTART"
+    assert deploy["jobs"]["deploy"]["env"]["SNAPSTART"] == "${{ vars.SNAPSTART || 'off' }}"
     with (ROOT / "samconfig.toml").open("rb") as handle:
         prod = tomllib.load(handle)["prod"]["deploy"]["parameters"]
     for pair in prod["parameter_overrides"].split():
