@@ -452,7 +452,7 @@ def test_each_stack_reads_its_own_secrets(
     is told, and allowed, to read only the parameters under its own prefix."""
     deploy = samconfig[environment]["deploy"]["parameters"]
     overrides = dict(pair.split("=", 1) for pair in deploy["parameter_overrides"].split())
-    assert NO_DEFAULT <= set(overrides), f"{environment} must name {NO_DEFAULT}"
+    assert set(overrides) >= NO_DEFAULT, f"{environment} must name {NO_DEFAULT}"
     own = f"/orchestrator/{environment}/"
     for name in SECRETS:
         assert resolve(param_name(env, name), overrides).startswith(own), name
