@@ -16,10 +16,20 @@ from orchestrator.deploys import history, tracking
 from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.devtools.simulate import Invoker, component_interaction
 from orchestrator.services import Services
-from tests.support.commands import ADMIN, DEPLOYER, STRANGER, answer, command, sent, services_for
-from tests.support.fake_github import FakeGitHub
+from tests.support.commands import (
+    ADMIN,
+    DEPLOYER,
+    STRANGER,
+    answer,
+    command,
+    press,
+    sent,
+    services_for,
+)
+from tests.support.fake_github import FakeGitHub, Recorded
 from tests.support.sites import Site
 from tests.support.tally import TALLY
+from tests.support.world import completed_run, deliver
 
 SHA = "abcdef0123456789abcdef0123456789abcdef01"
 
@@ -192,6 +202,82 @@ def test_buttons_on_a_tracked_run(world: Any) -> None:
     )
     assert stranger["type"] == 4 and stranger["data"]["flags"] == 64
     assert audit.recent(services.store)[0].value["result"] == "denied"
+
+
+# -- a cancelled deploy is final ----------------------------------------------------------------
+
+CANCEL_13 = "/repos/acme/web/actions/runs/13/cancel"
+CHANNEL, MESSAGE = "1234567890123456", "2234567890123456"
+
+
+def _queued_deploy(services: Services) -> None:
+    """A deploy GitHub has queued as run 13, its message in a channel (edited by bot token)."""
+    tracking.save(
+        services.store,
+        tracking.Tracked(
+            kind="deploy",
+            app="web",
+            repo="acme/web",
+            ref="main",
+            actor=DEPLOYER,
+            correlation="orc-0000c0de",
+            workflow="deploy.yml",
+            run_id=13,
+            status="queued",
+            channel_id=CHANNEL,
+            message_id=MESSAGE,
+        ),
+    )
+
+
+def _labels(body: dict[str, Any]) -> list[str]:
+    return [c["label"] for row in body.get("components", []) for c in row["components"]]
+
+
+def _shown(body: dict[str, Any]) -> tuple[str, list[str]]:
+    return body["embeds"][0]["description"], _labels(body)
+
+
+def test_a_cancel_press_stops_offering_cancel_and_github_cancelled_is_final(world: Any) -> None:
+    services, discord, github = world
+    _queued_deploy(services)
+    github.on("POST", CANCEL_13, {}, status=202)
+
+    pressed = press(services, "deploy.cancel:web:13", DEPLOYER)
+
+    assert pressed["type"] == 6 and len(github.calls("POST", CANCEL_13)) == 1
+    description, labels = _shown(sent(discord, pressed["_token"])[-1].body)
+    assert "queued" not in description and "cancelling" in description
+    assert "Cancel" not in labels
+    deliver(services, completed_run(13, "cancelled"))  # GitHub: the run is over
+    edits = [r for r in sent(discord) if r.path == f"/channels/{CHANNEL}/messages/{MESSAGE}"]
+    description, labels = _shown(edits[-1].body)
+    assert "was cancelled" in description and "queued" not in description
+    assert "Cancel" not in labels and "Re-run failed jobs" not in labels
+    stored = tracking.load(services.store, "acme/web", 13)
+    assert stored is not None and stored.finished and stored.conclusion == "cancelled"
+
+
+def test_a_run_cancelled_while_the_press_is_in_flight_stays_cancelled(world: Any) -> None:
+    """GitHub reports the run cancelled before its cancel call has even returned: the press
+    must not save (and draw) the run as still queued, with its Cancel button, on top."""
+    services, discord, github = world
+    _queued_deploy(services)
+
+    def cancel_and_report(_: Recorded) -> tuple[int, Any, dict[str, str]]:
+        deliver(services, completed_run(13, "cancelled"), delivery="while-cancelling")
+        return 202, {}, {}
+
+    github.respond("POST", CANCEL_13, cancel_and_report)
+
+    pressed = press(services, "deploy.cancel:web:13", DEPLOYER)
+
+    description, labels = _shown(sent(discord, pressed["_token"])[-1].body)
+    assert "was cancelled" in description and "queued" not in description
+    assert "Cancel" not in labels and "Re-run failed jobs" not in labels
+    stored = tracking.load(services.store, "acme/web", 13)
+    assert stored is not None and (stored.status, stored.conclusion) == ("completed", "cancelled")
+    assert stored.cancel_requested_by == DEPLOYER
 
 
 def test_config_show_and_set(world: Any) -> None:
