@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from orchestrator import audit
+from orchestrator.apps import apps_of
 from orchestrator.deploys import history, tracking
 from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.devtools.simulate import Invoker, component_interaction
@@ -296,6 +297,59 @@ def test_config_show_and_set(world: Any) -> None:
     [rejected] = [e for e in entries if e["result"] == "rejected"]
     assert rejected["action"] == "/config set" and "https" in str(rejected)
     assert rejected["key"] == "frontend_url" and "new" not in rejected
+
+
+def _line(shown: dict[str, Any], key: str) -> str:
+    [found] = shown["data"]["embeds"]
+    return next(x for x in found["description"].splitlines() if x.startswith(f"`{key}`"))
+
+
+def test_config_set_says_what_it_overrides_and_reset_returns_to_the_file(world: Any) -> None:
+    """An override wins over the file's value: /config set says so, /config show marks it
+    beside the file's value, and /config reset drops it so the file's value applies again."""
+    services, _, _ = world
+    in_file = apps_of(services)["web"].frontend_url
+    assert in_file is not None
+
+    changed = invoke(services, "/config set app:web key:frontend_url value:https://new.example.com")
+
+    content = changed["data"]["content"]
+    assert f"overrides the config file's `{in_file}`" in content
+    assert "/config reset app:web key:frontend_url" in content
+    shown = invoke(services, "/config show app:web", user=STRANGER)
+    assert _line(shown, "frontend_url") == (
+        f"`frontend_url` https://new.example.com ✏️ (file: {in_file})"
+    )
+    assert "✏️" not in _line(shown, "branch")
+    assert shown["data"]["embeds"][0]["footer"]["text"].startswith("✏️ set with /config set")
+
+    refused = invoke(services, "/config reset app:web key:frontend_url", user=DEPLOYER)
+    assert refused["data"]["flags"] == 64 and "admin" in refused["data"]["content"]
+    reset = invoke(services, "/config reset app:web key:frontend_url")
+
+    assert f"follows the config file again: `{in_file}`" in reset["data"]["content"]
+    assert apps_of(services)["web"].frontend_url == in_file
+    shown = invoke(services, "/config show app:web", user=STRANGER)
+    assert _line(shown, "frontend_url") == f"`frontend_url` {in_file}"
+    assert "footer" not in shown["data"]["embeds"][0]
+    again = invoke(services, "/config reset app:web key:frontend_url")
+    assert "no /config set value" in again["data"]["content"]
+    actions = [(e.value["action"], e.value["result"]) for e in audit.recent(services.store)]
+    assert ("/config reset", "reset") in actions and ("/config reset", "denied") in actions
+
+
+def test_an_empty_value_clears_until_reset_returns_the_files(world: Any) -> None:
+    """`value:""` clears the setting (the file's value no longer applies, and the answer
+    says whose value it replaced); `/config reset` is how to return to the file."""
+    services, _, _ = world
+    in_file = apps_of(services)["web"].frontend_url
+    cleared = invoke(services, '/config set app:web key:frontend_url value:""')
+    assert f"is now `—` (overrides the config file's `{in_file}`" in cleared["data"]["content"]
+    assert apps_of(services)["web"].frontend_url is None
+    shown = invoke(services, "/config show app:web")
+    assert _line(shown, "frontend_url") == f"`frontend_url` — ✏️ (file: {in_file})"
+    invoke(services, "/config reset app:web key:frontend_url")
+    assert apps_of(services)["web"].frontend_url == in_file
 
 
 def test_diagnose_self_checks_and_follows_the_workflow(world: Any) -> None:
