@@ -1,15 +1,19 @@
 # Two commands on a fresh clone:  `make run`  and  `make test`.
-# Both create .venv from the lockfile on first use (and again whenever it changes).
+# Both create .venv from a lockfile on first use (and again whenever it changes):
+# `make run` only what serving needs (requirements/serve.txt: the runtime, uvicorn, and what
+# installing this checkout takes), `make test` everything (requirements/dev.txt, a superset
+# with the same pins).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SERVE_STAMP := $(VENV)/.installed-serve
 NODE_STAMP := node_modules/.installed
 
 .PHONY: run test check lint typecheck pytest browser lock clean
 
-run: $(STAMP)  ## make run [PORT=8001] [HOST=0.0.0.0]
+run: $(SERVE_STAMP)  ## make run [PORT=8001] [HOST=0.0.0.0]
 	$(BIN)/orchestrator serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 test: $(STAMP) $(NODE_STAMP) lint typecheck pytest  ## ruff, import layers, mypy, the suite
@@ -38,10 +42,20 @@ browser:
 			"install it with: sudo apt-get install chromium" >&2; \
 	fi
 
+# The development venv: everything (tests, linters, type checker) and this checkout, editable.
 $(STAMP): requirements/dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --editable .
+	@touch $@
+
+# Serving only: the runtime, uvicorn and the build backend for the editable install, no
+# development tool. In a venv `make test` already filled this is a quick no-op check.
+$(SERVE_STAMP): requirements/serve.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/serve.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --editable .
 	@touch $@
 
@@ -51,10 +65,12 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Maintainers only: re-resolve the lockfiles (needs `uv`: pip install uv).
+# Maintainers only: re-resolve the lockfiles (needs `uv`: pip install uv). Serve takes its
+# pins from dev (and dev from runtime), so every venv agrees on every version.
 lock:
 	uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --no-header -q -o requirements/runtime.txt
 	uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --extra serve --group dev -c requirements/runtime.txt --no-header -q -o requirements/dev.txt
+	uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --extra serve --group build -c requirements/runtime.txt -c requirements/dev.txt --no-header -q -o requirements/serve.txt
 	npm install --package-lock-only --no-audit --no-fund
 
 clean:

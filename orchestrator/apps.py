@@ -7,17 +7,25 @@ way, and are audited. URLs must pass `http.check_url`: https, and in production
 no private or loopback hosts, the same policy production fetches apply to every
 hop (a bot that fetches any URL an admin types would otherwise be a way into the VPC).
 They are kept in the normal form `check_url` returns, the form that was judged.
+
+Precedence: an override wins over the file's value for its key until `/config reset`
+removes it (`reset_override`); the file is re-read when it changes, and keys without an
+override follow it. An override that today's rules refuse (stored under older rules, or in
+another mode) is ignored, the file's value applies, and `load` reports it, so `/healthz` can.
+Every problem names its field (`apps[web].frontend_url: only https URLs are allowed`), so
+`orchestrator build`, production startup and `/healthz` can say exactly what to fix.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.config_file import load_file_config
+from orchestrator.config_file import ConfigFileError, load_file_config
 from orchestrator.http import RefusedURL, check_url
 from orchestrator.store import keys
 
@@ -26,6 +34,8 @@ if TYPE_CHECKING:
 
     from orchestrator.runtime import Runtime
     from orchestrator.store.base import Store
+
+log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
@@ -45,6 +55,21 @@ SETTABLE = {
 }
 _URL_FIELDS = ("frontend_url", "api_health_url", "version_url")
 _REQUIRED = ("branch", "workflow", "version_field")
+# Fields that hold text (channel_id may be a TOML integer: it is checked as digits instead).
+_TEXT_FIELDS = (
+    "name",
+    "repo",
+    "workflow",
+    "branch",
+    *_URL_FIELDS,
+    "version_field",
+    "frontend_version_pattern",
+    "diagnose_workflow",
+    "triage_workflow",
+    "promote_workflow",
+    "rollback_workflow",
+    "correlation_input",
+)
 
 # HTML that caches longer than this (seconds) makes a deploy invisible to users for that long.
 DEFAULT_MAX_HTML_CACHE = 300
@@ -96,62 +121,163 @@ class App:
         return {**self.deploy_inputs, **given}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> App:
+    def from_dict(cls, data: dict[str, Any], *, where: str | None = None) -> App:
+        """The app a config table describes; InvalidApp naming `where` (default: the app)."""
+        label = where or f"app {data.get('name', '?')!r}"
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise InvalidApp(f"app {data.get('name', '?')!r}: unknown keys {', '.join(unknown)}")
-        try:
-            app = cls(**data)
-        except TypeError as exc:
-            raise InvalidApp(f"app {data.get('name', '?')!r}: {exc}") from None
-        return app
+            raise InvalidApp(f"{label}: unknown keys {', '.join(unknown)}")
+        missing = [f for f in ("name", "repo", "workflow") if f not in data]
+        if missing:
+            raise InvalidApp("; ".join(f"{label}.{f}: required" for f in missing))
+        return cls(**data)
 
-    def validate(self, *, production: bool) -> App:
-        """This app with its URLs in normal form (`http.check_url`), or InvalidApp: what is
-        stored and fetched is the URL that was judged, not another spelling of it."""
+    def checked(self, *, production: bool, where: str | None = None) -> tuple[App, list[str]]:
+        """This app with its URLs in normal form (`http.check_url`), and every problem under
+        the given rules, each as `<where>.<field>: <why>` (`where` defaults to the name).
+
+        What is stored and fetched is the URL that was judged, not another spelling of it."""
+        at = where or self.name
+        problems = [
+            f"{at}.{name}: must be a string"
+            for name in _TEXT_FIELDS
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str)
+        ]
+        if problems:
+            return self, problems  # the checks below assume text
         if not _NAME.match(self.name):
-            raise InvalidApp(f"app name {self.name!r}: lowercase letters, digits, - and _")
+            problems.append(f"{at}.name: {self.name!r}: lowercase letters, digits, - and _")
         if self.repo.count("/") != 1 or not all(self.repo.split("/")):
-            raise InvalidApp(f"app {self.name}: repo must be owner/name, got {self.repo!r}")
+            problems.append(f"{at}.repo: must be owner/name, got {self.repo!r}")
         if not self.workflow:
-            raise InvalidApp(f"app {self.name}: workflow is required")
+            problems.append(f"{at}.workflow: required")
         urls: dict[str, Any] = {}
         for name in _URL_FIELDS:
             value = getattr(self, name)
             if value is not None:
                 try:
-                    urls[name] = check_url(value, production=production, what=f"{self.name}.{name}")
+                    urls[name] = check_url(value, production=production, what=f"{at}.{name}")
                 except RefusedURL as exc:
-                    raise InvalidApp(str(exc)) from None
+                    problems.append(str(exc))
         if self.frontend_version_pattern is not None:
             try:
                 re.compile(self.frontend_version_pattern)
             except re.error as exc:
-                raise InvalidApp(f"app {self.name}: bad frontend_version_pattern: {exc}") from None
+                problems.append(f"{at}.frontend_version_pattern: not a regular expression: {exc}")
+        if not isinstance(self.max_html_cache_seconds, int) or self.max_html_cache_seconds < 0:
+            problems.append(f"{at}.max_html_cache_seconds: a whole number of seconds")
+        if not isinstance(self.deploy_inputs, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.deploy_inputs.items()
+        ):
+            problems.append(f"{at}.deploy_inputs: a table of text values")
         if not isinstance(self.overridable_inputs, list) or not all(
             isinstance(name, str) for name in self.overridable_inputs
         ):
-            raise InvalidApp(f"app {self.name}: overridable_inputs is a list of input names")
+            problems.append(f"{at}.overridable_inputs: a list of input names")
         if self.channel_id is not None and not (
             str(self.channel_id).isascii() and str(self.channel_id).isdigit()
         ):
-            raise InvalidApp(f"app {self.name}: channel_id must be a channel id")
-        return replace(self, **urls)
+            problems.append(f"{at}.channel_id: must be a channel id")
+        return replace(self, **urls), problems
+
+    def validate(self, *, production: bool) -> App:
+        """`checked`, raising InvalidApp with every problem when there is any."""
+        app, problems = self.checked(production=production)
+        if problems:
+            raise InvalidApp("; ".join(problems))
+        return app
+
+
+def file_apps(config_file: Path, *, production: bool) -> tuple[dict[str, App], list[str]]:
+    """The config file's apps by name, and every problem of its `[[apps]]` under the given
+    rules, each naming its field (`apps[web].frontend_url: ...`). Only valid apps are kept."""
+    try:
+        tables = load_file_config(config_file).apps
+    except ConfigFileError as exc:
+        return {}, [exc.problem]
+    apps: dict[str, App] = {}
+    problems: list[str] = []
+    for index, data in enumerate(tables, 1):
+        name = data.get("name")
+        where = f"apps[{name}]" if isinstance(name, str) and name else f"apps[#{index}]"
+        try:
+            app, found = App.from_dict(dict(data), where=where).checked(
+                production=production, where=where
+            )
+        except InvalidApp as exc:
+            problems.append(str(exc))
+            continue
+        if app.name in apps:
+            found.append(f"{where}: defined twice")
+        problems.extend(found)
+        if not found:
+            apps[app.name] = app
+    return apps, problems
+
+
+def file_problems(config_file: Path, *, production: bool) -> list[str]:
+    """What is wrong with the config file's `[[apps]]` under the given rules (empty: nothing).
+    `orchestrator build` asks with production's rules before it ships the file."""
+    return file_apps(config_file, production=production)[1]
+
+
+def overrides_of(store: Store) -> dict[str, dict[str, Any]]:
+    """The stored runtime overrides (`/config set`), by app, settable keys only."""
+    found: dict[str, dict[str, Any]] = {}
+    for record in store.query_prefix(keys.APP_OVERRIDE_PREFIX, limit=200):
+        values = {k: v for k, v in record.value.items() if k in SETTABLE}
+        if values:
+            found[keys.parse_app_override(record.key)] = values
+    return found
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The apps as they run, and how they came to be: what the file says, which overrides
+    apply, and the overrides ignored because today's rules refuse them (`/healthz`)."""
+
+    apps: dict[str, App]
+    from_file: dict[str, App]
+    overrides: dict[str, dict[str, Any]]
+    ignored: list[str]
+
+
+def load(config_file: Path, store: Store, *, production: bool) -> Loaded:
+    """The file's apps with the runtime overrides that pass today's rules applied; InvalidApp
+    (every problem named) if the file itself is invalid."""
+    from_file, problems = file_apps(config_file, production=production)
+    if problems:
+        raise InvalidApp("; ".join(problems))
+    apps = dict(from_file)
+    applied: dict[str, dict[str, Any]] = {}
+    ignored: list[str] = []
+    for name, values in overrides_of(store).items():
+        if name not in apps:
+            continue  # an app since removed from the file: nothing to override
+        for key, value in values.items():
+            candidate, found = replace(apps[name], **{key: value}).checked(
+                production=production, where=f"apps[{name}]"
+            )
+            if found:
+                ignored.extend(f"{p} (set with /config set; ignored)" for p in found)
+                continue
+            apps[name] = candidate
+            applied.setdefault(name, {})[key] = getattr(candidate, key)
+    if ignored:
+        log.warning("config overrides ignored", extra={"problems": ignored})
+    return Loaded(apps, from_file, applied, ignored)
 
 
 def load_apps(config_file: Path, store: Store, *, production: bool) -> dict[str, App]:
     """The apps from the config file with runtime overrides applied, by name."""
-    apps: dict[str, App] = {}
-    for data in load_file_config(config_file).apps:
-        app = App.from_dict(dict(data)).validate(production=production)
-        apps[app.name] = app
-    for record in store.query_prefix(keys.APP_OVERRIDE_PREFIX, limit=200):
-        name = keys.parse_app_override(record.key)
-        if name in apps:
-            values = {k: v for k, v in record.value.items() if k in SETTABLE}
-            apps[name] = replace(apps[name], **values)
-    return apps
+    return load(config_file, store, production=production).apps
+
+
+def loaded_of(runtime: Runtime) -> Loaded:
+    """`load` with the running app's config file, store and mode."""
+    settings = runtime.settings
+    return load(settings.config_file, runtime.store, production=settings.is_prod)
 
 
 def apps_of(runtime: Runtime) -> dict[str, App]:
@@ -195,3 +321,21 @@ def set_override(
     record = {**record, key: stored, "_updated_by": actor, "_updated_at": time.time()}
     store.put(keys.app_override(app.name), record)
     return updated
+
+
+def reset_override(store: Store, app: str, key: str, *, actor: str | None) -> bool:
+    """Remove one runtime override, so the config file's value applies again; False when
+    there was none. What other keys remain keeps who changed the record last."""
+    if key not in SETTABLE:
+        raise InvalidApp(f"{key!r} cannot be set; settable: {', '.join(SETTABLE)}")
+    record = store.get(keys.app_override(app))
+    if record is None or key not in record:
+        return False
+    rest = {k: v for k, v in record.items() if k != key}
+    if any(k in SETTABLE for k in rest):
+        store.put(
+            keys.app_override(app), {**rest, "_updated_by": actor, "_updated_at": time.time()}
+        )
+    else:
+        store.delete(keys.app_override(app))
+    return True

@@ -18,6 +18,11 @@ from typing import Any
 class ConfigFileError(ValueError):
     """The file exists but is not valid; the message names the file and the problem."""
 
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
 
 @dataclass(frozen=True)
 class FileConfig:
@@ -32,7 +37,7 @@ _lock = threading.Lock()
 def _tables(data: dict[str, Any], key: str, path: Path) -> tuple[dict[str, Any], ...]:
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise ConfigFileError(f"{path}: [[{key}]] must be a list of tables")
+        raise ConfigFileError(path, f"[[{key}]] must be a list of tables")
     return tuple(value)
 
 
@@ -48,7 +53,7 @@ def load_file_config(path: Path) -> FileConfig:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigFileError(f"{path}: {exc}") from None
+        raise ConfigFileError(path, str(exc)) from None
     config = FileConfig(apps=_tables(data, "apps", path), notify=_tables(data, "notify", path))
     with _lock:
         _cache[path] = (mtime, config)

@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from orchestrator import __version__
-from orchestrator.config import Settings, finalize, load_settings
+from orchestrator.config import ConfigError, Settings, finalize, load_settings
 from orchestrator.routers import discord, docs, errors, github, meta
 from orchestrator.routers.edge import SignedEdge
 from orchestrator.routers.middleware import AccessLog
@@ -39,6 +39,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     """Build the app. Settings default to the environment; services to what settings name."""
     if services is None:
         services = Services(finalize(settings) if settings is not None else load_settings())
+    if services.settings.is_prod:
+        refuse_an_invalid_config_file(services.settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -84,6 +86,18 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(discord.router)
     app.include_router(github.router)
     return app
+
+
+def refuse_an_invalid_config_file(settings: Settings) -> None:
+    """Production does not start with a config file it would refuse (an `http://` URL allowed
+    locally, a private host): otherwise every app command fails later, even `/config show`.
+    ConfigError names each field, like a missing secret; `orchestrator build` checks the same
+    before shipping the file."""
+    from orchestrator.product import config_problems
+
+    problems = config_problems(settings.config_file, production=True)
+    if problems:
+        raise ConfigError([f"{settings.config_file}: {problem}" for problem in problems])
 
 
 def _load_secret_params() -> None:

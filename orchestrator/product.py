@@ -9,6 +9,8 @@ registries the feature modules own, the way gidgethub composes `Router(*routers)
 * `jobs()`: every job by name (deferred interactions, webhook deliveries, the
   features' background tasks).
 
+It also judges the config file that describes those features (`config_problems`).
+
 Each is built on first use and then kept, so a cold start imports only what its
 front door needs: a PING builds none of them, a webhook builds the router, a job
 event in a fresh Lambda container builds the job registry and nothing it does
@@ -23,6 +25,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from orchestrator.discord.tree import Bot
     from orchestrator.github.routing import EventRouter
     from orchestrator.jobs.base import JobRegistry
@@ -80,3 +84,28 @@ def jobs(
     from orchestrator.jobs.base import JobRegistry
 
     return JobRegistry(deferred_jobs(commands), delivery_jobs(router), tasks.jobs)
+
+
+def config_problems(config_file: Path, *, production: bool) -> list[str]:
+    """Everything wrong with the config file under the given rules, each naming its field
+    (`apps[web].frontend_url: only https URLs are allowed`, `notify[2]: ...`); empty when
+    it is fine or absent. The file describes the features (apps, subscriptions), so their
+    own validation judges it: `orchestrator build` with production's rules before shipping
+    it, production startup before serving, `/healthz` while running."""
+    if not config_file.is_file():
+        return []  # nothing to judge, and nothing imported for it on a cold start
+    from orchestrator.apps import file_problems
+    from orchestrator.config_file import ConfigFileError, load_file_config
+    from orchestrator.notifications.subscriptions import InvalidSubscription, Subscription
+
+    problems = file_problems(config_file, production=production)
+    try:
+        tables = load_file_config(config_file).notify
+    except ConfigFileError as exc:
+        return problems if exc.problem in problems else [*problems, exc.problem]
+    for index, table in enumerate(tables, 1):
+        try:
+            Subscription.from_dict(table, id=f"cfg{index}", source="config")
+        except InvalidSubscription as exc:
+            problems.append(f"notify[{index}]: {exc}")
+    return problems

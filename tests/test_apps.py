@@ -106,3 +106,12 @@ def test_no_config_file_means_no_apps(tmp_path: Path) -> None:
     assert apps_of(services) == {}
     with pytest.raises(InvalidApp, match="no apps configured"):
         get_app(services, None)
+
+
+def test_the_precedence_of_overrides_is_documented_for_every_settable_key() -> None:
+    from orchestrator.apps import SETTABLE
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
+    section = doc.split("## Changing app settings at runtime: precedence", 1)[1]
+    assert "/config reset app key" in section and "wins over the file" in section
+    assert [key for key in SETTABLE if f"`{key}`" not in section] == []

@@ -168,12 +168,17 @@ TrackedAction = Callable[[Context, App, tracking.Tracked], Awaitable[tracking.Tr
 
 
 async def _act_on_tracked(ctx: Context, action: TrackedAction) -> Update | Message:
-    """Find the run a button belongs to, act on it, and redraw the message from the result."""
+    """Find the run a button belongs to, act on it, and redraw the message from the result,
+    applied to the run as webhooks left it meanwhile (`tracking.after_press`): GitHub may
+    well report the run cancelled before its cancel call has returned."""
     found = _tracked_from_state(ctx)
     if isinstance(found, str):
         return error(found)
     app, tracked = found
     updated = await action(ctx, app, tracked)
+    assert tracked.run_id is not None
+    latest = tracking.load(ctx.services.store, app.repo, tracked.run_id)
+    updated = tracking.after_press(latest, tracked, updated)
     tracking.save(ctx.services.store, updated)
     return Update(render(updated))
 
@@ -193,6 +198,7 @@ async def _rerun_failed(ctx: Context, app: App, tracked: tracking.Tracked) -> tr
         verdict=None,
         verdict_summary=None,
         failed_jobs=(),
+        cancel_requested_by=None,
         note=f"failed jobs re-run by <@{ctx.user_id}>",
     )
 
@@ -201,7 +207,9 @@ async def _cancel(ctx: Context, app: App, tracked: tracking.Tracked) -> tracking
     assert tracked.run_id is not None
     async with ctx.services.github() as github:
         await github.cancel_run(app.repo, tracked.run_id)
-    return replace(tracked, note=f"cancel requested by <@{ctx.user_id}>")
+    return replace(
+        tracked, cancel_requested_by=ctx.user_id, note=f"cancel requested by <@{ctx.user_id}>"
+    )
 
 
 @bot.component("deploy.verify", commands=TRACKED_BY, defer=True, access=Access.DEPLOY)

@@ -3,6 +3,11 @@
 Replaces the old `/ship`, whose buttons were never wired in. The buttons
 dispatch the app's configured workflows with the SHA as input, are checked
 and audited like `/deploy`, and the message then tracks the run like `/deploy`.
+
+A button drawn disabled is only a drawing: a client can still send its custom id, and the
+facts may have changed since it was drawn. So a press re-checks everything that disables
+it (the presser's access, the workflow, something to ship) with the facts as they are now,
+and refuses (audited) instead of dispatching.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from orchestrator.apps import App, InvalidApp, get_app
 from orchestrator.commands.common import APP_OPTION, suggest_apps
 from orchestrator.deploys import history, runs
-from orchestrator.deploys.release import plan, render
+from orchestrator.deploys.release import plan, promote_refusal, render, rollback_refusal
 from orchestrator.discord.access import Access
 from orchestrator.discord.context import KEEP, Context, Keep
 from orchestrator.discord.messages import Message
@@ -69,6 +74,25 @@ async def release(ctx: Context) -> Message:
 bot.autocomplete("release", "app")(suggest_apps)
 
 
+async def _refusal(ctx: Context, app: App, kind: str, sha: str) -> str | None:
+    """What would have drawn this button disabled, judged now: None when it may act."""
+    from orchestrator.discord.access import AccessPolicy
+
+    policy = AccessPolicy.from_settings(ctx.services.settings)
+    if not policy.allows(Access.DEPLOY, ("release",), ctx.interaction):
+        return f"you need the deploy role to {kind.replace('rollback', 'roll back')}"
+    deployed = await deployed_sha(ctx, app)
+    if kind == "rollback":
+        return rollback_refusal(deployed, sha)
+    ahead_by = None
+    if deployed and deployed != sha:
+        async with ctx.services.github() as github:
+            compare = await github.compare(app.repo, deployed, sha)
+        found = compare.get("ahead_by")
+        ahead_by = found if isinstance(found, int) else None
+    return promote_refusal(deployed, sha, ahead_by)
+
+
 async def _launch(ctx: Context, kind: str) -> Message | Keep:
     if len(ctx.state) != 2 or ctx.state[1] == "none":
         return Message(content="⚠️ Nothing to do for that button.", ephemeral=True)
@@ -83,6 +107,10 @@ async def _launch(ctx: Context, kind: str) -> Message | Keep:
         sha = check_sha(ctx.state[1])
     except InvalidRef as exc:
         return Message(content=f"⚠️ {exc}", ephemeral=True)
+    refused = await _refusal(ctx, app, kind, sha)
+    if refused is not None:
+        ctx.audit(f"release.{kind}", "refused", app=app.name, sha=sha[:12], reason=refused)
+        return Message(content=f"⚠️ Not dispatched: {refused}.", ephemeral=True)
     assert ctx.discord is not None
     ctx.trace(f"{kind} dispatched", sha=sha[:12])
     await runs.start(

@@ -2,7 +2,9 @@
 
 Pure: the facts (what runs, the branch head, the compare, past verifications)
 come in, a plan comes out, so every case (nothing to ship, unknown deployed
-version, no rollback target) is a table row.
+version, no rollback target) is a table row. `promote_refusal` and `rollback_refusal` are
+why a button is drawn disabled; a press asks them again with the facts as they are then,
+since a disabled button is only a drawing (a client can still send its custom id).
 """
 
 from __future__ import annotations
@@ -34,10 +36,31 @@ class Plan:
     commits: tuple[tuple[str, str, str], ...]  # (sha, first line, author)
     total_commits: int
     rollback_to: str | None
+    ahead_by: int | None = None  # commits the candidate has that production lacks, if known
 
     @property
     def up_to_date(self) -> bool:
         return self.deployed is not None and self.deployed == self.candidate
+
+
+def promote_refusal(deployed: str | None, sha: str, ahead_by: int | None) -> str | None:
+    """Why promoting `sha` would do nothing (None: it would ship something): production runs
+    it already, or it has no commit production lacks (`ahead_by`, GitHub's compare)."""
+    if deployed is not None and deployed == sha:
+        return f"production already runs `{short_sha(sha)}`: nothing to promote"
+    if ahead_by == 0:
+        return (
+            f"`{short_sha(sha)}` has no commit production (`{short_sha(deployed)}`) lacks: "
+            "nothing to promote"
+        )
+    return None
+
+
+def rollback_refusal(deployed: str | None, sha: str) -> str | None:
+    """Why rolling back to `sha` would do nothing (None: it would change what runs)."""
+    if deployed is not None and deployed == sha:
+        return f"production already runs `{short_sha(sha)}`: nothing to roll back"
+    return None
 
 
 def rollback_target(deployed: str | None, verifications: Sequence[dict[str, Any]]) -> str | None:
@@ -78,6 +101,7 @@ def plan(
         tuple(reversed(commits))[:MAX_COMMITS],
         total if isinstance(total, int) else len(commits),
         rollback_target(deployed, verifications),
+        total if isinstance(total, int) else None,
     )
 
 
@@ -99,7 +123,8 @@ def render(plan: Plan, *, can_promote: bool, can_roll_back: bool) -> Message:
             "Promote",
             custom_id("release.promote", plan.app, plan.candidate),
             style=ButtonStyle.SUCCESS,
-            disabled=plan.up_to_date or not can_promote,
+            disabled=not can_promote
+            or promote_refusal(plan.deployed, plan.candidate, plan.ahead_by) is not None,
         ),
         button(
             "Roll back" + (f" to {short_sha(plan.rollback_to)}" if plan.rollback_to else ""),

@@ -2,6 +2,8 @@
 
 Pure: a `Tracked` in, a `Message` out, so every state is table-tested and the
 message never lies about what it knows ("requested" until GitHub names a run).
+A finished run is final: it says how it ended and offers nothing that would act on the
+run as if it were still going (no Cancel); a cancelled one offers no Re-run either.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from orchestrator.text import duration
 
 VERDICT_ICONS = {"PASS": "✅", "WARN": "⚠️", "FAIL": "❌", "SKIP": "➖"}
 _KIND = {"deploy": "🚀 Deploy", "diagnose": "🩺 Diagnose", "release": "🏷️ Release"}
+# Conclusions worth re-running the failed jobs of; a cancelled run was stopped on purpose.
+RERUNNABLE = ("failure", "timed_out")
 
 
 def status_line(tracked: Tracked) -> tuple[str, int]:
-    if tracked.status == "completed":
+    if tracked.finished:
         icon, verb, color = conclusion_parts(tracked.conclusion)
         took = f" in {duration(tracked.duration)}" if tracked.duration is not None else ""
         return f"{icon} {verb}{took}", int(color)
@@ -38,6 +42,8 @@ def status_line(tracked: Tracked) -> tuple[str, int]:
             else ""
         )
         return f"⏳ in progress{job}{done}", int(Color.YELLOW)
+    if tracked.cancel_requested_by:
+        return "🛑 cancelling: asked GitHub to stop the run", int(Color.GREY)
     if tracked.status == "queued":
         return "🕒 queued", int(Color.YELLOW)
     return "📨 requested, waiting for GitHub to start it", int(Color.GREY)
@@ -48,9 +54,9 @@ def buttons(tracked: Tracked) -> list[dict[str, object]]:
         return []
     state = (tracked.app, str(tracked.run_id))
     row = [button("Verify now", custom_id("deploy.verify", *state), style=ButtonStyle.PRIMARY)]
-    if tracked.finished and tracked.conclusion in ("failure", "timed_out", "cancelled"):
+    if tracked.finished and tracked.conclusion in RERUNNABLE:
         row.append(button("Re-run failed jobs", custom_id("deploy.rerun", *state)))
-    if not tracked.finished:
+    if not tracked.finished and not tracked.cancel_requested_by:
         row.append(button("Cancel", custom_id("deploy.cancel", *state), style=ButtonStyle.DANGER))
     if tracked.run_url:
         row.append(link_button("Open run", tracked.run_url))

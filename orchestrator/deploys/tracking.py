@@ -70,11 +70,16 @@ class Tracked:
     verdict: str | None = None
     verdict_summary: str | None = None
     note: str | None = None
+    # Who pressed Cancel, while GitHub has not yet said the run is over: the message stops
+    # offering Cancel and stops saying "queued" as if nothing had happened.
+    cancel_requested_by: str | None = None
     created_at: float = field(default_factory=time.time)
 
     @property
     def finished(self) -> bool:
-        return self.status == "completed"
+        """Over for good: completed, or carrying a conclusion (a run with a conclusion, e.g.
+        `cancelled`, is final whatever its status field says)."""
+        return self.status == "completed" or self.conclusion is not None
 
     @property
     def duration(self) -> float | None:
@@ -99,6 +104,8 @@ def apply(tracked: Tracked, event: Event) -> Tracked:
     if event.name == "workflow_run":
         run = WorkflowRun(event.payload.get("workflow_run"))
         status = run.status or tracked.status
+        if run.conclusion is not None:
+            status = "completed"  # a conclusion is the last word on a run, e.g. `cancelled`
         changes: dict[str, Any] = {
             "run_id": run.id or tracked.run_id,
             "run_url": run.html_url or tracked.run_url,
@@ -120,6 +127,7 @@ def apply(tracked: Tracked, event: Event) -> Tracked:
                 verdict=None,
                 verdict_summary=None,
                 failed_jobs=(),
+                cancel_requested_by=None,
             )
         return replace(tracked, **changes)
     if event.name == "workflow_job":
@@ -141,6 +149,35 @@ def apply(tracked: Tracked, event: Event) -> Tracked:
                 changes["current_job"] = None
         return replace(tracked, **changes)
     return tracked
+
+
+# What a button press may still say once webhooks have moved the run on meanwhile.
+_ANNOTATIONS = ("note", "cancel_requested_by")
+
+
+def after_press(latest: Tracked | None, before: Tracked, after: Tracked) -> Tracked:
+    """A button's result (`after`, computed from `before`) on top of what webhooks recorded
+    while it talked to GitHub (`latest`, read again from the store).
+
+    Saving `after` as is would undo those events: a run cancelled while its Cancel press was
+    in flight would be saved, and drawn, as still queued, with its Cancel button. So the
+    press's changes apply to the latest state; if the run has moved on since (another
+    status, conclusion or attempt), only its annotations do (who asked for what)."""
+    if latest is None:
+        return after
+    changed = {
+        name: getattr(after, name)
+        for name in Tracked.__dataclass_fields__
+        if getattr(after, name) != getattr(before, name)
+    }
+    moved = (latest.status, latest.conclusion, latest.run_id) != (
+        before.status,
+        before.conclusion,
+        before.run_id,
+    )
+    if moved:
+        changed = {k: v for k, v in changed.items() if k in _ANNOTATIONS}
+    return replace(latest, **changed)
 
 
 # -- storage ----------------------------------------------------------------------------------

@@ -21,9 +21,13 @@ What else the build guarantees, and why:
   bytes do not depend on where the build ran.
 * boto3/botocore are provided by the Lambda runtime; shipping them would add
   ~15 MB to every cold start, so the build refuses an artifact that contains them.
+* The checkout's `orchestrator.toml` ships only if production would accept it
+  (`config_refusals`): a loopback `http://` URL is fine locally and breaks every app
+  command in production, so the build names each bad field and refuses instead.
 
 Only the standard library is used here, so `python -m orchestrator.cli.build`
-works from any Python 3.11+ that has pip, with or without the project's venv.
+works from any Python 3.11+ that has pip, with or without the project's venv; checking a
+config file needs the project's dependencies (the venv), since the app's own rules judge it.
 """
 
 from __future__ import annotations
@@ -256,6 +260,24 @@ def copy_package(source_root: Path, out: Path) -> Path:
 
 
 CONFIG_FILE = "orchestrator.toml"
+
+
+def config_refusals(source_root: Path) -> list[str]:
+    """What production would refuse in the config file this build would ship, each problem
+    naming its field (`apps[web].frontend_url: only https URLs are allowed`); empty when the
+    file is fine or there is none. Judged by the app's own rules (`product.config_problems`),
+    the very check production startup applies."""
+    source = source_root / CONFIG_FILE
+    if not source.is_file():
+        return []
+    try:
+        from orchestrator.product import config_problems
+    except ImportError as exc:  # a bare Python without the project's dependencies
+        raise BuildError(
+            f"cannot check {CONFIG_FILE} without the project's dependencies ({exc}); "
+            "build with the project's venv (make build)"
+        ) from None
+    return config_problems(source, production=True)
 
 
 def copy_config(source_root: Path, out: Path) -> Path | None:
@@ -544,6 +566,12 @@ def build(options: BuildOptions, log: Log | None = None) -> BuildResult:
         )
     if options.arch not in PLATFORM_TAGS:
         raise BuildError(f"unknown architecture {options.arch!r} (choose x86_64 or arm64)")
+    refused = config_refusals(options.source_root)
+    if refused:
+        raise BuildError(
+            f"{CONFIG_FILE} would be refused in production:\n"
+            + "\n".join(f"  - {problem}" for problem in refused)
+        )
     requirements = options.source_root / REQUIREMENTS
     if not requirements.is_file():
         raise BuildError(f"{requirements} not found")

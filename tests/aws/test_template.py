@@ -363,7 +363,6 @@ def test_prod_configuration_and_secrets_by_name_only(
     assert env["ORCHESTRATOR_STORE"] == "dynamodb"
     assert env["ORCHESTRATOR_DYNAMODB_TABLE"] == {"Ref": "Table"}
     assert env["ORCHESTRATOR_JOBS"] == "lambda"
-    assert env["ORCHESTRATOR_GIT_SHA"] == {"Ref": "GitSha"}
     for name in SECRETS:
         assert name not in env, f"{name} must never be a plaintext environment value"
         assert re.fullmatch(r"\$\{ParameterPrefix\}/[a-z-]+", param_name(env, name)), name
@@ -387,7 +386,6 @@ def test_prod_configuration_and_secrets_by_name_only(
         "Fn::Not": [{"Fn::Equals": [{"Ref": "GitHubAppInstallationId"}, ""]}]
     }
     prefix = template["Parameters"]["ParameterPrefix"]
-    assert prefix["Default"].startswith("/")
     assert re.fullmatch(prefix["AllowedPattern"], "/orchestrator/prod")
     assert not re.fullmatch(prefix["AllowedPattern"], "orchestrator/prod")
     for key, value in env.items():
@@ -527,11 +525,77 @@ def test_samconfig_environments_deploy_this_template(
 
 
 def test_prod_is_the_templates_default(samconfig: dict[str, Any], template: dict[str, Any]) -> None:
-    """Parameters a deploy leaves out keep their previous values or these defaults: prod's."""
+    """Parameters a deploy leaves out keep their previous values or these defaults: prod's,
+    except the secrets' prefix, which has no default: each stack names its own."""
     overrides = samconfig["prod"]["deploy"]["parameters"]["parameter_overrides"]
     for pair in overrides.split():
         key, value = pair.split("=", 1)
+        if key in NO_DEFAULT:
+            continue
         assert str(template["Parameters"][key]["Default"]) == value, key
+
+
+# Parameters every stack must name itself: a default would hand one stack another's value.
+NO_DEFAULT = {"ParameterPrefix"}
+
+
+def test_the_secrets_prefix_has_no_default(template: dict[str, Any]) -> None:
+    """A default of /orchestrator/prod made a dev stack deployed without the override read
+    production's secrets; without one, CloudFormation refuses such a deploy."""
+    for name in NO_DEFAULT:
+        assert "Default" not in template["Parameters"][name], name
+
+
+def resolve(value: Any, parameters: dict[str, str]) -> str:
+    """A `!Sub` string with the parameters filled in (pseudo parameters stay as they are)."""
+    text: str = value["Fn::Sub"] if isinstance(value, dict) else value
+    return re.sub(r"\$\{(\w+)\}", lambda m: parameters.get(m.group(1), m.group(0)), text)
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_each_stack_reads_its_own_secrets(
+    samconfig: dict[str, Any],
+    template: dict[str, Any],
+    env: dict[str, Any],
+    properties: dict[str, Any],
+    environment: str,
+) -> None:
+    """Deployed with its samconfig overrides (what docs/deploy.md runs), a stack's function
+    is told, and allowed, to read only the parameters under its own prefix."""
+    deploy = samconfig[environment]["deploy"]["parameters"]
+    overrides = dict(pair.split("=", 1) for pair in deploy["parameter_overrides"].split())
+    assert set(overrides) >= NO_DEFAULT, f"{environment} must name {NO_DEFAULT}"
+    own = f"/orchestrator/{environment}/"
+    for name in SECRETS:
+        assert resolve(param_name(env, name), overrides).startswith(own), name
+    arns = [
+        resolve(resource, overrides)
+        for statement in statements(properties)
+        if "ssm:GetParameters" in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    ]
+    assert arns and all(f":parameter{own}" in arn for arn in arns), arns
+
+
+def test_schedules_are_named_after_their_stack(properties: dict[str, Any]) -> None:
+    """SAM names a schedule after its logical id unless told otherwise, so a second stack of
+    this template in the account (dev beside prod) would fail on the first one's names."""
+    names = []
+    for props in schedule_events(properties).values():
+        name = props["Name"]["Fn::Sub"]
+        assert name.startswith("${AWS::StackName}-"), name
+        assert len(name.replace("${AWS::StackName}", "orchestrator-prod")) <= 64
+        names.append(name)
+    assert len(set(names)) == len(names) == len(SCHEDULES)
+
+
+def test_every_variable_the_template_sets_is_read_by_the_code(env: dict[str, Any]) -> None:
+    """A variable nothing reads (GitSha's ORCHESTRATOR_GIT_SHA was one) looks like
+    configuration and does nothing: every one must be a setting the code documents."""
+    from orchestrator.config import settings_table
+
+    known = {variable for variable, _default, _description in settings_table()}
+    assert sorted(set(env) - known) == []
 
 
 ACCESS = {

@@ -199,16 +199,14 @@ def test_deploy_steps_run_in_order(deploy: dict[str, Any]) -> None:
     assert python == ["3.12"], "the artifact is compiled by the runtime's Python"
 
 
-def test_sam_deploy_bakes_in_the_commit_and_repeats_prods_overrides(
-    deploy: dict[str, Any],
-) -> None:
+def test_sam_deploy_repeats_prods_overrides(deploy: dict[str, Any]) -> None:
     (line,) = [x for x in _job_lines(deploy["jobs"]["deploy"]) if x.startswith("sam deploy")]
     words = shlex.split(line)
     assert words[words.index("--config-env") + 1] == "prod"
     assert "--no-fail-on-empty-changeset" in words
     start = words.index("--parameter-overrides") + 1
     overrides = dict(w.split("=", 1) for w in words[start:] if not w.startswith("--"))
-    assert overrides["GitSha"] == "$GITHUB_SHA"
+    assert "GitSha" not in overrides, "the commit is baked into the artifact, not a parameter"
     # SnapStart is switched by a repository variable, passed on every deploy so that
     # unsetting it turns SnapStart off again (a parameter left out keeps its last value).
     assert overrides["SnapStart"] == "$SNAPSTART"
@@ -221,6 +219,32 @@ def test_sam_deploy_bakes_in_the_commit_and_repeats_prods_overrides(
     assert deploy["jobs"]["deploy"]["env"]["STACK_NAME"] == prod["stack_name"]
     (build,) = [x for x in _job_lines(deploy["jobs"]["deploy"]) if x.startswith("sam build")]
     assert "--config-env prod" in build
+
+
+# Template parameter -> where the deploy workflow takes it from. Who may use the bot comes from
+# repository (or environment) variables, documented in docs/deploy.md; the repository is the
+# one being deployed.
+ACCESS_FROM = {
+    "DiscordGuildIds": "DISCORD_GUILD_IDS",
+    "DiscordAdminRoleIds": "DISCORD_ADMIN_ROLE_IDS",
+    "DiscordAdminUserIds": "DISCORD_ADMIN_USER_IDS",
+    "DiscordDeployRoleIds": "DISCORD_DEPLOY_ROLE_IDS",
+    "DiscordDeployUserIds": "DISCORD_DEPLOY_USER_IDS",
+    "PublicUrl": "ORCHESTRATOR_PUBLIC_URL",
+}
+
+
+def test_sam_deploy_passes_who_may_use_the_bot(deploy: dict[str, Any]) -> None:
+    """Production is deny-by-default: without these, nobody can /deploy after a deploy."""
+    job = deploy["jobs"]["deploy"]
+    (line,) = [x for x in _job_lines(job) if x.startswith("sam deploy")]
+    words = shlex.split(line)
+    start = words.index("--parameter-overrides") + 1
+    overrides = dict(w.split("=", 1) for w in words[start:] if not w.startswith("--"))
+    for parameter, variable in ACCESS_FROM.items():
+        assert overrides[parameter] == f"${variable}", parameter
+        assert job["env"][variable] == f"${{{{ vars.{variable} }}}}", variable
+    assert overrides["OrchestratorRepo"] == "$GITHUB_REPOSITORY"
 
 
 def test_the_gate_checks_this_commit_at_the_stacks_url(deploy: dict[str, Any]) -> None:

@@ -12,15 +12,26 @@ from typing import Any
 import pytest
 
 from orchestrator import audit
+from orchestrator.apps import apps_of
 from orchestrator.deploys import history, tracking
 from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.devtools.simulate import Invoker, component_interaction
 from orchestrator.services import Services
 from tests.support import github_objects as gh
-from tests.support.commands import ADMIN, DEPLOYER, STRANGER, answer, command, sent, services_for
-from tests.support.fake_github import FakeGitHub
+from tests.support.commands import (
+    ADMIN,
+    DEPLOYER,
+    STRANGER,
+    answer,
+    command,
+    press,
+    sent,
+    services_for,
+)
+from tests.support.fake_github import FakeGitHub, Recorded
 from tests.support.sites import Site
 from tests.support.tally import TALLY
+from tests.support.world import completed_run, deliver
 
 SHA = "abcdef0123456789abcdef0123456789abcdef01"
 
@@ -196,6 +207,82 @@ def test_buttons_on_a_tracked_run(world: Any) -> None:
     assert audit.recent(services.store)[0].value["result"] == "denied"
 
 
+# -- a cancelled deploy is final ----------------------------------------------------------------
+
+CANCEL_13 = "/repos/acme/web/actions/runs/13/cancel"
+CHANNEL, MESSAGE = "1234567890123456", "2234567890123456"
+
+
+def _queued_deploy(services: Services) -> None:
+    """A deploy GitHub has queued as run 13, its message in a channel (edited by bot token)."""
+    tracking.save(
+        services.store,
+        tracking.Tracked(
+            kind="deploy",
+            app="web",
+            repo="acme/web",
+            ref="main",
+            actor=DEPLOYER,
+            correlation="orc-0000c0de",
+            workflow="deploy.yml",
+            run_id=13,
+            status="queued",
+            channel_id=CHANNEL,
+            message_id=MESSAGE,
+        ),
+    )
+
+
+def _labels(body: dict[str, Any]) -> list[str]:
+    return [c["label"] for row in body.get("components", []) for c in row["components"]]
+
+
+def _shown(body: dict[str, Any]) -> tuple[str, list[str]]:
+    return body["embeds"][0]["description"], _labels(body)
+
+
+def test_a_cancel_press_stops_offering_cancel_and_github_cancelled_is_final(world: Any) -> None:
+    services, discord, github = world
+    _queued_deploy(services)
+    github.on("POST", CANCEL_13, {}, status=202)
+
+    pressed = press(services, "deploy.cancel:web:13", DEPLOYER)
+
+    assert pressed["type"] == 6 and len(github.calls("POST", CANCEL_13)) == 1
+    description, labels = _shown(sent(discord, pressed["_token"])[-1].body)
+    assert "queued" not in description and "cancelling" in description
+    assert "Cancel" not in labels
+    deliver(services, completed_run(13, "cancelled"))  # GitHub: the run is over
+    edits = [r for r in sent(discord) if r.path == f"/channels/{CHANNEL}/messages/{MESSAGE}"]
+    description, labels = _shown(edits[-1].body)
+    assert "was cancelled" in description and "queued" not in description
+    assert "Cancel" not in labels and "Re-run failed jobs" not in labels
+    stored = tracking.load(services.store, "acme/web", 13)
+    assert stored is not None and stored.finished and stored.conclusion == "cancelled"
+
+
+def test_a_run_cancelled_while_the_press_is_in_flight_stays_cancelled(world: Any) -> None:
+    """GitHub reports the run cancelled before its cancel call has even returned: the press
+    must not save (and draw) the run as still queued, with its Cancel button, on top."""
+    services, discord, github = world
+    _queued_deploy(services)
+
+    def cancel_and_report(_: Recorded) -> tuple[int, Any, dict[str, str]]:
+        deliver(services, completed_run(13, "cancelled"), delivery="while-cancelling")
+        return 202, {}, {}
+
+    github.respond("POST", CANCEL_13, cancel_and_report)
+
+    pressed = press(services, "deploy.cancel:web:13", DEPLOYER)
+
+    description, labels = _shown(sent(discord, pressed["_token"])[-1].body)
+    assert "was cancelled" in description and "queued" not in description
+    assert "Cancel" not in labels and "Re-run failed jobs" not in labels
+    stored = tracking.load(services.store, "acme/web", 13)
+    assert stored is not None and (stored.status, stored.conclusion) == ("completed", "cancelled")
+    assert stored.cancel_requested_by == DEPLOYER
+
+
 def test_config_show_and_set(world: Any) -> None:
     services, _, _ = world
     shown = invoke(services, "/config show", user=STRANGER)
@@ -212,6 +299,59 @@ def test_config_show_and_set(world: Any) -> None:
     [rejected] = [e for e in entries if e["result"] == "rejected"]
     assert rejected["action"] == "/config set" and "https" in str(rejected)
     assert rejected["key"] == "frontend_url" and "new" not in rejected
+
+
+def _line(shown: dict[str, Any], key: str) -> str:
+    [found] = shown["data"]["embeds"]
+    return next(x for x in found["description"].splitlines() if x.startswith(f"`{key}`"))
+
+
+def test_config_set_says_what_it_overrides_and_reset_returns_to_the_file(world: Any) -> None:
+    """An override wins over the file's value: /config set says so, /config show marks it
+    beside the file's value, and /config reset drops it so the file's value applies again."""
+    services, _, _ = world
+    in_file = apps_of(services)["web"].frontend_url
+    assert in_file is not None
+
+    changed = invoke(services, "/config set app:web key:frontend_url value:https://new.example.com")
+
+    content = changed["data"]["content"]
+    assert f"overrides the config file's `{in_file}`" in content
+    assert "/config reset app:web key:frontend_url" in content
+    shown = invoke(services, "/config show app:web", user=STRANGER)
+    assert _line(shown, "frontend_url") == (
+        f"`frontend_url` https://new.example.com ✏️ (file: {in_file})"
+    )
+    assert "✏️" not in _line(shown, "branch")
+    assert shown["data"]["embeds"][0]["footer"]["text"].startswith("✏️ set with /config set")
+
+    refused = invoke(services, "/config reset app:web key:frontend_url", user=DEPLOYER)
+    assert refused["data"]["flags"] == 64 and "admin" in refused["data"]["content"]
+    reset = invoke(services, "/config reset app:web key:frontend_url")
+
+    assert f"follows the config file again: `{in_file}`" in reset["data"]["content"]
+    assert apps_of(services)["web"].frontend_url == in_file
+    shown = invoke(services, "/config show app:web", user=STRANGER)
+    assert _line(shown, "frontend_url") == f"`frontend_url` {in_file}"
+    assert "footer" not in shown["data"]["embeds"][0]
+    again = invoke(services, "/config reset app:web key:frontend_url")
+    assert "no /config set value" in again["data"]["content"]
+    actions = [(e.value["action"], e.value["result"]) for e in audit.recent(services.store)]
+    assert ("/config reset", "reset") in actions and ("/config reset", "denied") in actions
+
+
+def test_an_empty_value_clears_until_reset_returns_the_files(world: Any) -> None:
+    """`value:""` clears the setting (the file's value no longer applies, and the answer
+    says whose value it replaced); `/config reset` is how to return to the file."""
+    services, _, _ = world
+    in_file = apps_of(services)["web"].frontend_url
+    cleared = invoke(services, '/config set app:web key:frontend_url value:""')
+    assert f"is now `—` (overrides the config file's `{in_file}`" in cleared["data"]["content"]
+    assert apps_of(services)["web"].frontend_url is None
+    shown = invoke(services, "/config show app:web")
+    assert _line(shown, "frontend_url") == f"`frontend_url` — ✏️ (file: {in_file})"
+    invoke(services, "/config reset app:web key:frontend_url")
+    assert apps_of(services)["web"].frontend_url == in_file
 
 
 def test_diagnose_self_checks_and_follows_the_workflow(world: Any) -> None:

@@ -506,3 +506,88 @@ def test_finding_09_a_crafted_promote_button_dispatches_nothing(world: Any, sha:
     assert pressed["type"] == 6
     assert not github.calls("POST", PROMOTE)
     assert "not a commit SHA" in str(sent(discord, pressed["_token"])[-1].body)
+
+
+# -- release: a disabled button is only a drawing --------------------------------------------
+
+
+def _deployed(services: Services, site: Site, sha: str) -> None:
+    """Production now reports `sha` (the app's version endpoint moves to `site`)."""
+    site.routes["/version"].body = b'{"sha": "' + sha.encode() + b'"}'
+    config = services.settings.config_file
+    text = config.read_text()
+    start = text.index('version_url = "') + len('version_url = "')
+    config.write_text(text[:start] + f"{site.url}/version" + text[text.index('"', start) :])
+
+
+def _refused_and_audited(services: Services, pressed: dict[str, Any], action: str) -> str:
+    assert pressed["type"] == 6
+    [entry] = [
+        e.value
+        for e in audit.recent(services.store)
+        if e.value["action"] == action and e.value["result"] == "refused"
+    ]
+    assert entry["actor"] == DEPLOYER
+    return str(entry["reason"])
+
+
+def test_a_disabled_promote_pressed_anyway_dispatches_nothing(world: Any) -> None:
+    """Production already runs the branch head: /release draws Promote disabled, and a press
+    of its custom id (any client can send one) is refused, not dispatched."""
+    services, discord, github = world
+    with Site(sha=NEW) as site:
+        _deployed(services, site, NEW)
+        shown = command(services, "/release app:web", user=DEPLOYER)
+        [edit] = sent(discord, shown["_token"])
+        promote = next(
+            c
+            for row in edit.body["components"]
+            for c in row["components"]
+            if c["label"] == "Promote"
+        )
+        assert promote["disabled"] is True and promote["custom_id"] == f"release.promote:web:{NEW}"
+
+        pressed = press(services, promote["custom_id"], user=DEPLOYER)
+
+    assert not github.calls("POST", PROMOTE)
+    assert tracking.load(services.store, "acme/web", 99) is None
+    reason = _refused_and_audited(services, pressed, "release.promote")
+    assert "nothing to promote" in reason
+    assert "nothing to promote" in sent(discord, pressed["_token"])[-1].body["content"]
+
+
+def test_a_promote_behind_what_production_runs_dispatches_nothing(world: Any) -> None:
+    """The message was drawn before production moved past its candidate: promoting it now
+    would ship nothing new (GitHub: 0 commits ahead), so the press is refused."""
+    services, _, github = world
+    newer = "3" * 40
+    github.on(
+        "GET",
+        f"/repos/acme/web/compare/{newer}...{NEW}",
+        gh.comparison(repo="acme/web", status="behind", ahead_by=0, behind_by=3, commits=[]),
+    )
+    with Site(sha=newer) as site:
+        _deployed(services, site, newer)
+        pressed = press(services, f"release.promote:web:{NEW}", user=DEPLOYER)
+    assert not github.calls("POST", PROMOTE)
+    assert "nothing to promote" in _refused_and_audited(services, pressed, "release.promote")
+
+
+def test_a_promote_without_a_promote_workflow_dispatches_nothing(world: Any) -> None:
+    services, discord, github = world
+    config = services.settings.config_file
+    config.write_text(config.read_text().replace('promote_workflow = "promote.yml"\n', ""))
+    shown = command(services, "/release app:web", user=DEPLOYER)
+    [edit] = sent(discord, shown["_token"])
+    labels = {c["label"]: c for row in edit.body["components"] for c in row["components"]}
+    assert labels["Promote"]["disabled"] is True
+    pressed = press(services, f"release.promote:web:{NEW}", user=DEPLOYER)
+    assert "No promote workflow" in sent(discord, pressed["_token"])[-1].body["content"]
+    assert not github.calls("POST", PROMOTE)
+
+
+def test_a_roll_back_to_what_production_runs_dispatches_nothing(world: Any) -> None:
+    services, _, github = world
+    pressed = press(services, f"release.rollback:web:{OLD}", user=DEPLOYER)  # OLD runs
+    assert not github.calls("POST", ROLLBACK)
+    assert "nothing to roll back" in _refused_and_audited(services, pressed, "release.rollback")

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.deploys.release import plan, render, rollback_target
+from orchestrator.deploys.release import (
+    plan,
+    promote_refusal,
+    render,
+    rollback_refusal,
+    rollback_target,
+)
 from tests.support.discord_spec import DiscordSpec
 
 A, B, C = "a" * 40, "b" * 40, "c" * 40
@@ -64,3 +70,28 @@ def test_buttons_are_disabled_without_permission() -> None:
         can_roll_back=False,
     )
     assert all(c.get("disabled") for c in message.components[0]["components"])
+
+
+@pytest.mark.parametrize(
+    ("deployed", "sha", "ahead_by", "refused"),
+    [
+        (A, A, None, "production already runs `aaaaaaa`: nothing to promote"),
+        (A, B, 0, "`bbbbbbb` has no commit production (`aaaaaaa`) lacks: nothing to promote"),
+        (A, B, 3, None),
+        (A, B, None, None),  # GitHub could not say: the team decides
+        (None, B, None, None),
+    ],
+)
+def test_promote_refusal(
+    deployed: str | None, sha: str, ahead_by: int | None, refused: str | None
+) -> None:
+    assert promote_refusal(deployed, sha, ahead_by) == refused
+
+
+def test_promote_is_disabled_when_the_candidate_brings_nothing_new() -> None:
+    """Drawn from the same rule the press re-checks (`promote_refusal`)."""
+    behind = {"status": "behind", "ahead_by": 0, "commits": []}
+    [row] = render(plan("web", A, B, behind, []), can_promote=True, can_roll_back=True).components
+    assert row["components"][0]["disabled"] is True
+    assert rollback_refusal(A, A) == "production already runs `aaaaaaa`: nothing to roll back"
+    assert rollback_refusal(A, B) is None

@@ -165,6 +165,44 @@ def test_buttons_follow_the_state() -> None:
     ]
     [row] = render(replace(BASE, run_id=7, status="queued")).components
     assert row["components"][0]["custom_id"] == "deploy.verify:web:7"
+    # Cancelled is final: stopped on purpose, nothing to cancel or re-run.
+    assert labels(replace(BASE, run_id=7, status="completed", conclusion="cancelled")) == [
+        "Verify now"
+    ]
+    asked = replace(BASE, run_id=7, status="queued", cancel_requested_by="42")
+    assert labels(asked) == ["Verify now"]
+    assert "cancelling" in render(asked).embeds[0]["description"]
+
+
+def test_a_conclusion_is_final_whatever_the_status_says() -> None:
+    """A payload with a conclusion ends the run even if its status is not `completed`."""
+    queued = apply(BASE, run_event("requested", "queued"))
+    ended = apply(queued, run_event("completed", "cancelled", "cancelled"))
+    assert (ended.status, ended.conclusion, ended.finished) == ("completed", "cancelled", True)
+    assert "was cancelled" in render(ended).embeds[0]["description"]
+    assert replace(BASE, status="queued", conclusion="cancelled").finished
+
+
+def test_a_press_lands_on_the_run_as_webhooks_left_it() -> None:
+    """What a button computed applies to the latest stored state; once the run moved on,
+    only who asked for what does."""
+    before = replace(BASE, run_id=7, status="queued")
+    pressed = replace(before, cancel_requested_by="42", note="cancel requested by <@42>")
+    cancelled = replace(before, status="completed", conclusion="cancelled", finished_at=9.0)
+    assert tracking.after_press(None, before, pressed) == pressed
+    assert tracking.after_press(before, before, pressed) == pressed
+    landed = tracking.after_press(cancelled, before, pressed)
+    assert (landed.status, landed.conclusion, landed.finished_at) == ("completed", "cancelled", 9.0)
+    assert (landed.cancel_requested_by, landed.note) == ("42", "cancel requested by <@42>")
+    failed = replace(before, status="completed", conclusion="failure")
+    rerun = replace(failed, status="queued", conclusion=None, note="re-run by <@42>")
+    back_in_flight = replace(failed, status="in_progress", conclusion=None)
+    landed = tracking.after_press(back_in_flight, failed, rerun)
+    assert (landed.status, landed.note) == ("in_progress", "re-run by <@42>")
+    rerun_again = apply(
+        replace(cancelled, cancel_requested_by="42"), run_event("requested", "queued", attempt=2)
+    )
+    assert rerun_again.cancel_requested_by is None and not rerun_again.finished
 
 
 def test_events_find_their_run_by_id_or_by_correlation(tmp_path: Path) -> None:
