@@ -22,7 +22,7 @@ from tests.support.servers import VENV_BIN, Served, serve
 FRESH_CLONE = {
     "ORCHESTRATOR_ENV": "dev",
     "ORCHESTRATOR_ENV_FILE": "",  # no .env
-    "ORCHESTRATOR_GITHUB_STANDIN_STEP": "0.3",  # a deploy in about two seconds
+    "ORCHESTRATOR_GITHUB_STANDIN_STEP": "0.5",  # a deploy in about three seconds
 }
 NOT_GIVEN = ("ORCHESTRATOR_DATA_DIR", "ORCHESTRATOR_CONFIG")
 
