@@ -17,8 +17,10 @@ Two modes matter:
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import tomllib
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -32,12 +34,14 @@ ANY_GUILD = "*"
 # Stand-ins for a real application and user locally; snowflakes Discord will never issue.
 DEV_APPLICATION_ID = "100000000000000001"
 DEV_USER_ID = "100000000000000002"
-# Outside production, Discord calls go to the local stand-in `orchestrator simulate` runs
-# here, and GitHub calls in tests to a closed port, unless configured explicitly: a local
-# run or a test can never reach the real services by accident.
+# Outside production, Discord calls go to a local stand-in here (the dev server's, or one
+# `orchestrator simulate` runs), and GitHub calls in tests to a closed port, unless configured
+# explicitly: a local run or a test can never reach the real services by accident. The dev
+# server (`orchestrator serve`) also runs a GitHub stand-in and points the app at it.
 DEV_DISCORD_CAPTURE_PORT = 8765
 DEV_DISCORD_API_BASE = f"http://127.0.0.1:{DEV_DISCORD_CAPTURE_PORT}/api/v10"
 TEST_GITHUB_API_BASE = "http://127.0.0.1:9"
+DATA_DIR_NAME = ".orchestrator"
 
 
 class Env(StrEnum):
@@ -73,6 +77,52 @@ def _on_lambda() -> bool:
     return bool(os.environ.get(LAMBDA_MARKER))
 
 
+def _is_our_pyproject(path: Path) -> bool:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    project = data.get("project")
+    return isinstance(project, dict) and project.get("name") == "orchestrator"
+
+
+@functools.cache
+def _checkout_from(folder: Path) -> Path | None:
+    for candidate in (folder, *folder.parents):
+        if _is_our_pyproject(candidate / "pyproject.toml"):
+            return candidate
+    return None
+
+
+def checkout_root() -> Path | None:
+    """The checkout of this project we run in: the folder holding its `pyproject.toml`, found
+    walking up from the current folder, else from where the package lives (an editable
+    install run from elsewhere). None when neither is a checkout (an installed wheel).
+
+    Why: the dev identity and the store must not depend on the folder a command is typed in,
+    or the CLI run from `docs/` signs with a second identity the server never heard of."""
+    found = _checkout_from(Path.cwd().resolve())
+    if found is None:
+        found = _checkout_from(Path(__file__).resolve().parent.parent)
+    return found
+
+
+def _default_data_dir() -> Path:
+    if _on_lambda():  # no checkout there; nothing local is read from it either
+        return Path(DATA_DIR_NAME)
+    root = checkout_root()
+    return root / DATA_DIR_NAME if root is not None else Path(DATA_DIR_NAME)
+
+
+def _default_env_file() -> Path | None:
+    """`.env` of the checkout (see `checkout_root`), else of the current folder."""
+    chosen = os.environ.get("ORCHESTRATOR_ENV_FILE")
+    if chosen is not None:
+        return Path(chosen) if chosen else None
+    root = None if _on_lambda() else checkout_root()
+    return root / ".env" if root is not None else Path(".env")
+
+
 def _default_env() -> Env:
     return Env.PROD if _on_lambda() else Env.DEV
 
@@ -102,7 +152,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         # ORCHESTRATOR_ENV_FILE="" turns the file off (the tests do, so a developer's
         # .env with real secrets never leaks into a test run).
-        env_file=os.environ.get("ORCHESTRATOR_ENV_FILE", ".env") or None,
+        env_file=_default_env_file(),
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
@@ -116,9 +166,10 @@ class Settings(BaseSettings):
         "without its secrets; `dev` generates a local identity instead.",
     )
     data_dir: Path = Field(
-        default=Path(".orchestrator"),
+        default_factory=_default_data_dir,
         validation_alias="ORCHESTRATOR_DATA_DIR",
-        description="Where the embedded SQLite store and the dev identity live.",
+        description="Where the embedded SQLite store, the dev identity and the running dev "
+        "server's address live.",
     )
     store: StoreBackend = Field(
         default_factory=_default_store,
@@ -282,8 +333,8 @@ class Settings(BaseSettings):
     discord_api_base: str = Field(
         default="https://discord.com/api/v10",
         validation_alias="DISCORD_API_BASE",
-        description="Discord REST base URL. Outside prod, unless set, it is the local stand-in "
-        "`orchestrator simulate` listens on (`http://127.0.0.1:8765/api/v10`).",
+        description="Discord REST base URL. Outside prod, unless set, a local stand-in: the one "
+        "`orchestrator serve` runs in dev (on port 8765 when free), else `http://127.0.0.1:8765`.",
     )
     discord_signature_max_age: int = Field(
         default=300,
@@ -359,8 +410,8 @@ class Settings(BaseSettings):
     github_api_base: str = Field(
         default="https://api.github.com",
         validation_alias="GITHUB_API_BASE",
-        description="GitHub REST base URL (GitHub Enterprise, or a local fake). In tests, unless "
-        "set, a closed local port.",
+        description="GitHub REST base URL (GitHub Enterprise, or a local fake). Unless set: in "
+        "dev, the local GitHub stand-in `orchestrator serve` runs; in tests, a closed local port.",
     )
 
     discord_public_key_param: str | None = _param_field("DISCORD_PUBLIC_KEY")
@@ -532,7 +583,7 @@ def load_settings(**overrides: Any) -> Settings:
 ENVIRONMENT_ONLY: tuple[tuple[str, str, str], ...] = (
     (
         "ORCHESTRATOR_ENV_FILE",
-        "`.env`",
+        "`.env` in the checkout",
         "The dotenv file settings are read from; empty for none (the tests run without one).",
     ),
     (
@@ -552,6 +603,12 @@ ENVIRONMENT_ONLY: tuple[tuple[str, str, str], ...] = (
         "unset",
         "`discord-check`, `verify-deploy`: a private key (hex) whose public half the deployment "
         "trusts, to also check a signed PING.",
+    ),
+    (
+        "ORCHESTRATOR_GITHUB_STANDIN_STEP",
+        "`1.0`",
+        "`serve` in dev: seconds between the steps of a run on the local GitHub stand-in "
+        "(queued, each job, completed).",
     ),
     ("GITHUB_HOOK_REPO", "unset", "`deliveries`: `owner/name` of a repository webhook."),
     ("GITHUB_HOOK_ORG", "unset", "`deliveries`: the organisation of an org webhook."),
@@ -575,6 +632,7 @@ def settings_table() -> list[tuple[str, str, str]]:
         if field.default_factory is not None:
             default = {
                 "env": "`dev` (`prod` on Lambda)",
+                "data_dir": "`.orchestrator` in the checkout (else in the current folder)",
                 "store": "`sqlite` (`dynamodb` on Lambda)",
                 "jobs": "`inprocess` (`lambda` on Lambda)",
                 "github_webhook_secret": "unset",

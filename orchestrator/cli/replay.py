@@ -12,7 +12,11 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", type=Path, help="a .json payload or fixture, or a directory")
     parser.add_argument("--event", help="X-GitHub-Event to send (default: from the file)")
-    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the service's base URL")
+    parser.add_argument(
+        "--url",
+        help="the service's base URL (default: the dev server running for this checkout, "
+        "else http://127.0.0.1:8000)",
+    )
     parser.add_argument(
         "--secret", help="webhook secret (default: the service's configured or dev secret)"
     )
@@ -35,6 +39,13 @@ def _secret(args: argparse.Namespace) -> str:
     return secrets[0].get_secret_value()
 
 
+def _url(args: argparse.Namespace) -> str:
+    from orchestrator.config import load_settings
+    from orchestrator.devtools.dev_server import server_url
+
+    return server_url(load_settings().data_dir, args.url)
+
+
 def run(args: argparse.Namespace) -> int:
     import httpx
 
@@ -47,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"orchestrator: {exc}", file=sys.stderr)
         return 2
     secret = _secret(args)
+    url = _url(args)
     failures = 0
     with httpx.Client(timeout=30) as client:
         for saved in deliveries:
@@ -62,9 +74,7 @@ def run(args: argparse.Namespace) -> int:
                 "user-agent": "GitHub-Hookshot/orchestrator-replay",
             }
             try:
-                response = client.post(
-                    args.url.rstrip("/") + "/github", content=body, headers=headers
-                )
+                response = client.post(url + "/github", content=body, headers=headers)
             except httpx.HTTPError as exc:
                 print(f"✗ {saved.source}: {exc}", file=sys.stderr)
                 failures += 1

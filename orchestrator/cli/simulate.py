@@ -1,13 +1,16 @@
 """Try a slash command, button or modal locally: no Discord account needed.
 
 Builds the interaction Discord would send, signs it with the dev key, posts it
-to the service and prints the answer. For deferred answers it stands up a
-local stand-in for Discord's webhook API on 127.0.0.1 (the port the dev
-server sends follow-ups to) and prints the follow-ups as they arrive.
+to the service and prints the answer. It finds the dev server by itself (`make run`
+records where it listens; `--url` wins) and, for deferred answers, prints the
+follow-ups and the channel posts the command caused as the dev server's Discord
+stand-in records them. `/deploy` waits until its message is final and exits 0
+only if the deploy succeeded and was verified.
 
     orchestrator simulate /ping
     orchestrator simulate "/status app:web count:3"
-    orchestrator simulate "/deploy app:?we" --autocomplete
+    orchestrator simulate "/deploy app:demo"
+    orchestrator simulate "/deploy app:?de" --autocomplete
     orchestrator simulate --component deploy.cancel:123456
 """
 
@@ -17,14 +20,22 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.config import DEV_DISCORD_CAPTURE_PORT, DEV_USER_ID, load_settings
+
+if TYPE_CHECKING:
+    from orchestrator.devtools.captured import Capture
+    from orchestrator.devtools.dev_server import DevServer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("command", nargs="?", help='the command line, e.g. "/status app:web"')
-    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the service's base URL")
+    parser.add_argument(
+        "--url",
+        help="the service's base URL (default: the dev server running for this checkout, "
+        "else http://127.0.0.1:8000)",
+    )
     parser.add_argument("--user", default=DEV_USER_ID, help="invoking user id")
     parser.add_argument("--username", default="dev", help="invoking user name")
     parser.add_argument("--roles", default="", help="comma-separated role ids of the invoker")
@@ -48,11 +59,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--capture-port",
         type=int,
-        default=DEV_DISCORD_CAPTURE_PORT,
-        help="port of the local Discord stand-in that receives follow-ups",
+        help="run a Discord stand-in on this port to receive follow-ups (default: read them "
+        f"from the dev server's stand-in, else listen on {DEV_DISCORD_CAPTURE_PORT})",
     )
     parser.add_argument(
         "--wait", type=float, default=30.0, help="seconds to wait for a deferred follow-up"
+    )
+    parser.add_argument(
+        "--deploy-wait",
+        type=float,
+        default=600.0,
+        help="/deploy: seconds to wait for its message to be final (verified or failed)",
     )
     parser.add_argument(
         "--linger",
@@ -151,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     import httpx
 
     from orchestrator.devkeys import load_or_create_dev_identity
-    from orchestrator.devtools.discord_standin import DiscordStandIn
+    from orchestrator.devtools.dev_server import DEFAULT_URL, read_record
     from orchestrator.devtools.simulate import SimulationError
     from orchestrator.discord.verify import sign_request
 
@@ -170,14 +187,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"orchestrator: {exc}", file=sys.stderr)
         return 2
 
-    standin = None
-    try:
-        standin = DiscordStandIn(port=args.capture_port).start()
-    except OSError:
-        print(
-            f"(port {args.capture_port} is busy: follow-ups will not be shown here)",
-            file=sys.stderr,
-        )
+    record = read_record(settings.data_dir)
+    url = (args.url or (record.url if record is not None else DEFAULT_URL)).rstrip("/")
+    capture = _open_capture(args, record if record is not None and record.url == url else None)
+    start = capture.count() if capture is not None else 0
 
     body = json.dumps(payload, separators=(",", ":")).encode()
     stamp = str(int(time.time()))
@@ -188,14 +201,15 @@ def run(args: argparse.Namespace) -> int:
     }
     try:
         try:
-            response = httpx.post(
-                args.url.rstrip("/") + "/discord", content=body, headers=headers, timeout=10
-            )
+            response = httpx.post(url + "/discord", content=body, headers=headers, timeout=10)
         except httpx.HTTPError as exc:
-            print(
-                f"orchestrator: could not reach {args.url}: {exc}. Is `make run` running?",
-                file=sys.stderr,
-            )
+            hint = "Is `make run` running?"
+            if args.url is None and record is None:
+                hint = (
+                    f"No dev server is recorded in {settings.data_dir}: start one with "
+                    "`make run`, or pass --url."
+                )
+            print(f"orchestrator: could not reach {url}: {exc}. {hint}", file=sys.stderr)
             return 1
         try:
             answer = response.json()
@@ -208,45 +222,132 @@ def run(args: argparse.Namespace) -> int:
             print(render_response(answer) if response.is_success else json.dumps(answer))
         if not response.is_success:
             return 1
-        if answer.get("type") in (5, 6) and standin is not None:
-            return _follow(standin, payload["token"], args)
+        if answer.get("type") in (5, 6) and capture is not None:
+            follow = Follow(capture, start, payload["token"], args)
+            if _is_deploy(payload):
+                return follow.until_deployed()
+            return follow.until_quiet()
         return 0
     finally:
-        if standin is not None:
-            standin.stop()
+        if capture is not None:
+            capture.close()
 
 
-def _follow(standin: Any, token: str, args: argparse.Namespace) -> int:
-    """Print follow-ups for this interaction until they stop coming."""
+def _is_deploy(payload: dict[str, Any]) -> bool:
+    data = payload.get("data") or {}
+    return payload.get("type") == 2 and data.get("name") == "deploy"
 
-    def ours(requests: list[Any]) -> list[Any]:
-        return [r for r in requests if token in r.path]
 
+def _open_capture(args: argparse.Namespace, server: DevServer | None) -> Capture | None:
+    """Where the bot's requests will be seen: the dev server's Discord stand-in when it has
+    one (and no --capture-port asks otherwise), else a stand-in of our own on the port the
+    service sends to."""
+    from orchestrator.devtools.captured import LocalCapture, RemoteCapture
+    from orchestrator.devtools.discord_standin import DiscordStandIn
+
+    if args.capture_port is None and server is not None and server.discord is not None:
+        return RemoteCapture(server.discord)
+    port = args.capture_port if args.capture_port is not None else DEV_DISCORD_CAPTURE_PORT
     try:
-        standin.wait_for(lambda requests: bool(ours(requests)), timeout=args.wait)
-    except TimeoutError:
+        return LocalCapture(DiscordStandIn(port=port).start())
+    except OSError:
+        print(f"(port {port} is busy: follow-ups will not be shown here)", file=sys.stderr)
+        return None
+
+
+class Follow:
+    """Print what the command caused, as it arrives: its follow-ups and channel posts."""
+
+    def __init__(self, capture: Capture, start: int, token: str, args: argparse.Namespace):
+        self.capture = capture
+        self.index = start
+        self.token = token
+        self.args = args
+        self.latest: Any = None  # the newest body of our own message
+        self.replies = 0
+
+    def poll(self) -> bool:
+        """Print what arrived since the last poll; True if anything of ours did."""
+        from orchestrator.devtools.captured import channel_of, is_channel_post, is_followup
+
+        try:
+            arrived = self.capture.since(self.index)
+        except Exception as exc:  # the server stopped, or its stand-in did
+            print(f"(could not read the Discord stand-in: {exc})", file=sys.stderr)
+            return False
+        self.index += len(arrived)
+        shown = False
+        for seen in arrived:
+            if is_followup(seen, self.token):
+                self.replies += 1
+                self.latest = seen.body
+                label = f"→ follow-up ({seen.route})"
+            elif is_channel_post(seen):
+                verb = "post" if seen.method == "POST" else "edit"
+                label = f"→ channel {verb} in #{channel_of(seen)} ({seen.route})"
+            else:
+                continue
+            shown = True
+            if self.args.json:
+                print(json.dumps(seen.to_json(), indent=2), flush=True)
+            else:
+                print(label)
+                print(render_message(seen.body if isinstance(seen.body, dict) else {}), flush=True)
+        return shown
+
+    def _first_reply(self) -> bool:
+        deadline = time.monotonic() + self.args.wait
+        while time.monotonic() < deadline:
+            self.poll()
+            if self.replies:
+                return True
+            time.sleep(0.1)
         print(
-            f"no follow-up within {args.wait:.0f}s. Is the service's DISCORD_API_BASE "
-            f"pointing at http://127.0.0.1:{args.capture_port}/api/v10?",
+            f"no follow-up within {self.args.wait:.0f}s. Is the service sending to the "
+            "Discord stand-in? (it does unless DISCORD_API_BASE is set; --capture-port names "
+            "the port of a stand-in simulate runs itself)",
             file=sys.stderr,
         )
-        return 1
-    shown = 0
-    quiet_until = time.monotonic() + args.linger
-    while time.monotonic() < quiet_until:
-        captured = ours(standin.requests)
-        for request in captured[shown:]:
-            if args.json:
+        return False
+
+    def until_quiet(self) -> int:
+        """Follow until nothing new arrives for --linger seconds."""
+        if not self._first_reply():
+            return 1
+        quiet_until = time.monotonic() + self.args.linger
+        while time.monotonic() < quiet_until:
+            if self.poll():
+                quiet_until = time.monotonic() + self.args.linger
+            time.sleep(0.1)
+        return 0
+
+    def until_deployed(self) -> int:
+        """Follow a /deploy until its message is final: 0 only if the run succeeded and the
+        verifier passed it; 1 if it failed, was not verified, or did not end in time."""
+        from orchestrator.devtools.captured import deploy_state
+
+        if not self._first_reply():
+            return 1
+        deadline = time.monotonic() + self.args.deploy_wait
+        quiet_until = time.monotonic() + self.args.linger
+        while True:
+            if self.poll():
+                quiet_until = time.monotonic() + self.args.linger
+            state = deploy_state(self.latest)
+            now = time.monotonic()
+            if state != "running" and now >= quiet_until:
+                break  # final (or never a deploy message), and the posts it caused are in
+            if now >= deadline:
                 print(
-                    json.dumps(
-                        {"method": request.method, "route": request.route, "body": request.body},
-                        indent=2,
-                    )
+                    f"the deploy did not finish within {self.args.deploy_wait:.0f}s "
+                    "(--deploy-wait)",
+                    file=sys.stderr,
                 )
-            else:
-                print(f"→ follow-up ({request.route})")
-                print(render_message(request.body if isinstance(request.body, dict) else {}))
-            quiet_until = time.monotonic() + args.linger
-        shown = len(captured)
-        time.sleep(0.1)
-    return 0
+                return 1
+            time.sleep(0.1)
+        if state == "verified":
+            print("✔ deployed and verified", file=sys.stderr if self.args.json else sys.stdout)
+            return 0
+        reason = "the deploy failed or was not verified" if state else "no deploy was started"
+        print(f"✘ {reason}", file=sys.stderr if self.args.json else sys.stdout)
+        return 1

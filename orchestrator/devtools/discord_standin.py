@@ -7,7 +7,10 @@ checks) everything we send. Standard library only: it runs wherever the CLI does
 
 It answers the routes the bot uses with plausible objects, remembers
 registered commands, and can be told to fail the next requests (429, 5xx)
-to exercise retries.
+to exercise retries. The dev server runs one for as long as it runs; what it
+recorded is listed at `GET /_standin/requests?since=N` (outside the API's
+path), which is how `orchestrator simulate`, another process, shows the
+follow-ups and channel posts its command caused.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 _API_PREFIX = re.compile(r"^/api/v\d+")
+RECORD_PATH = "/_standin/requests"
 _ids = itertools.count(1_300_000_000_000_000_000)
 
 
@@ -152,6 +157,26 @@ class DiscordStandIn:
                 self._changed.wait(remaining)
             return list(self.requests)
 
+    def recorded(self, since: int = 0) -> dict[str, Any]:
+        """The requests recorded from index `since` on, as JSON, with the total so far."""
+        with self._changed:
+            found = self.requests[max(0, since) :]
+            return {
+                "count": len(self.requests),
+                "requests": [
+                    {
+                        "index": since + offset,
+                        "method": r.method,
+                        "path": r.path,
+                        "route": r.route,
+                        "query": r.query,
+                        "body": r.body,
+                        "at": r.at,
+                    }
+                    for offset, r in enumerate(found)
+                ],
+            }
+
     def registered(self, guild_id: str | None = None) -> list[dict[str, Any]]:
         return list(self._commands.get(guild_id or "global", []))
 
@@ -224,6 +249,9 @@ class DiscordStandIn:
 
             def _serve(self) -> None:
                 path, _, query = self.path.partition("?")
+                if path == RECORD_PATH:
+                    self._record(query)
+                    return
                 path = _API_PREFIX.sub("", path) or "/"
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -250,6 +278,16 @@ class DiscordStandIn:
                     self.send_header(name, value)
                 if payload:
                     self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _record(self, query: str) -> None:
+                since = parse_qs(query).get("since", ["0"])[0]
+                answer = standin.recorded(int(since) if since.isdigit() else 0)
+                payload = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

@@ -18,6 +18,9 @@ from orchestrator.discord.interactions import InteractionType, OptionType
 from orchestrator.discord.tree import Bot, Leaf
 
 _DISCORD_EPOCH_MS = 1_420_070_400_000
+# Where simulated commands come from, unless told otherwise; the demo app posts here too.
+DEV_GUILD_ID = "100000000000000010"
+DEV_CHANNEL_ID = "100000000000000020"
 
 
 class SimulationError(ValueError):
@@ -29,8 +32,8 @@ class Invoker:
     user_id: str
     username: str = "dev"
     roles: tuple[str, ...] = ()
-    guild_id: str | None = "100000000000000010"
-    channel_id: str = "100000000000000020"
+    guild_id: str | None = DEV_GUILD_ID
+    channel_id: str = DEV_CHANNEL_ID
 
 
 def snowflake(at: float | None = None) -> str:

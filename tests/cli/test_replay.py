@@ -61,3 +61,22 @@ def test_replay_a_directory_and_a_recorded_delivery(tmp_path: Path) -> None:
         )
         assert wrong.returncode == 1
         assert wrong.stdout.count("→ 401") == 2
+
+
+def test_replay_finds_the_dev_server_without_url(tmp_path: Path) -> None:
+    """Any port: the dev server records where it listens, and replay goes there."""
+    fixture = tmp_path / "ping.json"
+    fixture.write_text(json.dumps({"zen": "Mind your words, they are important.", "hook_id": 1}))
+    env = {"ORCHESTRATOR_DATA_DIR": str(tmp_path / "data"), "ORCHESTRATOR_ENV": "dev"}
+    with serve(env, cwd=tmp_path):
+        run = subprocess.run(
+            [sys.executable, "-m", "orchestrator", "replay", str(fixture)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("✓ ping") and "→ 200" in run.stdout

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
@@ -68,14 +68,31 @@ class Served:
 
 
 @contextmanager
-def serve(env: Mapping[str, str], cwd: Path | None = None) -> Iterator[Served]:
-    """`orchestrator serve` on a free port; yields its URL and log, stops it afterwards."""
+def serve(
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    *,
+    args: Sequence[str] = (),
+    unset: Sequence[str] = (),
+) -> Iterator[Served]:
+    """`orchestrator serve` on a free port; yields its URL and log, stops it afterwards.
+
+    `args` go to `serve`; `unset` names variables of this process the server must not see."""
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="orchestrator-serve-", suffix=".log")[1])
+    inherited = {k: v for k, v in os.environ.items() if k not in unset}
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [str(VENV_BIN / "orchestrator"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env={**os.environ, **env},
+            [
+                str(VENV_BIN / "orchestrator"),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                *args,
+            ],
+            env={**inherited, **env},
             cwd=cwd,
             stdout=sink,
             stderr=subprocess.STDOUT,

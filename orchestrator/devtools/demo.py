@@ -1,0 +1,66 @@
+"""The demo app: what a newcomer deploys locally before configuring anything.
+
+`orchestrator serve` in dev, with no `orchestrator.toml`, writes this config into the
+data dir and points `ORCHESTRATOR_CONFIG` at it, so the app list has `demo`
+(`local/demo` on the GitHub stand-in, its live site served by the stand-in too) and
+`make run` then `orchestrator simulate "/deploy app:demo"` shows the whole live
+message. It lives here, with the stand-ins, because nothing below the dev tools may
+know about it: production never sees a demo, and the config layer only reads a file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from orchestrator.devtools.github_world import BRANCH, CORRELATION_INPUT, REPO
+from orchestrator.devtools.simulate import DEV_CHANNEL_ID
+
+DEMO_APP = "demo"
+DEMO_CONFIG_FILE = "demo.toml"
+VERSION_PATTERN = 'app-version" content="([0-9a-f]{40})"'
+
+
+def demo_config(site_url: str, channel_id: str = DEV_CHANNEL_ID) -> str:
+    """The `[[apps]]` entry for the demo (and a subscription that posts its finished runs to
+    the simulator's channel), as TOML. `site_url` is the stand-in's live page, ending in `/`."""
+
+    def value(text: str) -> str:
+        return json.dumps(text)  # a JSON string is a TOML basic string
+
+    return "\n".join(
+        [
+            "# Written by `orchestrator serve` (dev mode, no orchestrator.toml): the demo app,",
+            "# deployed through the local GitHub stand-in. Removed when the server stops.",
+            "",
+            "[[apps]]",
+            f"name = {value(DEMO_APP)}",
+            f"repo = {value(REPO)}",
+            'workflow = "deploy.yml"',
+            f"branch = {value(BRANCH)}",
+            f"frontend_url = {value(site_url)}",
+            f"api_health_url = {value(site_url + 'healthz')}",
+            f"version_url = {value(site_url + 'version')}",
+            'version_field = "sha"',
+            f"frontend_version_pattern = {value(VERSION_PATTERN)}",
+            'diagnose_workflow = "diagnose.yml"',
+            'triage_workflow = "triage.yml"',
+            'promote_workflow = "promote.yml"',
+            'rollback_workflow = "rollback.yml"',
+            f"correlation_input = {value(CORRELATION_INPUT)}",
+            f"channel_id = {value(channel_id)}",
+            "",
+            "[[notify]]",
+            f"repo = {value(REPO)}",
+            f"channel_id = {value(channel_id)}",
+            'events = ["workflow_run.completed"]',
+            "",
+        ]
+    )
+
+
+def write_demo_config(data_dir: Path, site_url: str) -> Path:
+    path = data_dir / DEMO_CONFIG_FILE
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.write_text(demo_config(site_url), encoding="utf-8")
+    return path
