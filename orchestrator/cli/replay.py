@@ -4,17 +4,45 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import uuid
 from pathlib import Path
 
+from orchestrator.cli.arguments import existing_path, http_url
+
+_EVENT = re.compile(r"^[a-z][a-z_]{0,63}$")
+
+
+def event_name(value: str) -> str:
+    """A GitHub event name as X-GitHub-Event carries it: `workflow_run`, `push`."""
+    if not _EVENT.match(value):
+        raise argparse.ArgumentTypeError(
+            f"wants a GitHub event name like workflow_run or push, got {value!r}"
+        )
+    return value
+
+
+def secret_text(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("is empty; leave it out to use the service's secret")
+    return value
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", type=Path, help="a .json payload or fixture, or a directory")
-    parser.add_argument("--event", help="X-GitHub-Event to send (default: from the file)")
-    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the service's base URL")
     parser.add_argument(
-        "--secret", help="webhook secret (default: the service's configured or dev secret)"
+        "path", type=existing_path, help="a .json payload or fixture, or a directory"
+    )
+    parser.add_argument(
+        "--event", type=event_name, help="X-GitHub-Event to send (default: from the file)"
+    )
+    parser.add_argument(
+        "--url", type=http_url, default="http://127.0.0.1:8000", help="the service's base URL"
+    )
+    parser.add_argument(
+        "--secret",
+        type=secret_text,
+        help="webhook secret (default: the service's configured or dev secret)",
     )
     parser.add_argument(
         "--keep-delivery-ids",
@@ -24,15 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _secret(args: argparse.Namespace) -> str:
+def _secret(args: argparse.Namespace) -> str | None:
     if args.secret:
         return str(args.secret)
     from orchestrator.config import load_settings
 
     secrets = load_settings().github_webhook_secret
-    if not secrets:
-        raise SystemExit("orchestrator: no webhook secret; pass --secret")
-    return secrets[0].get_secret_value()
+    return secrets[0].get_secret_value() if secrets else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"orchestrator: {exc}", file=sys.stderr)
         return 2
     secret = _secret(args)
+    if secret is None:
+        print("orchestrator: no webhook secret; pass --secret", file=sys.stderr)
+        return 2
     failures = 0
     with httpx.Client(timeout=30) as client:
         for saved in deliveries:
@@ -65,6 +94,15 @@ def run(args: argparse.Namespace) -> int:
                 response = client.post(
                     args.url.rstrip("/") + "/github", content=body, headers=headers
                 )
+            except httpx.TransportError as exc:
+                # Nothing is listening (or answering): every other delivery would fail the
+                # same way, so say it once.
+                print(
+                    f"orchestrator: could not reach {args.url} ({type(exc).__name__}). "
+                    "Is `make run` running?",
+                    file=sys.stderr,
+                )
+                return 1
             except httpx.HTTPError as exc:
                 print(f"✗ {saved.source}: {exc}", file=sys.stderr)
                 failures += 1
