@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args._run(args)
     except ConfigError as exc:  # one place for every command: name what to fix, exit 2
-        _say("invalid configuration: " + "; ".join(exc.problems))
+        _say(config_problems(exc.problems))
         return 2
     except KeyboardInterrupt:
         return 130
@@ -75,6 +75,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"unexpected error: {type(exc).__name__}: {_one_line(str(exc))}")
         return 1
     return code
+
+
+def config_problems(problems: Sequence[str]) -> str:
+    """`ConfigError`'s problems on one line: the variables production misses named once,
+    after the reason they share, then anything else."""
+    missing, other = [], []
+    for problem in problems:
+        name, sep, reason = problem.partition(" is not set ")
+        (missing if sep else other).append((name, reason))
+    parts = []
+    for reason in dict.fromkeys(r for _, r in missing):
+        names = ", ".join(n for n, r in missing if r == reason)
+        parts.append(f"not set {reason}: {names}".replace("  ", " "))
+    parts.extend(name for name, _ in other)
+    return "invalid configuration: " + "; ".join(parts)
 
 
 def _say(message: str) -> None:

@@ -78,6 +78,7 @@ def describe(settings: Settings, configured: Settings | None = None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from orchestrator.cli import config_problems
     from orchestrator.config import finalize
 
     if args.markdown:
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         effective = finalize(configured)
     except ConfigError as exc:
         print(describe(configured))
-        print("orchestrator: invalid configuration: " + "; ".join(exc.problems), file=sys.stderr)
+        print(f"orchestrator: {config_problems(exc.problems)}", file=sys.stderr)
         return 2
     print(describe(effective, configured))
     return 0
