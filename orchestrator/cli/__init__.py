@@ -80,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def config_problems(problems: Sequence[str]) -> str:
     """`ConfigError`'s problems on one line: the variables production misses named once,
     after the reason they share, then anything else."""
-    missing, other = [], []
+    missing: list[tuple[str, str]] = []
+    other: list[tuple[str, str]] = []
     for problem in problems:
         name, sep, reason = problem.partition(" is not set ")
         (missing if sep else other).append((name, reason))
