@@ -153,3 +153,19 @@ def test_config_shows_explicit_values_plainly(tmp_path: Path) -> None:
     shown = dict(line.split(None, 1) for line in run.stdout.splitlines())
     assert shown["DISCORD_PUBLIC_KEY"] == key
     assert shown["DISCORD_API_BASE"] == "http://127.0.0.1:9/api/v10"
+
+
+@pytest.mark.parametrize("command", sorted(orchestrator.cli.COMMANDS))
+def test_help_keeps_the_examples_as_written(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`orchestrator simulate --help` shows its docstring's examples line by line, quoting
+    intact, instead of argparse's reflowed paragraph."""
+    import importlib
+
+    module = importlib.import_module(orchestrator.cli.COMMANDS[command][0])
+    with pytest.raises(SystemExit):
+        orchestrator.cli.build_parser().parse_args([command, "--help"])
+    shown = capsys.readouterr().out.splitlines()
+    for line in (module.__doc__ or "").strip().splitlines():
+        assert line.rstrip() in shown, f"{command} --help lost the line {line!r}"
