@@ -13,7 +13,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from orchestrator.devtools.build import ARCHES, BuildError, BuildOptions, build, summary
+from orchestrator.cli.arguments import Parser, commit_sha, python_minor
+from orchestrator.devtools.build import (
+    ARCHES,
+    BUILD_INFO_FILE,
+    PACKAGE,
+    BuildError,
+    BuildOptions,
+    build,
+    summary,
+)
 
 
 def _source_root() -> Path:
@@ -21,21 +30,42 @@ def _source_root() -> Path:
     return Path(__file__).resolve().parent.parent.parent
 
 
+def artifact_folder(value: str) -> Path:
+    """Where the artifact goes: a new folder, an empty one, or a previous build (it is
+    emptied first, so anything else is refused before any work starts)."""
+    path = Path(value)
+    if not value:
+        raise argparse.ArgumentTypeError("is empty")
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()) and not (path / PACKAGE / BUILD_INFO_FILE).is_file():
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not empty and not a previous build; it would be emptied"
+        )
+    return path
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
-        type=Path,
+        type=artifact_folder,
         default=Path("build/lambda"),
         help="artifact folder, emptied first (default build/lambda)",
     )
     parser.add_argument(
-        "--python", default="3.12", help="target Lambda Python version (default 3.12)"
+        "--python",
+        type=python_minor,
+        default="3.12",
+        help="target Lambda Python version (default 3.12)",
     )
     parser.add_argument(
         "--arch", choices=ARCHES, default="x86_64", help="target architecture (default x86_64)"
     )
     parser.add_argument(
-        "--sha", help="commit to bake in (default $GITHUB_SHA, else git HEAD, else 'unknown')"
+        "--sha",
+        type=commit_sha,
+        help="commit to bake in, 7-40 hex characters "
+        "(default $GITHUB_SHA, else git HEAD, else 'unknown')",
     )
     parser.add_argument(
         "--no-compile",
@@ -80,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m orchestrator.cli.build`: what the Makefile runs, needing no console script."""
-    parser = argparse.ArgumentParser(prog="orchestrator build", description=__doc__)
+    parser = Parser(prog="orchestrator build", description=__doc__)
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -15,31 +15,58 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from orchestrator.cli.arguments import duration, organisation, repository, whole
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # String defaults from the environment pass through `type` too: a bad $GITHUB_HOOK_ID
+    # is refused like a bad --hook-id.
     parser.add_argument("action", choices=["list", "redeliver"])
     parser.add_argument(
         "--repo",
-        default=os.environ.get("GITHUB_HOOK_REPO"),
+        type=repository,
+        default=os.environ.get("GITHUB_HOOK_REPO") or None,
         help="owner/name of a repository webhook ($GITHUB_HOOK_REPO)",
     )
     parser.add_argument(
         "--org",
-        default=os.environ.get("GITHUB_HOOK_ORG"),
+        type=organisation,
+        default=os.environ.get("GITHUB_HOOK_ORG") or None,
         help="organisation of an org webhook ($GITHUB_HOOK_ORG)",
     )
     parser.add_argument(
         "--hook-id",
-        type=int,
-        default=int(os.environ["GITHUB_HOOK_ID"])
-        if os.environ.get("GITHUB_HOOK_ID", "").isascii()
-        and os.environ.get("GITHUB_HOOK_ID", "").isdigit()
-        else None,
+        type=whole(1),
+        default=os.environ.get("GITHUB_HOOK_ID") or None,
         help="the webhook's id ($GITHUB_HOOK_ID)",
     )
-    parser.add_argument("--since", default="24h", help="look back this far (default 24h)")
-    parser.add_argument("--max-pages", type=int, default=5, help="log pages to read (100 each)")
+    parser.add_argument(
+        "--since",
+        type=duration,
+        default="24h",
+        help="look back this far: 30m, 6h, 2d (default 24h)",
+    )
+    parser.add_argument(
+        "--max-pages", type=whole(1, 50), default=5, help="log pages to read (100 each, 1-50)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="with redeliver: only show")
+
+
+def hook_problem(args: argparse.Namespace, has_github_app: bool) -> str | None:
+    """Why these flags cannot name a webhook (None when they can), in the flags' words."""
+    if args.repo and args.org:
+        return "give --repo or --org, not both"
+    if (args.repo or args.org) and args.hook_id is None:
+        return "--hook-id is required with --repo or --org"
+    if args.hook_id is not None and not (args.repo or args.org):
+        return "--hook-id needs --repo or --org (the GitHub App's own webhook has no id)"
+    if not (args.repo or args.org) and not has_github_app:
+        return (
+            "without --repo or --org this reads the GitHub App's own webhook, which needs "
+            "GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and GITHUB_APP_INSTALLATION_ID; or pass "
+            "--repo (or --org) and --hook-id"
+        )
+    return None
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -48,8 +75,13 @@ async def _run(args: argparse.Namespace) -> int:
     from orchestrator.github.errors import GitHubError
     from orchestrator.services import Services
 
+    settings = load_settings()
+    problem = hook_problem(args, settings.has_github_app)
+    if problem is not None:
+        print(f"orchestrator: {problem}", file=sys.stderr)
+        return 2
     since = time.time() - parse_since(args.since)
-    services = Services(load_settings())
+    services = Services(settings)
     where = {"repo": args.repo, "org": args.org, "hook_id": args.hook_id}
     try:
         async with services.github() as github:
@@ -73,9 +105,10 @@ async def _run(args: argparse.Namespace) -> int:
                 done += 1
             print(f"asked GitHub to redeliver {done} deliver{'y' if done == 1 else 'ies'}")
             return 0
-    except (GitHubError, ValueError) as exc:
+    except GitHubError as exc:
         print(f"orchestrator: {exc}", file=sys.stderr)
-        return 1
+        # Our missing configuration (no token) is bad input to fix, not GitHub failing.
+        return 2 if exc.upstream is None else 1
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,20 +6,31 @@ import argparse
 import os
 import sys
 
+from orchestrator.cli.arguments import hex_key, http_url, seconds
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--url", required=True, help="the service base URL or its /discord endpoint"
+        "--url",
+        required=True,
+        type=http_url,
+        help="the service base URL or its /discord endpoint",
     )
     parser.add_argument(
         "--private-key",
         metavar="HEX",
-        default=os.environ.get("DISCORD_CHECK_PRIVATE_KEY"),
+        type=hex_key,
+        default=os.environ.get("DISCORD_CHECK_PRIVATE_KEY") or None,
         help="Ed25519 seed matching the service's DISCORD_PUBLIC_KEY, to also "
         "check a signed PING (default: $DISCORD_CHECK_PRIVATE_KEY, or the dev "
         "key for a local service)",
     )
-    parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument(
+        "--timeout",
+        type=seconds(0, allow_minimum=False),
+        default=10.0,
+        help="seconds per request (default 10)",
+    )
 
 
 def endpoint(url: str) -> str:
@@ -51,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
     key = args.private_key or local_dev_key(url)
     with httpx.Client(timeout=args.timeout) as client:
         results = run_handshake(client, url, key)
+    if all(r.detail.startswith("request failed") for r in results):
+        # Nothing answered: one line saying so beats a list of the same failure.
+        print(f"orchestrator: could not reach {url} ({results[0].detail})", file=sys.stderr)
+        return 1
     for result in results:
         print(f"{'✓' if result.ok else '✗'} {result.name} ({result.detail})")
     if key is None:
@@ -58,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     failed = [r for r in results if not r.ok]
     if failed:
         print(
-            f"{len(failed)} check(s) failed: Discord's portal would reject {url}", file=sys.stderr
+            f"orchestrator: {len(failed)} check(s) failed: Discord's portal would reject {url}",
+            file=sys.stderr,
         )
         return 1
     return 0

@@ -18,6 +18,7 @@ import sys
 import time
 from typing import Any
 
+from orchestrator.cli.arguments import seconds, whole
 from orchestrator.store import keys
 from orchestrator.text import ago, duration
 
@@ -29,10 +30,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ids", nargs="*", help="job ids to retry")
     parser.add_argument("--status", choices=STATUSES, default="all", help="list only these")
     parser.add_argument("--failed", action="store_true", help="retry every failed job")
-    parser.add_argument("--limit", type=int, default=30)
     parser.add_argument(
-        "--wait", type=float, default=60.0, help="seconds to wait for in-process retries to finish"
+        "--limit", type=whole(1, 5000), default=30, help="list at most this many (default 30)"
     )
+    parser.add_argument(
+        "--wait",
+        type=seconds(0),
+        default=60.0,
+        help="seconds to wait for in-process retries to finish (default 60)",
+    )
+
+
+def usage_problem(args: argparse.Namespace) -> str | None:
+    """Flags that contradict each other or the action (None when they make sense)."""
+    if args.action == "list":
+        if args.ids or args.failed:
+            return "`jobs list` takes no job ids and no --failed (did you mean `jobs retry`?)"
+        return None
+    if args.ids and args.failed:
+        return "give job ids or --failed, not both"
+    if not args.ids and not args.failed:
+        return "`jobs retry` needs job ids (see `orchestrator jobs list`) or --failed"
+    return None
 
 
 def jobs(store: Any, status: str = "all", limit: int = 30) -> list[tuple[str, dict[str, Any]]]:
@@ -63,8 +82,13 @@ def run(args: argparse.Namespace) -> int:
     from orchestrator.jobs.retry import claim_submission
     from orchestrator.services import Services
 
+    problem = usage_problem(args)
+    if problem is not None:
+        print(f"orchestrator: {problem}", file=sys.stderr)
+        return 2
     services = Services(load_settings())
     now = time.time()
+    missing = 0
     try:
         if args.action == "list":
             for job_id, value in jobs(services.store, args.status, args.limit):
@@ -78,7 +102,11 @@ def run(args: argparse.Namespace) -> int:
         for job_id in targets:
             stored = services.store.get(keys.job(job_id))
             if stored is None:
-                print(f"no job {job_id}", file=sys.stderr)
+                print(
+                    f"orchestrator: no job {job_id!r} (see `orchestrator jobs list`)",
+                    file=sys.stderr,
+                )
+                missing += 1
                 continue
             value = stored
             if args.failed and value.get("status") != "failed":
@@ -102,6 +130,6 @@ def run(args: argparse.Namespace) -> int:
             after = services.store.get(keys.job(job_id)) or {}
             failed += after.get("status") == "failed"
             print(_line(job_id, after, time.time()))
-        return 1 if failed else 0
+        return 1 if failed or missing else 0
     finally:
         services.close(timeout=args.wait)

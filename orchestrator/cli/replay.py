@@ -4,21 +4,48 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import uuid
 from pathlib import Path
 
+from orchestrator.cli.arguments import existing_path, http_url
+
+_EVENT = re.compile(r"^[a-z][a-z_]{0,63}$")
+
+
+def event_name(value: str) -> str:
+    """A GitHub event name as X-GitHub-Event carries it: `workflow_run`, `push`."""
+    if not _EVENT.match(value):
+        raise argparse.ArgumentTypeError(
+            f"wants a GitHub event name like workflow_run or push, got {value!r}"
+        )
+    return value
+
+
+def secret_text(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("is empty; leave it out to use the service's secret")
+    return value
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", type=Path, help="a .json payload or fixture, or a directory")
-    parser.add_argument("--event", help="X-GitHub-Event to send (default: from the file)")
+    parser.add_argument(
+        "path", type=existing_path, help="a .json payload or fixture, or a directory"
+    )
+    parser.add_argument(
+        "--event", type=event_name, help="X-GitHub-Event to send (default: from the file)"
+    )
     parser.add_argument(
         "--url",
+        type=http_url,
         help="the service's base URL (default: the dev server running for this checkout, "
         "else http://127.0.0.1:8000)",
     )
     parser.add_argument(
-        "--secret", help="webhook secret (default: the service's configured or dev secret)"
+        "--secret",
+        type=secret_text,
+        help="webhook secret (default: the service's configured or dev secret)",
     )
     parser.add_argument(
         "--keep-delivery-ids",
@@ -28,15 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _secret(args: argparse.Namespace) -> str:
+def _secret(args: argparse.Namespace) -> str | None:
     if args.secret:
         return str(args.secret)
     from orchestrator.config import load_settings
 
     secrets = load_settings().github_webhook_secret
-    if not secrets:
-        raise SystemExit("orchestrator: no webhook secret; pass --secret")
-    return secrets[0].get_secret_value()
+    return secrets[0].get_secret_value() if secrets else None
 
 
 def _url(args: argparse.Namespace) -> str:
@@ -59,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     secret = _secret(args)
     url = _url(args)
+    if secret is None:
+        print("orchestrator: no webhook secret; pass --secret", file=sys.stderr)
+        return 2
     failures = 0
     with httpx.Client(timeout=30) as client:
         for saved in deliveries:
@@ -75,6 +103,15 @@ def run(args: argparse.Namespace) -> int:
             }
             try:
                 response = client.post(url + "/github", content=body, headers=headers)
+            except httpx.TransportError as exc:
+                # Nothing is listening (or answering): every other delivery would fail the
+                # same way, so say it once.
+                print(
+                    f"orchestrator: could not reach {url} ({type(exc).__name__}). "
+                    "Is `make run` running?",
+                    file=sys.stderr,
+                )
+                return 1
             except httpx.HTTPError as exc:
                 print(f"✗ {saved.source}: {exc}", file=sys.stderr)
                 failures += 1

@@ -6,12 +6,16 @@ import argparse
 import asyncio
 import sys
 
+from orchestrator.cli.arguments import snowflake
 from orchestrator.config import load_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--guild", metavar="ID", help="register for one guild (instant) instead of globally"
+        "--guild",
+        metavar="ID",
+        type=snowflake,
+        help="register for one guild (instant) instead of globally",
     )
     parser.add_argument("--dry-run", action="store_true", help="show the diff, change nothing")
     parser.add_argument(
@@ -25,11 +29,21 @@ async def _sync(args: argparse.Namespace) -> int:
     from orchestrator import product
 
     bot = product.bot()
-    from orchestrator.discord.errors import DiscordError
+    from orchestrator.discord.errors import DiscordError, DiscordHTTPError
     from orchestrator.discord.sync import diff
     from orchestrator.services import Services
 
-    services = Services(load_settings())
+    settings = load_settings()
+    token = settings.discord_bot_token
+    if token is None or not token.get_secret_value():
+        # Ours to fix, before any request: Discord has said nothing yet.
+        print(
+            "orchestrator: sync-commands needs the bot token: set DISCORD_BOT_TOKEN "
+            "(developer portal, Bot, Reset Token)",
+            file=sys.stderr,
+        )
+        return 2
+    services = Services(settings)
     declared = bot.registration()
     scope = f"guild {args.guild}" if args.guild else "global"
     async with services.discord_rest() as discord:
@@ -54,7 +68,11 @@ async def _sync(args: argparse.Namespace) -> int:
             else:
                 await discord.bulk_overwrite_global_commands(declared)
         except DiscordError as exc:
-            print(f"orchestrator: Discord said no: {exc}", file=sys.stderr)
+            if exc.upstream is None:  # our configuration, not Discord's answer
+                print(f"orchestrator: not set up: {exc}", file=sys.stderr)
+                return 2
+            said = "Discord said no: " if isinstance(exc, DiscordHTTPError) else ""
+            print(f"orchestrator: {said}{exc}", file=sys.stderr)
             return 1
     print(f"registered {len(declared)} commands ({scope})")
     return 0

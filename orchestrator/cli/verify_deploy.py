@@ -16,17 +16,34 @@ import sys
 import time
 from typing import Any
 
+from orchestrator.cli.arguments import commit_sha, hex_key, http_url, seconds
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", required=True, help="the deployment's base URL")
-    parser.add_argument("--expect-sha", required=True, help="the commit that must be running")
+    parser.add_argument("--url", required=True, type=http_url, help="the deployment's base URL")
     parser.add_argument(
-        "--timeout", type=float, default=60.0, help="keep retrying this many seconds (default 60)"
+        "--expect-sha",
+        required=True,
+        type=commit_sha,
+        help="the commit that must be running (7-40 hex characters)",
     )
-    parser.add_argument("--interval", type=float, default=5.0, help="seconds between rounds")
+    parser.add_argument(
+        "--timeout",
+        type=seconds(0),
+        default=60.0,
+        help="keep retrying this many seconds (default 60)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=seconds(0, allow_minimum=False),
+        default=5.0,
+        help="seconds between rounds (default 5)",
+    )
     parser.add_argument(
         "--private-key",
-        default=os.environ.get("DISCORD_CHECK_PRIVATE_KEY"),
+        metavar="HEX",
+        type=hex_key,
+        default=os.environ.get("DISCORD_CHECK_PRIVATE_KEY") or None,
         help="Ed25519 seed matching DISCORD_PUBLIC_KEY, to also check a signed "
         "PING (default: $DISCORD_CHECK_PRIVATE_KEY)",
     )
@@ -89,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"round {attempt}: " + "; ".join(problems))
             if time.monotonic() + args.interval > deadline:
                 print(
-                    f"✗ {base} is not serving {args.expect_sha[:12]} correctly after "
+                    f"orchestrator: ✗ {base} is not serving {args.expect_sha[:12]} correctly after "
                     f"{args.timeout:.0f}s",
                     file=sys.stderr,
                 )

@@ -8,6 +8,7 @@ and answers with it. It talks to GitHub and the app's sites, so it is deferred.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from orchestrator.apps import App, InvalidApp, apps_of, get_app
 from orchestrator.commands.common import APP_OPTION, error, suggest_apps
@@ -124,6 +125,29 @@ bot.autocomplete("verify-run", "app")(suggest_apps)
 bot.autocomplete("verify-run", "run")(suggest_runs)
 
 
+def history_line(report: dict[str, Any], now: float) -> str:
+    """One recorded verification: verdict, run, commit and age, each only when known.
+
+    Reports of a verification that found no run (a repo without runs yet, GitHub not
+    reachable) carry no run id and no SHA; they say so in words, not `run None` and
+    `???????`."""
+    verdict = report.get("verdict")
+    name = verdict.lower() if isinstance(verdict, str) and verdict else "unknown verdict"
+    parts = [f"{VERDICT_ICONS.get(name.upper(), '❔')} {name}"]
+    run = report.get("run_id")
+    if isinstance(run, int) and not isinstance(run, bool):
+        parts.append(f"run {run}")
+    else:
+        parts.append("no run")
+    sha = report.get("head_sha")
+    if isinstance(sha, str) and sha:
+        parts.append(f"`{short_sha(sha)}`")
+    recorded = report.get("recorded_at")
+    if isinstance(recorded, int | float) and not isinstance(recorded, bool):
+        parts.append(ago(now - float(recorded)))
+    return " · ".join(parts)
+
+
 @bot.command(
     "history",
     "The last verifications of an app",
@@ -135,15 +159,8 @@ async def history_(ctx: Context) -> Message:
     except InvalidApp as exc:
         return error(str(exc))
     now = time.time()
-    lines = []
-    for report in history.recent(ctx.services.store, app.name, limit=10):
-        verdict = str(report.get("verdict")).upper()
-        run = report.get("run_id")
-        sha = short_sha(report.get("head_sha") if isinstance(report.get("head_sha"), str) else None)
-        lines.append(
-            f"{VERDICT_ICONS.get(verdict, '❔')} {verdict.lower()} · run {run} · "
-            f"`{sha}` · {ago(now - float(report.get('recorded_at', now)))}"
-        )
+    reports = history.recent(ctx.services.store, app.name, limit=10)
+    lines = [history_line(report, now) for report in reports]
     return Message(
         embeds=[
             embed(

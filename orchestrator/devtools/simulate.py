@@ -8,6 +8,7 @@ signing and sending are the CLI's job.
 
 from __future__ import annotations
 
+import math
 import secrets
 import shlex
 import time
@@ -42,19 +43,45 @@ def snowflake(at: float | None = None) -> str:
     return str((millis << 22) | secrets.randbelow(1 << 22))
 
 
-def _coerce(leaf: Leaf, name: str, raw: str) -> Any:
-    option = next((o for o in leaf.options if o.name == name), None)
-    if option is None:
-        known = ", ".join(o.name for o in leaf.options) or "none"
-        raise SimulationError(f"{leaf.display} has no option {name!r} (options: {known})")
-    kind = option.type
-    try:
-        if kind == OptionType.INTEGER:
-            return int(raw)
-        if kind == OptionType.NUMBER:
-            return float(raw)
-    except ValueError:
-        raise SimulationError(f"option {name!r} wants a number, got {raw!r}") from None
+# Discord's own bounds for what a user can type, whatever a command declares.
+_INTEGER_LIMIT = 2**53  # integers are JSON doubles: |n| < 2^53
+_STRING_LIMIT = 6000  # the longest a string option's value can be
+
+
+def declared_options(bot: Bot, path: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The options of the command at `path`, as its registration JSON declares them.
+
+    Read from `bot.registration()`, the very body `sync-commands` sends Discord, so the
+    checks below enforce what Discord would, not a second copy of the rules."""
+    grouping = (OptionType.SUB_COMMAND.value, OptionType.SUB_COMMAND_GROUP.value)
+    nodes: list[dict[str, Any]] = bot.registration()
+    for name in path:
+        found = next((n for n in nodes if n.get("name") == name), None)
+        if found is None:
+            return []
+        nodes = list(found.get("options") or [])
+    return [o for o in nodes if o.get("type") not in grouping]
+
+
+def _typed(option: dict[str, Any], raw: str) -> Any:
+    """`raw` as the JSON value Discord would send for this option, or SimulationError."""
+    name, kind = option["name"], OptionType(option["type"])
+    if kind == OptionType.INTEGER:
+        try:
+            value: Any = int(raw)
+        except ValueError:
+            raise SimulationError(f"option {name!r} wants a whole number, got {raw!r}") from None
+        if not -_INTEGER_LIMIT < value < _INTEGER_LIMIT:
+            raise SimulationError(f"option {name!r}: {raw} is beyond what Discord accepts")
+        return value
+    if kind == OptionType.NUMBER:
+        try:
+            number = float(raw)
+        except ValueError:
+            raise SimulationError(f"option {name!r} wants a number, got {raw!r}") from None
+        if not math.isfinite(number) or abs(number) >= _INTEGER_LIMIT:
+            raise SimulationError(f"option {name!r}: {raw} is beyond what Discord accepts")
+        return number
     if kind == OptionType.BOOLEAN:
         lowered = raw.lower()
         if lowered not in {"true", "false", "yes", "no", "1", "0"}:
@@ -62,17 +89,78 @@ def _coerce(leaf: Leaf, name: str, raw: str) -> Any:
         return lowered in {"true", "yes", "1"}
     if kind in (OptionType.USER, OptionType.CHANNEL, OptionType.ROLE, OptionType.MENTIONABLE):
         cleaned = raw.strip("<@#&!>")
-        if not (cleaned.isascii() and cleaned.isdigit()):
+        if not (0 < len(cleaned) <= 20 and cleaned.isascii() and cleaned.isdigit()):
             raise SimulationError(f"option {name!r} wants an id (snowflake), got {raw!r}")
         return cleaned
+    if kind == OptionType.ATTACHMENT:
+        raise SimulationError(f"option {name!r} wants a file upload, which simulate cannot send")
     return raw
+
+
+def _choice(option: dict[str, Any], raw: str) -> Any:
+    """With declared choices Discord only sends one of their values: a user picks it by its
+    name, so either the value or the name is accepted here."""
+    choices = option["choices"]
+    for choice in choices:
+        if choice["name"] == raw:
+            return choice["value"]
+    try:
+        value = _typed(option, raw)
+    except SimulationError:
+        value = None
+    if value is not None and any(choice["value"] == value for choice in choices):
+        return value
+    listed = ", ".join(str(c["value"]) for c in choices)
+    raise SimulationError(f"option {option['name']!r} is one of: {listed} (got {raw!r})")
+
+
+def _bounds(option: dict[str, Any], value: Any) -> None:
+    """min_value/max_value for numbers, min_length/max_length for strings, as declared."""
+    name = option["name"]
+    kind = OptionType(option["type"])
+    if kind in (OptionType.INTEGER, OptionType.NUMBER):
+        low, high = option.get("min_value"), option.get("max_value")
+        if (low is not None and value < low) or (high is not None and value > high):
+            span = (
+                f"from {low} to {high}"
+                if low is not None and high is not None
+                else (f"at least {low}" if low is not None else f"at most {high}")
+            )
+            raise SimulationError(f"option {name!r} must be {span}, got {value}")
+    if kind == OptionType.STRING:
+        low = option.get("min_length", 0)
+        high = option.get("max_length", _STRING_LIMIT)
+        if not low <= len(value) <= high:
+            span = f"{low} to {high}" if low else f"at most {high}"
+            raise SimulationError(f"option {name!r} takes {span} characters, got {len(value)}")
+
+
+def _declared(leaf: Leaf, declared: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    option = next((o for o in declared if o["name"] == name), None)
+    if option is None:
+        known = ", ".join(o["name"] for o in declared) or "none"
+        raise SimulationError(f"{leaf.display} has no option {name!r} (options: {known})")
+    return option
+
+
+def _coerce(leaf: Leaf, declared: list[dict[str, Any]], name: str, raw: str) -> Any:
+    """A typed option value Discord would send: declared, of the right type, within the
+    declared choices and bounds. Anything else is refused with what would be accepted."""
+    option = _declared(leaf, declared, name)
+    if raw == "":
+        # Discord's client sends no empty values: an option left blank is left out.
+        raise SimulationError(f"option {name!r} is empty; leave it out instead")
+    value = _choice(option, raw) if option.get("choices") else _typed(option, raw)
+    _bounds(option, value)
+    return value
 
 
 def parse_command(bot: Bot, line: str) -> tuple[Leaf, dict[str, Any], str | None]:
     """`"/deploy app:web"` -> (leaf, {"app": "web"}, focused option or None).
 
-    A trailing `name:` with nothing after it, or `--focus`-style `name:?partial`,
-    marks the option being typed (for autocomplete).
+    `name:?partial` marks the option being typed (for autocomplete). Every other value is
+    checked as Discord's client would before sending: a declared option, given once, of
+    its type, within its choices and bounds, and every required option present.
     """
     try:
         words = shlex.split(line.strip())
@@ -88,18 +176,23 @@ def parse_command(bot: Bot, line: str) -> tuple[Leaf, dict[str, Any], str | None
     if leaf is None:
         known = ", ".join(sorted(leaf.display for leaf in bot.leaves()))
         raise SimulationError(f"no command /{' '.join(path)} (known: {known})")
+    declared = declared_options(bot, leaf.path)
     values: dict[str, Any] = {}
     focused = None
     for word in rest:
         name, sep, raw = word.partition(":")
         if not sep:
             raise SimulationError(f"options look like name:value, got {word!r}")
+        if name in values:
+            raise SimulationError(f"option {name!r} is given twice")
         if raw.startswith("?"):
+            # What the user is still typing: Discord sends it as typed, unchecked.
+            _declared(leaf, declared, name)
             focused, raw = name, raw[1:]
             values[name] = raw
             continue
-        values[name] = _coerce(leaf, name, raw)
-    missing = [o.name for o in leaf.options if o.required and o.name not in values]
+        values[name] = _coerce(leaf, declared, name, raw)
+    missing = [o["name"] for o in declared if o.get("required") and o["name"] not in values]
     if missing and focused is None:
         raise SimulationError(f"{leaf.display} needs {', '.join(missing)}")
     return leaf, values, focused

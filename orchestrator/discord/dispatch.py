@@ -130,12 +130,17 @@ def _short(exc: BaseException) -> str:
 
 
 def _failure(exc: BaseException) -> tuple[str, dict[str, str]]:
-    """The phrase for a failed handler: GitHub's and Discord's errors name them (their
-    message is usually the fix), anything else is ours. Checked by attribute, so the
-    request path imports neither client."""
-    upstream = getattr(type(exc), "upstream", None)
+    """The phrase for a failed handler, naming the right party: GitHub's and Discord's
+    errors name them (their message is usually the fix); a client error that declares no
+    upstream (`upstream = None`: no bot token, GitHub not configured) is this service's
+    missing configuration, and its message says what to set; anything else is ours.
+    Checked by attribute, so the request path imports neither client."""
+    kind = type(exc)
+    upstream = getattr(kind, "upstream", None)
     if isinstance(upstream, str):
         return "upstream_failed", {"upstream": upstream, "error": _short(exc)}
+    if hasattr(kind, "upstream"):
+        return "not_configured", {"error": _short(exc)}
     return "failed", {"error": _short(exc)}
 
 

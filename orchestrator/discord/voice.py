@@ -37,6 +37,10 @@ PHRASES: dict[str, tuple[str, str]] = {
         "💥 That blew up on my side: {error}",
         "The command failed: {error}",
     ),
+    "not_configured": (
+        "⚙️ Not set up yet: {error}",
+        "This service is not configured for that: {error}",
+    ),
     "upstream_failed": (
         "🌧️ {upstream} didn't play along: {error}",
         "{upstream} returned an error: {error}",

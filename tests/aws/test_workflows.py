@@ -129,10 +129,21 @@ def test_make_targets_used_exist(workflow: dict[str, Any]) -> None:
             assert wanted and set(wanted) <= targets, f"{line}: unknown make target"
 
 
+def _sample(match: re.Match[str]) -> str:
+    """A value of the kind a shell variable holds, by its name: the CLI checks its flags'
+    values (`--url` is a URL, `--expect-sha` a commit), so `$API_URL` must look like one."""
+    name = match.group(1).upper()
+    if name.endswith("URL"):
+        return "https://abc123.execute-api.eu-west-1.amazonaws.com"
+    if name.endswith("SHA"):
+        return "0123456789abcdef0123456789abcdef01234567"
+    return "value"
+
+
 def test_orchestrator_commands_used_exist_and_parse(workflow: dict[str, Any]) -> None:
     parser = build_parser()
     for line in run_lines(workflow):
-        words = shlex.split(line)
+        words = shlex.split(re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", _sample, line))
         if words and Path(words[0]).name == "orchestrator":
             assert words[1] in COMMANDS, (
                 f"the workflow runs `orchestrator {words[1]}`, which orchestrator.cli.COMMANDS "

@@ -345,7 +345,8 @@ def test_an_empty_value_clears_until_reset_returns_the_files(world: Any) -> None
     says whose value it replaced); `/config reset` is how to return to the file."""
     services, _, _ = world
     in_file = apps_of(services)["web"].frontend_url
-    cleared = invoke(services, '/config set app:web key:frontend_url value:""')
+    # Discord sends no empty option values; a blank one (a space) is what clears.
+    cleared = invoke(services, '/config set app:web key:frontend_url value:" "')
     assert f"is now `—` (overrides the config file's `{in_file}`" in cleared["data"]["content"]
     assert apps_of(services)["web"].frontend_url is None
     shown = invoke(services, "/config show app:web")
