@@ -46,6 +46,24 @@ SETTABLE = {
 _URL_FIELDS = ("frontend_url", "api_health_url", "version_url")
 _REQUIRED = ("branch", "workflow", "version_field")
 
+# The app's settings an environment (`[apps.environments.<name>]`) may set for itself; the
+# rest (name, repo, correlation_input, ...) belong to the app. `orchestrator.deploys.
+# environments` reads the environments; they are validated here, with the app they refine.
+ENVIRONMENT_FIELDS = (
+    "branch",
+    "workflow",
+    "deploy_inputs",
+    "overridable_inputs",
+    "frontend_url",
+    "api_health_url",
+    "version_url",
+    "version_field",
+    "frontend_version_pattern",
+    "promote_workflow",
+    "rollback_workflow",
+    "channel_id",
+)
+
 # HTML that caches longer than this (seconds) makes a deploy invisible to users for that long.
 DEFAULT_MAX_HTML_CACHE = 300
 
@@ -75,6 +93,9 @@ class App:
     # Which of `deploy_inputs` `/deploy inputs:` may replace; the rest are always sent as is.
     overridable_inputs: list[str] = field(default_factory=list)
     correlation_input: str | None = None
+    # `[apps.environments.<name>]` tables as the file gives them (URLs normalised by
+    # `validate`); none means one implicit environment, which is how every app deployed before.
+    environments: dict[str, Any] = field(default_factory=dict)
 
     def inputs_with(self, given: Mapping[str, str]) -> dict[str, str]:
         """The workflow inputs of a deploy: `deploy_inputs`, plus what the user gave.
@@ -137,7 +158,29 @@ class App:
             str(self.channel_id).isascii() and str(self.channel_id).isdigit()
         ):
             raise InvalidApp(f"app {self.name}: channel_id must be a channel id")
-        return replace(self, **urls)
+        return replace(self, **urls, environments=self._validated_environments(production))
+
+    def _validated_environments(self, production: bool) -> dict[str, Any]:
+        """Each environment's app settings pass this very validation, as the app it makes
+        (its URLs are judged and kept in normal form like the app's own); what only an
+        environment has (approvals, queue, ...) `deploys.environments` checks when it reads
+        them."""
+        if not isinstance(self.environments, dict):
+            raise InvalidApp(f"app {self.name}: environments is a table of [apps.environments.*]")
+        checked: dict[str, Any] = {}
+        for env, table in self.environments.items():
+            if not isinstance(table, dict) or not _NAME.match(str(env)):
+                raise InvalidApp(
+                    f"app {self.name}: environments.{env}: a table named with lowercase "
+                    "letters, digits, - and _"
+                )
+            own = {k: v for k, v in table.items() if k in ENVIRONMENT_FIELDS}
+            try:
+                effective = replace(self, environments={}, **own).validate(production=production)
+            except InvalidApp as exc:
+                raise InvalidApp(f"app {self.name}: environments.{env}: {exc}") from None
+            checked[env] = {**table, **{k: getattr(effective, k) for k in own}}
+        return checked
 
 
 def load_apps(config_file: Path, store: Store, *, production: bool) -> dict[str, App]:
