@@ -6,6 +6,7 @@ message never lies about what it knows ("requested" until GitHub names a run).
 
 from __future__ import annotations
 
+from orchestrator.deploys.environments import DEFAULT
 from orchestrator.deploys.tracking import Tracked
 from orchestrator.discord.messages import (
     ButtonStyle,
@@ -79,6 +80,8 @@ def render(tracked: Tracked) -> Message:
     if tracked.note:
         fields.append(("Note", tracked.note))
     title = f"{_KIND.get(tracked.kind, tracked.kind)} {tracked.app}"
+    if tracked.environment not in (None, DEFAULT):
+        title += f" → {tracked.environment}"
     footer = f"{tracked.repo} · {tracked.correlation}" + (
         f" · run {tracked.run_id}" if tracked.run_id else ""
     )
