@@ -161,22 +161,40 @@ async def _start_alone(
     is_admin: bool,
 ) -> Outcome:
     """`queue = "refuse"`: take the slot or say who holds it."""
+    outcome = await _start_if_free(services, target_, request, discord)
+    if outcome is not None:
+        return outcome
+    again = plan(services, target_, request, is_admin=is_admin)
+    return Refused(again.refusal or "another deploy just started there: try again soon")
+
+
+async def _start_if_free(
+    services: Clients, target_: Target, request: DeployRequest, discord: DiscordREST
+) -> Outcome | None:
+    """Dispatch at once if the slot is free (None if it is not)."""
     store = services.store
-    app, env = request.app, request.environment
     if not queue.claim(store, request):
-        again = plan(services, target_, request, is_admin=is_admin)
-        return Refused(again.refusal or "another deploy just started there: try again soon")
+        return None
     outcome = await _dispatch(services, target_, request, discord)
     if not isinstance(outcome, Started) or outcome.tracked.run_id is None:
-        queue.release(store, app, env)  # nothing to follow: the environment is free again
-        await pump(services, app, env, discord)
+        queue.release(store, request.app, request.environment)  # nothing to follow: free
+        await pump(services, request.app, request.environment, discord)
     return outcome
 
 
 async def _queue_and_pump(
     services: Clients, target_: Target, request: DeployRequest, discord: DiscordREST
 ) -> Outcome:
+    """`queue = "queue"`: start at once when nothing is in flight or waiting, else join
+    the queue and pump (which may well start this very request)."""
     store = services.store
+    if not queue.waiting(store, request.app, request.environment):
+        # Nobody waits: no message saying "waiting" for a deploy that is not. (A deploy
+        # queued between this look and the claim is overtaken, never stranded: the slot's
+        # holder pumps when it finishes.)
+        outcome = await _start_if_free(services, target_, request, discord)
+        if outcome is not None:
+            return outcome
     token = request.interaction_token
     assert token is not None
     posted = await discord.edit_original(
