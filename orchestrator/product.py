@@ -36,6 +36,8 @@ def bot() -> Bot:
         config,
         deploys,
         diagnose,
+        freeze,
+        locks,
         notify,
         ops,
         relay,
@@ -48,6 +50,8 @@ def bot() -> Bot:
     return Bot(
         basics.bot,
         deploys.bot,
+        locks.bot,
+        freeze.bot,
         verify.bot,
         diagnose.bot,
         config.bot,

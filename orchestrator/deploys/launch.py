@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+WATCH_JOB = "deploys.watch"  # lock reminders and stranded queues, every few minutes
 MAX_STARTS = 20  # deploys one pump may try (each refused one is told why) before it stops
 
 
