@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from orchestrator.apps import InvalidApp, get_app
+from orchestrator.apps import App, InvalidApp, get_app
 from orchestrator.commands.common import error
 from orchestrator.deploys import freezes, launch, locks
 from orchestrator.deploys.environments import DEFAULT, EVERY, Target, environments_of
@@ -128,6 +128,30 @@ async def _announce(ctx: Context, target: Target, message: Message) -> None:
         await ctx.discord.create_message(channel, message.to_data())
     except Exception as exc:  # the deploy went out; the audit holds the override anyway
         log.warning("override announcement failed", extra={"error": repr(exc)})
+
+
+async def environments_field(ctx: Context, app: App, *, live: bool) -> tuple[str, str]:
+    """`/status` and `/history`: one line per environment (live SHA, last verification,
+    lock, deploy in flight, deploys waiting). `live`: ask each version endpoint for the
+    live SHA (deferred commands only), else the last passing verification's."""
+    import asyncio
+    import time
+
+    from orchestrator.deploys.state import environment_states, state_line, with_live_sha
+    from orchestrator.verification.http_checks import deployed_version
+
+    try:
+        states = environment_states(ctx.services.store, app)
+    except InvalidApp as exc:
+        return ("Environments", f"⚠️ {exc}")
+    if live:
+        found = await asyncio.gather(
+            *(deployed_version(s.target.app, ctx.services) for s in states)
+        )
+        states = [with_live_sha(s, sha) for s, sha in zip(states, found, strict=True)]
+    now = time.time()
+    name = "Environment" if len(states) == 1 else "Environments"
+    return (name, "\n".join(state_line(s, now) for s in states)[:1024])
 
 
 def environment_label(app: str, environment: str) -> str:

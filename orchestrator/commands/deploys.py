@@ -16,7 +16,12 @@ from dataclasses import replace
 
 from orchestrator.apps import App, InvalidApp, get_app
 from orchestrator.commands.common import APP_OPTION, error, suggest_apps
-from orchestrator.commands.deploying import ENV_OPTION, launch_deploy, suggest_environments
+from orchestrator.commands.deploying import (
+    ENV_OPTION,
+    environments_field,
+    launch_deploy,
+    suggest_environments,
+)
 from orchestrator.deploys import environments, history, runs, tracking
 from orchestrator.deploys.render import VERDICT_ICONS, render
 from orchestrator.discord.access import Access
@@ -120,6 +125,7 @@ async def status(ctx: Context) -> Message:
             )
             lines = [_run_line(WorkflowRun(raw), now) for raw in found[:count]]
             fields.append((f"{label} · {workflow}", "\n".join(lines) or "no runs yet"))
+    fields.append(await environments_field(ctx, app, live=True))
     last = history.recent(ctx.services.store, app.name, limit=1)
     if last:
         verdict = str(last[0].get("verdict")).upper()

@@ -11,6 +11,7 @@ import time
 
 from orchestrator.apps import App, InvalidApp, apps_of, get_app
 from orchestrator.commands.common import APP_OPTION, error, suggest_apps
+from orchestrator.commands.deploying import environments_field
 from orchestrator.commands.diagnose import dispatch_diagnose
 from orchestrator.deploys import history
 from orchestrator.deploys.render import VERDICT_ICONS
@@ -150,6 +151,7 @@ async def history_(ctx: Context) -> Message:
                 f"🗂️ {app.name}: last verifications",
                 "\n".join(lines) or "No verifications yet: try /verify-latest.",
                 color=Color.BLUE,
+                fields=[await environments_field(ctx, app, live=False)],
             )
         ],
         ephemeral=True,
