@@ -51,7 +51,7 @@ def _suggestions(ctx: Context, typed: str, *, every: bool) -> list[tuple[str, st
             notes.append(f"{env.approvals} approval{'s' if env.approvals > 1 else ''}")
         lock = locks.get(ctx.services.store, app.name, name)
         if lock is not None:
-            notes.append(f"locked by {lock.owner}")
+            notes.append("🔒 locked")
         out.append((name + (f" ({', '.join(notes)})" if notes else ""), name))
     if every and len(found) > 1 and typed.strip() in ("", EVERY):
         out.insert(0, ("* (every environment)", EVERY))
