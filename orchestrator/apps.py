@@ -71,6 +71,24 @@ _TEXT_FIELDS = (
     "correlation_input",
 )
 
+# The app's settings an environment (`[apps.environments.<name>]`) may set for itself; the
+# rest (name, repo, correlation_input, ...) belong to the app. `orchestrator.deploys.
+# environments` reads the environments; they are validated here, with the app they refine.
+ENVIRONMENT_FIELDS = (
+    "branch",
+    "workflow",
+    "deploy_inputs",
+    "overridable_inputs",
+    "frontend_url",
+    "api_health_url",
+    "version_url",
+    "version_field",
+    "frontend_version_pattern",
+    "promote_workflow",
+    "rollback_workflow",
+    "channel_id",
+)
+
 # HTML that caches longer than this (seconds) makes a deploy invisible to users for that long.
 DEFAULT_MAX_HTML_CACHE = 300
 
@@ -100,6 +118,9 @@ class App:
     # Which of `deploy_inputs` `/deploy inputs:` may replace; the rest are always sent as is.
     overridable_inputs: list[str] = field(default_factory=list)
     correlation_input: str | None = None
+    # `[apps.environments.<name>]` tables as the file gives them (URLs normalised by
+    # `validate`); none means one implicit environment, which is how every app deployed before.
+    environments: dict[str, Any] = field(default_factory=dict)
 
     def inputs_with(self, given: Mapping[str, str]) -> dict[str, str]:
         """The workflow inputs of a deploy: `deploy_inputs`, plus what the user gave.
@@ -179,7 +200,34 @@ class App:
             str(self.channel_id).isascii() and str(self.channel_id).isdigit()
         ):
             problems.append(f"{at}.channel_id: must be a channel id")
-        return replace(self, **urls), problems
+        environments, found = self._checked_environments(production, at)
+        problems.extend(found)
+        return replace(self, **urls, environments=environments), problems
+
+    def _checked_environments(self, production: bool, at: str) -> tuple[dict[str, Any], list[str]]:
+        """Each environment's app settings pass this very check, as the app it makes (its
+        URLs are judged and kept in normal form like the app's own); what only an
+        environment has (approvals, queue, ...) `deploys.environments` checks when it reads
+        them."""
+        raw: Any = self.environments  # from TOML: not necessarily the declared type
+        if not isinstance(raw, dict):
+            return {}, [f"{at}.environments: a table of [apps.environments.*]"]
+        checked: dict[str, Any] = {}
+        problems: list[str] = []
+        for env, table in raw.items():
+            if not isinstance(table, dict) or not _NAME.match(str(env)):
+                problems.append(
+                    f"{at}.environments.{env}: a table named with lowercase letters, digits, "
+                    "- and _"
+                )
+                continue
+            own = {k: v for k, v in table.items() if k in ENVIRONMENT_FIELDS}
+            effective, found = replace(self, environments={}, **own).checked(
+                production=production, where=f"{at}.environments.{env}"
+            )
+            problems.extend(found)
+            checked[env] = {**table, **{k: getattr(effective, k) for k in own}}
+        return checked, problems
 
     def validate(self, *, production: bool) -> App:
         """`checked`, raising InvalidApp with every problem when there is any."""

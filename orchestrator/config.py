@@ -286,7 +286,8 @@ class Settings(BaseSettings):
     scheduler: Literal["on", "off"] | None = Field(
         default=None,
         validation_alias="ORCHESTRATOR_SCHEDULER",
-        description="`on` or `off`: the in-process scheduler for uptime probes and digests. "
+        description="`on` or `off`: the in-process scheduler for uptime probes, digests and "
+        "the deploy watch (lock reminders, waiting deploys). "
         "Unset: `on` in dev, `off` in test and prod (prod uses EventBridge Scheduler).",
     )
     probe_interval: int = Field(

@@ -1,4 +1,4 @@
-"""The optional TOML file: deployable apps and seed notification subscriptions.
+"""The optional TOML file: deployable apps, seed notification subscriptions, freeze windows.
 
 Environment variables configure the service; this file describes the team's
 world (which apps exist, where their events go), which is too structured for
@@ -28,6 +28,7 @@ class ConfigFileError(ValueError):
 class FileConfig:
     apps: tuple[dict[str, Any], ...] = ()
     notify: tuple[dict[str, Any], ...] = ()
+    freeze: tuple[dict[str, Any], ...] = ()  # `[[freeze]]` windows (`deploys.freezes`)
 
 
 _cache: dict[Path, tuple[float, FileConfig]] = {}
@@ -54,7 +55,11 @@ def load_file_config(path: Path) -> FileConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigFileError(path, str(exc)) from None
-    config = FileConfig(apps=_tables(data, "apps", path), notify=_tables(data, "notify", path))
+    config = FileConfig(
+        apps=_tables(data, "apps", path),
+        notify=_tables(data, "notify", path),
+        freeze=_tables(data, "freeze", path),
+    )
     with _lock:
         _cache[path] = (mtime, config)
     return config

@@ -40,6 +40,8 @@ def bot() -> Bot:
         config,
         deploys,
         diagnose,
+        freeze,
+        locks,
         notify,
         ops,
         relay,
@@ -52,6 +54,8 @@ def bot() -> Bot:
     return Bot(
         basics.bot,
         deploys.bot,
+        locks.bot,
+        freeze.bot,
         verify.bot,
         diagnose.bot,
         config.bot,

@@ -1,4 +1,4 @@
-"""The features' background jobs (probes, their alerts, digests), registered by name.
+"""The features' background jobs (probes, their alerts, digests, the deploy watch), by name.
 
 Adapters: the local scheduler, an EventBridge event, the retry sweep and
 `orchestrator jobs retry` all run these very functions; each only unpacks its
@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.deploys.launch import WATCH_JOB
 from orchestrator.jobs.base import JobRegistry
 from orchestrator.probes.run import ANNOUNCE_JOB, ANNOUNCE_RETRIES, PROBE_JOB
 
@@ -63,3 +64,12 @@ async def digest_send(ctx: JobContext[Clients]) -> None:
     digest = build(services, period, end=_slot(ctx.job.payload))
     async with services.discord_rest() as discord:
         await discord.create_message(channel, to_message(digest).to_data())
+
+
+@jobs.job(WATCH_JOB, retries=1)  # reminders are claimed once each; a pump only starts what waits
+async def deploys_watch(ctx: JobContext[Clients]) -> None:
+    """Remind channels of locks about to lapse; start deploys waiting on a free environment."""
+    from orchestrator.deploys.launch import watch
+
+    watched = await watch(ctx.services)
+    log.info("deploy watch", extra={"reminded": watched.reminded, "pumped": watched.pumped})

@@ -16,6 +16,7 @@ than hiding the skew. Missing values (None, NaN) print `missing`, "?" by default
 from __future__ import annotations
 
 import math
+import re
 
 MINUTE = 60
 HOUR = 60 * MINUTE
@@ -65,3 +66,36 @@ def ago(seconds: float | None, *, missing: str = "?") -> str:
 
 def _two(big: int, big_unit: str, small: int, small_unit: str) -> str:
     return f"{big} {big_unit} {small} {small_unit}" if small else f"{big} {big_unit}"
+
+
+# -- reading durations people type ------------------------------------------------------------
+
+_UNITS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), MINUTE),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), HOUR),
+    **dict.fromkeys(("d", "day", "days"), DAY),
+    **dict.fromkeys(("w", "week", "weeks"), 7 * DAY),
+}
+_PART = re.compile(r"\s*(\d{1,6})\s*([a-z]+)\s*")
+
+
+def parse_duration(text: str) -> float:
+    """ "2h", "90 min", "1d 12h", "1h30m", "2 hours" -> seconds; ValueError for anything else.
+
+    A unit is required: a bare "30" could be seconds or minutes, and a lock that lasts 30
+    seconds instead of 30 minutes is a surprise nobody wants (the error says so). The units
+    are the ones `duration` writes ("min", "h", "d"), their one-letter forms and the words."""
+    cleaned = text.strip().lower()
+    if not cleaned:
+        raise ValueError("a duration looks like 30min, 2h or 1d 12h")
+    total, at = 0, 0
+    while at < len(cleaned):
+        match = _PART.match(cleaned, at)
+        if match is None or match.group(2) not in _UNITS:
+            raise ValueError(f"{text.strip()!r} is not a duration: use e.g. 30min, 2h or 1d 12h")
+        total += int(match.group(1)) * _UNITS[match.group(2)]
+        at = match.end()
+    if total <= 0:
+        raise ValueError(f"{text.strip()!r} is no time at all")
+    return float(total)

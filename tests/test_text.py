@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from orchestrator.text import ago, duration, duration_ms
+from orchestrator.text import ago, duration, duration_ms, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -100,3 +100,31 @@ def test_duration_ms(ms: float | None, text: str) -> None:
 )
 def test_ago(seconds: float | None, text: str) -> None:
     assert ago(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30s", 30),
+        ("90 min", 90 * 60),
+        ("2h", 7200),
+        ("1d 12h", 36 * 3600),
+        ("1h30m", 5400),
+        (" 1 W ", 7 * 86400),
+        ("2 sec", 2),
+        ("2 hours", 7200),
+    ],
+)
+def test_parse_duration_reads_what_people_type(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "30", "2 fortnights", "h", "1h x", "-1h", "0m", "1.5h"])
+def test_parse_duration_refuses_anything_else(text: str) -> None:
+    with pytest.raises(ValueError, match=r"duration|no time"):
+        parse_duration(text)
+
+
+def test_parse_duration_reads_what_duration_writes() -> None:
+    for seconds in (42, 185, 7800, 273600):
+        assert parse_duration(duration(seconds)) == seconds

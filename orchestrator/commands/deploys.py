@@ -16,10 +16,16 @@ from dataclasses import replace
 
 from orchestrator.apps import App, InvalidApp, get_app
 from orchestrator.commands.common import APP_OPTION, error, suggest_apps
-from orchestrator.deploys import history, runs, tracking
+from orchestrator.commands.deploying import (
+    ENV_OPTION,
+    environments_field,
+    launch_deploy,
+    suggest_environments,
+)
+from orchestrator.deploys import environments, history, runs, tracking
 from orchestrator.deploys.render import VERDICT_ICONS, render
 from orchestrator.discord.access import Access
-from orchestrator.discord.context import KEEP, Context, Keep, Update
+from orchestrator.discord.context import Context, Keep, Update
 from orchestrator.discord.messages import Color, Message, embed
 from orchestrator.discord.options import integer, string
 from orchestrator.discord.tree import Bot
@@ -56,8 +62,10 @@ def parse_inputs(raw: str | None) -> dict[str, str]:
     "Deploy an app: dispatch its workflow and follow the run here",
     options=[
         string("app", APP_OPTION, required=True, autocomplete=True),
-        string("ref", "Branch, tag or SHA (default: the app's branch)", max_length=200),
+        string("env", ENV_OPTION, autocomplete=True, max_length=32),
+        string("ref", "Branch, tag or SHA (default: the environment's branch)", max_length=200),
         string("inputs", "Workflow inputs, e.g. api_base=https://api.example.com", max_length=500),
+        string("override", "Admins: deploy during a freeze, for this reason", max_length=200),
     ],
     access=Access.DEPLOY,
     defer=True,
@@ -65,26 +73,26 @@ def parse_inputs(raw: str | None) -> dict[str, str]:
 async def deploy(ctx: Context) -> Message | Keep:
     try:
         app = get_app(ctx.services, ctx.options.string("app"))
-        inputs = app.inputs_with(parse_inputs(ctx.options.string("inputs")))
-        ref = check_ref(ctx.options.string("ref") or app.branch)
+        target = environments.target(app, ctx.options.string("env"))
+        inputs = target.app.inputs_with(parse_inputs(ctx.options.string("inputs")))
+        ref = check_ref(ctx.options.string("ref") or target.app.branch)
     except (InvalidApp, InvalidRef) as exc:
         return error(str(exc))
-    assert ctx.discord is not None
-    await runs.start(
-        ctx.services,
+    # The gate decides (lock, freeze, one at a time); the tracking message then follows
+    # the run, and webhooks own it.
+    return await launch_deploy(
+        ctx,
+        target,
         kind="deploy",
-        app=app,
-        workflow=app.workflow,
+        workflow=target.app.workflow,
         ref=ref,
         inputs=inputs,
-        actor=ctx.user_id,
-        interaction_token=ctx.interaction.token,
-        discord=ctx.discord,
+        override=ctx.options.string("override"),
     )
-    return KEEP  # the tracking message is in place, and webhooks now own it
 
 
 bot.autocomplete("deploy", "app")(suggest_apps)
+bot.autocomplete("deploy", "env")(suggest_environments)
 
 
 # -- /status ----------------------------------------------------------------------------------
@@ -117,6 +125,7 @@ async def status(ctx: Context) -> Message:
             )
             lines = [_run_line(WorkflowRun(raw), now) for raw in found[:count]]
             fields.append((f"{label} · {workflow}", "\n".join(lines) or "no runs yet"))
+    fields.append(await environments_field(ctx, app, live=True))
     last = history.recent(ctx.services.store, app.name, limit=1)
     if last:
         verdict = str(last[0].get("verdict")).upper()

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from orchestrator.apps import App, InvalidApp, get_app
 from orchestrator.commands.common import APP_OPTION, suggest_apps
-from orchestrator.deploys import history, runs
+from orchestrator.commands.deploying import launch_deploy
+from orchestrator.deploys import history
+from orchestrator.deploys.environments import primary
 from orchestrator.deploys.release import plan, promote_refusal, render, rollback_refusal
 from orchestrator.discord.access import Access
-from orchestrator.discord.context import KEEP, Context, Keep
+from orchestrator.discord.context import Context, Keep
 from orchestrator.discord.messages import Message
 from orchestrator.discord.options import string
 from orchestrator.discord.tree import Bot
@@ -48,7 +50,7 @@ async def release(ctx: Context) -> Message:
     from orchestrator.discord.access import AccessPolicy
 
     try:
-        app = get_app(ctx.services, ctx.options.string("app"))
+        app = primary(get_app(ctx.services, ctx.options.string("app"))).app  # production's
     except InvalidApp as exc:
         return Message(content=f"⚠️ {exc}", ephemeral=True)
     deployed = await deployed_sha(ctx, app)
@@ -97,9 +99,11 @@ async def _launch(ctx: Context, kind: str) -> Message | Keep:
     if len(ctx.state) != 2 or ctx.state[1] == "none":
         return Message(content="⚠️ Nothing to do for that button.", ephemeral=True)
     try:
-        app = get_app(ctx.services, ctx.state[0])
+        # Promote and Roll back act on the app's production environment, through the gate.
+        target = primary(get_app(ctx.services, ctx.state[0]))
     except InvalidApp as exc:
         return Message(content=f"⚠️ {exc}", ephemeral=True)
+    app = target.app
     workflow = app.promote_workflow if kind == "promote" else app.rollback_workflow
     if not workflow:
         return Message(content=f"⚠️ No {kind} workflow configured for {app.name}.", ephemeral=True)
@@ -111,20 +115,10 @@ async def _launch(ctx: Context, kind: str) -> Message | Keep:
     if refused is not None:
         ctx.audit(f"release.{kind}", "refused", app=app.name, sha=sha[:12], reason=refused)
         return Message(content=f"⚠️ Not dispatched: {refused}.", ephemeral=True)
-    assert ctx.discord is not None
     ctx.trace(f"{kind} dispatched", sha=sha[:12])
-    await runs.start(
-        ctx.services,
-        kind="release",
-        app=app,
-        workflow=workflow,
-        ref=app.branch,
-        inputs={"sha": sha},
-        actor=ctx.user_id,
-        interaction_token=ctx.interaction.token,
-        discord=ctx.discord,
+    return await launch_deploy(
+        ctx, target, kind="release", workflow=workflow, ref=app.branch, inputs={"sha": sha}
     )
-    return KEEP
 
 
 @bot.component("release.promote", commands=["release"], defer=True, access=Access.DEPLOY, once=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 from orchestrator.apps import App, InvalidApp, apps_of, get_app
 from orchestrator.commands.common import APP_OPTION, error, suggest_apps
+from orchestrator.commands.deploying import environments_field
 from orchestrator.commands.diagnose import dispatch_diagnose
 from orchestrator.deploys import history
 from orchestrator.deploys.render import VERDICT_ICONS
@@ -167,6 +168,7 @@ async def history_(ctx: Context) -> Message:
                 f"🗂️ {app.name}: last verifications",
                 "\n".join(lines) or "No verifications yet: try /verify-latest.",
                 color=Color.BLUE,
+                fields=[await environments_field(ctx, app, live=False)],
             )
         ],
         ephemeral=True,

@@ -8,6 +8,7 @@ run as if it were still going (no Cancel); a cancelled one offers no Re-run eith
 
 from __future__ import annotations
 
+from orchestrator.deploys.environments import DEFAULT
 from orchestrator.deploys.tracking import Tracked
 from orchestrator.discord.messages import (
     ButtonStyle,
@@ -85,6 +86,8 @@ def render(tracked: Tracked) -> Message:
     if tracked.note:
         fields.append(("Note", tracked.note))
     title = f"{_KIND.get(tracked.kind, tracked.kind)} {tracked.app}"
+    if tracked.environment not in (None, DEFAULT):
+        title += f" → {tracked.environment}"
     footer = f"{tracked.repo} · {tracked.correlation}" + (
         f" · run {tracked.run_id}" if tracked.run_id else ""
     )

@@ -69,16 +69,27 @@ async def start(
     ref: str,
     inputs: dict[str, str],
     actor: str | None,
-    interaction_token: str,
+    interaction_token: str | None,
     discord: DiscordREST,
     followup: bool = False,
+    environment: str | None = None,
+    correlation: str | None = None,
+    token_expires_at: float | None = None,
+    posted: tuple[str, str] | None = None,
 ) -> Tracked:
     """Dispatch `workflow`, post the tracking message, remember both.
 
     The message is the deferred reply itself, or (`followup=True`, when the reply is
-    used for something else, like /diagnose's self-check) a follow-up message.
+    used for something else, like /diagnose's self-check) a follow-up message. A deploy
+    started later from the queue (`deploys.launch`) passes its own correlation id, when
+    its token lapses (`token_expires_at`), and the message it `posted` (channel id,
+    message id), which is edited with the bot token once the token no longer works.
     """
-    correlation = new_correlation_id()
+    correlation = correlation or new_correlation_id()
+    expires = time.time() + TOKEN_LIFETIME if token_expires_at is None else token_expires_at
+    token = interaction_token if interaction_token and time.time() < expires else None
+    if token is None and posted is None:
+        raise ValueError("a tracked run needs a live interaction token or a posted message")
     sent_inputs = dict(inputs)
     if app.correlation_input:
         sent_inputs[app.correlation_input] = correlation
@@ -90,9 +101,12 @@ async def start(
         actor=actor,
         correlation=correlation,
         workflow=workflow,
-        interaction_token=interaction_token,
-        token_expires_at=time.time() + TOKEN_LIFETIME,
+        environment=environment,
+        interaction_token=token,
+        token_expires_at=expires,
         followup=followup,
+        channel_id=posted[0] if posted else None,
+        message_id=posted[1] if posted else None,
     )
     async with services.github() as github:
         result = await github.dispatch_workflow(
@@ -103,12 +117,13 @@ async def start(
                 tracked, run_id=result.run_id, run_url=result.html_url, status="queued"
             )
         save(services.store, tracked)  # webhooks may arrive before we are done here
-        if followup:
-            message = await discord.create_followup(interaction_token, render(tracked).to_data())
+        if token is None:
+            assert posted is not None
+            message = await discord.edit_message(*posted, render(tracked).to_data(edit=True))
+        elif followup:
+            message = await discord.create_followup(token, render(tracked).to_data())
         else:
-            message = await discord.edit_original(
-                interaction_token, render(tracked).to_data(edit=True)
-            )
+            message = await discord.edit_original(token, render(tracked).to_data(edit=True))
         tracked = replace(
             tracked, channel_id=_str(message.get("channel_id")), message_id=_str(message.get("id"))
         )
@@ -158,15 +173,20 @@ async def publish(services: Clients, tracked: Tracked, discord: DiscordREST) -> 
 async def verify(services: Clients, tracked: Tracked) -> Tracked:
     """Run the verifier on the tracked run; record it; fold the verdict into the state."""
     from orchestrator.apps import InvalidApp, get_app
+    from orchestrator.deploys.environments import target
     from orchestrator.verification import verify as run_verifier
     from orchestrator.verification.report import to_json
 
     try:
         app = get_app(services, tracked.app)
+        if tracked.environment is not None:  # verify where it was deployed: its URLs
+            app = target(app, tracked.environment).app
     except InvalidApp as exc:
         return replace(tracked, note=f"could not verify: {exc}")
     report = await run_verifier(app, services, run_id=tracked.run_id)
     data = to_json(report)
+    if tracked.environment is not None:
+        data["environment"] = tracked.environment
     history.record(services.store, app.name, data)
     summary = _summary(data)
     return replace(tracked, verdict=str(data.get("verdict")).upper(), verdict_summary=summary)

@@ -51,6 +51,7 @@ class Tracked:
     actor: str | None
     correlation: str
     workflow: str | None = None  # what was dispatched: a file name (deploy.yml) or an id
+    environment: str | None = None  # the app's environment it deploys (`deploys.environments`)
     channel_id: str | None = None
     message_id: str | None = None
     interaction_token: str | None = None

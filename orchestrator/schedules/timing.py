@@ -24,6 +24,8 @@ Kind = Literal["interval", "daily", "weekly"]
 PROBES = "probes.run"
 DIGEST_DAILY = "digest.send-daily"
 DIGEST_WEEKLY = "digest.send-weekly"
+DEPLOY_WATCH = "deploys.watch"
+DEPLOY_WATCH_EVERY = 300  # lock reminders go out 10-15 minutes before a lock lapses
 DIGEST_GRACE = timedelta(hours=6)
 
 
@@ -116,6 +118,7 @@ def schedules(settings: Settings) -> tuple[Schedule, ...]:
             weekday=0,
             payload={"period": "weekly"},
         ),
+        Schedule(DEPLOY_WATCH, "deploys.watch", "interval", every=DEPLOY_WATCH_EVERY),
     )
 
 

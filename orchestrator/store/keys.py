@@ -197,6 +197,64 @@ def verification_prefix(app: str, on_day: str = "") -> str:
     return f"verification:{app}:{on_day}"
 
 
+# -- deploy safety: locks, freeze windows, one deploy at a time per environment ----------------
+
+DEPLOY_LOCK_PREFIX = "deploylock:"
+
+
+def deploy_lock(app: str, environment: str) -> str:
+    """The lock on one environment of an app (`/lock`); its TTL is the lock's."""
+    return f"deploylock:{app}:{environment}"
+
+
+def parse_deploy_lock(key: str) -> tuple[str, str]:
+    """`(app, environment)` of a `deploy_lock()` key (neither name holds a colon)."""
+    app, _, environment = _rest(key, DEPLOY_LOCK_PREFIX).partition(":")
+    return app, environment
+
+
+def lock_reminder(app: str, environment: str, expires_at: float) -> str:
+    """The claim that posts one reminder per lock expiry (a lock extended gets another)."""
+    return f"lockremind:{app}:{environment}:{stamp(expires_at)}"
+
+
+FREEZE_PREFIX = "freeze:"
+
+
+def freeze_window(name: str) -> str:
+    """A freeze window added with `/freeze add` (those in the config file are not stored)."""
+    return f"freeze:{name}"
+
+
+def deploy_slot(app: str, environment: str) -> str:
+    """The claim of the one deploy in flight in an environment of an app."""
+    return f"deployslot:{app}:{environment}"
+
+
+def deploy_slot_release(correlation: str) -> str:
+    """The claim that frees a finished deploy's slot once, however often its end arrives."""
+    return f"deployfree:{correlation}"
+
+
+DEPLOY_QUEUE_PREFIX = "deployq:"
+
+
+def deploy_queue(app: str, environment: str, at: float, request_id: str) -> str:
+    """A deploy waiting for its environment, time-sorted (to the microsecond): the queue's
+    order is the key order."""
+    return f"deployq:{app}:{environment}:{stamp(at, micros=True)}-{request_id}"
+
+
+def deploy_queue_prefix(app: str, environment: str) -> str:
+    return f"deployq:{app}:{environment}:"
+
+
+def parse_deploy_queue(key: str) -> tuple[str, str]:
+    """`(app, environment)` of a `deploy_queue()` key."""
+    app, _, rest = _rest(key, DEPLOY_QUEUE_PREFIX).partition(":")
+    return app, rest.partition(":")[0]
+
+
 # -- probes -----------------------------------------------------------------------------------
 
 

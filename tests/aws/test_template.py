@@ -286,6 +286,7 @@ SCHEDULES = {
     "digest.send-daily": "cron(0 ${DigestHourUtc} * * ? *)",
     "digest.send-weekly": "cron(0 ${DigestHourUtc} ? * MON *)",
     "jobs.retry": "rate(2 minutes)",  # the retry sweep: no parameter, no slot of its own
+    "deploys.watch": "rate(5 minutes)",  # lock reminders and waiting deploys: no parameter
 }
 
 
@@ -316,7 +317,9 @@ def test_eventbridge_schedules_invoke_the_function_with_their_slot(
     assert set(found) == {s.name for s in schedules(Settings())} | {SWEEP}, "names the code knows"
     for name, props in found.items():
         expression = props["ScheduleExpression"]
-        assert (expression if name == SWEEP else expression["Fn::Sub"]) == SCHEDULES[name]
+        assert (expression if isinstance(expression, str) else expression["Fn::Sub"]) == SCHEDULES[
+            name
+        ]
         assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
         assert props.get("ScheduleExpressionTimezone", "UTC") == "UTC"
         retry = props["RetryPolicy"]

@@ -47,6 +47,18 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "run": (keys.run("web", T, 7, 1), f"runlog:web:{STAMP}-7.1"),
     "relay": (keys.relay("0a1b2c3d4e5f"), "relay:0a1b2c3d4e5f"),
     "relay_sent": (keys.relay_sent("0a1b2c3d4e5f"), "relaysent:0a1b2c3d4e5f"),
+    "deploy_lock": (keys.deploy_lock("web", "production"), "deploylock:web:production"),
+    "lock_reminder": (
+        keys.lock_reminder("web", "production", T),
+        f"lockremind:web:production:{STAMP}",
+    ),
+    "freeze_window": (keys.freeze_window("xmas"), "freeze:xmas"),
+    "deploy_slot": (keys.deploy_slot("web", "production"), "deployslot:web:production"),
+    "deploy_slot_release": (keys.deploy_slot_release("orc-0123abcd"), "deployfree:orc-0123abcd"),
+    "deploy_queue": (
+        keys.deploy_queue("web", "production", T + 0.25, "q1a2b3"),
+        "deployq:web:production:20261129T040230.250000Z-q1a2b3",
+    ),
     "button_press": (
         keys.button_press("1300000000000000001", "release.promote:web:abc1234"),
         "press:1300000000000000001:release.promote:web:abc1234",
@@ -116,6 +128,10 @@ PREFIXED: list[tuple[str, str]] = [
     (keys.incident("web", "api", T), keys.incident_prefix("web")),
     (keys.run("web", T, 7, 1), keys.run_prefix("web")),
     (keys.run("web", T, 7, 1), keys.run_prefix("web", keys.day(T))),
+    (keys.deploy_lock("web", "prod"), keys.DEPLOY_LOCK_PREFIX),
+    (keys.freeze_window("xmas"), keys.FREEZE_PREFIX),
+    (keys.deploy_queue("web", "prod", T, "q"), keys.DEPLOY_QUEUE_PREFIX),
+    (keys.deploy_queue("web", "prod", T, "q"), keys.deploy_queue_prefix("web", "prod")),
 ]
 
 
@@ -132,6 +148,9 @@ def test_prefixes_do_not_reach_into_other_apps_or_collections() -> None:
     for other in (keys.job_run("x", 1), keys.job_state("acme/web", 1)):
         assert not other.startswith(keys.JOB_PREFIX)
     assert not keys.probe_state("web", "api").startswith(keys.probe_prefix("web", "api"))
+    assert not keys.deploy_queue("web", "production", T, "q").startswith(
+        keys.deploy_queue_prefix("web", "prod")
+    )
 
 
 # -- round trips ------------------------------------------------------------------------------
@@ -161,6 +180,8 @@ def test_subscriptions_app_overrides_and_probe_states_round_trip() -> None:
         "_orchestrator",
         "self",
     )
+    assert keys.parse_deploy_lock(keys.deploy_lock("web-2", "prod_eu")) == ("web-2", "prod_eu")
+    assert keys.parse_deploy_queue(keys.deploy_queue("web", "prod", T, "q1")) == ("web", "prod")
 
 
 @pytest.mark.parametrize(
@@ -192,8 +213,9 @@ TIMES = [1_000_000_000.0, 1_000_000_001.0, 1_000_000_010.0, 1_699_999_999.0, T, 
         lambda at: keys.incident("web", "zzz", at),
         lambda at: keys.run("web", at, 999, 9),
         lambda at: keys.retry(at, "z"),
+        lambda at: keys.deploy_queue("web", "prod", at, "zzzzzz"),
     ],
-    ids=["audit", "verification", "probe", "incident", "run", "retry"],
+    ids=["audit", "verification", "probe", "incident", "run", "retry", "deploy_queue"],
 )
 def test_time_sorted_keys_sort_by_time(build: Callable[[float], str]) -> None:
     built = [build(at) for at in TIMES]

@@ -1,0 +1,469 @@
+"""Launching a deploy safely: ask the gate, take the environment's slot or queue, dispatch.
+
+Every path that dispatches a deploy goes through `submit`: `/deploy`, and `/release`'s
+Promote and Roll back buttons. It plans (`gate.plan_deploy`: lock, freeze, queue), refuses
+with the plan's reason, and otherwise either starts the deploy at once or leaves it waiting
+in the environment's queue (or, with `queue = "refuse"`, refuses while one is in flight).
+
+No deploy is left waiting forever, and never two run at once:
+* only the holder of the environment's slot (the store's `claim`) dispatches;
+* `pump` is the one way a queued deploy starts: claim the slot, take the first in line,
+  check it again against the gate (a lock or a freeze may have come since it was queued),
+  dispatch it; a deploy that may not go is told so and the next one is tried;
+* whoever queues a deploy pumps afterwards, and whoever frees the slot (`finished`, when a
+  tracked run has completed and been verified) pumps too. A pump that finds nothing to
+  start frees the slot and looks at the queue once more, so a deploy queued between its
+  look and its release is seen either by it or by the queuer's own pump;
+* the deploy watch (`watch`, every few minutes) pumps environments whose slot lapsed with
+  deploys still waiting, and posts the lock reminders.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from orchestrator.apps import App, InvalidApp, apps_of, get_app
+from orchestrator.deploys import freezes, gate, locks, queue
+from orchestrator.deploys.environments import Target, all_targets, target
+from orchestrator.deploys.queue import DeployRequest, InFlight
+from orchestrator.deploys.tracking import TOKEN_LIFETIME, Tracked, new_correlation_id
+from orchestrator.discord.messages import Color, Message, embed
+from orchestrator.store import keys
+
+if TYPE_CHECKING:
+    from orchestrator.clients import Clients
+    from orchestrator.discord.rest import DiscordREST
+
+log = logging.getLogger(__name__)
+
+WATCH_JOB = "deploys.watch"  # lock reminders and stranded queues, every few minutes
+MAX_STARTS = 20  # deploys one pump may try (each refused one is told why) before it stops
+
+
+@dataclass(frozen=True)
+class Started:
+    tracked: Tracked
+
+
+@dataclass(frozen=True)
+class Queued:
+    position: int
+    in_flight: InFlight | None
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The dispatch itself failed (GitHub said no): the asker's handler re-raises it."""
+
+    error: Exception
+
+
+Outcome = Started | Queued | Refused | Failed
+
+
+def request_for(
+    target_: Target,
+    *,
+    kind: str,
+    workflow: str,
+    ref: str,
+    inputs: dict[str, str],
+    actor: str | None,
+    interaction_token: str,
+    override: str | None = None,
+) -> DeployRequest:
+    return DeployRequest(
+        app=target_.app.name,
+        environment=target_.environment.name,
+        kind=kind,
+        workflow=workflow,
+        ref=ref,
+        inputs=inputs,
+        actor=actor,
+        override=(override or "").strip()[: gate.MAX_OVERRIDE] or None,
+        interaction_token=interaction_token,
+        token_expires_at=time.time() + TOKEN_LIFETIME,
+    )
+
+
+def plan(
+    services: Clients,
+    target_: Target,
+    request: DeployRequest,
+    *,
+    is_admin: bool,
+    holding_slot: bool = False,
+    now: float | None = None,
+) -> gate.DeployPlan:
+    """`gate.plan_deploy` with what the store and the config file say now."""
+    at = time.time() if now is None else now
+    store = services.store
+    app, env = target_.app.name, target_.environment.name
+    return gate.plan_deploy(
+        target_,
+        kind=request.kind,
+        workflow=request.workflow,
+        ref=request.ref,
+        inputs=request.inputs,
+        actor=request.actor,
+        is_admin=is_admin,
+        override=request.override,
+        lock=locks.get(store, app, env),
+        windows=freezes.load(services),
+        in_flight=None if holding_slot else queue.in_flight(store, app, env),
+        waiting=0 if holding_slot else len(queue.waiting(store, app, env)),
+        now=at,
+    )
+
+
+async def submit(
+    services: Clients,
+    target_: Target,
+    request: DeployRequest,
+    discord: DiscordREST,
+    *,
+    is_admin: bool,
+) -> tuple[gate.DeployPlan, Outcome]:
+    """Plan `request` and start it, queue it, or refuse it. A failed dispatch raises.
+
+    The request's message is the asker's deferred reply: a started deploy turns it into
+    the tracked run; a queued one shows "waiting" and its place in line (`waiting_message`).
+    """
+    planned = plan(services, target_, request, is_admin=is_admin)
+    if not planned.allowed:
+        assert planned.refusal is not None
+        return planned, Refused(planned.refusal)
+    if planned.freeze.override is None:
+        request = replace(request, override=None)  # only an admin's override, during a freeze
+    if target_.environment.queue == "refuse":
+        outcome = await _start_alone(services, target_, request, discord, is_admin=is_admin)
+    else:
+        outcome = await _queue_and_pump(services, target_, request, discord)
+    if isinstance(outcome, Failed):
+        raise outcome.error
+    return planned, outcome
+
+
+async def _start_alone(
+    services: Clients,
+    target_: Target,
+    request: DeployRequest,
+    discord: DiscordREST,
+    *,
+    is_admin: bool,
+) -> Outcome:
+    """`queue = "refuse"`: take the slot or say who holds it."""
+    outcome = await _start_if_free(services, target_, request, discord)
+    if outcome is not None:
+        return outcome
+    again = plan(services, target_, request, is_admin=is_admin)
+    return Refused(again.refusal or "another deploy just started there: try again soon")
+
+
+async def _start_if_free(
+    services: Clients, target_: Target, request: DeployRequest, discord: DiscordREST
+) -> Outcome | None:
+    """Dispatch at once if the slot is free (None if it is not)."""
+    store = services.store
+    if not queue.claim(store, request):
+        return None
+    outcome = await _dispatch(services, target_, request, discord)
+    if not isinstance(outcome, Started) or outcome.tracked.run_id is None:
+        queue.release(store, request.app, request.environment)  # nothing to follow: free
+        await pump(services, request.app, request.environment, discord)
+    return outcome
+
+
+async def _queue_and_pump(
+    services: Clients, target_: Target, request: DeployRequest, discord: DiscordREST
+) -> Outcome:
+    """`queue = "queue"`: start at once when nothing is in flight or waiting, else join
+    the queue and pump (which may well start this very request)."""
+    store = services.store
+    if not queue.waiting(store, request.app, request.environment):
+        # Nobody waits: no message saying "waiting" for a deploy that is not. (A deploy
+        # queued between this look and the claim is overtaken, never stranded: the slot's
+        # holder pumps when it finishes.)
+        outcome = await _start_if_free(services, target_, request, discord)
+        if outcome is not None:
+            return outcome
+    token = request.interaction_token
+    assert token is not None
+    posted = await discord.edit_original(
+        token, waiting_message(target_, request, None, None).to_data(edit=True)
+    )
+    channel, message = posted.get("channel_id"), posted.get("id")
+    request = replace(
+        request,
+        channel_id=str(channel) if channel else None,
+        message_id=str(message) if message else None,
+    )
+    try:
+        queue.enqueue(store, request)
+    except queue.QueueFull as exc:
+        return Refused(f"🚦 {target_.label}: {exc}; try again later.")
+    outcomes = await pump(services, request.app, request.environment, discord, mine=request.id)
+    if request.id in outcomes:
+        return outcomes[request.id]
+    place = queue.position(store, request.app, request.environment, request.id)
+    if place is None:  # started (or dropped) by another pump meanwhile: it says so itself
+        return Queued(0, None)
+    return Queued(place, queue.in_flight(store, request.app, request.environment))
+
+
+async def pump(
+    services: Clients,
+    app: str,
+    environment: str,
+    discord: DiscordREST,
+    *,
+    mine: str | None = None,
+) -> dict[str, Outcome]:
+    """Start the first deploy waiting for `app`/`environment` if the environment is free.
+
+    Returns what became of each request it took from the queue, by request id. The
+    request `mine` belongs to the caller, who shows its outcome; every other request's
+    message is updated here.
+    """
+    store = services.store
+    outcomes: dict[str, Outcome] = {}
+    tries = 0
+    while tries < MAX_STARTS:
+        entries = queue.waiting(store, app, environment)
+        if not entries:
+            return outcomes
+        if not queue.claim(store, entries[0][1]):
+            return outcomes  # a deploy is in flight: its end pumps again
+        started = False
+        for key, request in entries:
+            if tries >= MAX_STARTS:
+                break
+            tries += 1
+            queue.take(store, key)
+            outcome = await _start_queued(services, request, discord, mine=request.id == mine)
+            outcomes[request.id] = outcome
+            if isinstance(outcome, Started) and outcome.tracked.run_id is not None:
+                started = True
+                break
+        if started:
+            return outcomes
+        queue.release(store, app, environment)  # nothing in flight: free, then look again
+    return outcomes
+
+
+async def _start_queued(
+    services: Clients, request: DeployRequest, discord: DiscordREST, *, mine: bool
+) -> Outcome:
+    """Check a request taken from the queue against the gate again, and dispatch it."""
+    try:
+        target_: Target | None = target(get_app(services, request.app), request.environment)
+        assert target_ is not None
+        refusal = plan(
+            services,
+            target_,
+            request,
+            is_admin=request.override is not None,  # kept only when an admin gave it
+            holding_slot=True,
+        ).refusal
+    except (InvalidApp, freezes.InvalidFreeze) as exc:
+        target_, refusal = None, f"⚠️ {exc}"
+    if target_ is None or refusal is not None:
+        text = refusal or "⚠️ not started"
+        if not mine:
+            await _tell(discord, request, f"{text}\n(This deploy was waiting: not started.)")
+        return Refused(text)
+    outcome = await _dispatch(services, target_, request, discord)
+    if isinstance(outcome, Failed) and not mine:
+        error = f"{type(outcome.error).__name__}: {outcome.error}"
+        await _tell(discord, request, f"⚠️ This deploy was waiting, and failed to start: {error}")
+    return outcome
+
+
+async def _dispatch(
+    services: Clients, target_: Target, request: DeployRequest, discord: DiscordREST
+) -> Outcome:
+    """Dispatch `request` from the slot this process holds, as a tracked run."""
+    from orchestrator.deploys import runs
+
+    store = services.store
+    correlation = new_correlation_id()
+    queue.occupy(store, request, correlation)
+    posted = (
+        (request.channel_id, request.message_id)
+        if request.channel_id and request.message_id
+        else None
+    )
+    try:
+        tracked = await runs.start(
+            services,
+            kind=request.kind,
+            app=target_.app,
+            workflow=request.workflow,
+            ref=request.ref,
+            inputs=dict(request.inputs),
+            actor=request.actor,
+            interaction_token=request.interaction_token,
+            discord=discord,
+            environment=request.environment,
+            correlation=correlation,
+            token_expires_at=request.token_expires_at,
+            posted=posted,
+        )
+    except Exception as exc:  # GitHub refused the dispatch: the environment is not busy
+        log.warning(
+            "deploy dispatch failed",
+            extra={"app": request.app, "environment": request.environment, "error": repr(exc)},
+        )
+        return Failed(exc)
+    released = locks.after_dispatch(store, request.app, request.environment, request.actor)
+    if released is not None:
+        log.info("one-deploy lock spent", extra={"app": request.app, "owner": released.owner})
+    return Started(tracked)
+
+
+async def _tell(discord: DiscordREST, request: DeployRequest, text: str) -> None:
+    """Replace a waiting request's message with `text` (token while it lives, else bot)."""
+    data = Message(content=text).to_data(edit=True)
+    try:
+        if request.interaction_token and time.time() < request.token_expires_at:
+            await discord.edit_original(request.interaction_token, data)
+        elif request.channel_id and request.message_id:
+            await discord.edit_message(request.channel_id, request.message_id, data)
+    except Exception as exc:  # the message is gone: the audit and the log still have it
+        log.warning("could not update a waiting deploy's message", extra={"error": repr(exc)})
+
+
+async def finished(services: Clients, tracked: Tracked, discord: DiscordREST) -> bool:
+    """A tracked run ended (and was verified): free its environment, start the next one.
+    Once per run, however often its end is delivered; True when it freed the slot."""
+    if tracked.environment is None or not tracked.finished:
+        return False
+    freed = queue.release_finished(
+        services.store, tracked.app, tracked.environment, tracked.correlation
+    )
+    if freed:
+        await pump(services, tracked.app, tracked.environment, discord)
+    return freed
+
+
+# -- the deploy watch -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Watched:
+    reminded: int
+    pumped: int
+
+
+async def watch(services: Clients, now: float | None = None) -> Watched:
+    """Remind the channels of locks about to lapse; restart queues nobody is pumping."""
+    at = time.time() if now is None else now
+    store = services.store
+    reminded = pumped = 0
+    try:
+        apps = apps_of(services)
+    except Exception as exc:  # a broken config file must not stop reminders of other apps
+        log.warning("deploy watch: apps not loaded", extra={"error": repr(exc)})
+        apps = {}
+    channels = {
+        (t.app.name, t.environment.name): t.app.channel_id for t in _targets_of(apps.values())
+    }
+    async with services.discord_rest() as discord:
+        for lock in locks.due_reminders(locks.everything(store), at):
+            channel = channels.get((lock.app, lock.environment)) or (
+                apps[lock.app].channel_id if lock.app in apps else None
+            )
+            if channel is None:
+                log.info("lock reminder skipped: no channel", extra={"app": lock.app})
+                continue
+            claim = keys.lock_reminder(lock.app, lock.environment, lock.expires_at)
+            if not store.claim(claim, ttl=2 * 24 * 3600):
+                continue
+            await discord.create_message(channel, reminder_message(lock, at).to_data())
+            reminded += 1
+        for app, environment in sorted(queue.queued_environments(store)):
+            if queue.in_flight(store, app, environment) is None:
+                await pump(services, app, environment, discord)
+                pumped += 1
+    return Watched(reminded, pumped)
+
+
+def _targets_of(apps: Iterable[App]) -> list[Target]:
+    """Every environment of every app whose environments read well (one broken app's
+    config must not stop the others' reminders)."""
+    found: list[Target] = []
+    for app in apps:
+        try:
+            found.extend(all_targets({app.name: app}))
+        except InvalidApp:
+            continue
+    return found
+
+
+# -- messages ---------------------------------------------------------------------------------
+
+
+def waiting_message(
+    target_: Target, request: DeployRequest, place: int | None, in_flight: InFlight | None
+) -> Message:
+    """A deploy waiting for its environment: its place in line and what it waits for."""
+    from orchestrator.deploys.gate import describe_in_flight
+
+    line = f"🕒 waiting: #{place} in line" if place else "🕒 waiting for the environment"
+    if in_flight is not None:
+        line += f", behind {describe_in_flight(in_flight, time.time())}"
+    fields: list[tuple[str, str] | tuple[str, str, bool]] = [
+        ("Ref", request.ref, True),
+        ("By", f"<@{request.actor}>" if request.actor else "?", True),
+    ]
+    return Message(
+        embeds=[
+            embed(
+                f"🚀 Deploy {target_.label}",
+                line + "\nIt starts by itself when the deploy in flight has finished.",
+                color=Color.GREY,
+                fields=fields,
+            )
+        ]
+    )
+
+
+def reminder_message(lock: locks.Lock, now: float) -> Message:
+    """The channel reminder before a lock lapses; it pings the owner (only them)."""
+    return Message(
+        content=(
+            f"⏰ <@{lock.owner}>, your lock on **{lock.app}/{lock.environment}** "
+            f"(“{lock.reason}”) lapses in {_left(lock, now)}. `/lock` again to keep it, "
+            "`/unlock` when you are done."
+        ),
+        allowed_mentions={"parse": [], "users": [lock.owner]},
+    )
+
+
+def _left(lock: locks.Lock, now: float) -> str:
+    from orchestrator.text import duration
+
+    return duration(max(0.0, lock.expires_at - now))
+
+
+def override_message(plan_: gate.DeployPlan, actor: str | None) -> Message:
+    """The channel announcement of a deploy during a freeze (an admin's override)."""
+    freeze = plan_.freeze.freeze
+    assert freeze is not None
+    return Message(
+        content=(
+            f"🧊⚠️ <@{actor or '?'}> is deploying **{plan_.target.label}** during the freeze "
+            f"**{freeze.window.name}** (until "
+            f"{freezes.local_time(freeze.ends_at, freeze.window.timezone)}): "
+            f"“{plan_.freeze.override}”"
+        )
+    )
