@@ -24,6 +24,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.cli.arguments import seconds, whole
 from orchestrator.config import Env, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -32,7 +33,9 @@ if TYPE_CHECKING:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument(
+        "--port", type=whole(0, 65535), default=8000, help="port (default 8000; 0: any free one)"
+    )
     parser.add_argument("--reload", action="store_true", help="restart on code changes")
     parser.add_argument(
         "--stand-ins",
@@ -44,21 +47,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # Defaults are None, read from settings in `run`: building the parser loads no settings.
     parser.add_argument(
         "--limit-concurrency",
-        type=int,
+        type=whole(1),
         metavar="N",
         help="connections plus requests in progress before new requests get 503 "
         "(default: ORCHESTRATOR_LIMIT_CONCURRENCY, 100)",
     )
     parser.add_argument(
         "--keep-alive-timeout",
-        type=int,
+        type=whole(1),
         metavar="SECONDS",
         help="close an idle keep-alive connection after this long "
         "(default: ORCHESTRATOR_KEEP_ALIVE_TIMEOUT, 5)",
     )
     parser.add_argument(
         "--header-timeout",
-        type=float,
+        type=seconds(0, allow_minimum=False),
         metavar="SECONDS",
         help="close a connection that has not sent a complete request head this long after "
         "connecting or after its previous answer (default: ORCHESTRATOR_HEADER_TIMEOUT, 10)",

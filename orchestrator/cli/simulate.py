@@ -12,6 +12,19 @@ only if the deploy succeeded and was verified.
     orchestrator simulate "/deploy app:demo"
     orchestrator simulate "/deploy app:?de" --autocomplete
     orchestrator simulate --component deploy.cancel:123456
+
+Options are name:value words after the command. Quote a value that has spaces, and
+quote the whole command line for your shell:
+
+    orchestrator simulate "/deploy app:web ref:'release 2.1'"
+    orchestrator simulate '/relay-send channel:123 message:"hello there"'
+    orchestrator simulate "/help command:'config set'"
+
+Values are checked as Discord checks them before sending: required options, types,
+min/max, lengths and choices come from the command's registration (see
+/help command:<name>). Mark the option being typed with ? for suggestions:
+
+    orchestrator simulate "/deploy app:?we" --autocomplete
 """
 
 from __future__ import annotations
@@ -22,6 +35,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.cli.arguments import http_url, seconds, snowflake, whole
 from orchestrator.config import DEV_DISCORD_CAPTURE_PORT, DEV_USER_ID, load_settings
 
 if TYPE_CHECKING:
@@ -33,15 +47,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("command", nargs="?", help='the command line, e.g. "/status app:web"')
     parser.add_argument(
         "--url",
+        type=http_url,
         help="the service's base URL (default: the dev server running for this checkout, "
         "else http://127.0.0.1:8000)",
     )
-    parser.add_argument("--user", default=DEV_USER_ID, help="invoking user id")
+    parser.add_argument("--user", type=snowflake, default=DEV_USER_ID, help="invoking user id")
     parser.add_argument("--username", default="dev", help="invoking user name")
-    parser.add_argument("--roles", default="", help="comma-separated role ids of the invoker")
-    parser.add_argument("--guild", default="100000000000000010", help="guild id")
+    parser.add_argument(
+        "--roles", type=role_ids, default="", help="comma-separated role ids of the invoker"
+    )
+    parser.add_argument("--guild", type=snowflake, default="100000000000000010", help="guild id")
     parser.add_argument("--dm", action="store_true", help="invoke from a DM (no guild)")
-    parser.add_argument("--channel", default="100000000000000020", help="channel id")
+    parser.add_argument(
+        "--channel", type=snowflake, default="100000000000000020", help="channel id"
+    )
     parser.add_argument(
         "--autocomplete",
         action="store_true",
@@ -51,6 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modal", metavar="CUSTOM_ID", help="submit a modal instead")
     parser.add_argument(
         "--field",
+        type=modal_field,
         action="append",
         default=[],
         metavar="KEY=VALUE",
@@ -58,27 +78,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--capture-port",
-        type=int,
+        type=whole(1, 65535),
         help="run a Discord stand-in on this port to receive follow-ups (default: read them "
         f"from the dev server's stand-in, else listen on {DEV_DISCORD_CAPTURE_PORT})",
     )
     parser.add_argument(
-        "--wait", type=float, default=30.0, help="seconds to wait for a deferred follow-up"
+        "--wait", type=seconds(0), default=30.0, help="seconds to wait for a deferred follow-up"
     )
     parser.add_argument(
         "--deploy-wait",
-        type=float,
+        type=seconds(0),
         default=600.0,
         help="/deploy: seconds to wait for its message to be final (verified or failed)",
     )
     parser.add_argument(
         "--linger",
-        type=float,
+        type=seconds(0),
         default=1.5,
         help="keep listening this many seconds after the last follow-up "
         "(e.g. while replaying a deploy's webhooks)",
     )
     parser.add_argument("--json", action="store_true", help="print raw JSON")
+
+
+def role_ids(value: str) -> str:
+    """Comma-separated role ids (snowflakes), or nothing."""
+    for part in (p.strip() for p in value.split(",")):
+        if part:
+            snowflake(part)
+    return value
+
+
+def modal_field(value: str) -> str:
+    """KEY=VALUE: a modal field as the form would submit it."""
+    key, sep, _ = value.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"wants KEY=VALUE, got {value!r}")
+    return value
 
 
 def build_payload(args: argparse.Namespace, application_id: str) -> dict[str, Any]:

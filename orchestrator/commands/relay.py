@@ -143,6 +143,8 @@ async def relay_confirm(ctx: Context) -> Update:
             error=str(exc)[:200],
         )
         store.delete(keys.relay_sent(relay_id))  # let the admin try again
+        if getattr(type(exc), "upstream", None) is None:  # our missing bot token, not Discord
+            return Update(Message(content=ctx.say("not_configured", error=str(exc))[:300]))
         return Update(Message(content=f"💥 Discord refused it: {exc}"[:300]))
     store.delete(keys.relay(relay_id))
     ctx.audit(

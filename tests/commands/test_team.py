@@ -591,3 +591,20 @@ def test_a_roll_back_to_what_production_runs_dispatches_nothing(world: Any) -> N
     pressed = press(services, f"release.rollback:web:{OLD}", user=DEPLOYER)  # OLD runs
     assert not github.calls("POST", ROLLBACK)
     assert "nothing to roll back" in _refused_and_audited(services, pressed, "release.rollback")
+
+
+def test_a_relay_without_a_bot_token_says_what_to_set_not_that_discord_refused(
+    world: Any,
+) -> None:
+    """Our missing configuration is ours: the answer names what to set, never "Discord
+    refused it" (Discord was never asked)."""
+    services, discord, _ = world
+    untokened = Services(services.settings.model_copy(update={"discord_bot_token": None}))
+    try:
+        preview = command(untokened, "/relay-send channel:4242 message:hello")
+        done = press(untokened, buttons(preview)["Send"]["custom_id"])
+        text = str(sent(discord, done["_token"])[-1].body)
+        assert "Not set up yet" in text and "Discord refused" not in text
+        assert not [r for r in discord.requests if r.path == "/channels/4242/messages"]
+    finally:
+        untokened.close()
