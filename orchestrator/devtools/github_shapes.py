@@ -505,8 +505,11 @@ def deployment(urls: Urls, found: Deployment) -> JSON:
 
 
 def deployment_status(urls: Urls, parent: Deployment, found: DeploymentStatus) -> JSON:
+    """The description types the URLs as `uri`, so a URL nobody gave is left out, except
+    `target_url`, which it requires: that one falls back to the repository's deployments
+    page."""
     api = f"{urls.repo_api}/deployments/{parent.id}"
-    return {
+    shape: JSON = {
         "url": f"{api}/statuses/{found.id}",
         "id": found.id,
         "node_id": node_id("DeploymentStatus", found.id),
@@ -514,14 +517,17 @@ def deployment_status(urls: Urls, parent: Deployment, found: DeploymentStatus) -
         "creator": user(urls, parent.creator),
         "description": found.description,
         "environment": parent.environment,
-        "target_url": found.log_url,
-        "log_url": found.log_url,
-        "environment_url": found.environment_url,
+        "target_url": found.log_url or f"{urls.repo_web}/deployments",
         "created_at": iso(found.created_at),
         "updated_at": iso(found.created_at),
         "deployment_url": api,
         "repository_url": urls.repo_api,
     }
+    if found.log_url:
+        shape["log_url"] = found.log_url
+    if found.environment_url:
+        shape["environment_url"] = found.environment_url
+    return shape
 
 
 def delivery_item(found: Delivery) -> JSON:
@@ -554,6 +560,57 @@ def rate_limit(remaining: int, reset: int) -> JSON:
     core = {"limit": 5000, "used": 5000 - remaining, "remaining": remaining, "reset": reset}
     idle = {"limit": 30, "used": 0, "remaining": 30, "reset": reset}
     return {"resources": {"core": core, "search": idle}, "rate": core}
+
+
+INSTALLATION_ID = 60_000_001
+STANDIN_APP_ID = 12_345  # any App id: the stand-in does not check the App's JWT
+_APP_PERMISSIONS = {
+    "actions": "write",
+    "checks": "read",
+    "contents": "read",
+    "deployments": "write",
+    "metadata": "read",
+    "pull_requests": "read",
+    "repository_hooks": "read",
+}
+
+
+def installation(urls: Urls) -> JSON:
+    """The App installed on the demo's owner (`GET /repos/{repo}/installation`)."""
+    created = "2026-01-05T09:00:00Z"
+    return {
+        "id": INSTALLATION_ID,
+        "account": user(urls, OWNER),
+        "repository_selection": "selected",
+        "access_tokens_url": f"{urls.api}/app/installations/{INSTALLATION_ID}/access_tokens",
+        "repositories_url": f"{urls.api}/installation/repositories",
+        "html_url": f"{urls.web}/organizations/{OWNER}/settings/installations/{INSTALLATION_ID}",
+        "app_id": STANDIN_APP_ID,
+        "client_id": "Iv1.0standin000000",
+        "target_id": _USER_IDS[OWNER],
+        "target_type": "Organization",
+        "permissions": dict(_APP_PERMISSIONS),
+        "events": ["workflow_job", "workflow_run"],
+        "created_at": created,
+        "updated_at": created,
+        "single_file_name": None,
+        "has_multiple_single_files": False,
+        "single_file_paths": [],
+        "app_slug": "orchestrator",
+        "suspended_by": None,
+        "suspended_at": None,
+        "contact_email": None,
+    }
+
+
+def installation_token(token: str, expires_at: float) -> JSON:
+    """`POST /app/installations/{id}/access_tokens`: an hour's token for the demo repo."""
+    return {
+        "token": token,
+        "expires_at": iso(expires_at),
+        "permissions": dict(_APP_PERMISSIONS),
+        "repository_selection": "selected",
+    }
 
 
 # -- webhooks ---------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from urllib.parse import parse_qs, quote, unquote
 
 from orchestrator.devtools import github_shapes as shapes
 from orchestrator.devtools.github_world import (
+    OWNER,
     REPO,
     REPO_ID,
     Delivery,
@@ -181,7 +182,26 @@ class GitHubStandIn:
     # -- runs and webhooks ------------------------------------------------------------------------
 
     def _drive(self, run_id: int) -> None:
-        """Move a run along in its own thread, one step every `self.step` seconds."""
+        """Move a run along in its own thread, one step every `self.step` seconds.
+
+        With `step` 0 the run finishes within the request that started it (its webhooks
+        still go out from a thread, in order), so a test needs no timing at all."""
+        if self.step <= 0:
+            with self._lock:
+                outgoing: list[tuple[str, dict[str, Any]]] = []
+                while not self.world.runs[run_id].finished:
+                    emits = self.world.tick(run_id)
+                    outgoing += [self._payload(run_id, emit) for emit in emits]
+
+            def send_all() -> None:
+                for event, payload in outgoing:
+                    self.deliver(event, payload)
+
+            sender = threading.Thread(target=send_all, daemon=True, name=f"github-run-{run_id}")
+            with self._lock:
+                self._drivers = [t for t in self._drivers if t.is_alive()] + [sender]
+            sender.start()
+            return
 
         def drive() -> None:
             while not self._stopping.wait(self.step):
@@ -280,10 +300,17 @@ class GitHubStandIn:
     def _route_table(self) -> list[tuple[str, re.Pattern[str], Handler]]:
         repo = r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
         runs = repo + r"/actions/runs/(?P<run>[^/]+)"
-        hooks = r"(?:" + repo[1:] + r"/hooks/(?P<hook>[^/]+)|^/app/hook)/deliveries"
+        # The demo's one hook, seen from its repository, from its owner (as an org hook),
+        # or as the App's own hook: every delivery is listed under each.
+        hooks = (
+            r"(?:" + repo[1:] + r"/hooks/(?P<hook>[^/]+)"
+            r"|^/orgs/(?P<org>[^/]+)/hooks/(?P<org_hook>[^/]+)|^/app/hook)/deliveries"
+        )
         table: list[tuple[str, str, Handler]] = [
             ("GET", r"^/rate_limit$", self._rate_limit),
             ("GET", repo + r"$", self._repository),
+            ("GET", repo + r"/installation$", self._installation),
+            ("POST", r"^/app/installations/(?P<installation>[^/]+)/access_tokens$", self._token),
             ("GET", repo + r"/actions/workflows$", self._workflows),
             ("GET", repo + r"/actions/workflows/(?P<wf>[^/]+)$", self._workflow),
             ("GET", repo + r"/actions/workflows/(?P<wf>[^/]+)/runs$", self._runs),
@@ -330,7 +357,10 @@ class GitHubStandIn:
             owner, name = match.groupdict().get("owner"), match.groupdict().get("repo")
             if owner is not None and f"{owner}/{name}".lower() != REPO:
                 return _error(404, "Not Found")
-            hook = match.groupdict().get("hook")
+            org = match.groupdict().get("org")
+            if org is not None and org.lower() != OWNER:
+                return _error(404, "Not Found")
+            hook = match.groupdict().get("hook") or match.groupdict().get("org_hook")
             if hook is not None and hook != str(HOOK_ID):
                 return _error(404, "Not Found")
             request.match = match
@@ -404,6 +434,16 @@ class GitHubStandIn:
 
     def _repository(self, request: Request) -> Answer:
         return Answer(200, shapes.repository(self.urls))
+
+    def _installation(self, request: Request) -> Answer:
+        return Answer(200, shapes.installation(self.urls))
+
+    def _token(self, request: Request) -> Answer:
+        """Any App JWT gets an hour's token: the stand-in checks no credential's content."""
+        if request.number("installation") != shapes.INSTALLATION_ID:
+            return _error(404, "Not Found")
+        token = "ghs_" + secrets.token_hex(18)
+        return Answer(201, shapes.installation_token(token, self.clock() + 3600))
 
     def _workflows(self, request: Request) -> Answer:
         workflows = [shapes.workflow(self.urls, wf) for wf in self.world.workflows.values()]
@@ -698,7 +738,7 @@ class GitHubStandIn:
                     payload = json.dumps(answer.body).encode()
                 headers = dict(answer.headers)
                 status = answer.status
-                if request.path.startswith(("/repos/", "/app/", "/rate_limit")):
+                if request.path.startswith(("/repos/", "/orgs/", "/app/", "/rate_limit")):
                     remaining, reset = standin._rate()
                     headers.update(
                         {

@@ -30,6 +30,10 @@ import httpx
 import pytest
 import rsa
 
+from orchestrator.devtools import github_shapes as standin_shapes
+from orchestrator.devtools.github_standin import HOOK_ID, GitHubStandIn
+from orchestrator.devtools.github_world import OWNER as STANDIN_OWNER
+from orchestrator.devtools.github_world import REPO as STANDIN_REPO
 from orchestrator.github.auth import AppAuth
 from orchestrator.github.client import DEPLOYMENT_STATES, GitHubClient
 from tests.support import github_objects as gh
@@ -83,8 +87,9 @@ class World:
     branch: str
     sha: str
     base: str  # a commit behind `sha`, for compare
-    run_id: int
+    run_id: int  # a finished run that failed: it can be re-run, all of it or its failures
     attempt: int
+    live_run_id: int  # a run not finished yet: it can be cancelled
     job_id: int
     deployment_id: int
     hook_id: int
@@ -110,6 +115,7 @@ def script_fake(fake: FakeGitHub) -> World:
         base=BASE_SHA,
         run_id=30433642,
         attempt=1,
+        live_run_id=30433642,
         job_id=399444496,
         deployment_id=42,
         hook_id=7,
@@ -245,8 +251,58 @@ def fake_github() -> Iterator[World]:
         yield script_fake(fake)
 
 
-# One entry per backend that claims GitHub's shapes. The local stand-in joins here.
-BACKENDS: dict[str, Callable[[], AbstractContextManager[World]]] = {"fake_github": fake_github}
+@contextmanager
+def github_standin() -> Iterator[World]:
+    """The local stand-in (`orchestrator/devtools/github_standin.py`) and its demo repository.
+
+    `step=0`: a dispatched or re-run run finishes within the request, so a re-run may follow
+    a re-run. One run is dispatched straight into the world and never driven, so it stays
+    queued for the cancel; one webhook is delivered (to the stand-in itself, which answers
+    404, as a receiver that moved would) so there is a delivery to list, get and redeliver.
+    """
+    with GitHubStandIn(step=0) as standin:
+        world = standin.world
+        head = world.branches["main"]
+        failed = next(
+            run for run in world.runs.values() if run.conclusion == "failure" and run.pull_number
+        )
+        queued = world.dispatch("deploy.yml", "main", {})
+        standin.webhook_url = f"{standin.url}/_webhooks"
+        delivery = standin.deliver(
+            "workflow_run",
+            standin_shapes.workflow_run_event(standin.urls, world, failed, "completed"),
+        )
+        standin.webhook_url = None  # redeliveries send nothing: no thread outlives the test
+        assert delivery is not None
+        deploy = world.workflows["deploy.yml"]
+        yield World(
+            url=standin.url,
+            repo=STANDIN_REPO,
+            workflow=deploy.file,
+            workflow_id=deploy.id,
+            workflow_name=deploy.name,
+            branch="main",
+            sha=head,
+            base=world.ancestors(head)[-1],
+            run_id=failed.id,
+            attempt=failed.attempt,
+            live_run_id=queued.id,
+            job_id=failed.jobs[0].id,
+            deployment_id=min(world.deployments),
+            hook_id=HOOK_ID,
+            org=STANDIN_OWNER,
+            org_hook_id=HOOK_ID,
+            delivery_id=delivery.id,
+            pull_number=failed.pull_number or 0,
+            installation_id=standin_shapes.INSTALLATION_ID,
+        )
+
+
+# One entry per backend that claims GitHub's shapes.
+BACKENDS: dict[str, Callable[[], AbstractContextManager[World]]] = {
+    "fake_github": fake_github,
+    "github_standin": github_standin,
+}
 
 
 # --- one case per endpoint method ------------------------------------------------------------
@@ -300,7 +356,7 @@ async def _find_workflow(g: GitHubClient, w: World) -> None:
 
 async def _dispatch(g: GitHubClient, w: World) -> None:
     details = await g.dispatch_workflow(w.repo, w.workflow, w.branch, {"correlation_id": "orc-1"})
-    assert details.run_id == w.run_id
+    assert details.run_id is not None and details.html_url  # a new run (ids differ by backend)
     await g.dispatch_workflow(w.repo, w.workflow, w.branch, {}, return_run_details=False)
 
 
@@ -392,7 +448,7 @@ CASES = [
     Case("rerun_failed_jobs", _rerun_failed, _ops("actions/re-run-workflow-failed-jobs")),
     Case(
         "cancel_run",
-        lambda g, w: g.cancel_run(w.repo, w.run_id),
+        lambda g, w: g.cancel_run(w.repo, w.live_run_id),
         _ops("actions/cancel-workflow-run"),
     ),
     Case("list_deployments", _list_deployments, _ops("repos/list-deployments")),
