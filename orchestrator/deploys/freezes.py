@@ -279,7 +279,11 @@ def _zone(name: str, timezone: Any) -> str:
     return timezone
 
 
-def _moment(name: str, what: str, value: Any, timezone: str) -> float:
+def _moment(name: str, what: str, value: Any, timezone: str, *, stored: bool = False) -> float:
+    # The store keeps a one-off window's moments as epoch seconds (`to_record`); a config
+    # file gives dates and times, never bare numbers.
+    if stored and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip())
@@ -344,8 +348,8 @@ def parse_window(
         return FreezeWindow(cron=cron, duration=length, **common)
     if data.get("start") is None or data.get("end") is None:
         raise InvalidFreeze(f"freeze {name}: give cron and duration, or start and end")
-    start = _moment(name, "start", data["start"], timezone)
-    end = _moment(name, "end", data["end"], timezone)
+    start = _moment(name, "start", data["start"], timezone, stored=stored)
+    end = _moment(name, "end", data["end"], timezone, stored=stored)
     if end <= start:
         raise InvalidFreeze(f"freeze {name}: end must be after start")
     return FreezeWindow(start=start, end=end, **common)

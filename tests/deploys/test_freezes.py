@@ -262,6 +262,20 @@ def test_windows_come_from_the_config_file_and_the_store(tmp_path: Path) -> None
         services.close()
 
 
+def test_a_stored_one_off_window_reads_back(tmp_path: Path) -> None:
+    """`/freeze add start:… end:…` stores epoch seconds; reading them back must not fail."""
+    services = Services(load_settings(ORCHESTRATOR_DATA_DIR=tmp_path))
+    try:
+        added = parse_window(
+            {"name": "xmas", "start": "2026-12-24T00:00", "end": "2026-12-27T00:00"}
+        )
+        freezes.add(services.store, added)
+        (found,) = freezes.stored(services.store)
+        assert (found.start, found.end, found.stored) == (added.start, added.end, True)
+    finally:
+        services.close()
+
+
 def test_the_description_of_a_window() -> None:
     assert window("0 18 * * 5", "62h", BERLIN).when() == (
         "cron `0 18 * * 5` for 2 d 14 h (Europe/Berlin)"
