@@ -176,7 +176,10 @@ def _press_key(interaction: Interaction) -> str:
     message_id = message.get("id") if isinstance(message, dict) else None
     # Without a message id (never from Discord) fall back to the channel: still once.
     anchor = message_id if isinstance(message_id, str) else f"ch{interaction.channel_id}"
-    return keys.button_press(anchor, interaction.custom_id or "")
+    # The route's name, not the whole custom id: extra `:state` crafted onto a press must not
+    # make a second, unclaimed key for the same button of the same message.
+    route = (interaction.custom_id or "").split(":", 1)[0]
+    return keys.button_press(anchor, route)
 
 
 def _claim_press(services: Clients, interaction: Interaction) -> dict[str, str] | None:

@@ -359,6 +359,10 @@ class Bot:
             raise ValueError(f"route {name!r} is declared twice")
         if not spec.commands:
             raise ValueError(f"route {name!r} must name the commands whose messages carry it")
+        if spec.once and not spec.defer:
+            # The claim is released when the deferred job fails; an immediate handler has no
+            # such path, so a failure would use the button up for good.
+            raise ValueError(f"route {name!r}: once=True needs defer=True")
         for command in spec.commands:
             check_name(command)
 

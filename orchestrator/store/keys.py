@@ -178,8 +178,9 @@ def notified(delivery_id: str, subscription_id: str) -> str:
 
 
 def tracked_run(repo: str, run_id: int) -> str:
-    """A deploy run followed in Discord, by its run id."""
-    return f"track:{repo}:{run_id}"
+    """A deploy run followed in Discord, by its run id. GitHub spells an owner/name as it
+    likes (`Acme/Web` in the config, `acme/web` in a webhook): the key does not care."""
+    return f"track:{repo.lower()}:{run_id}"
 
 
 def tracked_correlation(correlation: str) -> str:

@@ -475,6 +475,28 @@ def test_finding_07_five_simultaneous_presses_act_once(
         assert "<@9000000000000000" in answer["data"]["content"], "says who pressed first"
 
 
+def test_finding_07_extra_state_on_a_pressed_button_is_the_same_press(world: Any) -> None:
+    """A crafted custom id with extra `:state` names the same button of the same message:
+    it does not get a claim of its own (found by the final review)."""
+    services, _, github = world
+    from orchestrator.devtools.simulate import Invoker, component_interaction
+
+    def press_on_message(custom_id: str) -> dict[str, Any]:
+        raw = component_interaction(
+            custom_id, "1", Invoker(user_id=DEPLOYER), message_id="1300000000000000779"
+        )
+        return commands.answer(services, raw)
+
+    assert press_on_message(f"release.promote:web:{NEW}")["type"] == 6
+    for extra in (":x", ":y", "::", f":{NEW}"):
+        again = press_on_message(f"release.promote:web:{NEW}{extra}")
+        TALLY.tried()
+        assert again["type"] == 4, extra
+    calls = len(github.calls("POST", PROMOTE))
+    TALLY.duplicate(max(0, calls - 1))
+    assert calls == 1
+
+
 def test_finding_07_a_press_whose_action_failed_can_be_pressed_again(world: Any) -> None:
     services, _, github = world
     _tracked_run(services)

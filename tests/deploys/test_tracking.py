@@ -305,3 +305,16 @@ def test_a_retried_completion_still_verifies(
     stored = tracking.load(services.store, "acme/web", 7)
     assert stored is not None and stored.verdict == "PASS"
     services.close()
+
+
+def test_a_repository_spelled_differently_by_github_still_finds_its_run(tmp_path: Path) -> None:
+    """The config says `Acme/Web`, GitHub's webhooks say `acme/web`: the run found once by
+    its correlation id is found by its run id afterwards (found by the final review)."""
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    tracking.save(store, replace(BASE, repo="Acme/Web"))
+    first = tracking.load_for_event(store, run_event("requested", "queued"))
+    assert first is not None and first.run_id == 7
+    tracking.save(store, first)
+    later = tracking.load_for_event(store, run_event("in_progress", "in_progress"))
+    assert later is not None and later.run_id == 7
+    assert tracking.load(store, "acme/web", 7) is not None

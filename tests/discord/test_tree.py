@@ -133,6 +133,8 @@ def test_duplicates_are_refused() -> None:
         bot.component("btn", commands=["x"])
     with pytest.raises(ValueError, match="must name the commands"):
         bot.component("orphan", commands=[])
+    with pytest.raises(ValueError, match="once=True needs defer=True"):
+        bot.component("quick", commands=["x"], once=True)
 
 
 def test_autocomplete_needs_a_declared_option() -> None:
