@@ -20,10 +20,14 @@ JSON_PATH = ROOT / "docs" / "benchmarks.json"
 MD_PATH = ROOT / "docs" / "benchmarks.md"
 COMMAND = "make bench    # = .venv/bin/python -m bench --clean"
 
-# Thresholds of the goals (from the benchmarking issue).
-PING_VS_FLOOR = 0.7
+# Thresholds of the goals (the benchmarking issue's, tightened by the performance issue:
+# cold start no slower than the bare artifact, a deferred command cold within 1.2x of the
+# bare PING, PING at 0.8x the floor by both ratios, 500 durable deliveries a second).
+PING_VS_FLOOR = 0.8
 WARM_VS_BARE = 1.5
-COLD_VS_BARE = 1.2
+COLD_VS_BARE = 1.0
+DEFERRED_COLD_VS_BARE_PING = 1.2
+DELIVERIES_PER_SECOND = 500.0
 ACK_MAX_MS = 200.0  # below the 0.2 s job: the answer cannot have waited for a job
 ACK_SPREAD_MS = 20.0
 BIG_SECONDS = 10.0
@@ -84,7 +88,7 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     pair = _get(ours, "ratio_to_floor_per_rep", "median")
     shown = _both(ratio, ours.get("ratio_to_floor_per_rep"))
     add(
-        f"PING throughput ≥ {PING_VS_FLOOR}× the floor",
+        f"PING throughput ≥ {PING_VS_FLOOR}× the floor (ratio of medians and per-run pairs)",
         f"{shown}; {num(ours_rps)} vs {num(_get(ping, 'floor', 'rps', 'median'))} req/s",
         None if ratio is None else min(ratio, pair if pair is not None else ratio) >= PING_VS_FLOOR,
     )
@@ -111,10 +115,28 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     shown = _both(cold, cold_pairs)
     worst = max(cold, (cold_pairs or {}).get("median") or cold) if cold is not None else None
     add(
-        f"cold start within {COLD_VS_BARE}× the bare FastAPI artifact (compiled, wall)",
+        f"cold start (signed PING) ≤ {COLD_VS_BARE}× the bare FastAPI + Mangum artifact "
+        "(compiled, wall)",
         f"{shown}; {num(_get(sections, 'coldstart', 'median_wall_ms', 'ours'))} vs "
         f"{num(_get(sections, 'coldstart', 'median_wall_ms', 'bare'))} ms",
         None if worst is None else worst <= COLD_VS_BARE,
+    )
+    deferred_cold = _get(sections, "coldstart", "ratios", "wall_deferred_vs_bare_ping")
+    deferred_pairs = _get(sections, "coldstart", "ratios", "wall_deferred_vs_bare_ping_per_rep")
+    worst = (
+        max(deferred_cold, (deferred_pairs or {}).get("median") or deferred_cold)
+        if deferred_cold is not None
+        else None
+    )
+    add(
+        f"deferred slash command cold (type 5 answer) within {DEFERRED_COLD_VS_BARE_PING}× "
+        "the bare PING cold start",
+        f"{_both(deferred_cold, deferred_pairs)}; "
+        f"{num(_get(sections, 'coldstart', 'median_wall_ms', 'deferred'))} vs "
+        f"{num(_get(sections, 'coldstart', 'median_wall_ms', 'bare'))} ms"
+        if deferred_cold is not None
+        else "not measured in this run",
+        None if worst is None else worst <= DEFERRED_COLD_VS_BARE_PING,
     )
     acks = _get(sections, "deferred", "ack_ms") or {}
     if acks:
@@ -128,6 +150,13 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
     else:
         add("deferred ack independent of job length", "section did not run", None)
+    durable = _get(sections, "deliveries", "throughput", "sides", "ours", "per_second")
+    rate = _get(durable or {}, "median")
+    add(
+        f"durable GitHub deliveries ≥ {DELIVERIES_PER_SECOND:.0f}/s",
+        f"{cell(durable)} deliveries/s" if durable else "not measured in this run",
+        None if rate is None else rate >= DELIVERIES_PER_SECOND,
+    )
     big = _get(sections, "deliveries", "big") or {}
     seconds = _get(big, "seconds_to_2xx", "median")
     add(
