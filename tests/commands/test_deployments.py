@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pytest
 
 from orchestrator import audit
 from orchestrator.config import load_settings
-from orchestrator.deploys import history, tracking
+from orchestrator.deploys import history, launch, queue, tracking
 from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.devtools.simulate import Invoker, command_interaction, component_interaction
 from orchestrator.github.events import Event
@@ -293,8 +293,11 @@ def test_a_failed_verification_says_failure_and_offers_roll_back(world: World) -
     assert "Roll back to abcdef0" not in _buttons(shown)
     [entry] = _audited(world.services, "rollback")
     assert (entry["result"], entry["actor"], entry["sha"]) == ("started", DEPLOYER, GOOD[:12])
-    world.press("deploy.rollback:web:101")  # the same message, pressed again
-    assert len(world.github.calls("POST", ROLLBACK)) == 1, "once per message"
+    again = world.press("deploy.rollback:web:101")  # the same message, pressed again
+    assert again["type"] == 4 and "already" in str(again).lower(), "refused at once"
+    world.press("deploy.rollback:web:101", message="8")  # a copy of the button elsewhere
+    assert len(world.github.calls("POST", ROLLBACK)) == 1, "one rollback per failed run"
+    assert not queue.waiting(world.services.store, "web", "production"), "none waits either"
 
 
 def test_auto_rollback_rolls_back_once_even_when_the_end_is_delivered_twice(auto: World) -> None:
@@ -310,6 +313,19 @@ def test_auto_rollback_rolls_back_once_even_when_the_end_is_delivered_twice(auto
     assert entry["result"] == "started" and entry["sha"] == GOOD[:12]
     rolled = tracking.load(auto.services.store, "acme/web", 600)
     assert rolled is not None and rolled.kind == "rollback" and rolled.deployment_id == 1002
+    # A second container that read the failed run before the first said anything about
+    # its rollback (the end delivered twice at once): the claim stops it.
+    failed = tracking.load(auto.services.store, "acme/web", 101)
+    assert failed is not None and failed.rollback_note is not None
+    stale = replace(failed, rollback_note=None)
+
+    async def finish_again() -> None:
+        async with auto.services.discord_rest() as discord:
+            await launch.finished(auto.services, stale, discord)
+
+    asyncio.run(finish_again())
+    assert len(auto.github.calls("POST", ROLLBACK)) == 1, "once per failed run"
+    assert not queue.waiting(auto.services.store, "web", "production"), "none waits either"
 
 
 def test_a_failed_rollback_is_not_rolled_back_again(auto: World) -> None:
