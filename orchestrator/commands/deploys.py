@@ -221,6 +221,24 @@ async def _cancel(ctx: Context, app: App, tracked: tracking.Tracked) -> tracking
     )
 
 
+async def _roll_back(ctx: Context, app: App, tracked: tracking.Tracked) -> tracking.Tracked:
+    """Roll back to the last verified SHA, through the gate (`launch.roll_back`): the
+    rollback is tracked in a new message; this one says who started it (or why not)."""
+    from orchestrator.commands.deploying import is_admin
+    from orchestrator.deploys import launch
+
+    assert ctx.discord is not None
+    if not tracked.offers_rollback:
+        return replace(tracked, note="nothing to roll back here")
+    started, note = await launch.roll_back(
+        ctx.services, tracked, ctx.discord, actor=ctx.user_id, is_admin=is_admin(ctx)
+    )
+    where = {"app": app.name, "environment": tracked.environment or ""}
+    sha = (tracked.rollback_sha or "")[:12]
+    ctx.audit("rollback", "started" if started else "refused", sha=sha, note=note, **where)
+    return replace(tracked, rollback_note=note)
+
+
 @bot.component("deploy.verify", commands=TRACKED_BY, defer=True, access=Access.DEPLOY)
 async def press_verify(ctx: Context) -> Update | Message:
     return await _act_on_tracked(ctx, _verify_now)
@@ -234,3 +252,8 @@ async def press_rerun(ctx: Context) -> Update | Message:
 @bot.component("deploy.cancel", commands=TRACKED_BY, defer=True, access=Access.DEPLOY, once=True)
 async def press_cancel(ctx: Context) -> Update | Message:
     return await _act_on_tracked(ctx, _cancel)
+
+
+@bot.component("deploy.rollback", commands=TRACKED_BY, defer=True, access=Access.DEPLOY, once=True)
+async def press_rollback(ctx: Context) -> Update | Message:
+    return await _act_on_tracked(ctx, _roll_back)

@@ -237,6 +237,17 @@ def deploy_slot_release(correlation: str) -> str:
     return f"deployfree:{correlation}"
 
 
+def deployment_status(repo: str, deployment_id: int, state: str) -> str:
+    """The claim that posts one GitHub Deployment status per state, however often the
+    event that moves the run there is delivered."""
+    return f"deploystatus:{repo.lower()}:{deployment_id}:{state}"
+
+
+def auto_rollback(correlation: str) -> str:
+    """The claim that rolls a failed deploy (by its correlation id) back once, by itself."""
+    return f"autorollback:{correlation}"
+
+
 DEPLOY_QUEUE_PREFIX = "deployq:"
 
 

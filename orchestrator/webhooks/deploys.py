@@ -47,7 +47,7 @@ async def follow_run(event: Event, ctx: JobContext[Clients]) -> None:
             if (
                 tracked.finished
                 and tracked.verdict is None
-                and tracked.kind in ("deploy", "release")
+                and tracked.kind in tracking.VERIFIED_KINDS
             ):
                 tracked = await runs.verify(services, tracked)
                 tracking.save(store, tracked)

@@ -55,6 +55,11 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "freeze_window": (keys.freeze_window("xmas"), "freeze:xmas"),
     "deploy_slot": (keys.deploy_slot("web", "production"), "deployslot:web:production"),
     "deploy_slot_release": (keys.deploy_slot_release("orc-0123abcd"), "deployfree:orc-0123abcd"),
+    "deployment_status": (
+        keys.deployment_status("Acme/Web", 42, "success"),
+        "deploystatus:acme/web:42:success",
+    ),
+    "auto_rollback": (keys.auto_rollback("orc-0123abcd"), "autorollback:orc-0123abcd"),
     "deploy_queue": (
         keys.deploy_queue("web", "production", T + 0.25, "q1a2b3"),
         "deployq:web:production:20261129T040230.250000Z-q1a2b3",

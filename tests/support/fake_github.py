@@ -170,6 +170,52 @@ class FakeGitHub:
         )
         self.on("GET", blob, text, headers={"content-type": "text/plain"})
 
+    def deployments(self, repo: str, first_id: int = 1000) -> Callable[[], list[tuple[int, str]]]:
+        """Serve `POST /repos/{repo}/deployments` (a new id each time, 201) and each one's
+        `POST …/statuses`, in GitHub's shapes. Returns a function listing the statuses
+        posted so far as (deployment id, state), in order."""
+        from tests.support import github_objects as gh
+
+        ids = iter(range(first_id, first_id + 10_000))
+        base = f"/repos/{repo}/deployments"
+
+        def create(recorded: Recorded) -> tuple[int, Any, dict[str, str]]:
+            deployment_id = next(ids)
+            body = recorded.body if isinstance(recorded.body, dict) else {}
+            answer = gh.deployment(
+                repo=repo,
+                id=deployment_id,
+                sha=body.get("ref"),
+                ref=body.get("ref"),
+                environment=body.get("environment"),
+                payload=body.get("payload") or {},
+                url=f"https://api.github.com{base}/{deployment_id}",
+                statuses_url=f"https://api.github.com{base}/{deployment_id}/statuses",
+            )
+            self.respond("POST", f"{base}/{deployment_id}/statuses", status_of(deployment_id))
+            return 201, answer, {}
+
+        def status_of(deployment_id: int) -> Responder:
+            def answer(recorded: Recorded) -> tuple[int, Any, dict[str, str]]:
+                body = recorded.body if isinstance(recorded.body, dict) else {}
+                return 201, gh.deployment_status(repo=repo, state=body.get("state")), {}
+
+            return answer
+
+        self.respond("POST", base, create)
+
+        def posted() -> list[tuple[int, str]]:
+            with self._lock:
+                return [
+                    (int(r.path.split("/")[-2]), str(r.body.get("state")))
+                    for r in self.requests
+                    if r.method == "POST"
+                    and r.path.startswith(base + "/")
+                    and r.path.endswith("/statuses")
+                ]
+
+        return posted
+
     def calls(self, method: str, path: str) -> list[Recorded]:
         with self._lock:
             return [r for r in self.requests if r.method == method and r.path == path]
