@@ -177,7 +177,8 @@ class FakeGitHub:
         """Serve a webhook's delivery log as GitHub does, at `hook` (`/repos/o/r/hooks/1`,
         `/orgs/o/hooks/1` or `/app/hook`): `GET …/deliveries` lists `log` newest first and
         `POST …/deliveries/{id}/attempts` answers 202 and logs the new attempt (same guid,
-        `redelivered_code`) at the top, as GitHub does. Returns the live log, for the test to read or extend."""
+        `redelivered_code`) at the top, as GitHub does. Returns the live log, for the test
+        to read or extend."""
         lock = threading.Lock()
         ids = itertools.count(max([int(e["id"]) for e in log] or [0]) + 1000)
 
