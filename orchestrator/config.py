@@ -315,6 +315,14 @@ class Settings(BaseSettings):
         description="Channel the scheduled digests go to. Unset: no digest is posted.",
     )
 
+    reconcile_after: int = Field(
+        default=600,
+        ge=60,
+        validation_alias="ORCHESTRATOR_RECONCILE_AFTER",
+        description="Seconds after its dispatch a deploy still unfinished is looked up in "
+        "GitHub by the reconcile schedule (`orchestrator reconcile` looks at every one).",
+    )
+
     discord_public_key: str | None = Field(
         default=None,
         validation_alias="DISCORD_PUBLIC_KEY",
@@ -408,6 +416,26 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("GITHUB_WEBHOOK_SECRET"),
         description="Webhook secret(s); a comma-separated list accepts several during rotation.",
     )
+    github_hook_repo: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+        validation_alias="GITHUB_HOOK_REPO",
+        description="`owner/name` of the repository webhook whose failed deliveries the "
+        "reconcile sweep (and `deliveries`) redelivers; with `GITHUB_HOOK_ID`.",
+    )
+    github_hook_org: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$",
+        validation_alias="GITHUB_HOOK_ORG",
+        description="The organisation of an org webhook instead; with `GITHUB_HOOK_ID`. "
+        "Neither set: the GitHub App's own webhook (with App credentials), else none.",
+    )
+    github_hook_id: int | None = Field(
+        default=None,
+        ge=1,
+        validation_alias="GITHUB_HOOK_ID",
+        description="The webhook's id (repository or org webhook).",
+    )
     github_api_base: str = Field(
         default="https://api.github.com",
         validation_alias="GITHUB_API_BASE",
@@ -435,6 +463,14 @@ class Settings(BaseSettings):
     def _split_csv(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("github_hook_repo", "github_hook_org", "github_hook_id", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """The template passes an empty parameter as an empty variable: not configured."""
+        if isinstance(value, str):
+            return value.strip() or None
         return value
 
     @field_validator("discord_command_access", mode="before")
@@ -611,9 +647,6 @@ ENVIRONMENT_ONLY: tuple[tuple[str, str, str], ...] = (
         "`serve` in dev: seconds between the steps of a run on the local GitHub stand-in "
         "(queued, each job, completed).",
     ),
-    ("GITHUB_HOOK_REPO", "unset", "`deliveries`: `owner/name` of a repository webhook."),
-    ("GITHUB_HOOK_ORG", "unset", "`deliveries`: the organisation of an org webhook."),
-    ("GITHUB_HOOK_ID", "unset", "`deliveries`: the webhook's id."),
     ("GITHUB_SHA", "unset", "`build`: the commit to bake in (CI sets it); else git HEAD."),
     ("SOURCE_DATE_EPOCH", "unset", "`build`: pins the build time, to reproduce an artifact."),
     ("PYENV_ROOT", "`~/.pyenv`", "`build`: where to look for the Lambda runtime's Python."),

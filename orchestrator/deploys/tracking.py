@@ -31,6 +31,9 @@ from orchestrator.store.base import JSONObject, Store
 log = logging.getLogger(__name__)
 
 TRACK_TTL = 30 * 24 * 3600
+# How long an unsettled run stays on the reconcile sweep's list: far past any deploy's length
+# (a job runs 6 hours at most); a run still open after this is left to a person.
+OPEN_TTL = 2 * 24 * 3600
 # Interaction tokens live 15 minutes; past this we edit the message with the bot token.
 TOKEN_LIFETIME = 14 * 60
 CORRELATION = re.compile(r"\borc-[0-9a-f]{8}\b")
@@ -107,6 +110,11 @@ class Tracked:
             and self.rollback_sha is not None
             and self.rollback_note is None
         )
+
+    @property
+    def settled(self) -> bool:
+        """Nothing left to do: finished, and verified when it is a deploy or a release."""
+        return self.finished and (self.verdict is not None or self.kind not in VERIFIED_KINDS)
 
     @property
     def duration(self) -> float | None:
@@ -216,6 +224,26 @@ def save(store: Store, tracked: Tracked) -> None:
     store.put(keys.tracked_correlation(tracked.correlation), record, ttl=TRACK_TTL)
     if tracked.run_id is not None:
         store.put(keys.tracked_run(tracked.repo, tracked.run_id), record, ttl=TRACK_TTL)
+    # The reconcile sweep's list: a run stays on it until settled, so one whose finishing
+    # webhook was lost (or whose verification failed half-way) is still found.
+    if tracked.settled:
+        store.delete(keys.open_run(tracked.correlation))
+    else:
+        opened = {"repo": tracked.repo, "run_id": tracked.run_id, "created_at": tracked.created_at}
+        store.put(keys.open_run(tracked.correlation), opened, ttl=OPEN_TTL)
+
+
+def unsettled(store: Store, limit: int = 500) -> list[Tracked]:
+    """Tracked runs not settled yet (the reconcile sweep's list), oldest first."""
+    found = []
+    for record in store.query_prefix(keys.OPEN_RUN_PREFIX, limit=limit):
+        stored = store.get(keys.tracked_correlation(keys.parse_open_run(record.key)))
+        if stored is None:
+            continue
+        tracked = Tracked.from_record(stored)
+        if not tracked.settled:
+            found.append(tracked)
+    return sorted(found, key=lambda t: t.created_at)
 
 
 def load_for_event(store: Store, event: Event) -> Tracked | None:

@@ -139,6 +139,20 @@ def job_state(repo: str, job_id: int) -> str:
     return f"jobstate:{repo}:{job_id}"
 
 
+def redelivery(guid: str) -> str:
+    """The claim of the one redelivery the reconcile sweep asks GitHub for, per delivery
+    guid (GitHub's log may not list our request yet when the next sweep reads it)."""
+    return f"redelivered:{guid}"
+
+
+RECONCILE_SWEEP = "reconcile:last"
+
+
+def reconcile_sweep() -> str:
+    """What the last reconcile sweep did (`/diagnose` shows it)."""
+    return RECONCILE_SWEEP
+
+
 # -- apps -------------------------------------------------------------------------------------
 
 APP_OVERRIDE_PREFIX = "appcfg:"
@@ -186,6 +200,20 @@ def tracked_run(repo: str, run_id: int) -> str:
 def tracked_correlation(correlation: str) -> str:
     """The same tracked run, by the correlation id in its title (before the run id is known)."""
     return f"trackcorr:{correlation}"
+
+
+OPEN_RUN_PREFIX = "trackopen:"
+
+
+def open_run(correlation: str) -> str:
+    """A tracked run not settled yet (unfinished, or finished and not yet verified): the
+    reconcile sweep's list of runs to ask GitHub about, by correlation id."""
+    return f"trackopen:{correlation}"
+
+
+def parse_open_run(key: str) -> str:
+    """The correlation id in an `open_run()` key."""
+    return _rest(key, OPEN_RUN_PREFIX)
 
 
 def verification(app: str, at: float, suffix: str) -> str:

@@ -35,11 +35,14 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "delivery": (keys.delivery("72d3162e-cc78"), "delivery:72d3162e-cc78"),
     "run_state": (keys.run_state("acme/web", 7), "runstate:acme/web:7"),
     "job_state": (keys.job_state("acme/web", 9), "jobstate:acme/web:9"),
+    "redelivery": (keys.redelivery("72d3162e-cc78"), "redelivered:72d3162e-cc78"),
+    "reconcile_sweep": (keys.reconcile_sweep(), "reconcile:last"),
     "app_override": (keys.app_override("web"), "appcfg:web"),
     "subscription": (keys.subscription("ab12cd"), "sub:ab12cd"),
     "notified": (keys.notified("72d3162e-cc78", "cfg1"), "notified:72d3162e-cc78.cfg1"),
     "tracked_run": (keys.tracked_run("acme/web", 7), "track:acme/web:7"),
     "tracked_correlation": (keys.tracked_correlation("orc-0123abcd"), "trackcorr:orc-0123abcd"),
+    "open_run": (keys.open_run("orc-0123abcd"), "trackopen:orc-0123abcd"),
     "verification": (keys.verification("web", T, "beef"), f"verification:web:{STAMP}-beef"),
     "probe": (keys.probe("web", "api", T), f"probe:web:api:{STAMP}"),
     "probe_state": (keys.probe_state("web", "api"), "probestate:web:api"),
@@ -124,6 +127,7 @@ PREFIXED: list[tuple[str, str]] = [
     (keys.audit(T, "x"), keys.AUDIT_PREFIX),
     (keys.subscription("x"), keys.SUBSCRIPTION_PREFIX),
     (keys.app_override("web"), keys.APP_OVERRIDE_PREFIX),
+    (keys.open_run("orc-0123abcd"), keys.OPEN_RUN_PREFIX),
     (keys.trace("u", "i"), keys.trace_prefix("u")),
     (keys.verification("web", T, "x"), keys.verification_prefix("web")),
     (keys.verification("web", T, "x"), keys.verification_prefix("web", keys.day(T))),
@@ -181,6 +185,7 @@ def test_parse_retry_answers_none_for_anything_else(key: str) -> None:
 def test_subscriptions_app_overrides_and_probe_states_round_trip() -> None:
     assert keys.parse_subscription(keys.subscription("ab12cd")) == "ab12cd"
     assert keys.parse_app_override(keys.app_override("web-2")) == "web-2"
+    assert keys.parse_open_run(keys.open_run("orc-0123abcd")) == "orc-0123abcd"
     assert keys.parse_probe_state(keys.probe_state("_orchestrator", "self")) == (
         "_orchestrator",
         "self",

@@ -15,6 +15,7 @@ type the request asked for (`application/vnd.github.sha`), else `text/plain`, as
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -215,6 +216,45 @@ class FakeGitHub:
                 ]
 
         return posted
+
+    def hook_deliveries(
+        self, hook: str, log: list[dict[str, Any]], *, redelivered_code: int = 200
+    ) -> list[dict[str, Any]]:
+        """Serve a webhook's delivery log as GitHub does, at `hook` (`/repos/o/r/hooks/1`,
+        `/orgs/o/hooks/1` or `/app/hook`): `GET …/deliveries` lists `log` newest first and
+        `POST …/deliveries/{id}/attempts` answers 202 and logs the new attempt (same guid,
+        `redelivered_code`) at the top, as GitHub does. Returns the live log, for the test
+        to read or extend."""
+        lock = threading.Lock()
+        ids = itertools.count(max([int(e["id"]) for e in log] or [0]) + 1000)
+
+        def listing(_: Recorded) -> tuple[int, Any, dict[str, str]]:
+            with lock:
+                return 200, list(log), {}
+
+        def one(entry: dict[str, Any]) -> Responder:
+            def attempt(_: Recorded) -> tuple[int, Any, dict[str, str]]:
+                ok = 200 <= redelivered_code < 300
+                with lock:
+                    log.insert(
+                        0,
+                        {
+                            **entry,
+                            "id": next(ids),
+                            "redelivery": True,
+                            "status_code": redelivered_code,
+                            "status": "OK" if ok else f"Invalid HTTP Response: {redelivered_code}",
+                            "delivered_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        },
+                    )
+                return 202, {}, {}
+
+            return attempt
+
+        self.respond("GET", f"{hook}/deliveries", listing)
+        for entry in list(log):
+            self.respond("POST", f"{hook}/deliveries/{entry['id']}/attempts", one(entry))
+        return log
 
     def calls(self, method: str, path: str) -> list[Recorded]:
         with self._lock:
