@@ -105,7 +105,7 @@ def channel_posts(discord: DiscordStandIn) -> list[Any]:
     ]
 
 
-def test_failed_run_posts_one_embed_naming_the_failed_jobs(
+def test_failed_run_posts_one_card_naming_the_failed_jobs(
     server: Served, discord: DiscordStandIn, github: FakeGitHub
 ) -> None:
     payload = failed_run()
@@ -158,8 +158,10 @@ def test_failed_run_posts_one_embed_naming_the_failed_jobs(
     assert message.authorization == "Bot"
     DiscordSpec.get().assert_valid_request("POST", f"/channels/{CHANNEL}/messages", message.body)
     [embed] = message.body["embeds"]
-    assert "failed" in embed["title"]
-    failed = next(f for f in embed["fields"] if f["name"] == "Failed jobs")["value"]
+    assert embed["title"].startswith("❌")  # the commit's card, red
+    [run_line] = [line for line in embed["description"].splitlines() if "Client Deploy" in line]
+    assert "failed" in run_line
+    [failed] = [line for line in embed["description"].splitlines() if "↳" in line]
     assert "deploy-frontend" in failed
     assert "Upload to S3" in failed
     assert "smoke-test" in failed
