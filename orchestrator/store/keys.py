@@ -188,6 +188,14 @@ def notified(delivery_id: str, subscription_id: str) -> str:
     return f"notified:{delivery_id}.{subscription_id}"
 
 
+def card(subscription_id: str, repo: str, sha: str, pull_request: int | None = None) -> str:
+    """One subscription's card for one commit (and pull request): its workflow lines and the
+    Discord message that shows them. The repository is lower-cased, as GitHub spells it as
+    it likes."""
+    suffix = f":pr{pull_request}" if pull_request is not None else ""
+    return f"card:{subscription_id}:{repo.lower()}:{sha}{suffix}"
+
+
 # -- deploys and verification -----------------------------------------------------------------
 
 

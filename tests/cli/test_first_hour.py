@@ -9,6 +9,7 @@ the server, its identity and its Discord stand-in through the record the server 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,7 +83,8 @@ def test_deploy_the_demo_from_another_folder_of_the_checkout(
     # The channel post the deploy caused (the demo's subscription), read from the dev
     # server's Discord stand-in by this other process.
     assert f"→ channel post in #{DEV_CHANNEL_ID}" in run.stdout
-    assert "Deploy succeeded" in run.stdout
+    # It is the commit's card: the tracked run is a line linking to its deploy message.
+    assert re.search(r"✅ \[Deploy of demo\]\([^)]*\) succeeded.* followed live in", run.stdout)
     # One identity, one store: nothing was created in the folder the command ran from.
     assert not (elsewhere / ".orchestrator").exists()
     assert (checkout / ".orchestrator" / RECORD_FILE).exists()

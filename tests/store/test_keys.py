@@ -40,6 +40,7 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "app_override": (keys.app_override("web"), "appcfg:web"),
     "subscription": (keys.subscription("ab12cd"), "sub:ab12cd"),
     "notified": (keys.notified("72d3162e-cc78", "cfg1"), "notified:72d3162e-cc78.cfg1"),
+    "card": (keys.card("cfg1", "Acme/Web", "abc123", 42), "card:cfg1:acme/web:abc123:pr42"),
     "tracked_run": (keys.tracked_run("acme/web", 7), "track:acme/web:7"),
     "tracked_correlation": (keys.tracked_correlation("orc-0123abcd"), "trackcorr:orc-0123abcd"),
     "open_run": (keys.open_run("orc-0123abcd"), "trackopen:orc-0123abcd"),
