@@ -15,8 +15,9 @@ An app lists its environments in the config file:
 An environment sets some of the app's own settings for itself (`apps.ENVIRONMENT_FIELDS`:
 its branch, workflow and inputs, the URLs verification checks, its channel) and has a few of
 its own (approvals, approval_ttl, auto_rollback, queue, required_contexts,
-transient_environment, production_environment). An app without environments has one implicit environment,
-`default`, with the app's settings: it deploys exactly as it did before environments existed.
+transient_environment, production_environment). An app without environments has one implicit
+environment, `default`, with the app's settings: it deploys exactly as it did before
+environments existed.
 
 Pure: `environments_of` reads an `App`, `resolve` gives the effective settings of one
 environment (the environment's value where it sets one, the app's otherwise) as a `Target`.
