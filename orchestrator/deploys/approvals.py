@@ -50,7 +50,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-APPROVE = "deploy.approve"  # button routes; their custom ids carry only the request id
+# The button routes (spelled out where they are drawn too, for the registry's scan); their
+# custom ids carry only the request id.
+APPROVE = "deploy.approve"
 REJECT = "deploy.reject"
 KEPT_AFTER_EXPIRY = 24 * 3600.0  # a late press still finds the request, and is told it expired
 MAX_COMMITS = 10
@@ -394,8 +396,10 @@ def render_request(
         ],
         components=[
             action_row(
-                button("Approve", custom_id(APPROVE, request.id), style=ButtonStyle.SUCCESS),
-                button("Reject", custom_id(REJECT, request.id), style=ButtonStyle.DANGER),
+                button(
+                    "Approve", custom_id("deploy.approve", request.id), style=ButtonStyle.SUCCESS
+                ),
+                button("Reject", custom_id("deploy.reject", request.id), style=ButtonStyle.DANGER),
             )
         ],
         allowed_mentions={"parse": []},
