@@ -32,6 +32,8 @@ ANY_GUILD = "*"
 # Stand-ins for a real application and user locally; snowflakes Discord will never issue.
 DEV_APPLICATION_ID = "100000000000000001"
 DEV_USER_ID = "100000000000000002"
+# A second simulator user who may deploy (not an admin): someone else to approve a deploy.
+DEV_TEAMMATE_ID = "100000000000000042"
 # Outside production, Discord calls go to a local stand-in here (the dev server's, or one
 # `orchestrator simulate` runs), and GitHub calls in tests to a closed port, unless configured
 # explicitly: a local run or a test can never reach the real services by accident. The dev
@@ -656,6 +658,10 @@ def finalize(settings: Settings) -> Settings:
         # Locally, with nobody configured, the simulator's user may do everything,
         # so a newcomer can try /deploy. Production is deny-by-default.
         updates["discord_admin_user_ids"] = [DEV_USER_ID]
+        if not (settings.discord_deploy_role_ids or settings.discord_deploy_user_ids):
+            # ... and a teammate may deploy, to approve what the first one asks for
+            # (`orchestrator simulate --user 100000000000000042`).
+            updates["discord_deploy_user_ids"] = [DEV_TEAMMATE_ID]
     return settings.model_copy(update=updates) if updates else settings
 
 

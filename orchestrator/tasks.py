@@ -74,7 +74,14 @@ async def deploys_watch(ctx: JobContext[Clients]) -> None:
     from orchestrator.deploys.launch import watch
 
     watched = await watch(ctx.services)
-    log.info("deploy watch", extra={"reminded": watched.reminded, "pumped": watched.pumped})
+    log.info(
+        "deploy watch",
+        extra={
+            "reminded": watched.reminded,
+            "pumped": watched.pumped,
+            "expired": watched.expired,
+        },
+    )
 
 
 # No retries: the next slot sweeps again in a few minutes (each redelivery is claimed once).

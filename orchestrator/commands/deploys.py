@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from orchestrator.apps import App, InvalidApp, get_app
+from orchestrator.commands import approvals
 from orchestrator.commands.common import APP_OPTION, error, suggest_apps
 from orchestrator.commands.deploying import (
     ENV_OPTION,
@@ -27,7 +28,7 @@ from orchestrator.deploys.render import VERDICT_ICONS, render
 from orchestrator.discord.access import Access
 from orchestrator.discord.context import Context, Keep, Update
 from orchestrator.discord.messages import Color, Message, embed
-from orchestrator.discord.options import integer, string
+from orchestrator.discord.options import boolean, integer, string
 from orchestrator.discord.tree import Bot
 from orchestrator.github.events import WorkflowRun, short_sha
 from orchestrator.github.refs import InvalidRef, check_ref
@@ -66,6 +67,7 @@ def parse_inputs(raw: str | None) -> dict[str, str]:
         string("ref", "Branch, tag or SHA (default: the environment's branch)", max_length=200),
         string("inputs", "Workflow inputs, e.g. api_base=https://api.example.com", max_length=500),
         string("override", "Admins: deploy during a freeze, for this reason", max_length=200),
+        boolean("dry_run", "Only show what would happen: dispatch nothing"),
     ],
     access=Access.DEPLOY,
     defer=True,
@@ -78,6 +80,13 @@ async def deploy(ctx: Context) -> Message | Keep:
         ref = check_ref(ctx.options.string("ref") or target.app.branch)
     except (InvalidApp, InvalidRef) as exc:
         return error(str(exc))
+    override = ctx.options.string("override")
+    if ctx.options.boolean("dry_run"):
+        return await approvals.dry_run(ctx, target, ref=ref, inputs=inputs, override=override)
+    if target.environment.approvals:
+        return await approvals.request_approval(
+            ctx, target, ref=ref, inputs=inputs, override=override
+        )
     # The gate decides (lock, freeze, one at a time); the tracking message then follows
     # the run, and webhooks own it.
     return await launch_deploy(
@@ -87,7 +96,7 @@ async def deploy(ctx: Context) -> Message | Keep:
         workflow=target.app.workflow,
         ref=ref,
         inputs=inputs,
-        override=ctx.options.string("override"),
+        override=override,
     )
 
 

@@ -15,7 +15,7 @@ No deploy is left waiting forever, and never two run at once:
   start frees the slot and looks at the queue once more, so a deploy queued between its
   look and its release is seen either by it or by the queuer's own pump;
 * the deploy watch (`watch`, every few minutes) pumps environments whose slot lapsed with
-  deploys still waiting, and posts the lock reminders.
+  deploys still waiting, posts the lock reminders and marks expired approval requests.
 """
 
 from __future__ import annotations
@@ -455,10 +455,14 @@ async def roll_back(
 class Watched:
     reminded: int
     pumped: int
+    expired: int = 0  # approval requests ended (and marked) because their time was up
 
 
 async def watch(services: Clients, now: float | None = None) -> Watched:
-    """Remind the channels of locks about to lapse; restart queues nobody is pumping."""
+    """Remind the channels of locks about to lapse; restart queues nobody is pumping; end
+    approval requests whose time is up (`approvals.expire_due`)."""
+    from orchestrator.deploys import approvals
+
     at = time.time() if now is None else now
     store = services.store
     reminded = pumped = 0
@@ -487,7 +491,8 @@ async def watch(services: Clients, now: float | None = None) -> Watched:
             if queue.in_flight(store, app, environment) is None:
                 await pump(services, app, environment, discord)
                 pumped += 1
-    return Watched(reminded, pumped)
+        expired = await approvals.expire_due(services, discord, at)
+    return Watched(reminded, pumped, expired)
 
 
 def _targets_of(apps: Iterable[App]) -> list[Target]:

@@ -303,6 +303,29 @@ def parse_deploy_queue(key: str) -> tuple[str, str]:
     return app, rest.partition(":")[0]
 
 
+APPROVAL_PREFIX = "approval:"
+
+
+def approval(request_id: str) -> str:
+    """A deploy waiting for approvals (`/deploy` to an environment with `approvals = N`);
+    its TTL outlives the request's expiry, so a late press is told it expired."""
+    return f"approval:{request_id}"
+
+
+def approval_vote(request_id: str, user_id: str) -> str:
+    """One person's approval of a request: the claim that makes it count once per person."""
+    return f"approvalvote:{request_id}:{user_id}"
+
+
+def approval_vote_prefix(request_id: str) -> str:
+    return f"approvalvote:{request_id}:"
+
+
+def approval_end(request_id: str) -> str:
+    """The claim that ends a request once: dispatched, rejected or expired, never two."""
+    return f"approvalend:{request_id}"
+
+
 # -- probes -----------------------------------------------------------------------------------
 
 

@@ -68,6 +68,12 @@ SAMPLES: dict[str, tuple[str, str]] = {
         keys.deploy_queue("web", "production", T + 0.25, "q1a2b3"),
         "deployq:web:production:20261129T040230.250000Z-q1a2b3",
     ),
+    "approval": (keys.approval("0a1b2c3d4e5f"), "approval:0a1b2c3d4e5f"),
+    "approval_vote": (
+        keys.approval_vote("0a1b2c3d4e5f", "900000000000000002"),
+        "approvalvote:0a1b2c3d4e5f:900000000000000002",
+    ),
+    "approval_end": (keys.approval_end("0a1b2c3d4e5f"), "approvalend:0a1b2c3d4e5f"),
     "button_press": (
         keys.button_press("1300000000000000001", "release.promote:web:abc1234"),
         "press:1300000000000000001:release.promote:web:abc1234",
@@ -142,6 +148,8 @@ PREFIXED: list[tuple[str, str]] = [
     (keys.freeze_window("xmas"), keys.FREEZE_PREFIX),
     (keys.deploy_queue("web", "prod", T, "q"), keys.DEPLOY_QUEUE_PREFIX),
     (keys.deploy_queue("web", "prod", T, "q"), keys.deploy_queue_prefix("web", "prod")),
+    (keys.approval("r1"), keys.APPROVAL_PREFIX),
+    (keys.approval_vote("r1", "42"), keys.approval_vote_prefix("r1")),
 ]
 
 
@@ -161,6 +169,8 @@ def test_prefixes_do_not_reach_into_other_apps_or_collections() -> None:
     assert not keys.deploy_queue("web", "production", T, "q").startswith(
         keys.deploy_queue_prefix("web", "prod")
     )
+    assert not keys.approval_vote("r12", "42").startswith(keys.approval_vote_prefix("r1"))
+    assert not keys.approval_vote("r1", "42").startswith(keys.APPROVAL_PREFIX)
 
 
 # -- round trips ------------------------------------------------------------------------------
