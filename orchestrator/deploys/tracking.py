@@ -299,3 +299,9 @@ def claims(tracked: Tracked, repo: str, run: WorkflowRun) -> bool:
 def load(store: Store, repo: str, run_id: int) -> Tracked | None:
     record = store.get(keys.tracked_run(repo, run_id))
     return Tracked.from_record(record) if record is not None else None
+
+
+def load_correlation(store: Store, correlation: str) -> Tracked | None:
+    """The latest saved state of a tracked run, by its correlation id (always saved)."""
+    record = store.get(keys.tracked_correlation(correlation))
+    return Tracked.from_record(record) if record is not None else None
