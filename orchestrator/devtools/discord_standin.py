@@ -83,6 +83,7 @@ class DiscordStandIn:
         self.requests: list[Captured] = []
         self._commands: dict[str, list[dict[str, Any]]] = {}
         self._messages: dict[str, dict[str, Any]] = {}
+        self._nonces: dict[tuple[str, str], str] = {}  # (channel, nonce) -> the first message
         self._script: list[Scripted] = []
         self._delays: list[float] = []
         self._changed = threading.Condition()
@@ -177,6 +178,11 @@ class DiscordStandIn:
                 ],
             }
 
+    def messages(self, channel_id: str) -> list[dict[str, Any]]:
+        """The messages that exist in a channel (each once, however often it was posted)."""
+        with self._changed:
+            return [m for m in self._messages.values() if m.get("channel_id") == channel_id]
+
     def registered(self, guild_id: str | None = None) -> list[dict[str, Any]]:
         return list(self._commands.get(guild_id or "global", []))
 
@@ -198,6 +204,9 @@ class DiscordStandIn:
                 return 200, self._message(captured.body, message_id=parts[4]), {}
         if parts[:1] == ["channels"] and len(parts) >= 3 and parts[2] == "messages":
             if method == "POST" and len(parts) == 3:
+                repeated = self._repeated(captured.body, parts[1])
+                if repeated is not None:
+                    return 200, repeated, {}
                 return 200, self._message(captured.body, channel_id=parts[1]), {}
             if method == "PATCH" and len(parts) == 4:
                 return (
@@ -231,6 +240,18 @@ class DiscordStandIn:
                 return 200, stored, {}
         return 404, {"message": "404: Not Found", "code": 0}, {}
 
+    def _repeated(self, body: Any, channel_id: str) -> dict[str, Any] | None:
+        """Discord's `enforce_nonce`: a second message with the same nonce (from the same
+        author, within minutes) is not created; the first one is returned instead."""
+        if not isinstance(body, dict) or not body.get("enforce_nonce") or not body.get("nonce"):
+            return None
+        key = (channel_id, str(body["nonce"]))
+        first = self._nonces.get(key)
+        if first is not None:
+            return self._messages.get(first)
+        self._nonces[key] = ""  # filled in by the caller's `_message`, below
+        return None
+
     def _message(
         self, body: Any, *, channel_id: str | None = None, message_id: str | None = None
     ) -> dict[str, Any]:
@@ -239,6 +260,10 @@ class DiscordStandIn:
         stored = self._messages.get(message_id, {"id": message_id, "channel_id": channel_id or "1"})
         stored = {**stored, **{k: v for k, v in body.items() if k != "allowed_mentions"}}
         self._messages[message_id] = stored
+        if isinstance(body.get("nonce"), str | int) and channel_id is not None:
+            key = (channel_id, str(body["nonce"]))
+            if self._nonces.get(key) == "":
+                self._nonces[key] = message_id
         return stored
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:

@@ -74,6 +74,14 @@ def record(
     return key
 
 
+def card_nonce(key: str, replaced: object) -> str:
+    """Discord's message nonce for posting this card (25 characters at most): the same for
+    every post of one card, different for the fresh card that replaces a refused message."""
+    import hashlib
+
+    return hashlib.sha256(f"{key}|{replaced or ''}".encode()).hexdigest()[:25]
+
+
 def _holds(card: JSONObject | None, token: str) -> bool:
     lease = (card or {}).get("lease")
     return isinstance(lease, dict) and lease.get("token") == token
@@ -130,7 +138,13 @@ async def show(
                     )
                     message_id = None
             if not message_id:
-                sent = await discord.create_message(subscription.channel_id, message.to_data())
+                data = message.to_data()
+                # The same card (or the same fresh card after a refused edit) always carries
+                # the same nonce: if a holder posted it and died before remembering the
+                # message, the next holder's post returns that message instead of a second.
+                data["nonce"] = card_nonce(key, card.get("message_id"))
+                data["enforce_nonce"] = True
+                sent = await discord.create_message(subscription.channel_id, data)
                 message_id = str(sent.get("id") or "")
             card, _ = update(store, key, _mark_sent(shown_rev, message_id), ttl=cards.CARD_TTL)
             if not _holds(card, token):

@@ -289,3 +289,36 @@ def test_a_line_recorded_while_the_holder_lets_go_is_still_shown(
     assert len(posts(discord)) == 1 and len(edits(discord)) == 1
     assert "[Lint](" in shown(discord)["embeds"][0]["description"]
     assert the_card(services)["lease"] is None
+
+
+def test_a_holder_that_dies_after_posting_leaves_one_card(
+    services: Services, discord: DiscordStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The card was posted but its message id never saved (the job died): the next holder
+    posts with the same nonce, and Discord (`enforce_nonce`) answers with the first message."""
+    real = card_post._mark_sent
+    calls = {"n": 0}
+
+    def dies_once(rev: int, message_id: str) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("the container went away")
+        return real(rev, message_id)
+
+    monkeypatch.setattr(card_post, "_mark_sent", dies_once)
+    with pytest.raises(RuntimeError):
+        send(services, run_event(1, "CI", delivery="d1"))
+    send(services, run_event(1, "CI", delivery="d1"))  # the job, retried
+    sent = posts(discord)
+    assert len(sent) == 2, "posted again, since the first message was never remembered"
+    assert sent[0].body["nonce"] == sent[1].body["nonce"] and sent[1].body["enforce_nonce"]
+    [message] = discord.messages(CHANNEL)
+    assert the_card(services)["message_id"] == message["id"]
+
+
+def test_the_fresh_card_after_a_refused_edit_has_a_nonce_of_its_own() -> None:
+    first = card_post.card_nonce("card:x", None)
+    assert first == card_post.card_nonce("card:x", None)
+    assert len(first) <= 25
+    assert card_post.card_nonce("card:x", "123") != first
+    assert card_post.card_nonce("card:y", None) != first
