@@ -258,7 +258,7 @@ def test_an_unreachable_lambda_api_is_a_dispatch_error(services: Services) -> No
         endpoint_url=f"http://127.0.0.1:{free_port()}",
         region="eu-west-1",
     )
-    with pytest.raises(JobDispatchError, match="EndpointConnectionError"):
+    with pytest.raises(JobDispatchError, match="lambda invoke: ConnectError"):
         dispatcher.dispatch("notify", {}, job_id="job-3")
     assert job_record(services, "job-3")["status"] == "failed"
 
