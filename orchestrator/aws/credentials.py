@@ -6,11 +6,15 @@ On Lambda the runtime puts the function role's temporary credentials in the envi
 cached (a container restored from a SnapStart snapshot, or one whose credentials Lambda
 rotated, signs with what its environment says now).
 
-Anywhere else (a developer's `~/.aws` profile, SSO, a container credentials endpoint,
-which is also what Lambda offers SnapStart functions instead of the variables) the
-credentials come from botocore's own provider chain, imported only then: it refreshes
-temporary credentials before they expire, and `reset()` forgets it, so a restored
-snapshot resolves its own.
+A function with SnapStart on gets no such variables: Lambda offers it a container
+credentials endpoint instead (`AWS_CONTAINER_CREDENTIALS_FULL_URI`, on loopback, with
+`AWS_CONTAINER_AUTHORIZATION_TOKEN`; the SDKs' "container credential provider"). That one is
+read here too, one GET, its answer kept until five minutes before it expires and dropped by
+`reset()` (the SnapStart hooks call it), so a restored clone fetches its own.
+
+Anywhere else (a developer's `~/.aws` profile, SSO, ECS, EC2) the credentials come from
+botocore's own provider chain, imported only then: it refreshes temporary credentials
+before they expire, and `reset()` forgets it too.
 
 Endpoints follow boto3's configuration too: `AWS_ENDPOINT_URL_<SERVICE>` (say
 `AWS_ENDPOINT_URL_DYNAMODB`), then `AWS_ENDPOINT_URL` (moto or DynamoDB Local in tests
@@ -20,15 +24,26 @@ configuration, never user input, so they are not put through the outbound addres
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+import time
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from orchestrator.aws.sigv4 import Credentials
 
+CONTAINER_URI = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+CONTAINER_TOKEN = "AWS_CONTAINER_AUTHORIZATION_TOKEN"  # noqa: S105 - a variable's name
+CONTAINER_TOKEN_FILE = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"  # noqa: S105 - likewise
+REFRESH_BEFORE = 300.0  # seconds before expiry that container credentials are fetched again
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
 _lock = threading.Lock()
 _chain: Any = None  # botocore's credential provider, resolved on first use off the environment
+_container: tuple[Credentials, float] | None = None  # and their expiry (epoch seconds)
 
 
 class NotConfigured(RuntimeError):
@@ -42,7 +57,61 @@ def current(environ: Mapping[str, str] | None = None) -> Credentials:
     key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
     if key and secret:
         return Credentials(key, secret, env.get("AWS_SESSION_TOKEN") or None)
+    uri = env.get(CONTAINER_URI)
+    if uri and _container_endpoint(uri):
+        return _from_container(uri, env)
     return _from_chain()
+
+
+def _container_endpoint(uri: str) -> bool:
+    """Ours to fetch: https, or plain http to loopback only (Lambda's is `127.0.0.1`), the
+    rule botocore applies; anything else is left to botocore's chain."""
+    parts = urlsplit(uri)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)
+
+
+def _from_container(uri: str, env: Mapping[str, str], now: float | None = None) -> Credentials:
+    """The container endpoint's credentials, fetched when none are kept or they expire soon."""
+    global _container
+    at = time.time() if now is None else now
+    with _lock:
+        if _container is not None and _container[1] - REFRESH_BEFORE > at:
+            return _container[0]
+        fetched = _fetch_container(uri, env)
+        _container = fetched
+    return fetched[0]
+
+
+def _fetch_container(uri: str, env: Mapping[str, str]) -> tuple[Credentials, float]:
+    import httpx
+
+    from orchestrator.http import new_blocking_client
+
+    token = env.get(CONTAINER_TOKEN)
+    token_file = env.get(CONTAINER_TOKEN_FILE)
+    if not token and token_file:
+        try:
+            with open(token_file, encoding="utf-8") as file:
+                token = file.read().strip()
+        except OSError as exc:
+            reason = f"container credentials: {type(exc).__name__} on the token file"
+            raise NotConfigured(reason) from exc
+    headers = {"Authorization": token} if token else {}
+    try:
+        with new_blocking_client(timeout=2.0, connect_timeout=1.0) as http:
+            answer = http.get(uri, headers=headers)
+    except httpx.HTTPError as exc:
+        raise NotConfigured(f"container credentials: {type(exc).__name__}") from exc
+    if answer.status_code != 200:
+        raise NotConfigured(f"container credentials: HTTP {answer.status_code}")
+    try:
+        data = json.loads(answer.content)
+        found = Credentials(data["AccessKeyId"], data["SecretAccessKey"], data.get("Token"))
+        expiry = data.get("Expiration")
+        expires = datetime.fromisoformat(expiry).timestamp() if expiry else time.time() + 600
+    except (ValueError, KeyError, TypeError) as exc:
+        raise NotConfigured("container credentials: an answer without credentials") from exc
+    return found, expires
 
 
 def _from_chain() -> Credentials:
@@ -97,8 +166,10 @@ def endpoint(
 
 
 def reset() -> None:
-    """Forget botocore's provider: the next request resolves credentials afresh (SnapStart:
-    a restored clone must not sign with the initialising container's)."""
-    global _chain
+    """Forget botocore's provider and the container credentials: the next request resolves
+    credentials afresh (SnapStart: a restored clone must not sign with the initialising
+    container's)."""
+    global _chain, _container
     with _lock:
         _chain = None
+        _container = None
