@@ -310,3 +310,33 @@ def new_client(
         max_redirects=MAX_REDIRECTS,
     )
     return guard(client) if guarded else client
+
+
+def new_blocking_client(
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    connect_timeout: float | None = None,
+    user_agent: str = USER_AGENT,
+    headers: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    max_connections: int = 16,
+) -> httpx.Client:
+    """A blocking httpx client with the same TLS context, User-Agent and (no) redirects.
+
+    For callers whose own interface is synchronous: the AWS client (`orchestrator.aws.api`)
+    behind the `Store` and the Lambda job dispatcher, which run in worker threads. It talks
+    only to endpoints the operator configured (AWS's, or moto's on 127.0.0.1 in tests), never
+    to a URL a user typed, so it is not `guarded`; redirects are never followed (a signed
+    request must not be replayed elsewhere). `connect_timeout` defaults to `timeout`."""
+    import httpx
+
+    return httpx.Client(
+        transport=transport,
+        verify=client_context(),
+        timeout=httpx.Timeout(
+            timeout, connect=timeout if connect_timeout is None else connect_timeout
+        ),
+        headers={**(headers or {}), "User-Agent": user_agent},
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=max_connections),
+    )

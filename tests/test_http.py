@@ -17,6 +17,7 @@ from orchestrator.http import (
     RefusedURL,
     check_url,
     guard,
+    new_blocking_client,
     new_client,
     public_only,
 )
@@ -142,6 +143,35 @@ def test_new_client_uses_the_shared_tls_context(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(httpx.AsyncClient, "__init__", spy)
     asyncio.run(new_client().aclose())
     assert seen == [tls.client_context()]
+
+
+def test_the_blocking_client_shares_context_agent_and_never_follows_redirects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """For the AWS client: a signed request must not be replayed wherever a 3xx points."""
+    seen: list[Any] = []
+    original = httpx.Client.__init__
+
+    def spy(self: httpx.Client, *args: Any, **kwargs: Any) -> None:
+        seen.append(kwargs.get("verify"))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "__init__", spy)
+    log: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        log.append(request)
+        return httpx.Response(302, headers={"location": "https://elsewhere.example/"})
+
+    transport = httpx.MockTransport(answer)
+    with new_blocking_client(timeout=2.0, connect_timeout=0.5, transport=transport) as client:
+        assert client.timeout == httpx.Timeout(2.0, connect=0.5)
+        assert client.headers["user-agent"] == USER_AGENT
+        assert client.get("https://dynamodb.eu-west-1.amazonaws.com/").status_code == 302
+    assert len(log) == 1
+    assert seen == [tls.client_context()]
+    with new_blocking_client(timeout=3.0) as client:
+        assert client.timeout == httpx.Timeout(3.0), "the connect timeout defaults to it"
 
 
 def test_redirects_stop_after_the_policys_hops() -> None:

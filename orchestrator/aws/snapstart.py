@@ -16,9 +16,11 @@ three ways, and the hooks here put each right:
 * Time-bound state. Credentials resolved before the snapshot belong to the container that
   initialised; a GitHub App installation token lasts an hour; the DynamoDB health check
   is remembered for a few seconds by the monotonic clock. The boto3 session is forgotten
-  (`aws.clients.reset`, which keeps the parsed service models) and the app's `Services`
-  drop their store, the dispatcher's Lambda client and the GitHub credential
-  (`Services.reset_after_restore`, handed to `register` by `orchestrator.main`).
+  (`aws.clients.reset`, which keeps the parsed service models), so is botocore's credential
+  provider behind our own AWS client (`aws.credentials.reset`; credentials from the
+  environment are read on every request, never kept), and the app's `Services` drop their
+  store (its DynamoDB client and connections), the dispatcher's Lambda client and the GitHub
+  credential (`Services.reset_after_restore`, handed to `register` by `orchestrator.main`).
 
 Kept on purpose, because it is what a snapshot is for: imported modules, settings and the
 secrets read from SSM at initialisation (a rotated secret reaches the function with the
@@ -76,10 +78,10 @@ def after_restore() -> None:
 def _drop_clients() -> None:
     """Every reset runs even if one fails: a client that failed to close is still dropped,
     and the others must not stay behind because of it."""
-    from orchestrator.aws import clients
+    from orchestrator.aws import clients, credentials
 
     with _lock:
-        resets = [clients.reset, *_resets]
+        resets = [clients.reset, credentials.reset, *_resets]
     for reset in resets:
         try:
             reset()

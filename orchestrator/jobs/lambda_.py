@@ -9,6 +9,14 @@ own, with its own timeout, while the HTTP answer goes out at once.
 Lambda retries a failed async invocation (twice by default) and may, rarely,
 deliver one twice; `JobRunner`'s claim on the job id and attempt makes every
 repeat a no-op, so retrying here is safe too.
+
+The invoke is one signed HTTP request (`POST /2015-03-31/functions/{name}/invocations`,
+`X-Amz-Invocation-Type: Event`) over our own thin client (`orchestrator.aws.api`), not
+boto3: a cold container answering a deferred command would otherwise spend about 350 ms
+importing boto3 and building its Lambda client before the answer. The function may be
+named, or given as a (partial) ARN with a version or alias qualifier
+(`arn:aws:lambda:eu-west-1:123456789012:function:orchestrator:live`): Lambda accepts all
+of them in the path, percent-encoded.
 """
 
 from __future__ import annotations
@@ -17,21 +25,40 @@ import asyncio
 import json
 import logging
 import os
+import random
 import threading
+import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from orchestrator.jobs.base import Job, Status, record
 from orchestrator.store.base import JSONObject
 
 if TYPE_CHECKING:
-    from mypy_boto3_lambda import LambdaClient
-
+    from orchestrator.aws.api import Client
     from orchestrator.jobs.runner import JobRunner
     from orchestrator.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 FUNCTION_NAME_VARIABLE = "AWS_LAMBDA_FUNCTION_NAME"  # set by the Lambda runtime
+ATTEMPTS = 2  # a duplicate event is harmless (the runner's claim), a lost job is not
+_RETRY_PAUSE = 0.05  # at most, jittered: Discord wants the answer within 3 s
+# Lambda's "try again" answers, besides any 5xx.
+_THROTTLED = frozenset({"TooManyRequestsException", "ThrottlingException", "EC2ThrottledException"})
+
+
+_JITTER = random.SystemRandom()
+
+
+def _transient(status: int, code: str) -> bool:
+    """Whether an error answer is worth one more try: throttling, or Lambda's own failure."""
+    return status >= 500 or code in _THROTTLED
+
+
+def invoke_path(function_name: str) -> str:
+    """The Invoke API's path for a name, ARN or qualified ARN (its colons encoded)."""
+    return f"/2015-03-31/functions/{quote(function_name, safe='-_.~')}/invocations"
 
 
 class JobDispatchError(RuntimeError):
@@ -52,11 +79,12 @@ class LambdaDispatcher:
         services: Runtime,
         *,
         function_name: str | None = None,
-        client: LambdaClient | None = None,
+        client: Client | None = None,
         endpoint_url: str | None = None,
         region: str | None = None,
     ) -> None:
-        """`function_name` defaults to this very function (`AWS_LAMBDA_FUNCTION_NAME`)."""
+        """`function_name` defaults to this very function (`AWS_LAMBDA_FUNCTION_NAME`);
+        `client`, an `aws.api.Client` for Lambda, stays the caller's."""
         name = function_name or os.environ.get(FUNCTION_NAME_VARIABLE)
         if not name:
             raise RuntimeError(
@@ -71,22 +99,20 @@ class LambdaDispatcher:
         self._region = region
         self._lock = threading.Lock()
 
-    def _lambda(self) -> LambdaClient:
-        """Built on first dispatch: a request that dispatches nothing never imports boto3."""
+    def _lambda(self) -> Client:
+        """Built on first dispatch: a request that dispatches nothing never imports httpx."""
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    from orchestrator.aws.clients import client
+                    from orchestrator.aws.api import Client
 
-                    # Two attempts: a duplicate event is harmless (the runner's claim), a
-                    # lost job is not. Short timeouts: Discord wants an answer within 3 s.
-                    self._client = client(
+                    # Short timeouts: Discord wants an answer within 3 s.
+                    self._client = Client(
                         "lambda",
                         endpoint_url=self._endpoint_url,
                         region=self._region,
                         connect_timeout=1.0,
                         read_timeout=2.0,
-                        max_attempts=2,
                     )
         return self._client
 
@@ -121,21 +147,35 @@ class LambdaDispatcher:
         return job
 
     def _invoke(self, job: Job) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
+        """One async invoke, tried again once if Lambda was unreachable, throttled or failed
+        (5xx). The reason kept is AWS's error name or the transport failure's kind: safe to
+        show (never the message, which may quote the request)."""
+        from orchestrator.aws.api import AWSError, NotConfigured, Unreachable
 
         body = json.dumps(job.to_event(), separators=(",", ":")).encode()
-        try:
-            response = self._lambda().invoke(
-                FunctionName=self.function_name, InvocationType="Event", Payload=body
-            )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "unknown error")
-            raise JobDispatchError(job, f"lambda invoke: {code}") from exc
-        except BotoCoreError as exc:
-            raise JobDispatchError(job, f"lambda invoke: {type(exc).__name__}") from exc
-        status = response.get("StatusCode")
-        if status != 202:
-            raise JobDispatchError(job, f"lambda invoke answered {status}, expected 202")
+        path = invoke_path(self.function_name)
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                response = self._lambda().send(
+                    "POST",
+                    path,
+                    operation="Invoke",
+                    headers={"X-Amz-Invocation-Type": "Event"},
+                    body=body,
+                )
+            except (AWSError, Unreachable) as exc:
+                transient = not isinstance(exc, AWSError) or _transient(exc.status, exc.code)
+                if transient and attempt < ATTEMPTS:
+                    time.sleep(_JITTER.uniform(0, _RETRY_PAUSE))
+                    continue
+                raise JobDispatchError(job, f"lambda invoke: {exc.reason}") from exc
+            except NotConfigured as exc:
+                raise JobDispatchError(job, f"lambda invoke: {exc}") from exc
+            if response.status != 202:
+                raise JobDispatchError(
+                    job, f"lambda invoke answered {response.status}, expected 202"
+                )
+            return
 
     def close(self, timeout: float = 10.0) -> None:
         """Nothing runs here: invoked jobs belong to their own invocations."""

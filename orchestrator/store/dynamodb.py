@@ -15,7 +15,10 @@ Why the details look the way they do:
   lapsed item as absent. `expires_at` is stored as whole seconds, rounded up,
   because that is what the TTL sweeper reads: records live up to a second
   longer than asked, never shorter.
-* botocore's own retries are off; `_call` retries throttling and transport
+* Item operations go over our own thin client (`orchestrator.aws.api`: SigV4 over
+  httpx, DynamoDB's JSON protocol, the low-level client's parameters as the body), not
+  boto3, whose import and client build cost a cold container about 350 ms. It does not
+  retry; `_call` retries throttling and transport
   errors a bounded number of times within a time budget, then raises
   `StoreUnavailable`, which the routers answer with 503 so GitHub redelivers
   rather than the event being lost inside a slow Lambda.
@@ -24,8 +27,9 @@ Why the details look the way they do:
   write therefore carries a random `writer` token and asks for the old item on
   failure: finding our own token means the first attempt won. Without this, a
   claim could be won by nobody and a job silently never run.
-* boto3 is imported inside functions: the Lambda runtime provides it, the
-  artifact does not ship it, and the SQLite path never pays for it.
+* `create_table` (development, tests, deploy scripts) still uses boto3, imported
+  inside it: the Lambda runtime provides boto3, the artifact does not ship it, and
+  neither the request path nor the SQLite path ever imports it.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orchestrator.store.base import (
     Clock,
@@ -58,11 +62,9 @@ from orchestrator.store.base import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import (
-        AttributeValueTypeDef,
-        QueryInputTypeDef,
-        QueryOutputTypeDef,
-    )
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
+
+    from orchestrator.aws.api import Client
 
 T = TypeVar("T")
 
@@ -94,6 +96,7 @@ _UNAVAILABLE_CODES = frozenset(
     }
 )
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+TARGET = "DynamoDB_20120810"  # the JSON protocol's X-Amz-Target prefix
 
 # Attribute names go through placeholders: VALUE and friends are DynamoDB reserved words.
 _NAMES = {
@@ -113,6 +116,25 @@ _PING_CACHE_SECONDS = 5.0
 _JITTER = random.SystemRandom()
 
 
+def make_api(
+    *,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    connect_timeout: float = 1.0,
+    read_timeout: float = 2.0,
+) -> Client:
+    """The item operations' client: short timeouts, no retries of its own (`_call` retries)."""
+    from orchestrator.aws.api import Client
+
+    return Client(
+        "dynamodb",
+        endpoint_url=endpoint_url,
+        region=region,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+    )
+
+
 def make_client(
     *,
     endpoint_url: str | None = None,
@@ -120,7 +142,7 @@ def make_client(
     connect_timeout: float = 1.0,
     read_timeout: float = 2.0,
 ) -> DynamoDBClient:
-    """A DynamoDB client with short timeouts and botocore's retries off (`_call` retries)."""
+    """A boto3 DynamoDB client, for table administration (`create_table`) only."""
     from orchestrator.aws.clients import client
 
     return client(
@@ -146,14 +168,9 @@ def _expires_at(ttl: float | None, at: float) -> str | None:
 
 
 def _error_code(exc: Exception) -> str:
+    """A boto3 `ClientError`'s code (`create_table`)."""
     response: Mapping[str, Any] = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
-
-
-def _http_status(exc: Exception) -> int:
-    response: Mapping[str, Any] = getattr(exc, "response", None) or {}
-    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return status if isinstance(status, int) else 0
 
 
 class DynamoDBStore:
@@ -164,7 +181,7 @@ class DynamoDBStore:
         endpoint_url: str | None = None,
         region: str | None = None,
         clock: Clock = now,
-        client: DynamoDBClient | None = None,
+        client: Client | None = None,
         max_attempts: int = 4,
         backoff: float = 0.05,
         budget: float = 2.0,  # the request path must answer Discord within 3 s
@@ -172,13 +189,14 @@ class DynamoDBStore:
         read_timeout: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """`max_attempts` and `budget` (seconds) bound the retries of any one operation."""
+        """`max_attempts` and `budget` (seconds) bound the retries of any one operation.
+        `client` (an `aws.api.Client` for DynamoDB) stays the caller's: `close` leaves it."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.table = table
         self._clock = clock
         self._owns_client = client is None
-        self._client: DynamoDBClient = client or make_client(
+        self._client: Client = client or make_api(
             endpoint_url=endpoint_url,
             region=region,
             connect_timeout=connect_timeout,
@@ -208,8 +226,7 @@ class DynamoDBStore:
             raise
 
     def _call_with_retries(self, operation: str, call: Callable[[], T]) -> T:
-        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-        from botocore.exceptions import ConnectionError as TransportError
+        from orchestrator.aws.api import AWSError, NotConfigured, Unreachable
 
         started = time.monotonic()
         delay = self._backoff
@@ -218,24 +235,24 @@ class DynamoDBStore:
             attempt += 1
             try:
                 return call()
-            except ClientError as exc:
-                code = _error_code(exc)
+            except AWSError as exc:
+                code = exc.code
                 if code == _CONDITION_FAILED:
                     raise
                 if code in _UNAVAILABLE_CODES:
                     raise StoreUnavailable(
                         f"dynamodb {operation} on {self.table!r}: {code}"
                     ) from exc
-                if code not in _RETRYABLE_CODES and _http_status(exc) < 500:
-                    raise StoreError(f"dynamodb {operation} on {self.table!r}: {code}") from exc
-                reason: str = code or f"HTTP {_http_status(exc)}"
+                if code not in _RETRYABLE_CODES and exc.status < 500:
+                    raise StoreError(
+                        f"dynamodb {operation} on {self.table!r}: {exc.reason}"
+                    ) from exc
+                reason: str = exc.reason
                 failure: Exception = exc
-            except (TransportError, HTTPClientError) as exc:
-                reason, failure = type(exc).__name__, exc
-            except BotoCoreError as exc:  # no credentials, bad endpoint URL, ...
-                raise StoreUnavailable(
-                    f"dynamodb {operation} on {self.table!r}: {type(exc).__name__}"
-                ) from exc
+            except Unreachable as exc:
+                reason, failure = exc.reason, exc
+            except NotConfigured as exc:  # no credentials, no region, a bad endpoint URL
+                raise StoreUnavailable(f"dynamodb {operation} on {self.table!r}: {exc}") from exc
             pause = _JITTER.uniform(delay / 2, delay)
             out_of_time = time.monotonic() - started + pause > self._budget
             if attempt >= self._max_attempts or out_of_time:
@@ -254,7 +271,7 @@ class DynamoDBStore:
         values: dict[str, AttributeValueTypeDef],
     ) -> bool:
         """PutItem under `condition`; True if this call's write is the one stored."""
-        from botocore.exceptions import ClientError
+        from orchestrator.aws.api import AWSError
 
         token = secrets.token_hex(8)
         item = {**item, "writer": {"S": token}}
@@ -262,7 +279,8 @@ class DynamoDBStore:
         try:
             self._call(
                 operation,
-                lambda: self._client.put_item(
+                lambda: self._op(
+                    "PutItem",
                     TableName=self.table,
                     Item=item,
                     ConditionExpression=condition,
@@ -271,11 +289,11 @@ class DynamoDBStore:
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 ),
             )
-        except ClientError as exc:
-            if _error_code(exc) != _CONDITION_FAILED:
+        except AWSError as exc:
+            if exc.code != _CONDITION_FAILED:
                 raise  # pragma: no cover - _call maps every other code
             # An earlier attempt of this very call may have written before its answer was lost.
-            old = cast("Mapping[str, Any]", exc.response).get("Item") or {}
+            old = exc.body.get("Item") or {}
             return bool(old.get("writer", {}).get("S") == token)
         return True
 
@@ -304,7 +322,7 @@ class DynamoDBStore:
         expires_at = _expires_at(ttl, self._clock())
         if expires_at is not None:
             item[TTL_ATTRIBUTE] = {"N": expires_at}
-        self._call("put", lambda: self._client.put_item(TableName=self.table, Item=item))
+        self._call("put", lambda: self._op("PutItem", TableName=self.table, Item=item))
 
     def put_if_newer(
         self, key: str, value: JSONObject, version: float, ttl: float | None = None
@@ -330,7 +348,8 @@ class DynamoDBStore:
         collection, rest = split_key(key)
         response = self._call(
             "get",
-            lambda: self._client.get_item(
+            lambda: self._op(
+                "GetItem",
                 TableName=self.table,
                 Key={"pk": {"S": collection}, "sk": {"S": rest}},
                 ConsistentRead=True,
@@ -346,8 +365,10 @@ class DynamoDBStore:
         collection, rest = split_key(key)
         self._call(
             "delete",
-            lambda: self._client.delete_item(
-                TableName=self.table, Key={"pk": {"S": collection}, "sk": {"S": rest}}
+            lambda: self._op(
+                "DeleteItem",
+                TableName=self.table,
+                Key={"pk": {"S": collection}, "sk": {"S": rest}},
             ),
         )
 
@@ -385,7 +406,7 @@ class DynamoDBStore:
             }
             if start is not None:
                 request["ExclusiveStartKey"] = start
-            page = self._call("query", partial(self._query, request))
+            page = self._call("query", partial(self._op, "Query", **request))
             for item in page.get("Items", []):
                 records.append(
                     Record(f"{collection}:{item['sk']['S']}", json.loads(item["value"]["S"]))
@@ -402,7 +423,7 @@ class DynamoDBStore:
         with self._ping_lock:
             if time.monotonic() < self._ping_ok_until:
                 return
-            response = self._call("ping", lambda: self._client.describe_table(TableName=self.table))
+            response = self._call("ping", lambda: self._op("DescribeTable", TableName=self.table))
             status = response["Table"].get("TableStatus", "")
             if status not in {"ACTIVE", "UPDATING"}:
                 raise StoreUnavailable(f"dynamodb table {self.table!r} is {status or 'unknown'}")
@@ -414,8 +435,9 @@ class DynamoDBStore:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _query(self, request: QueryInputTypeDef) -> QueryOutputTypeDef:
-        return self._client.query(**request)
+    def _op(self, operation: str, **request: Any) -> dict[str, Any]:
+        """One DynamoDB operation: its parameters are the low-level client's, as JSON."""
+        return self._client.json(TARGET, operation, request)
 
     def _live(self, item: Mapping[str, Any]) -> bool:
         expires = item.get(TTL_ATTRIBUTE)

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 import snapshot_restore_py
 
-from orchestrator.aws import clients, snapstart
+from orchestrator.aws import api, clients, credentials, snapstart
 from orchestrator.aws.events import http_api_event, response_body
 from orchestrator.config import Settings, load_settings
 from orchestrator.devkeys import load_or_create_dev_identity
-from orchestrator.jobs.lambda_ import LambdaDispatcher
+from orchestrator.jobs.lambda_ import LambdaDispatcher, invoke_path
 from orchestrator.services import Services
 from orchestrator.store.base import Store
 from tests.support.signing import PING_INTERACTION, discord_headers, dumps
@@ -38,13 +38,16 @@ ALIAS = "orchestrator-prod-orchestrator:live"
 
 @pytest.fixture(autouse=True)
 def isolated() -> Iterator[None]:
-    """Each test starts with no registered resets, no boto3 session and its own `random`."""
+    """Each test starts with no registered resets, no boto3 session, no credential chain and
+    its own `random`."""
     state = random.getstate()
     snapstart.clear()
     clients.reset()
+    credentials.reset()
     yield
     snapstart.clear()
     clients.reset()
+    credentials.reset()
     random.setstate(state)
 
 
@@ -157,6 +160,36 @@ def test_a_restored_container_builds_new_clients_with_fresh_credentials(
     assert len(kept.search_paths) == len(set(kept.search_paths))
 
 
+def test_our_aws_client_resolves_the_restored_containers_own_credentials(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Off the environment (a profile, container credentials: what Lambda gives SnapStart
+    functions), `aws.credentials` keeps botocore's chain while warm; the restore drops it."""
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    shared = tmp_path / "credentials"
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(shared))
+
+    def profile(key: str) -> None:
+        shared.write_text(f"[default]\naws_access_key_id = {key}\naws_secret_access_key = s\n")
+
+    profile("AKIDBEFORESNAPSHOT")
+    assert credentials.current().access_key == "AKIDBEFORESNAPSHOT"
+    profile("AKIDAFTERRESTORE")  # the clone's own
+    assert credentials.current().access_key == "AKIDBEFORESNAPSHOT", "kept while warm"
+    snapstart.after_restore()
+    assert credentials.current().access_key == "AKIDAFTERRESTORE"
+
+
 def test_before_the_snapshot_the_session_is_dropped_too(aws_env: None) -> None:
     clients.client("ssm")  # the secrets read at initialisation build one
     assert clients._session is not None
@@ -230,14 +263,16 @@ def test_the_github_credential_and_its_token_cache_are_rebuilt(data_dir: Path) -
 
 
 class FakeLambda:
+    """Stands in for `aws.api.Client("lambda")`: records each invoke's path and headers."""
+
     def __init__(self, built: list[FakeLambda]) -> None:
-        self.invoked: list[dict[str, Any]] = []
+        self.invoked: list[tuple[str, dict[str, str]]] = []
         self.closed = False
         built.append(self)
 
-    def invoke(self, **request: Any) -> dict[str, Any]:
-        self.invoked.append(request)
-        return {"StatusCode": 202}
+    def send(self, method: str, path: str, **request: Any) -> api.Response:
+        self.invoked.append((path, request["headers"]))
+        return api.Response(202, {}, b"")
 
     def close(self) -> None:
         self.closed = True
@@ -247,7 +282,7 @@ def test_jobs_invoke_the_alias_and_reconnect_after_the_restore(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     built: list[FakeLambda] = []
-    monkeypatch.setattr(clients, "client", lambda service, **_: FakeLambda(built))
+    monkeypatch.setattr(api, "Client", lambda service, **_: FakeLambda(built))
     services = Services(
         load_settings(
             ORCHESTRATOR_DATA_DIR=data_dir,
@@ -264,7 +299,8 @@ def test_jobs_invoke_the_alias_and_reconnect_after_the_restore(
     assert [c.closed for c in built] == [True]
     jobs.dispatch("snapstart.probe", {"n": 2})
     assert len(built) == 2 and not built[1].closed
-    assert [r["FunctionName"] for c in built for r in c.invoked] == [ALIAS, ALIAS]
+    assert [path for c in built for path, _ in c.invoked] == [invoke_path(ALIAS)] * 2
+    assert all(h == {"X-Amz-Invocation-Type": "Event"} for c in built for _, h in c.invoked)
 
 
 def test_one_failing_reset_does_not_keep_the_others(caplog: pytest.LogCaptureFixture) -> None:

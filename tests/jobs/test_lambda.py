@@ -35,6 +35,7 @@ from tests.support.moto_server import (
     delete_table,
     moto_server,  # noqa: F401
 )
+from tests.support.scripted_aws import Reply, ScriptedAWS, botocore_authorization, rest_error
 
 
 @pytest.fixture
@@ -94,6 +95,15 @@ def lambda_services(settings: Settings, moto: MotoServer) -> Iterator[Services]:
     yield services
     services.close(timeout=5)
     delete_table(table, moto.url)
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Dummy credentials for tests that talk to a scripted endpoint rather than to moto."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
 
 
 @pytest.fixture
@@ -258,9 +268,82 @@ def test_an_unreachable_lambda_api_is_a_dispatch_error(services: Services) -> No
         endpoint_url=f"http://127.0.0.1:{free_port()}",
         region="eu-west-1",
     )
-    with pytest.raises(JobDispatchError, match="EndpointConnectionError"):
+    with pytest.raises(JobDispatchError, match="lambda invoke: ConnectError"):
         dispatcher.dispatch("notify", {}, job_id="job-3")
     assert job_record(services, "job-3")["status"] == "failed"
+
+
+# -- error answers, from a scripted Lambda API on 127.0.0.1 -----------------------------------
+
+
+ALIAS_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:orchestrator-prod:live"
+
+
+def scripted_dispatcher(services: Services, aws: ScriptedAWS) -> LambdaDispatcher:
+    return LambdaDispatcher(
+        services, function_name=ALIAS_ARN, endpoint_url=aws.url, region="eu-west-1"
+    )
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_an_alias_arn_is_invoked_in_the_path_signed(services: Services) -> None:
+    with ScriptedAWS(Reply(202)) as aws:
+        job = scripted_dispatcher(services, aws).dispatch("notify", {"n": 1}, job_id="job-5")
+    [sent] = aws.requests
+    assert sent.path == (
+        "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aeu-west-1%3A123456789012%3Afunction"
+        "%3Aorchestrator-prod%3Alive/invocations"
+    )
+    assert sent.header("X-Amz-Invocation-Type") == "Event"
+    assert json.loads(sent.body) == job.to_event()
+    signature = botocore_authorization(sent, aws.url, "eu-west-1", "lambda", "testing")
+    assert signature == sent.header("Authorization")
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_access_denied_is_a_dispatch_error_not_retried(services: Services) -> None:
+    with (
+        ScriptedAWS(rest_error("AccessDeniedException", 403)) as aws,
+        pytest.raises(JobDispatchError) as raised,
+    ):
+        scripted_dispatcher(services, aws).dispatch("notify", {}, job_id="job-6")
+    assert raised.value.reason == "lambda invoke: AccessDeniedException"
+    assert "scripted" not in str(raised.value), "AWS's message is not shown"
+    assert len(aws.requests) == 1
+    assert job_record(services, "job-6")["status"] == "failed"
+
+
+@pytest.mark.usefixtures("aws_credentials")
+@pytest.mark.parametrize(
+    "first", [Reply(500), rest_error("TooManyRequestsException", 429), Reply(503)]
+)
+def test_a_failed_or_throttled_invoke_is_tried_once_more(services: Services, first: Reply) -> None:
+    with ScriptedAWS(first, Reply(202)) as aws:
+        scripted_dispatcher(services, aws).dispatch("notify", {}, job_id="job-7")
+    assert len(aws.requests) == 2
+    assert aws.requests[0].body == aws.requests[1].body
+    assert job_record(services, "job-7")["status"] == "pending"
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_twice_throttled_is_a_dispatch_error(services: Services) -> None:
+    throttled = rest_error("TooManyRequestsException", 429)
+    with (
+        ScriptedAWS(throttled, throttled, Reply(202)) as aws,
+        pytest.raises(JobDispatchError, match="lambda invoke: TooManyRequestsException"),
+    ):
+        scripted_dispatcher(services, aws).dispatch("notify", {}, job_id="job-8")
+    assert len(aws.requests) == 2
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_an_unexpected_success_status_is_a_dispatch_error(services: Services) -> None:
+    """A 200 is a synchronous invoke's answer: the job may have run in the request."""
+    with (
+        ScriptedAWS(Reply(200, {})) as aws,
+        pytest.raises(JobDispatchError, match="answered 200, expected 202"),
+    ):
+        scripted_dispatcher(services, aws).dispatch("notify", {}, job_id="job-9")
 
 
 def test_the_function_defaults_to_the_running_one(
@@ -294,6 +377,6 @@ def test_other_events_are_refused(services: Services, event: dict[str, Any]) -> 
 def test_importing_the_backend_does_not_import_boto3() -> None:
     code = (
         "import sys, orchestrator.jobs.lambda_; "
-        "sys.exit('boto3' in sys.modules or 'botocore' in sys.modules)"
+        "sys.exit(any(m in sys.modules for m in ('boto3', 'botocore', 'httpx')))"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
