@@ -16,7 +16,7 @@ from orchestrator.apps import App, InvalidApp, get_app
 from orchestrator.commands.common import APP_OPTION, suggest_apps
 from orchestrator.commands.deploying import launch_deploy
 from orchestrator.deploys import history
-from orchestrator.deploys.environments import primary
+from orchestrator.deploys.environments import Target, primary
 from orchestrator.deploys.release import plan, promote_refusal, render, rollback_refusal
 from orchestrator.discord.access import Access
 from orchestrator.discord.context import Context, Keep
@@ -95,6 +95,18 @@ async def _refusal(ctx: Context, app: App, kind: str, sha: str) -> str | None:
     return promote_refusal(deployed, sha, ahead_by)
 
 
+def _needs_approval(target: Target, kind: str, sha: str) -> str | None:
+    """Promote ships something new: where deploys need approvals, it must not be the way
+    around them. (Roll back returns to what ran before, and waits for nobody.)"""
+    needed = target.environment.approvals
+    if kind != "promote" or not needed:
+        return None
+    return (
+        f"{target.label} needs {needed} approval{'s' if needed > 1 else ''}: ask for them "
+        f"with `/deploy app:{target.app.name} env:{target.environment.name} ref:{sha}`"
+    )
+
+
 async def _launch(ctx: Context, kind: str) -> Message | Keep:
     if len(ctx.state) != 2 or ctx.state[1] == "none":
         return Message(content="⚠️ Nothing to do for that button.", ephemeral=True)
@@ -111,7 +123,7 @@ async def _launch(ctx: Context, kind: str) -> Message | Keep:
         sha = check_sha(ctx.state[1])
     except InvalidRef as exc:
         return Message(content=f"⚠️ {exc}", ephemeral=True)
-    refused = await _refusal(ctx, app, kind, sha)
+    refused = _needs_approval(target, kind, sha) or await _refusal(ctx, app, kind, sha)
     if refused is not None:
         ctx.audit(f"release.{kind}", "refused", app=app.name, sha=sha[:12], reason=refused)
         return Message(content=f"⚠️ Not dispatched: {refused}.", ephemeral=True)

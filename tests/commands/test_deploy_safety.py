@@ -517,3 +517,16 @@ def test_status_and_history_show_each_environment(world: World) -> None:
     assert "· ❌ fail just now ·" in production, "the finished run was verified (and failed)"
     assert f"🚀 <@{ADMIN}>'s deploy" in production, "the waiting one is in flight now"
     assert "waiting" not in production
+
+
+def test_promote_is_no_way_around_approvals(world: World) -> None:
+    world.configure(production="approvals = 1")
+    pressed = answer(
+        world.services,
+        component_interaction(f"release.promote:web:{SHA}", "1", Invoker(user_id=DEPLOYER)),
+    )
+    text = world.final(pressed)["content"]
+    assert "needs 1 approval" in text and f"/deploy app:web env:production ref:{SHA}" in text
+    assert not world.dispatches(PROMOTE)
+    audited = _audited(world.services, "release.promote")
+    assert [e["result"] for e in audited if "approval" in str(e)] == ["refused"], audited
