@@ -18,7 +18,7 @@ from orchestrator.config import JobsBackend, Settings
 
 if TYPE_CHECKING:
     from orchestrator.discord.rest import DiscordREST
-    from orchestrator.discord.tree import Bot
+    from orchestrator.discord.tree import Bot, CommandLookup
     from orchestrator.github.auth import Auth
     from orchestrator.github.client import GitHubClient
     from orchestrator.github.routing import EventRouter
@@ -60,6 +60,17 @@ class Services:
         return self._bot
 
     @property
+    def commands(self) -> CommandLookup:
+        """The tree interactions are dispatched on: the product's built on demand (an
+        interaction, or its deferred job, imports only the module that declares what it
+        names; `/help` still sees every command), or the one a test handed in."""
+        if self._bot is not None:
+            return self._bot
+        from orchestrator import product
+
+        return product.commands()
+
+    @property
     def events(self) -> EventRouter:
         """GitHub event handlers; the product's own unless a test hands in another."""
         if self._events is None:
@@ -74,7 +85,7 @@ class Services:
         if self._registry is None:
             from orchestrator import product
 
-            self._registry = product.jobs(lambda: self.bot, lambda: self.events)
+            self._registry = product.jobs(lambda: self.commands, lambda: self.events)
         return self._registry
 
     def runner(self) -> JobRunner:

@@ -29,7 +29,7 @@ from orchestrator.discord.context import (
 )
 from orchestrator.discord.interactions import Interaction, InteractionType, Options
 from orchestrator.discord.messages import Message
-from orchestrator.discord.tree import Bot, Leaf, Route
+from orchestrator.discord.tree import CommandLookup, Leaf, Route
 from orchestrator.discord.voice import WHO
 from orchestrator.jobs.base import JobContext, JobRegistry
 from orchestrator.store import keys
@@ -95,7 +95,7 @@ class _Target:
         )
 
 
-def _resolve(bot: Bot, interaction: Interaction) -> _Target | None:
+def _resolve(bot: CommandLookup, interaction: Interaction) -> _Target | None:
     kind = interaction.type
     if kind in (
         InteractionType.APPLICATION_COMMAND,
@@ -144,7 +144,9 @@ def _failure(exc: BaseException) -> tuple[str, dict[str, str]]:
     return "failed", {"error": _short(exc)}
 
 
-async def respond(bot: Bot, interaction: Interaction, services: Clients) -> dict[str, Any]:
+async def respond(
+    bot: CommandLookup, interaction: Interaction, services: Clients
+) -> dict[str, Any]:
     """The HTTP answer to a verified interaction (PING included), traced for `/trace`."""
     started = time.perf_counter()
     answer, reason = await _respond(bot, interaction, services)
@@ -234,7 +236,7 @@ def _trace(
     )
 
 
-async def _respond(bot: Bot, interaction: Interaction, services: Clients) -> Answer:
+async def _respond(bot: CommandLookup, interaction: Interaction, services: Clients) -> Answer:
     from orchestrator.discord.access import AccessPolicy
 
     kind = interaction.type
@@ -334,7 +336,9 @@ def _immediate_response(
     return responses.message(result)
 
 
-async def _autocomplete(bot: Bot, interaction: Interaction, services: Clients) -> dict[str, Any]:
+async def _autocomplete(
+    bot: CommandLookup, interaction: Interaction, services: Clients
+) -> dict[str, Any]:
     leaf = bot.leaf(interaction.command_path())
     options = interaction.options()
     focused = options.focused
@@ -362,7 +366,7 @@ def _audit(
         log.warning("audit record lost: store unavailable", extra={"action": target.name})
 
 
-async def run_deferred(bot: Bot, interaction: Interaction, services: Clients) -> None:
+async def run_deferred(bot: CommandLookup, interaction: Interaction, services: Clients) -> None:
     """Run a deferred handler and edit the deferred reply with what it returns."""
     from orchestrator.discord.voice import say
 
@@ -433,9 +437,10 @@ async def run_deferred(bot: Bot, interaction: Interaction, services: Clients) ->
         _trace(services, interaction, "follow-up sent")
 
 
-def deferred_jobs(bot: Callable[[], Bot]) -> JobRegistry:
+def deferred_jobs(bot: Callable[[], CommandLookup]) -> JobRegistry:
     """The deferred-interaction job, answering with `bot()`: the composition root's command
-    tree, built only when a deferred command runs."""
+    tree (on demand: only the part that owns the interaction), built only when a deferred
+    command runs."""
     jobs = JobRegistry()
 
     @jobs.job(DEFERRED_JOB)

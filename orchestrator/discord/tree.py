@@ -21,13 +21,16 @@ becomes the message. The HTTP answer never waits for the handler.
 The option builders (`string`, ...) live in `orchestrator.discord.options`, `Context` and
 what a handler returns in `orchestrator.discord.context`, `Access` in
 `orchestrator.discord.access`.
+
+`OnDemandBot` is the product's tree as dispatch sees it: a lookup builds only the part
+that owns the name it looks up, anything that needs every command builds them all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from orchestrator.discord.access import Access
 from orchestrator.discord.context import Autocompleter, Context, Handler
@@ -403,3 +406,61 @@ def _lookup(table: dict[str, Route], custom_id: str) -> tuple[Route, tuple[str, 
     name, *state = custom_id.split(":")
     route = table.get(name)
     return (route, tuple(state)) if route else None
+
+
+# -- the tree on demand -----------------------------------------------------------------------
+
+# What an interaction names: a top-level command, or a component or modal route (the part of
+# its custom_id before the first ':').
+Kind = Literal["command", "component", "modal"]
+
+
+class CommandLookup(Protocol):
+    """What dispatch asks of a command tree: find what an interaction names, and hand
+    handlers the whole tree (`/help` lists it). A `Bot` is one; so is `OnDemandBot`."""
+
+    def leaf(self, path: Sequence[str]) -> Leaf | None: ...
+
+    def component_route(self, custom_id: str) -> tuple[Route, tuple[str, ...]] | None: ...
+
+    def modal_route(self, custom_id: str) -> tuple[Route, tuple[str, ...]] | None: ...
+
+    def leaves(self) -> list[Leaf]: ...
+
+    def registration(self) -> list[dict[str, Any]]: ...
+
+
+class OnDemandBot:
+    """A merged tree whose parts are built when an interaction names them.
+
+    Building every part means importing every feature module and its domain, which a cold
+    container answering one command (or running one deferred job) does not need. `part(kind,
+    name)` is the part that owns a name (the composition root's index; for a name it does
+    not know, the whole tree); `whole()` is the merged tree. A lookup the part cannot answer
+    falls back to the whole, so an index that went stale costs time, never a refusal; what
+    needs every command (`leaves()`, `registration()`) builds the whole. Parts and the whole
+    share their `Leaf` and `Route` objects, so either answers with the very same handler,
+    access and allow-list names.
+    """
+
+    def __init__(self, part: Callable[[Kind, str], Bot], whole: Callable[[], Bot]) -> None:
+        self._part = part
+        self._whole = whole
+
+    def leaf(self, path: Sequence[str]) -> Leaf | None:
+        found = self._part("command", path[0]).leaf(path) if path else None
+        return found if found is not None else self._whole().leaf(path)
+
+    def component_route(self, custom_id: str) -> tuple[Route, tuple[str, ...]] | None:
+        part = self._part("component", custom_id.split(":", 1)[0])
+        return part.component_route(custom_id) or self._whole().component_route(custom_id)
+
+    def modal_route(self, custom_id: str) -> tuple[Route, tuple[str, ...]] | None:
+        part = self._part("modal", custom_id.split(":", 1)[0])
+        return part.modal_route(custom_id) or self._whole().modal_route(custom_id)
+
+    def leaves(self) -> list[Leaf]:
+        return self._whole().leaves()
+
+    def registration(self) -> list[dict[str, Any]]:
+        return self._whole().registration()

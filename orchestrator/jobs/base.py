@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
@@ -98,17 +99,33 @@ class JobRegistry:
     """Name -> function, and each job's retry policy.
 
     Each feature owns a registry of its own (`jobs = JobRegistry()`); the composition
-    root merges them, `JobRegistry(*registries)`, the way gidgethub composes routers.
+    root merges them, `JobRegistry(*registries)`, the way gidgethub composes routers;
+    parts passed as `later=[build, ...]` are built on the first name the others lack.
     Nothing here knows which features exist, so a job is known exactly when the
     root's registry holds it, in every process alike.
     """
 
-    def __init__(self, *registries: JobRegistry) -> None:
+    def __init__(
+        self, *registries: JobRegistry, later: Sequence[Callable[[], JobRegistry]] = ()
+    ) -> None:
         self._jobs: dict[str, JobFunc] = {}
         self._retries: dict[str, int] = {}
         for other in registries:
-            for name, func in other._jobs.items():
-                self.job(name, retries=other._retries[name])(func)
+            self._merge(other)
+        # Parts built only when a name the others do not hold is asked for: a container
+        # running one kind of job need not import the features behind the rest.
+        self._later = list(later)
+        self._loading = threading.Lock()
+
+    def _merge(self, other: JobRegistry) -> None:
+        for name in other.names():
+            self.job(name, retries=other.retries(name))(other.get(name))
+
+    def _load_later(self) -> None:
+        with self._loading:  # jobs run on threads: a second miss waits for the first load
+            later, self._later = self._later, []
+            for load in later:
+                self._merge(load())
 
     def job(self, name: str, *, retries: int = 0) -> Callable[[JobFunc], JobFunc]:
         """Register a job. `retries`: how many more attempts a failure earns on its own
@@ -125,15 +142,20 @@ class JobRegistry:
         return register
 
     def retries(self, name: str) -> int:
+        if name not in self._jobs:
+            self._load_later()
         return self._retries.get(name, 0)
 
     def get(self, name: str) -> JobFunc:
+        if name not in self._jobs:
+            self._load_later()
         try:
             return self._jobs[name]
         except KeyError:
             raise UnknownJob(name) from None
 
     def names(self) -> list[str]:
+        self._load_later()
         return sorted(self._jobs)
 
 

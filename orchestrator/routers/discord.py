@@ -65,7 +65,7 @@ async def interactions(request: Request, raw: VerifiedInteraction) -> JSONRespon
     from orchestrator.discord.dispatch import UnsupportedInteraction, respond
 
     try:
-        answer = await respond(services.bot, interaction, services)
+        answer = await respond(services.commands, interaction, services)
     except UnsupportedInteraction:
         raise Refusal(400, "unsupported", "unsupported interaction type") from None
     return JSONResponse(answer)

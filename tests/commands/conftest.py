@@ -34,9 +34,10 @@ def services(tmp_path: Path) -> Iterator[Services]:
 @pytest.fixture
 def run(services: Services) -> Run:
     def invoke(line: str, user: str = ADMIN, bot: Bot | None = None) -> dict[str, Any]:
-        the_bot = bot or services.bot
-        raw = command_interaction(the_bot, line, "1", Invoker(user_id=user))
-        answer = asyncio.run(dispatch.respond(the_bot, Interaction(raw), services))
+        raw = command_interaction(bot or services.bot, line, "1", Invoker(user_id=user))
+        # Dispatched as the endpoint does: on the product's tree built on demand.
+        tree = bot or services.commands
+        answer = asyncio.run(dispatch.respond(tree, Interaction(raw), services))
         DiscordSpec.get().assert_valid_interaction_response(answer)
         return answer
 

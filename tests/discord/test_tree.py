@@ -193,3 +193,57 @@ def test_the_product_registration_is_valid_and_routes_match() -> None:
     names = {c["name"] for c in registered}
     assert names == {leaf.path[0] for leaf in bot.leaves()}
     assert {"ping", "help"} <= names
+
+
+def _parts() -> tuple[Bot, Bot, Bot]:
+    """Two feature parts (one command with a button and a form each) and their merge."""
+    first, second = Bot(), Bot()
+    first.command("alpha", "First")(noop)
+    first.component("alpha.go", commands=["alpha", "beta"])(noop)
+    second.command("beta", "Second")(noop)
+    second.modal("beta.form", commands=["beta"])(noop)
+    return first, second, Bot(first, second)
+
+
+def test_on_demand_lookups_build_only_the_part_that_owns_the_name() -> None:
+    from orchestrator.discord.tree import OnDemandBot
+
+    first, second, whole = _parts()
+    asked: list[tuple[str, str]] = []
+
+    def part(kind: str, name: str) -> Bot:
+        asked.append((kind, name))
+        return {"alpha": first, "alpha.go": first, "beta": second, "beta.form": second}[name]
+
+    def never() -> Bot:
+        raise AssertionError("the whole tree was built for a name its part answers")
+
+    tree = OnDemandBot(part, never)
+    assert tree.leaf(["beta"]) is whole.leaf(["beta"])
+    assert tree.component_route("alpha.go:7") == whole.component_route("alpha.go:7")
+    assert tree.modal_route("beta.form:x:y") == whole.modal_route("beta.form:x:y")
+    assert asked == [("command", "beta"), ("component", "alpha.go"), ("modal", "beta.form")]
+    # The route keeps naming a command of another part: its allow-list still governs it.
+    found = tree.component_route("alpha.go")
+    assert found is not None and found[0].commands == ("alpha", "beta")
+
+
+def test_on_demand_falls_back_to_the_whole_tree() -> None:
+    """A stale index (a name under the wrong part) or an unknown name costs a build of the
+    whole tree, never a refusal; what lists every command sees every command."""
+    from orchestrator.discord.tree import OnDemandBot
+
+    first, _, whole = _parts()
+    builds: list[int] = []
+
+    def everything() -> Bot:
+        builds.append(1)
+        return whole
+
+    tree = OnDemandBot(lambda kind, name: first, everything)
+    assert tree.leaf(["alpha"]) is whole.leaf(["alpha"]) and builds == []
+    assert tree.leaf(["beta"]) is whole.leaf(["beta"]) and builds == [1]
+    assert tree.modal_route("beta.form:1") == whole.modal_route("beta.form:1")
+    assert tree.component_route("nope") is None and tree.leaf(["nope"]) is None
+    assert [leaf.path for leaf in tree.leaves()] == [("alpha",), ("beta",)]
+    assert tree.registration() == whole.registration()

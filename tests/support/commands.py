@@ -22,8 +22,9 @@ from tests.support.discord_spec import DiscordSpec
 
 
 def answer(services: Services, raw: dict[str, Any]) -> dict[str, Any]:
-    """The endpoint's answer; deferred work is run to completion before returning."""
-    result = asyncio.run(dispatch.respond(services.bot, Interaction(raw), services))
+    """The endpoint's answer; deferred work is run to completion before returning. Dispatched
+    as the endpoint does, on `services.commands` (the product's tree built on demand)."""
+    result = asyncio.run(dispatch.respond(services.commands, Interaction(raw), services))
     DiscordSpec.get().assert_valid_interaction_response(result)
     if result["type"] in (5, 6):
         assert services.jobs.drain(30)  # type: ignore[attr-defined]
