@@ -74,6 +74,23 @@ def artifacts() -> dict[str, Artifact]:
 BENCH_SHA = "be0c4" * 8
 
 
+def _source_fingerprint() -> str:
+    """What our artifact is built from (the package's files and the runtime pins): an
+    artifact left by an earlier run of other code is rebuilt, never measured as this one."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    package = common.ROOT / "orchestrator"
+    for path in sorted(
+        [*package.rglob("*.py"), *package.rglob("*.json"), *package.rglob("*.html")]
+    ):
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(str(path.relative_to(common.ROOT)).encode() + b"\0" + path.read_bytes())
+    digest.update((common.ROOT / "requirements" / "runtime.txt").read_bytes())
+    return digest.hexdigest()
+
+
 def _build_ours(out: Path, compiled: bool) -> dict[str, Any]:
     argv = [
         common.PYTHON,
@@ -189,10 +206,14 @@ def prepare(force: bool = False) -> dict[str, Any]:
     found = artifacts()
     info: dict[str, Any] = {"target_python": target.describe(), "builds": {}}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    source = _source_fingerprint()
     for key in ("ours", "ours_src"):
         art = found[key]
-        if force or not art.zip_path.is_file():
+        stamp = art.folder.with_name(art.folder.name + ".source")
+        built_from = stamp.read_text() if stamp.is_file() else None
+        if force or not art.zip_path.is_file() or built_from != source:
             info["builds"][key] = _build_ours(art.folder, art.compiled)
+            stamp.write_text(source)
     if force or not found["bare"].zip_path.is_file() or not found["bare_src"].zip_path.is_file():
         info["builds"]["bare"] = _build_bare(found["bare"].folder, found["bare_src"].folder, target)
     if force or not (RUNTIME / "boto3" / "__pycache__").is_dir():

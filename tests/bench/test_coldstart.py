@@ -114,3 +114,20 @@ def test_the_report_leaves_the_table_out_when_nothing_was_traced() -> None:
     assert report.front_door_lines({}) == []
     text = report.render({"sections": {"coldstart": {"ratios": {}}}})
     assert "per front door" not in text
+
+
+def test_our_artifact_is_rebuilt_when_its_source_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench import common
+
+    (tmp_path / "orchestrator").mkdir()
+    (tmp_path / "requirements").mkdir()
+    module = tmp_path / "orchestrator" / "main.py"
+    module.write_text("A = 1\n")
+    (tmp_path / "requirements" / "runtime.txt").write_text("fastapi==1\n")
+    monkeypatch.setattr(common, "ROOT", tmp_path)
+    first = artifacts._source_fingerprint()
+    assert artifacts._source_fingerprint() == first
+    module.write_text("A = 2\n")
+    assert artifacts._source_fingerprint() != first
