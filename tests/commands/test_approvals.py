@@ -426,6 +426,24 @@ def test_a_ref_that_moved_since_the_request_is_not_dispatched(world: World) -> N
     assert "stale" in _results(world.services)
 
 
+def test_a_dispatch_github_refuses_says_approving_again_will_not_help(world: World) -> None:
+    request_id = world.ask()
+    world.github.on(
+        "POST",
+        DEPLOY,
+        gh.error('Unexpected inputs provided: ["bogus"]'),
+        422,
+        off_contract="GitHub's answer to an undeclared input; its description lists 204/200 only",
+    )
+    approved = world.press(f"deploy.approve:{request_id}", OTHER)
+    said = world.final(approved)["embeds"][0]["description"]
+    assert "GitHub refused the dispatch" in said and "Unexpected inputs provided" in said
+    assert "Reject this and `/deploy` with other inputs" in said
+    assert "Press Approve to try again" not in said
+    assert world.final(approved)["components"], "still open: Reject ends it"
+    assert "dispatch failed" in _results(world.services)
+
+
 # -- concurrency ------------------------------------------------------------------------------
 
 
