@@ -18,7 +18,9 @@ from orchestrator.devtools.simulate import (
     Invoker,
     SimulationError,
     command_interaction,
+    component_interaction,
     declared_options,
+    modal_interaction,
     parse_command,
 )
 from orchestrator.discord.context import Context
@@ -222,3 +224,13 @@ def test_required_options_may_wait_while_autocompleting() -> None:
     assert payload["data"]["options"] == [
         {"name": "app", "type": 3, "value": "we", "focused": True}
     ]
+
+
+@pytest.mark.parametrize("custom_id", ["", "deploy.approve:" + "a" * 86])
+def test_a_custom_id_discord_would_not_send_is_refused(custom_id: str) -> None:
+    with pytest.raises(SimulationError, match="1-100 characters on Discord"):
+        component_interaction(custom_id, "1", Invoker("1"))
+    with pytest.raises(SimulationError, match="1-100 characters on Discord"):
+        modal_interaction(custom_id, {}, "1", Invoker("1"))
+    longest = "deploy.approve:" + "a" * 85
+    assert component_interaction(longest, "1", Invoker("1"))["data"]["custom_id"] == longest
