@@ -281,9 +281,10 @@ def command_interaction(
 CUSTOM_ID_LIMIT = 100  # Discord's: a button's or modal's custom_id is 1-100 characters
 
 
-def _check_custom_id(custom_id: str) -> str:
+def check_custom_id(custom_id: str) -> str:
     """Discord's client never sends an empty custom_id, nor one over 100 characters: nor
-    does the simulator (the server refuses them too, with a 400 no user can cause)."""
+    does `orchestrator simulate` (the server refuses them too, with a 400 no user can
+    cause). The payload builders below still build them, for tests of that refusal."""
     if not 0 < len(custom_id) <= CUSTOM_ID_LIMIT:
         raise SimulationError(
             f"a custom_id is 1-{CUSTOM_ID_LIMIT} characters on Discord, got {len(custom_id)}: "
@@ -295,7 +296,6 @@ def _check_custom_id(custom_id: str) -> str:
 def component_interaction(
     custom_id: str, application_id: str, invoker: Invoker, *, message_id: str | None = None
 ) -> dict[str, Any]:
-    _check_custom_id(custom_id)
     payload = _base(InteractionType.MESSAGE_COMPONENT, application_id, invoker)
     payload["data"] = {"custom_id": custom_id, "component_type": 2}
     payload["message"] = {
@@ -310,7 +310,6 @@ def component_interaction(
 def modal_interaction(
     custom_id: str, fields: dict[str, str], application_id: str, invoker: Invoker
 ) -> dict[str, Any]:
-    _check_custom_id(custom_id)
     payload = _base(InteractionType.MODAL_SUBMIT, application_id, invoker)
     payload["data"] = {
         "custom_id": custom_id,

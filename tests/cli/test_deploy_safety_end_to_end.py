@@ -127,7 +127,7 @@ class Demo:
         assert done.returncode == exit_code, context
         for phrase in BROKEN:
             assert phrase not in done.stdout + done.stderr, context
-        return done.stdout
+        return done.stdout + done.stderr
 
 
 @dataclass
@@ -301,3 +301,15 @@ def test_a_failed_verification_on_production_offers_roll_back(
     statuses = eventually(lambda: github.settled(failed), "the failed Deployment's status")
     assert statuses[0]["state"] == "failure" and "verification failed" in statuses[0]["description"]
     assert len(github.dispatched()) == runs + 1, "nothing rolls production back unasked"
+
+
+def test_crafted_approve_buttons_get_a_clear_answer(world: World) -> None:
+    demo, github = world.demo, world.github
+    runs = len(github.dispatched())
+    unknown = demo.run("--component", "deploy.approve:zzzz", user=DEV_TEAMMATE_ID, exit_code=1)
+    assert "I know no such deploy request" in unknown
+    empty = demo.run("--component", "deploy.approve:", user=DEV_TEAMMATE_ID, exit_code=1)
+    assert "I know no such deploy request" in empty
+    long = demo.run("--component", "deploy.approve:" + "a" * 200, exit_code=2)
+    assert "1-100 characters on Discord" in long, "refused before it is sent"
+    assert len(github.dispatched()) == runs

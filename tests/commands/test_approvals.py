@@ -509,6 +509,12 @@ def test_ten_simultaneous_presses_through_the_endpoint_count_once(world: World) 
 
 def test_a_dry_run_shows_the_plan_and_dispatches_nothing(world: World) -> None:
     world.run("/deploy app:web env:staging")  # one in flight on staging: the queue verdict
+    world.github.on(  # staging's branch resolves (a ref that does not goes nowhere)
+        "GET",
+        "/repos/acme/web/commits/develop",
+        SHA,
+        headers={"content-type": "application/vnd.github.sha"},
+    )
     planned = world.run("/deploy app:web env:staging dry_run:true")
     [shown] = world.final(planned)["embeds"]
     assert shown["title"] == "🧪 Dry run: deploy web/staging"
