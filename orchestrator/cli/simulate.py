@@ -131,10 +131,12 @@ def build_payload(args: argparse.Namespace, application_id: str) -> dict[str, An
         channel_id=args.channel,
     )
     if args.component:
-        return simulate.component_interaction(args.component, application_id, invoker)
+        custom_id = simulate.check_custom_id(args.component)
+        return simulate.component_interaction(custom_id, application_id, invoker)
     if args.modal:
         fields = dict(field.split("=", 1) for field in args.field if "=" in field)
-        return simulate.modal_interaction(args.modal, fields, application_id, invoker)
+        custom_id = simulate.check_custom_id(args.modal)
+        return simulate.modal_interaction(custom_id, fields, application_id, invoker)
     if not args.command:
         raise simulate.SimulationError("give a command (e.g. /ping), --component or --modal")
     return simulate.command_interaction(

@@ -27,6 +27,7 @@ from orchestrator.discord.access import Access, AccessPolicy
 from orchestrator.discord.context import KEEP, Context, Keep, Update
 from orchestrator.discord.messages import Message
 from orchestrator.discord.tree import Bot
+from orchestrator.github.errors import GitHubHTTPError
 
 bot = Bot()
 
@@ -258,6 +259,13 @@ async def _dispatch(
         ctx.audit(AUDIT, "dispatch failed", error=problem, **_where(request))
         if isinstance(exc, InvalidApp | freezes.InvalidFreeze):
             return await _tell(ctx, f"⚠️ Approved, but not dispatched: {problem}")
+        if isinstance(exc, GitHubHTTPError) and exc.status == 422:
+            # GitHub refused what was asked (a ref, an input): pressing again asks the same.
+            note = (
+                f"⚠️ Approved, but GitHub refused the dispatch: {problem}. Approving again "
+                "would ask the same: Reject this and `/deploy` with other inputs or ref."
+            )
+            return Update(approvals.render_request(request, voted, note=note))
         note = f"⚠️ Approved, but the dispatch failed: {problem}. Press Approve to try again."
         return Update(approvals.render_request(request, voted, note=note))
     if isinstance(outcome, launch.Refused):

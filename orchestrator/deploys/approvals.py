@@ -499,7 +499,10 @@ def render_plan(
 ) -> Message:
     """`/deploy … dry_run:true`: what would happen, and nothing happening."""
     verdict = plan_verdict(plan, needed)
-    if verdict == "approval":
+    if shipment.sha is None and verdict not in ("locked", "frozen"):
+        # A ref GitHub does not know: a request would be refused, a dispatch would fail.
+        outcome = f"⛔ It would go nowhere: `{_clean(shipment.ref)}`: {shipment.problem}."
+    elif verdict == "approval":
         outcome = (
             f"🛂 It would ask for {needed} approval{'s' if needed > 1 else ''} first "
             "(a request with Approve / Reject buttons); the gate judges again when approved."

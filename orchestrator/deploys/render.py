@@ -78,6 +78,13 @@ def buttons(tracked: Tracked) -> list[dict[str, object]]:
     return [action_row(*row)]
 
 
+def by(tracked: Tracked) -> str:
+    """Who started it: a person, or (a rollback nobody pressed for) `auto_rollback` itself."""
+    if tracked.actor:
+        return f"<@{tracked.actor}>"
+    return "🤖 auto_rollback" if tracked.kind == "rollback" else "?"
+
+
 def render(tracked: Tracked) -> Message:
     line, color = status_line(tracked)
     if tracked.verdict:
@@ -95,7 +102,7 @@ def render(tracked: Tracked) -> Message:
             f"{tracked.ref}" + (f" (`{short_sha(tracked.head_sha)}`)" if tracked.head_sha else ""),
             True,
         ),
-        ("By", f"<@{tracked.actor}>" if tracked.actor else "?", True),
+        ("By", by(tracked), True),
     ]
     if tracked.failed_jobs:
         fields.append(("Failed jobs", "\n".join(f"• {name}" for name in tracked.failed_jobs[:10])))

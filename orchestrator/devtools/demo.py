@@ -5,7 +5,10 @@ data dir and points `ORCHESTRATOR_CONFIG` at it, so the app list has `demo`
 (`local/demo` on the GitHub stand-in, its live site served by the stand-in too) and
 `make run` then `orchestrator simulate "/deploy app:demo env:staging"` shows the whole
 live message. Its `production` environment needs one approval, so
-`orchestrator simulate "/deploy app:demo env:production"` shows an approval request. It
+`orchestrator simulate "/deploy app:demo env:production"` shows an approval request. A
+deploy with `inputs:stale=true` succeeds but leaves the live site as it was
+(`github_world.STALE_INPUT`), so its verification fails: `staging` (`auto_rollback = true`)
+then rolls back to the last verified commit by itself, `production` offers Roll back. It
 lives here, with the stand-ins, because nothing below the dev tools may know about it:
 production never sees a demo, and the config layer only reads a file.
 """
@@ -54,7 +57,11 @@ def demo_config(site_url: str, channel_id: str = DEV_CHANNEL_ID) -> str:
             "",
             "# Both verify against the stand-in's live site; production needs one approval",
             "# (by someone else than whoever asked: `orchestrator simulate --user ...`).",
+            "# Staging rolls itself back when a deploy's verification fails (try",
+            "# `inputs:stale=true`: the run succeeds, the site keeps its old version);",
+            "# production offers a Roll back button instead.",
             "[apps.environments.staging]",
+            "auto_rollback = true",
             "",
             "[apps.environments.production]",
             "approvals = 1",

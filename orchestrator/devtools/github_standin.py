@@ -11,7 +11,10 @@ seconds and, like GitHub, sends signed `workflow_run` and `workflow_job` webhook
 recording each as a hook delivery that can be listed and redelivered. Successful
 deploy runs change what the demo's live site serves (`/sites/demo/`, with the version
 in the page, and `/sites/demo/version`), so the verifier passes after a deploy and
-fails before one or after a failed one.
+fails before one or after a failed one (or after a `stale=true` one: see `github_world`).
+What it answered is listed, in order and with timestamps, at `GET /_standin/requests?since=N`
+(as the Discord stand-in's), and what it holds at `GET /_standin/state`: both outside the
+API, for people and tests poking at it.
 
 Threads and the network stay here; `github_world` holds the state and its rules.
 """
@@ -53,6 +56,8 @@ if TYPE_CHECKING:
 DEFAULT_STEP = 1.0  # seconds between a run's steps: a deploy takes a few seconds
 HOOK_ID = 490_000_001
 SITE_PATH = "/sites/demo"
+# Every request the stand-in answered, in order, outside the API (as the Discord stand-in's).
+RECORD_PATH = "/_standin/requests"
 LOG_LINK_LIFETIME = 60.0  # GitHub's signed log URLs expire about this fast
 _DOCS = "https://docs.github.com/rest"
 
@@ -64,6 +69,7 @@ class Recorded:
     query: str
     body: Any
     at: float = field(default_factory=time.time)
+    agent: str = ""  # the User-Agent: tells the verifier's requests from the uptime probe's
 
 
 @dataclass
@@ -348,6 +354,9 @@ class GitHubStandIn:
             return self._log_download(request)
         if path == "/_standin/state":
             return Answer(200, self._state())
+        if path == RECORD_PATH:
+            since = request.query.get("since", "0")
+            return Answer(200, self.recorded(int(since) if since.isdigit() else 0))
         if path.startswith(f"/{REPO}/") or path == f"/{REPO}":
             return self._page(request)
         for method, pattern, handler in self._routes:
@@ -718,6 +727,28 @@ class GitHubStandIn:
             return Answer(200, {"ok": True}, {"cache-control": "no-store"})
         return Answer(404, b"not found", content_type="text/plain")
 
+    def recorded(self, since: int = 0) -> dict[str, Any]:
+        """The requests answered from index `since` on, as JSON, with the total so far: what
+        the bot asked (bodies included) and when, and which of the site's requests were the
+        verifier's (`agent`), so a test can order a deployment status against them."""
+        with self._lock:
+            found = self.requests[max(0, since) :]
+            return {
+                "count": len(self.requests),
+                "requests": [
+                    {
+                        "index": since + offset,
+                        "method": r.method,
+                        "path": r.path,
+                        "query": r.query,
+                        "body": r.body,
+                        "agent": r.agent,
+                        "at": r.at,
+                    }
+                    for offset, r in enumerate(found)
+                ],
+            }
+
     def _state(self) -> dict[str, Any]:
         """What the stand-in holds, for people and tests poking at it (`/_standin/state`)."""
         with self._lock:
@@ -733,6 +764,11 @@ class GitHubStandIn:
                         "conclusion": run.conclusion,
                         "attempt": run.attempt,
                         "title": run.display_title,
+                        "inputs": dict(run.inputs),
+                        "deploy_sha": run.deploy_sha,
+                        # Seconds since the epoch, unrounded: to order it against requests.
+                        "created_at": run.created_at,
+                        "completed_at": run.updated_at if run.finished else None,
                     }
                     for run in self.world.runs.values()
                 ],
@@ -763,7 +799,8 @@ class GitHubStandIn:
                     headers={k.lower(): v for k, v in self.headers.items()},
                 )
                 with standin._lock:
-                    standin.requests.append(Recorded(self.command, path, query, body))
+                    agent = self.headers.get("user-agent") or ""
+                    standin.requests.append(Recorded(self.command, path, query, body, agent=agent))
                     standin._served += 1
                 answer = standin._answer(request)
                 self._send(request, answer)

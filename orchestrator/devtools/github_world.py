@@ -12,7 +12,9 @@ show). Its workflows mirror what a team would have: `deploy.yml` (which changes 
 the demo's live site serves, when it succeeds), `promote.yml` and `rollback.yml`
 (with a `sha` input), `diagnose.yml`, `triage.yml`, and `ci.yml`, which runs on
 pushes and pull requests only. A dispatch with the input `fail=true` fails in its
-tests, as scripted.
+tests, as scripted. A deploy dispatched with `stale=true` succeeds but leaves the live site
+serving what it served before (a traffic switch that did not happen, a stuck cache): the
+run is green, the verification is not, which is what Roll back and `auto_rollback` are for.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ BOT_LOGIN = "github-actions[bot]"
 # What the person dispatching is called when the token says nothing about them.
 DEFAULT_ACTOR = "dev"
 FAIL_INPUT = "fail"
+STALE_INPUT = "stale"  # a deploy that succeeds and changes nothing live
 CORRELATION_INPUT = "correlation_id"
 _TRUE = frozenset({"true", "1", "yes", "on"})
 
@@ -132,6 +135,7 @@ class Run:
     run_started_at: float = 0.0
     jobs: list[Job] = field(default_factory=list)
     fails: bool = False
+    stale: bool = False  # succeeds without changing what the live site serves
     cancel_requested: bool = False
     announced: bool = False  # `requested` sent for this attempt
     pull_number: int | None = None
@@ -223,7 +227,7 @@ WORKFLOWS: tuple[Workflow, ...] = (
             ),
             JobPlan("deploy", ("Set up job", "Upload the site", "Switch traffic", "Complete job")),
         ),
-        inputs=(CORRELATION_INPUT, FAIL_INPUT),
+        inputs=(CORRELATION_INPUT, FAIL_INPUT, STALE_INPUT),
         deploys=True,
     ),
     Workflow(
@@ -493,9 +497,9 @@ class DemoWorld:
         # `run-name: Deploy ${{ inputs.correlation_id }}`, as the docs ask a workflow to say.
         title = f"{workflow.name} {correlation}" if correlation else workflow.name
         fails = values.get(FAIL_INPUT, "").lower() in _TRUE
-        return self._new_run(
-            workflow, sha, branch, "workflow_dispatch", title, actor, values, fails
-        )
+        run = self._new_run(workflow, sha, branch, "workflow_dispatch", title, actor, values, fails)
+        run.stale = values.get(STALE_INPUT, "").lower() in _TRUE
+        return run
 
     def run(self, run_id: int, attempt: int | None = None) -> Run:
         found = self.runs.get(run_id)
@@ -642,7 +646,7 @@ class DemoWorld:
 
     def _complete(self, run: Run, conclusion: str, at: float) -> list[Emit]:
         run.status, run.conclusion, run.updated_at = "completed", conclusion, at
-        if run.deploy_sha is not None and conclusion == "success":
+        if run.deploy_sha is not None and conclusion == "success" and not run.stale:
             self.live_sha = run.deploy_sha  # before GitHub says so: the verifier checks next
         deployment = self.deployments.get(run.deployment_id or 0)
         if deployment is not None:

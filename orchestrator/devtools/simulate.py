@@ -278,6 +278,21 @@ def command_interaction(
     return payload
 
 
+CUSTOM_ID_LIMIT = 100  # Discord's: a button's or modal's custom_id is 1-100 characters
+
+
+def check_custom_id(custom_id: str) -> str:
+    """Discord's client never sends an empty custom_id, nor one over 100 characters: nor
+    does `orchestrator simulate` (the server refuses them too, with a 400 no user can
+    cause). The payload builders below still build them, for tests of that refusal."""
+    if not 0 < len(custom_id) <= CUSTOM_ID_LIMIT:
+        raise SimulationError(
+            f"a custom_id is 1-{CUSTOM_ID_LIMIT} characters on Discord, got {len(custom_id)}: "
+            "copy the button's id from the message (after the →)"
+        )
+    return custom_id
+
+
 def component_interaction(
     custom_id: str, application_id: str, invoker: Invoker, *, message_id: str | None = None
 ) -> dict[str, Any]:

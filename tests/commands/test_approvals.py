@@ -426,6 +426,24 @@ def test_a_ref_that_moved_since_the_request_is_not_dispatched(world: World) -> N
     assert "stale" in _results(world.services)
 
 
+def test_a_dispatch_github_refuses_says_approving_again_will_not_help(world: World) -> None:
+    request_id = world.ask()
+    world.github.on(
+        "POST",
+        DEPLOY,
+        gh.error('Unexpected inputs provided: ["bogus"]'),
+        422,
+        off_contract="GitHub's answer to an undeclared input; its description lists 204/200 only",
+    )
+    approved = world.press(f"deploy.approve:{request_id}", OTHER)
+    said = world.final(approved)["embeds"][0]["description"]
+    assert "GitHub refused the dispatch" in said and "Unexpected inputs provided" in said
+    assert "Reject this and `/deploy` with other inputs" in said
+    assert "Press Approve to try again" not in said
+    assert world.final(approved)["components"], "still open: Reject ends it"
+    assert "dispatch failed" in _results(world.services)
+
+
 # -- concurrency ------------------------------------------------------------------------------
 
 
@@ -491,6 +509,12 @@ def test_ten_simultaneous_presses_through_the_endpoint_count_once(world: World) 
 
 def test_a_dry_run_shows_the_plan_and_dispatches_nothing(world: World) -> None:
     world.run("/deploy app:web env:staging")  # one in flight on staging: the queue verdict
+    world.github.on(  # staging's branch resolves (a ref that does not goes nowhere)
+        "GET",
+        "/repos/acme/web/commits/develop",
+        SHA,
+        headers={"content-type": "application/vnd.github.sha"},
+    )
     planned = world.run("/deploy app:web env:staging dry_run:true")
     [shown] = world.final(planned)["embeds"]
     assert shown["title"] == "🧪 Dry run: deploy web/staging"

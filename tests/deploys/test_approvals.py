@@ -257,3 +257,17 @@ def test_what_a_dry_run_says_deploy_would_do(
     )
     assert "Nothing was dispatched, queued or requested." in shown.embeds[0]["description"]
     assert not shown.components
+
+
+@pytest.mark.parametrize("needed", [0, 1])
+def test_a_dry_run_of_a_ref_github_does_not_know_says_it_would_go_nowhere(needed: int) -> None:
+    shown = approvals.render_plan(
+        _plan(),
+        Shipment("nope", None, LIVE, problem="no such ref in acme/web"),
+        correlation_input=None,
+        needed=needed,
+        now=NOW,
+    )
+    said = shown.embeds[0]["description"]
+    assert said.startswith("⛔ It would go nowhere: `nope`: no such ref in acme/web.")
+    assert "It would dispatch" not in said and "approval" not in said

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from orchestrator.deploys.environments import Environment
+from orchestrator.deploys.render import by
 from orchestrator.deploys.rollback import auto_due, target_sha
 from orchestrator.deploys.tracking import Tracked
 
@@ -74,3 +75,9 @@ def test_auto_rollback_needs_the_environment_to_ask_for_it() -> None:
     assert not auto_due(failed(), off)
     assert not auto_due(failed(kind="rollback"), on), "never a rollback of a rollback"
     assert not auto_due(failed(rollback_note="auto_rollback: rolling back"), on)
+
+
+def test_a_rollback_nobody_pressed_for_says_auto_rollback_started_it() -> None:
+    assert by(failed(kind="rollback", actor=None)) == "🤖 auto_rollback"
+    assert by(failed(kind="rollback")) == "<@1>", "a pressed Roll back names who pressed"
+    assert by(failed(actor=None)) == "?"

@@ -248,19 +248,44 @@ def test_the_live_site_reports_what_the_last_successful_deploy_deployed(
     assert initial != head
     assert httpx.get(github.site_url + "healthz").json() == {"ok": True}
 
-    def deploy(inputs: dict[str, str]) -> None:
+    def deploy(inputs: dict[str, str]) -> str | None:
         answer = httpx.post(
             f"{github.url}/repos/{REPO}/actions/workflows/deploy.yml/dispatches",
             json={"ref": "main", "inputs": inputs, "return_run_details": True},
             headers=headers,
         )
         run_id = answer.json()["workflow_run_id"]
-        github.wait_for_run(lambda run: run.id == run_id and run.finished)
+        return github.wait_for_run(lambda run: run.id == run_id and run.finished).conclusion
 
-    deploy({"fail": "true"})
+    assert deploy({"fail": "true"}) == "failure"
     assert version() == initial
-    deploy({})
+    assert deploy({"stale": "true"}) == "success"
+    assert version() == initial, "a stale deploy goes green and leaves the site as it was"
+    assert deploy({}) == "success"
     assert version() == head
+
+
+def test_it_lists_what_it_answered_with_when_and_to_whom(github: GitHubStandIn) -> None:
+    """`/_standin/requests?since=N`: what a test outside the process orders statuses by."""
+    before = httpx.get(f"{github.url}/_standin/requests", params={"since": "999"}).json()
+    httpx.get(github.site_url + "version", headers={"user-agent": "orchestrator-verify"})
+    httpx.post(
+        f"{github.url}/repos/{REPO}/deployments/1/statuses",
+        json={"state": "success"},
+        headers={"authorization": "token x"},
+    )
+    found = httpx.get(
+        f"{github.url}/_standin/requests", params={"since": str(before["count"])}
+    ).json()
+    site, status = found["requests"][:2]
+    assert (site["path"], site["agent"]) == ("/sites/demo/version", "orchestrator-verify")
+    assert (status["method"], status["body"]) == ("POST", {"state": "success"})
+    assert site["index"] == before["count"] and site["at"] <= status["at"]
+    run = github.world.dispatch("deploy.yml", "main", {})
+    [shown] = [
+        r for r in httpx.get(f"{github.url}/_standin/state").json()["runs"] if r["id"] == run.id
+    ]
+    assert shown["completed_at"] is None and shown["inputs"] == {}
 
 
 def test_dispatch_without_run_details_answers_204_like_older_github(

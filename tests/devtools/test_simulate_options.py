@@ -17,7 +17,9 @@ from orchestrator import product
 from orchestrator.devtools.simulate import (
     Invoker,
     SimulationError,
+    check_custom_id,
     command_interaction,
+    component_interaction,
     declared_options,
     parse_command,
 )
@@ -222,3 +224,16 @@ def test_required_options_may_wait_while_autocompleting() -> None:
     assert payload["data"]["options"] == [
         {"name": "app", "type": 3, "value": "we", "focused": True}
     ]
+
+
+@pytest.mark.parametrize("custom_id", ["", "deploy.approve:" + "a" * 86])
+def test_a_custom_id_discord_would_not_send_is_refused(custom_id: str) -> None:
+    with pytest.raises(SimulationError, match="1-100 characters on Discord"):
+        check_custom_id(custom_id)
+    # The builder still builds it: tests of the server's own refusal need one.
+    assert component_interaction(custom_id, "1", Invoker("1"))["data"]["custom_id"] == custom_id
+
+
+def test_the_longest_custom_id_discord_sends_goes() -> None:
+    longest = "deploy.approve:" + "a" * 85
+    assert check_custom_id(longest) == longest

@@ -466,6 +466,19 @@ def validate_exchange(
     return [f"{operation}: {error}" for error in errors]
 
 
+def request_errors(method: str, path: str, query: str, request_body: Any) -> list[str]:
+    """How one request (its route, query and body, not its answer) differs from GitHub's
+    description: for requests seen only from the other side, as a stand-in records them."""
+    the_spec = spec()
+    matched = the_spec.match(method, path)
+    if matched is None:
+        return [f"{method.upper()} {path}: no such operation in GitHub's description"]
+    operation, path_values = matched
+    errors = _check_parameters(the_spec, operation, path_values, _query_pairs(query))
+    errors += _check_request_body(the_spec, operation, request_body)
+    return [f"{operation}: {error}" for error in errors]
+
+
 def assert_valid_exchange(
     method: str,
     path: str,
