@@ -4,6 +4,12 @@ GitHub may deliver the same `X-GitHub-Delivery` more than once (redeliveries,
 its own retries of timeouts), so the endpoint claims the delivery id in the
 store before dispatching: the second copy is acknowledged as a duplicate and
 causes nothing. The claim outlives GitHub's redelivery window.
+
+The claim and the queued job's pending record are one atomic store write
+(`Dispatcher.dispatch_once` over `Store.claim_and_put`), durable before the endpoint
+answers 2xx: one transaction and one thread hop per delivery. A crash after the 2xx
+finds the job pending (resumed on the next start); a failed write leaves no claim, so
+GitHub's redelivery is not mistaken for a duplicate.
 """
 
 from __future__ import annotations
@@ -13,9 +19,9 @@ from typing import Any
 
 from orchestrator.github.events import Event, slim
 from orchestrator.github.routing import EventRouter
-from orchestrator.jobs.base import JobContext, JobRegistry
+from orchestrator.jobs.base import Claim, Dispatcher, Job, JobContext, JobRegistry
 from orchestrator.store import keys
-from orchestrator.store.base import JSONObject, Store
+from orchestrator.store.base import JSONObject
 
 DELIVERY_TTL = 7 * 24 * 3600
 DELIVERY_JOB = "github.delivery"
@@ -24,10 +30,19 @@ DELIVERY_JOB = "github.delivery"
 DELIVERY_RETRIES = 3
 
 
-def claim_delivery(store: Store, delivery: str, event: str, action: str | None) -> bool:
-    """True for the first copy of a delivery; raises StoreUnavailable when the store is down."""
-    return store.claim(
-        keys.delivery(delivery), ttl=DELIVERY_TTL, value={"event": event, "action": action}
+def queue_delivery(jobs: Dispatcher, event: Event) -> Job | None:
+    """Claim the delivery and queue its job, atomically; None for a copy already claimed.
+
+    Raises StoreUnavailable (nothing written) when the store is down, JobNotStarted
+    (claim and record written, the job not started: the caller releases the claim).
+    """
+    claim = Claim(
+        keys.delivery(event.delivery),
+        DELIVERY_TTL,
+        {"event": event.name, "action": event.action},
+    )
+    return jobs.dispatch_once(
+        claim, DELIVERY_JOB, job_payload(event), job_id=f"gh-{event.delivery}"
     )
 
 

@@ -16,7 +16,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from orchestrator.jobs.base import Job, record
+from orchestrator.jobs.base import Claim, Job, JobNotStarted, record, record_write
 from orchestrator.jobs.runner import JobRunner
 from orchestrator.store import keys
 from orchestrator.store.base import JSONObject
@@ -64,6 +64,20 @@ class InProcessDispatcher:
         """Record `job` as pending and run it here (dispatch, `jobs retry`, resume)."""
         record(self.services.store, job, "pending")
         self._run_soon(job)
+        return job
+
+    def dispatch_once(
+        self, claim: Claim, name: str, payload: JSONObject, *, job_id: str
+    ) -> Job | None:
+        """Claim and record pending in one store transaction, then run (see `Dispatcher`)."""
+        job = Job(name, payload, job_id)
+        pending = record_write(job, "pending")
+        if not self.services.store.claim_and_put(claim.key, claim.ttl, claim.value, pending):
+            return None
+        try:
+            self._run_soon(job)
+        except Exception as exc:  # closed while shutting down
+            raise JobNotStarted(f"could not start job {job.id}: {exc}") from exc
         return job
 
     def _run_soon(self, job: Job) -> concurrent.futures.Future[object]:

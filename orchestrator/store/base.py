@@ -11,6 +11,9 @@ Why these operations:
   buttons all collapse onto it.
 * `put_if_newer` keeps the newest version of a record when events arrive out
   of order (a late `in_progress` must not overwrite `completed`).
+* `claim_and_put` is the two together in one atomic write: a claim that must never be
+  left without its record (a webhook delivery and its queued job), in one transaction
+  instead of two, so there is no window in which a crash leaves one without the other.
 * the rest is a plain key/value store with TTL and prefix listing.
 """
 
@@ -84,6 +87,16 @@ def mark_failed() -> None:
 
 
 @dataclass(frozen=True)
+class Versioned:
+    """A `put_if_newer` write, to be made together with a claim (`Store.claim_and_put`)."""
+
+    key: str
+    value: JSONObject
+    version: float
+    ttl: float | None = None
+
+
+@dataclass(frozen=True)
 class Record:
     key: str
     value: JSONObject
@@ -132,6 +145,17 @@ class Store(Protocol):
 
     def claim(self, key: str, ttl: float, value: JSONObject | None = None) -> bool:
         """Atomically create `key`; True for the first caller, False while it exists."""
+        ...
+
+    def claim_and_put(
+        self, key: str, ttl: float, value: JSONObject | None, write: Versioned
+    ) -> bool:
+        """`claim(key)` and, if that wins, `put_if_newer(write)`, as one atomic write.
+
+        True: the claim and the write (unless a newer version was already stored, as
+        `put_if_newer` decides) are durable together. False: the claim was taken and
+        nothing was written. Raises StoreUnavailable with nothing written.
+        """
         ...
 
     def put(self, key: str, value: JSONObject, ttl: float | None = None) -> None: ...

@@ -3,7 +3,15 @@
 One connection per thread (sqlite3 connections must not be shared), WAL so
 readers never block the writer, and every mutation is a single statement so
 atomicity comes from SQLite itself rather than from locks in this process;
-that is what makes `claim` correct across several uvicorn workers.
+that is what makes `claim` correct across several uvicorn workers. The one
+mutation of two rows, `claim_and_put`, is one `BEGIN IMMEDIATE` transaction.
+
+Durability: WAL with `synchronous=NORMAL`. A commit is in the WAL file, handed to the
+operating system, before the call returns, so it survives the process being killed at
+any point after (the webhook's 2xx comes after the commit); it is not fsynced on every
+commit, so an operating-system crash or power loss may lose the last commits (the
+database stays consistent). That is the trade SQLite documents for WAL; `FULL` would add
+an fsync per commit. Production on Lambda uses DynamoDB, which is durable when it answers.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from orchestrator.store.base import (
     JSONObject,
     Record,
     StoreUnavailable,
+    Versioned,
     encode_value,
     expiry,
     fail_fast,
@@ -178,6 +187,46 @@ class SQLiteStore:
         changed = self._run(lambda conn: conn.execute(_CLAIM, params).rowcount)
         self._after_write()
         return changed == 1
+
+    def claim_and_put(
+        self, key: str, ttl: float, value: JSONObject | None, write: Versioned
+    ) -> bool:
+        split_key(key)
+        split_key(write.key)
+        at = self._clock()
+        claim = {
+            "key": key,
+            "value": encode_value(value or {"claimed_at": at}),
+            "expires_at": expiry(ttl, at),
+            "now": at,
+        }
+        put = {
+            "key": write.key,
+            "value": encode_value(write.value),
+            "expires_at": expiry(write.ttl, at),
+            "version": write.version,
+            "now": at,
+        }
+
+        def both(conn: sqlite3.Connection) -> bool:
+            # IMMEDIATE takes the write lock up front (waiting out busy_timeout), so the two
+            # statements cannot be interleaved with another writer's; one commit for both.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if conn.execute(_CLAIM, claim).rowcount != 1:
+                    conn.execute("ROLLBACK")
+                    return False
+                conn.execute(_PUT_IF_NEWER, put)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return True
+
+        won = self._run(both)
+        self._after_write()
+        return won
 
     def put(self, key: str, value: JSONObject, ttl: float | None = None) -> None:
         split_key(key)
