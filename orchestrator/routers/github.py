@@ -133,10 +133,11 @@ async def webhook(request: Request, body: VerifiedBody) -> JSONResponse:
     if not services.events.accepts(name, event.action):
         return JSONResponse({"ignored": True, "event": event.key}, status_code=202)
 
-    # One thread hop, one store transaction: the claim and the queued job are durable
-    # together before the 2xx. StoreUnavailable (nothing written) becomes 503 (errors.install).
+    # One hop to the store's writer thread, one store transaction: the claim and the queued
+    # job are durable together before the 2xx. StoreUnavailable (nothing written) becomes
+    # 503 (errors.install).
     try:
-        queued = await run_in_threadpool(queue_delivery, services.jobs, event)
+        queued = await services.writer.run(queue_delivery, services.jobs, event)
     except StoreUnavailable:
         raise
     except Exception as exc:

@@ -120,11 +120,16 @@ def split_prefix(prefix: str) -> tuple[str, str]:
     return collection, rest
 
 
+# Built once: `json.dumps` with options builds an encoder per call. ASCII output (escaped
+# non-ASCII), so a value's length in characters is its length in bytes.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=True)
+
+
 def encode_value(value: JSONObject) -> str:
     if not isinstance(value, dict):
         raise TypeError("store values are JSON objects")
-    text = json.dumps(value, separators=(",", ":"), sort_keys=True)
-    if len(text.encode()) > MAX_VALUE_BYTES:
+    text = _ENCODER.encode(value)
+    if len(text) > MAX_VALUE_BYTES:
         raise ValueError(f"store value too large ({len(text)} bytes > {MAX_VALUE_BYTES})")
     return text
 

@@ -118,3 +118,43 @@ def test_a_2xx_survives_a_crash_right_after_it(tmp_path: Path) -> None:
     job = json.loads(rows[f"job:gh-{delivery}"])
     assert job["status"] == "pending"  # the next start resumes it
     assert job["payload"]["delivery"] == delivery
+
+
+def test_a_delivery_makes_no_general_thread_pool_hop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per delivery, one hop to the store's writer thread: no sync dependency run in the
+    thread pool, no `run_in_threadpool` for the write (each a hop of its own, per delivery)."""
+    import fastapi.dependencies.utils
+    import fastapi.routing
+
+    import orchestrator.routers.github
+
+    hops: list[str] = []
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(func, "__qualname__", repr(func)))
+        return func(*args, **kwargs)
+
+    for module in (fastapi.dependencies.utils, fastapi.routing, orchestrator.routers.github):
+        monkeypatch.setattr(module, "run_in_threadpool", counted)
+    settings = load_settings(ORCHESTRATOR_DATA_DIR=tmp_path, GITHUB_WEBHOOK_SECRET=SECRET)
+    services = Services(settings)
+    writes: list[str] = []
+    real_run = services.writer.run
+
+    async def run(func: Any, *args: Any) -> Any:
+        writes.append(func.__name__)
+        return await real_run(func, *args)
+
+    monkeypatch.setattr(services.writer, "run", run)
+    body = dumps(completed_run())
+    delivery = str(uuid.uuid4())
+    with TestClient(create_app(services=services)) as client:
+        answer = client.post(
+            "/github", content=body, headers=github_headers(SECRET, body, "workflow_run", delivery)
+        )
+    assert answer.status_code == 202
+    assert hops == []
+    assert writes == ["queue_delivery"]
+    assert services.store.get(f"job:gh-{delivery}") is not None
