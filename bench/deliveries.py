@@ -135,6 +135,7 @@ def big_payload(reps: int, size: int, work: Path) -> dict[str, Any]:
             ORCHESTRATOR_ENV="test",
             ORCHESTRATOR_DATA_DIR=str(data),
             GITHUB_WEBHOOK_SECRET=WEBHOOK_SECRET,
+            PYTHONPATH=str(common.ROOT),  # this checkout's app, as for the throughput
         )
         port = common.free_port()
         argv = common.asgi_server_argv(common.PYTHON, "orchestrator.main:app", port)

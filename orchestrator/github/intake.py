@@ -30,8 +30,9 @@ DELIVERY_JOB = "github.delivery"
 DELIVERY_RETRIES = 3
 
 
-def queue_delivery(jobs: Dispatcher, event: Event) -> Job | None:
+def queue_delivery(jobs: Dispatcher, event: Event, body_bytes: int | None = None) -> Job | None:
     """Claim the delivery and queue its job, atomically; None for a copy already claimed.
+    `body_bytes`: the size of the body the payload was parsed from (see `slim`).
 
     Raises StoreUnavailable (nothing written) when the store is down, JobNotStarted
     (claim and record written, the job not started: the caller releases the claim).
@@ -42,12 +43,13 @@ def queue_delivery(jobs: Dispatcher, event: Event) -> Job | None:
         {"event": event.name, "action": event.action},
     )
     return jobs.dispatch_once(
-        claim, DELIVERY_JOB, job_payload(event), job_id=f"gh-{event.delivery}"
+        claim, DELIVERY_JOB, job_payload(event, body_bytes), job_id=f"gh-{event.delivery}"
     )
 
 
-def job_payload(event: Event) -> JSONObject:
-    return {"event": event.name, "delivery": event.delivery, "payload": slim(event.payload)}
+def job_payload(event: Event, body_bytes: int | None = None) -> JSONObject:
+    payload = slim(event.payload, source_bytes=body_bytes)
+    return {"event": event.name, "delivery": event.delivery, "payload": payload}
 
 
 def event_from_job(payload: dict[str, Any]) -> Event:

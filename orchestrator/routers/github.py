@@ -121,6 +121,7 @@ async def webhook(request: Request, body: VerifiedBody) -> JSONResponse:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise Refusal(400, "malformed", "body is not UTF-8") from None
+    size = len(body)
     body.clear()  # up to 25 MB: free the bytes before parsing builds objects from the text
     try:
         payload = parse_body(text, request.headers.get("content-type"))
@@ -137,7 +138,7 @@ async def webhook(request: Request, body: VerifiedBody) -> JSONResponse:
     # job are durable together before the 2xx. StoreUnavailable (nothing written) becomes
     # 503 (errors.install).
     try:
-        queued = await services.writer.run(queue_delivery, services.jobs, event)
+        queued = await services.writer.run(queue_delivery, services.jobs, event, size)
     except StoreUnavailable:
         raise
     except Exception as exc:
