@@ -451,8 +451,9 @@ def render(results: dict[str, Any]) -> str:
             f"(per-run pairs {cell(through.get('ratio_per_rep'), 3)}). gidgethub only checks "
             "and decodes; ours also makes each delivery durable (dedup claim and a queued "
             "job), so the ratio is the price of that durability per delivery. Per delivery, "
-            "ours makes one thread hop and one SQLite transaction (claim and pending job "
-            "record together, committed before the 202: WAL, `synchronous=NORMAL`, durable "
+            "ours makes one hop to the store's writer thread and one SQLite transaction "
+            "(claim and pending job record together, committed before the 202: WAL, "
+            "`synchronous=NORMAL`, durable "
             "against a process crash, not a power loss), and the job, running meanwhile on "
             "the same 2 cores, two more (its attempt claimed with its `running` record, then "
             "`done`).",
