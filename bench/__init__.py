@@ -9,7 +9,10 @@ Sections (each a module, each runnable alone):
 * `ping`        signed PINGs over HTTP (uvicorn, one worker, 127.0.0.1) against the floor
                 (`peers/floor.py`), dispike and flask-discord-interactions; rejection costs
 * `lambda_warm` `orchestrator.main.handler` vs bare FastAPI + Mangum, in-process
-* `coldstart`   fresh `python3.12 -I -S -B` imports of the built artifacts (`artifacts.py`)
+* `coldstart`   fresh `python3.12 -I -S -B` imports of the built artifacts (`artifacts.py`):
+                a signed PING (ours vs bare), a deferred slash command whose job is
+                self-invoked on Lambda (moto on 127.0.0.1), and `-X importtime` of our
+                modules per front door (PING, deferred command, GitHub delivery)
 * `deferred`    time to the type-5 answer for a 2 s and a 0.2 s job
 * `deliveries`  signed `workflow_run` deliveries vs gidgethub; one 25 MB `push`
 * `profiling`   cProfile of the signed-PING path, grouped by area

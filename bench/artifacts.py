@@ -6,6 +6,9 @@
                   versions this project locks, plus `bench/peers/bare_fastapi.py` as
                   `bare_app.py`; stripped and compiled exactly as our build does
 * `bare-src`      the same folder before compiling
+* `lambda-runtime` boto3 and its dependencies, copied from this venv (the versions we lock):
+                  what the Lambda Python runtime puts on `sys.path` after the task root, for
+                  the cold starts that reach AWS (a deferred command's self-invoke)
 
     python -m bench.artifacts [--out FILE]     (builds what is missing, prints sizes)
 """
@@ -25,6 +28,17 @@ from bench import common
 
 ARTIFACTS = common.BUILD / "artifacts"
 BARE_PACKAGES = ("fastapi", "mangum", "pynacl")
+RUNTIME = ARTIFACTS / "lambda-runtime"
+# What the Lambda runtime ships besides the standard library (all pure Python).
+RUNTIME_DISTRIBUTIONS = (
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "python-dateutil",
+    "six",
+    "urllib3",
+)
 
 
 @dataclass(frozen=True)
@@ -143,6 +157,32 @@ def _build_bare(bare: Path, bare_src: Path, target: common.TargetPython) -> dict
     }
 
 
+def _build_runtime(folder: Path, target: common.TargetPython) -> dict[str, Any]:
+    """Copy the installed files of `RUNTIME_DISTRIBUTIONS` (no network: this venv has them,
+    at the locked versions) and compile them for the target Python, as the runtime image
+    ships them compiled (under `-B` a child could not cache its own)."""
+    from importlib import metadata
+
+    from orchestrator.devtools import build as ob
+
+    started = time.monotonic()
+    if folder.exists():
+        shutil.rmtree(folder)
+    versions = {}
+    for name in RUNTIME_DISTRIBUTIONS:
+        dist = metadata.distribution(name)
+        versions[name] = dist.version
+        for file in dist.files or ():
+            source = Path(str(dist.locate_file(file)))
+            if "__pycache__" in file.parts or not source.is_file():
+                continue
+            target_file = folder / file
+            target_file.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target_file)
+    ob.compile_bytecode(ob.Interpreter((target.executable,), target.version), folder)
+    return {"seconds": round(time.monotonic() - started, 1), "distributions": versions}
+
+
 def prepare(force: bool = False) -> dict[str, Any]:
     """Build whatever is missing (everything with `force`); what was built and how long."""
     target = common.lambda_python()
@@ -155,6 +195,8 @@ def prepare(force: bool = False) -> dict[str, Any]:
             info["builds"][key] = _build_ours(art.folder, art.compiled)
     if force or not found["bare"].zip_path.is_file() or not found["bare_src"].zip_path.is_file():
         info["builds"]["bare"] = _build_bare(found["bare"].folder, found["bare_src"].folder, target)
+    if force or not (RUNTIME / "boto3" / "__pycache__").is_dir():
+        info["builds"]["lambda_runtime"] = _build_runtime(RUNTIME, target)
     return info
 
 

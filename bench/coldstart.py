@@ -2,33 +2,85 @@
 
 Each run is a fresh `python3.12 -I -S -B coldstart_child.py` process (the Lambda runtime's
 import path: the task root first, no site-packages, no bytecode writes) that imports the
-handler and serves one signed-PING HTTP API v2 event. Measured: wall time from spawn to
-exit (parent side), the child's import and first-invoke times, and its peak RSS.
-Variants alternate run by run. One extra `-X importtime` run per variant says which
-imports dominate (top 10 by cumulative time).
+handler and serves one HTTP API v2 event. Measured: wall time from spawn to exit (parent
+side), the child's import and first-invoke times, and its peak RSS. Kinds of start
+alternate run by run:
+
+* `ours`, `ours_src`, `bare`: one signed PING, to our compiled and sources-only artifacts
+  and to the bare one.
+* `deferred`: our compiled artifact gets a signed `/ping` slash command (type 2), which
+  defers: the job is recorded and handed to Lambda jobs' async self-invoke, here against
+  moto on 127.0.0.1 (boto3 from `lambda-runtime`, as the runtime's own), then the type 5
+  answer. Compared with the bare artifact's PING.
+
+`-X importtime` runs (fastest of `IMPORTTIME_RUNS` per module) say which imports dominate:
+per kind, and per front door of ours (PING, deferred command, GitHub delivery) the top 10
+of our own modules by cumulative time.
 
     python -m bench.coldstart [--reps N] [--quick] [--out FILE]
 """
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench import artifacts, common
-from bench.payloads import APPLICATION_ID, WEBHOOK_SECRET, Keypair, signed_pings
+from bench.payloads import (
+    APPLICATION_ID,
+    WEBHOOK_SECRET,
+    Keypair,
+    dumps,
+    github_headers,
+    signed_pings,
+    workflow_run_completed,
+)
 from bench.stats import median, ratio, spread
 
 REPS = 6
 CHILD = common.BENCH_DIR / "coldstart_child.py"
-# Timed variants (the bare artifact's sources-only copy is built for its size only).
-VARIANTS = ("ours", "ours_src", "bare")
+MOTO_SERVER = common.ROOT / "tests" / "support" / "moto_server.py"
+# Timed kinds of start (the bare artifact's sources-only copy is built for its size only).
+VARIANTS = ("ours", "ours_src", "bare", "deferred")
 IMPORTTIME_VARIANTS = ("ours", "bare")
+FRONT_DOORS = ("ping", "deferred", "github")
+IMPORTTIME_RUNS = 3
+TOP = 10
+GUILD_ID = "100000000000000003"
+FUNCTION_NAME = "orchestrator-bench"
+REGION = "eu-west-1"
+CLOSED_PORT_URL = "http://127.0.0.1:9"  # where the APIs point: nothing may leave the machine
+
+
+@dataclass(frozen=True)
+class Start:
+    """One kind of cold start: which artifact, the event it gets, its environment, and the
+    answer that counts (status, and the interaction response type for Discord)."""
+
+    name: str
+    artifact: artifacts.Artifact
+    event_file: Path
+    env: dict[str, str]
+    status: int = 200
+    answer_type: int | None = 1
+    runtime: Path | None = None
+
+    def answered(self, child: dict[str, Any]) -> bool:
+        if child.get("status") != self.status:
+            return False
+        if self.answer_type is None:
+            return True
+        body = str(child.get("body", "")).replace(" ", "")
+        return f'"type":{self.answer_type}' in body
 
 
 def child_env(task_root: Path, keys: Keypair, data_dir: Path) -> dict[str, str]:
@@ -49,22 +101,114 @@ def child_env(task_root: Path, keys: Keypair, data_dir: Path) -> dict[str, str]:
         "DISCORD_BOT_TOKEN": "bench-bot-token",
         "GITHUB_TOKEN": "bench-github-token",
         "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "DISCORD_API_BASE": CLOSED_PORT_URL,
+        "GITHUB_API_BASE": CLOSED_PORT_URL,
     }
 
 
-def _argv(python: str, art: artifacts.Artifact, event_file: Path, importtime: bool) -> list[str]:
+def lambda_jobs_env(base: dict[str, str], endpoint: str, home: Path) -> dict[str, str]:
+    """`base` as on Lambda with Lambda jobs: the function's own name, throwaway credentials,
+    every AWS call to `endpoint` (moto) and no shared config files."""
+    return {
+        **base,
+        "AWS_LAMBDA_FUNCTION_NAME": FUNCTION_NAME,
+        "ORCHESTRATOR_JOBS": "lambda",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # a dummy: moto accepts anything
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_CONFIG_FILE": str(home / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def slash_command(keys: Keypair, name: str = "ping") -> tuple[dict[str, str], bytes]:
+    """A signed type 2 interaction for the product's `/<name>` in the allowed guild."""
+    body = dumps(
+        {
+            "type": 2,
+            "id": "1300000000000000001",
+            "application_id": APPLICATION_ID,
+            "token": "bench-cold-deferred",
+            "version": 1,
+            "guild_id": GUILD_ID,
+            "channel_id": "100000000000000004",
+            "member": {
+                "user": {"id": "100000000000000005", "username": "bench"},
+                "roles": [],
+                "permissions": "0",
+            },
+            "data": {"id": "100000000000000006", "name": name, "type": 1},
+        }
+    )
+    stamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Signature-Ed25519": keys.sign(stamp, body),
+        "X-Signature-Timestamp": stamp,
+    }
+    return headers, body
+
+
+@contextmanager
+def moto_lambda(work: Path) -> Iterator[str]:
+    """tests/support/moto_server.py on 127.0.0.1 with our function created in it (moto
+    records async invokes without running them); yields its URL; stopped by its pid."""
+    import boto3
+    import httpx
+
+    port = common.free_port()
+    argv = [common.PYTHON, str(MOTO_SERVER), "--host", common.HOST, "--port", str(port)]
+    env = common.clean_env(MOTO_RECORDER_FILEPATH=str(work / "moto-recording.jsonl"))
+    server = common.start_server("moto", argv, env, port, cwd=work)
+    try:
+        url = f"http://{common.HOST}:{port}"
+        httpx.post(f"{url}/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=10)
+        session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        )
+        iam = session.client("iam", endpoint_url=url)
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        role = iam.create_role(RoleName="bench", AssumeRolePolicyDocument=json.dumps(trust))
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as zipped:
+            zipped.writestr("handler.py", "def handler(event, context):\n    return event\n")
+        session.client("lambda", endpoint_url=url).create_function(
+            FunctionName=FUNCTION_NAME,
+            Runtime="python3.12",
+            Role=role["Role"]["Arn"],
+            Handler="handler.handler",
+            Code={"ZipFile": archive.getvalue()},
+        )
+        yield url
+    finally:
+        server.stop()
+
+
+def _argv(python: str, start: Start, importtime: bool) -> list[str]:
     flags = ["-I", "-S", "-B", *(["-X", "importtime"] if importtime else [])]
-    return [python, *flags, str(CHILD), str(art.folder), art.handler, str(event_file)]
+    art = start.artifact
+    argv = [python, *flags, str(CHILD), str(art.folder), art.handler, str(start.event_file)]
+    return argv + ([str(start.runtime)] if start.runtime is not None else [])
 
 
-def one_start(
-    python: str, art: artifacts.Artifact, event_file: Path, env: dict[str, str]
-) -> dict[str, Any]:
+def one_start(python: str, start: Start) -> dict[str, Any]:
     started = time.perf_counter()
     result = subprocess.run(
-        _argv(python, art, event_file, False),
-        cwd=art.folder,
-        env=env,
+        _argv(python, start, False),
+        cwd=start.artifact.folder,
+        env=start.env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -72,10 +216,10 @@ def one_start(
     )
     wall_ms = (time.perf_counter() - started) * 1000
     if result.returncode != 0:
-        raise RuntimeError(f"cold start of {art.name} failed:\n{result.stderr[-2000:]}")
+        raise RuntimeError(f"cold start {start.name} failed:\n{result.stderr[-2000:]}")
     child: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    if child["status"] != 200 or '"type":1' not in str(child.get("body", "")).replace(" ", ""):
-        raise RuntimeError(f"{art.name} did not answer PONG: {child}")
+    if not start.answered(child):
+        raise RuntimeError(f"cold start {start.name} answered wrong: {child}\n{result.stderr}")
     child["wall_ms"] = wall_ms
     return child
 
@@ -103,19 +247,57 @@ def parse_importtime(stderr: str) -> list[dict[str, Any]]:
     return rows
 
 
-def importtime_top(
-    python: str, art: artifacts.Artifact, event_file: Path, env: dict[str, str], top: int = 10
+def fastest(runs: Sequence[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per module, each time the fastest seen across `runs` of the same start (the
+    noise of a shared machine only ever adds), in the first run's order."""
+    best: dict[str, dict[str, Any]] = {}
+    for rows in runs:
+        for row in rows:
+            seen = best.get(row["module"])
+            if seen is None:
+                best[row["module"]] = dict(row)
+            else:
+                seen["self_us"] = min(seen["self_us"], row["self_us"])
+                seen["cumulative_us"] = min(seen["cumulative_us"], row["cumulative_us"])
+    return list(best.values())
+
+
+def own_modules(
+    rows: list[dict[str, Any]], top: int = TOP, package: str = "orchestrator"
 ) -> dict[str, Any]:
+    """What `package`'s modules cost a start: all import time, ours by own (self) time, and
+    our `top` modules by cumulative time (each with what it imports)."""
+    ours = [r for r in rows if r["module"] == package or r["module"].startswith(package + ".")]
+    ranked = sorted(ours, key=lambda r: r["cumulative_us"], reverse=True)
+    return {
+        "modules_imported": len(rows),
+        "own_modules": len(ours),
+        "total_self_us": sum(r["self_us"] for r in rows),
+        "own_self_us": sum(r["self_us"] for r in ours),
+        "top_own_cumulative": ranked[:top],
+    }
+
+
+def _importtime_rows(python: str, start: Start) -> list[dict[str, Any]]:
     result = subprocess.run(
-        _argv(python, art, event_file, True),
-        cwd=art.folder,
-        env=env,
+        _argv(python, start, True),
+        cwd=start.artifact.folder,
+        env=start.env,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    rows = parse_importtime(result.stderr)
+    if result.returncode != 0:
+        raise RuntimeError(f"importtime run of {start.name} failed:\n{result.stderr[-2000:]}")
+    return parse_importtime(result.stderr)
+
+
+def importtime_rows(python: str, start: Start, runs: int = IMPORTTIME_RUNS) -> list[dict[str, Any]]:
+    return fastest([_importtime_rows(python, start) for _ in range(runs)])
+
+
+def importtime_top(rows: list[dict[str, Any]], top: int = TOP) -> dict[str, Any]:
     by_cumulative = sorted(rows, key=lambda r: r["cumulative_us"], reverse=True)
     total = sum(r["self_us"] for r in rows)
     packages: dict[str, int] = {}
@@ -131,47 +313,103 @@ def importtime_top(
     }
 
 
+def _event_file(work: Path, name: str, path: str, headers: dict[str, str], body: bytes) -> Path:
+    from orchestrator.aws.events import http_api_event
+
+    event_file = work / f"{name}-event.json"
+    event = http_api_event("POST", path, headers=headers, body=body)
+    event_file.write_text(json.dumps(event), encoding="utf-8")
+    return event_file
+
+
+def _starts(work: Path, keys: Keypair, moto_url: str) -> dict[str, Start]:
+    """Every kind of start, each with a data folder of its own."""
+    found = artifacts.artifacts()
+    [ping] = signed_pings(keys, 1)
+    ping_file = _event_file(work, "ping", "/discord", ping.headers, ping.body)
+    command_file = _event_file(work, "deferred", "/discord", *slash_command(keys))
+    delivery = workflow_run_completed()
+    delivery_headers = github_headers("workflow_run", "bench-cold-1", delivery, WEBHOOK_SECRET)
+    delivery_file = _event_file(work, "github", "/github", delivery_headers, delivery)
+    home = work / "aws-home"
+    home.mkdir()
+
+    def env(name: str, art: artifacts.Artifact, lambda_jobs: bool = False) -> dict[str, str]:
+        data_dir = work / f"data-{name}"
+        data_dir.mkdir()
+        base = child_env(art.folder, keys, data_dir)
+        return lambda_jobs_env(base, moto_url, home) if lambda_jobs else base
+
+    ours, runtime = found["ours"], artifacts.RUNTIME
+    starts = [
+        Start("ours", ours, ping_file, env("ours", ours)),
+        Start("ours_src", found["ours_src"], ping_file, env("ours_src", found["ours_src"])),
+        Start("bare", found["bare"], ping_file, env("bare", found["bare"])),
+        Start("deferred", ours, command_file, env("deferred", ours, True), 200, 5, runtime),
+        # Front doors measured for their imports only.
+        Start("github", ours, delivery_file, env("github", ours, True), 202, None, runtime),
+    ]
+    return {start.name: start for start in starts}
+
+
+def front_door_imports(
+    python: str, starts: dict[str, Start], runs: int = IMPORTTIME_RUNS
+) -> dict[str, Any]:
+    """Our own modules' import cost per front door (the PING start is `ours`)."""
+    chosen = {"ping": starts["ours"], "deferred": starts["deferred"], "github": starts["github"]}
+    return {
+        door: own_modules(importtime_rows(python, start, runs)) for door, start in chosen.items()
+    }
+
+
+def deferred_ratios(
+    deferred: Sequence[dict[str, Any]], bare: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """The deferred command's cold start against the bare artifact's PING: the ratio of the
+    median walls, and the per-run pairs (runs of the two back to back)."""
+    walls = [r["wall_ms"] for r in deferred]
+    bare_walls = [r["wall_ms"] for r in bare]
+    return {
+        "wall_deferred_vs_bare_ping": ratio(median(walls), median(bare_walls)),
+        "wall_deferred_vs_bare_ping_per_rep": spread(
+            [d / b for d, b in zip(walls, bare_walls, strict=True)]
+        ),
+    }
+
+
 def run(reps: int = REPS, quick: bool = False) -> dict[str, Any]:
     reps = 2 if quick else reps
     build_info = artifacts.prepare()
     target = common.lambda_python()
-    found = artifacts.artifacts()
     keys = Keypair.generate()
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as scratch:
         work = Path(scratch)
-        [ping] = signed_pings(keys, 1)
-        from orchestrator.aws.events import http_api_event
-
-        event_file = work / "ping-event.json"
-        event = http_api_event("POST", "/discord", headers=ping.headers, body=ping.body)
-        event_file.write_text(json.dumps(event), encoding="utf-8")
-        runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
-        envs = {}
-        for variant in VARIANTS:
-            data_dir = work / f"data-{variant}"
-            data_dir.mkdir()
-            envs[variant] = child_env(found[variant].folder, keys, data_dir)
-            one_start(target.executable, found[variant], event_file, envs[variant])  # page cache
-        for rep in range(reps):
-            order = VARIANTS[rep % len(VARIANTS) :] + VARIANTS[: rep % len(VARIANTS)]
-            for variant in order:
-                runs[variant].append(
-                    one_start(target.executable, found[variant], event_file, envs[variant])
-                )
-        imports = {
-            v: importtime_top(target.executable, found[v], event_file, envs[v])
-            for v in IMPORTTIME_VARIANTS
-        }
+        with moto_lambda(work) as moto_url:
+            starts = _starts(work, keys, moto_url)
+            runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
+            for variant in (*VARIANTS, "github"):
+                one_start(target.executable, starts[variant])  # page cache; checks the answer
+            for rep in range(reps):
+                order = VARIANTS[rep % len(VARIANTS) :] + VARIANTS[: rep % len(VARIANTS)]
+                for variant in order:
+                    runs[variant].append(one_start(target.executable, starts[variant]))
+            traced = 1 if quick else IMPORTTIME_RUNS
+            imports = {
+                v: importtime_top(importtime_rows(target.executable, starts[v], traced))
+                for v in IMPORTTIME_VARIANTS
+            }
+            doors = front_door_imports(target.executable, starts, traced)
     result: dict[str, Any] = {
         "python": target.describe(),
         "fell_back": target.fell_back,
         "reps": reps,
         "build": build_info,
         "variants": {},
+        "front_doors": doors,
     }
     for variant, items in runs.items():
         result["variants"][variant] = {
-            **found[variant].as_dict(),
+            **starts[variant].artifact.as_dict(),
             "wall_ms": spread([r["wall_ms"] for r in items]),
             "import_ms": spread([r["import_ms"] for r in items]),
             "invoke_ms": spread([r["invoke_ms"] for r in items]),
@@ -191,6 +429,7 @@ def run(reps: int = REPS, quick: bool = False) -> dict[str, Any]:
         "wall_ours_vs_bare_per_rep": spread(
             [o["wall_ms"] / b["wall_ms"] for o, b in zip(runs["ours"], runs["bare"], strict=True)]
         ),
+        **deferred_ratios(runs["deferred"], runs["bare"]),
     }
     result["median_wall_ms"] = {v: median(r["wall_ms"] for r in runs[v]) for v in VARIANTS}
     return result

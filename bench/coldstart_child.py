@@ -1,8 +1,9 @@
 """One cold start, as the Lambda Python runtime does it; run as a script under `-I -S -B`.
 
-    python3.12 -I -S -B coldstart_child.py TASK_ROOT MODULE.FUNCTION EVENT.json
+    python3.12 -I -S -B coldstart_child.py TASK_ROOT MODULE.FUNCTION EVENT.json [RUNTIME]
 
-Puts TASK_ROOT first on sys.path (as the runtime does with LAMBDA_TASK_ROOT), imports the
+Puts TASK_ROOT first on sys.path (as the runtime does with LAMBDA_TASK_ROOT) and RUNTIME,
+if given, after it (where the runtime's own boto3 lives), imports the
 handler's module, calls the handler once with the event, and prints one JSON line: import
 and first-invoke times, the answer's status, and the peak RSS (`ru_maxrss`, KiB on Linux).
 Standard library only.
@@ -22,6 +23,8 @@ def main() -> int:
     with open(event_file, encoding="utf-8") as handle:
         event = json.load(handle)
     sys.path.insert(0, task_root)
+    if len(sys.argv) > 4:
+        sys.path.insert(1, sys.argv[4])
     module_name, _, function_name = handler_name.rpartition(".")
     # The runtime uses importlib.import_module; __import__ is the same import through the
     # C entry point, which is what `-X importtime` instruments (so the handler's module is

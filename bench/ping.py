@@ -59,6 +59,8 @@ def _ours_versions() -> dict[str, str]:
 def targets(keys: Keypair, data_dir: Path, peer_envs: dict[str, Any]) -> list[Target]:
     py = common.PYTHON
     ours_env = common.clean_env(
+        # This checkout's app, not whichever one the venv's editable install points at.
+        PYTHONPATH=str(common.ROOT),
         ORCHESTRATOR_ENV="test",
         ORCHESTRATOR_DATA_DIR=str(data_dir),
         DISCORD_PUBLIC_KEY=keys.public_hex,

@@ -20,15 +20,18 @@ JSON_PATH = ROOT / "docs" / "benchmarks.json"
 MD_PATH = ROOT / "docs" / "benchmarks.md"
 COMMAND = "make bench    # = .venv/bin/python -m bench --clean"
 
-# Thresholds of the goals (from the benchmarking issue).
-PING_VS_FLOOR = 0.7
+# Thresholds of the goals (the benchmarking issue's, tightened by the performance issue:
+# cold start no slower than the bare artifact, a deferred command cold within 1.2x of the
+# bare PING, PING at 0.8x the floor by both ratios, 500 durable deliveries a second).
+PING_VS_FLOOR = 0.8
 WARM_VS_BARE = 1.5
-COLD_VS_BARE = 1.2
+COLD_VS_BARE = 1.0
+DEFERRED_COLD_VS_BARE_PING = 1.2
+DELIVERIES_PER_SECOND = 500.0
 ACK_MAX_MS = 200.0  # below the 0.2 s job: the answer cannot have waited for a job
 ACK_SPREAD_MS = 20.0
 BIG_SECONDS = 10.0
 BIG_MEMORY_FACTOR = 4.0
-DELIVERIES_PER_SECOND = 500.0  # durable: claim and queued job committed before each 2xx
 
 
 def num(value: float | None, digits: int = 0) -> str:
@@ -85,7 +88,7 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     pair = _get(ours, "ratio_to_floor_per_rep", "median")
     shown = _both(ratio, ours.get("ratio_to_floor_per_rep"))
     add(
-        f"PING throughput ≥ {PING_VS_FLOOR}× the floor",
+        f"PING throughput ≥ {PING_VS_FLOOR}× the floor (ratio of medians and per-run pairs)",
         f"{shown}; {num(ours_rps)} vs {num(_get(ping, 'floor', 'rps', 'median'))} req/s",
         None if ratio is None else min(ratio, pair if pair is not None else ratio) >= PING_VS_FLOOR,
     )
@@ -112,10 +115,28 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     shown = _both(cold, cold_pairs)
     worst = max(cold, (cold_pairs or {}).get("median") or cold) if cold is not None else None
     add(
-        f"cold start within {COLD_VS_BARE}× the bare FastAPI artifact (compiled, wall)",
+        f"cold start (signed PING) ≤ {COLD_VS_BARE}× the bare FastAPI + Mangum artifact "
+        "(compiled, wall)",
         f"{shown}; {num(_get(sections, 'coldstart', 'median_wall_ms', 'ours'))} vs "
         f"{num(_get(sections, 'coldstart', 'median_wall_ms', 'bare'))} ms",
         None if worst is None else worst <= COLD_VS_BARE,
+    )
+    deferred_cold = _get(sections, "coldstart", "ratios", "wall_deferred_vs_bare_ping")
+    deferred_pairs = _get(sections, "coldstart", "ratios", "wall_deferred_vs_bare_ping_per_rep")
+    worst = (
+        max(deferred_cold, (deferred_pairs or {}).get("median") or deferred_cold)
+        if deferred_cold is not None
+        else None
+    )
+    add(
+        f"deferred slash command cold (type 5 answer) within {DEFERRED_COLD_VS_BARE_PING}× "
+        "the bare PING cold start",
+        f"{_both(deferred_cold, deferred_pairs)}; "
+        f"{num(_get(sections, 'coldstart', 'median_wall_ms', 'deferred'))} vs "
+        f"{num(_get(sections, 'coldstart', 'median_wall_ms', 'bare'))} ms"
+        if deferred_cold is not None
+        else "not measured in this run",
+        None if worst is None else worst <= DEFERRED_COLD_VS_BARE_PING,
     )
     acks = _get(sections, "deferred", "ack_ms") or {}
     if acks:
@@ -129,11 +150,12 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
     else:
         add("deferred ack independent of job length", "section did not run", None)
-    rate = _get(sections, "deliveries", "throughput", "sides", "ours", "per_second")
+    durable = _get(sections, "deliveries", "throughput", "sides", "ours", "per_second")
+    rate = _get(durable or {}, "median")
     add(
-        f"durable deliveries ≥ {DELIVERIES_PER_SECOND:.0f}/s",
-        f"{cell(rate)} deliveries/s (median [min–max] of the runs)",
-        None if not rate else rate["median"] >= DELIVERIES_PER_SECOND,
+        f"durable GitHub deliveries ≥ {DELIVERIES_PER_SECOND:.0f}/s",
+        f"{cell(durable)} deliveries/s" if durable else "not measured in this run",
+        None if rate is None else rate >= DELIVERIES_PER_SECOND,
     )
     big = _get(sections, "deliveries", "big") or {}
     seconds = _get(big, "seconds_to_2xx", "median")
@@ -151,6 +173,53 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
         None if growth is None else growth < BIG_MEMORY_FACTOR,
     )
     return out
+
+
+FRONT_DOOR_LABELS = {
+    "ping": "signed PING (`POST /discord`, type 1)",
+    "deferred": "deferred slash command (`POST /discord`, type 2 → type 5, Lambda jobs)",
+    "github": "GitHub delivery (`POST /github`, `workflow_run` → 202, Lambda jobs)",
+}
+
+
+def front_door_lines(doors: dict[str, Any]) -> list[str]:
+    """Markdown for the per-front-door `-X importtime` tables: what each cold start imports
+    in all, what our own modules cost of it, and our ten costliest modules."""
+    if not doors:
+        return []
+    lines = [
+        "### Our modules' import cost per front door (`-X importtime`)",
+        "",
+        "A cold start of the compiled artifact per front door, with `-X importtime`; every "
+        "module's time is the fastest of its runs (noise only adds). Import time counts what "
+        "the first answer imported, handler and request alike.",
+        "",
+        "| Front door | Modules (ours) | Import time, all ms | Our modules' own ms |",
+        "|---|---|---|---|",
+    ]
+    for door, found in doors.items():
+        lines.append(
+            f"| {FRONT_DOOR_LABELS.get(door, door)} | {found['modules_imported']} "
+            f"({found['own_modules']}) | {num(found['total_self_us'] / 1000)} | "
+            f"{num(found['own_self_us'] / 1000, 1)} |"
+        )
+    for door, found in doors.items():
+        lines += [
+            "",
+            f"Top {len(found['top_own_cumulative'])} of ours, {FRONT_DOOR_LABELS.get(door, door)} "
+            "(cumulative includes what a module imports; `orchestrator.main` holds the "
+            "framework):",
+            "",
+            "| Module | Cumulative ms | Self ms |",
+            "|---|---|---|",
+        ]
+        for row in found["top_own_cumulative"]:
+            lines.append(
+                f"| `{row['module']}` | {num(row['cumulative_us'] / 1000, 1)} | "
+                f"{num(row['self_us'] / 1000, 1)} |"
+            )
+    lines.append("")
+    return lines
 
 
 def _verdict(met: bool | None) -> str:
@@ -334,6 +403,8 @@ def render(results: dict[str, Any]) -> str:
             "ours": "orchestrator, compiled (unchecked-hash .pyc)",
             "ours_src": "orchestrator, `--no-compile` (sources only)",
             "bare": "bare FastAPI + Mangum, compiled (same mode)",
+            "deferred": "orchestrator, compiled: a deferred `/ping` command (type 5 answer, "
+            "job self-invoked on Lambda via moto)",
         }
         lines += [
             "| Artifact | Wall ms | Import ms | First invoke ms | Peak RSS MB | Modules |",
@@ -355,10 +426,16 @@ def render(results: dict[str, Any]) -> str:
             f"- ours compiled vs ours sources only: {times(r.get('wall_compiled_vs_src_ours'))}: "
             "what shipping `.pyc` saves.",
             f"- peak RSS ours vs bare: {times(r.get('rss_ours_vs_bare'))}.",
+            "- deferred slash command vs the bare PING (wall): "
+            f"**{times(r.get('wall_deferred_vs_bare_ping'))}** (per-run pairs "
+            f"{cell(r.get('wall_deferred_vs_bare_ping_per_rep'), 2)}): a cold container that "
+            "answers a real command, its job recorded and handed to Lambda (boto3 from the "
+            "runtime, compiled, as the runtime image ships it) before the type 5 answer.",
             "",
         ]
+        lines += front_door_lines(cold.get("front_doors") or {})
         imports = _get(cold, "variants", "ours", "importtime")
-        if imports:
+        if imports:  # `importtime_top` of the ours PING start
             lines += [
                 "### Which imports dominate (compiled artifact, `-X importtime`, one run)",
                 "",

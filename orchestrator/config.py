@@ -20,13 +20,11 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 LAMBDA_MARKER = "AWS_LAMBDA_FUNCTION_NAME"
 # DISCORD_GUILD_IDS=* : any guild (production must say so explicitly).
@@ -34,6 +32,8 @@ ANY_GUILD = "*"
 # Stand-ins for a real application and user locally; snowflakes Discord will never issue.
 DEV_APPLICATION_ID = "100000000000000001"
 DEV_USER_ID = "100000000000000002"
+# A second simulator user who may deploy (not an admin): someone else to approve a deploy.
+DEV_TEAMMATE_ID = "100000000000000042"
 # Outside production, Discord calls go to a local stand-in here (the dev server's, or one
 # `orchestrator simulate` runs), and GitHub calls in tests to a closed port, unless configured
 # explicitly: a local run or a test can never reach the real services by accident. The dev
@@ -78,6 +78,8 @@ def _on_lambda() -> bool:
 
 
 def _is_our_pyproject(path: Path) -> bool:
+    import tomllib  # only where a checkout is looked for: never on Lambda
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
@@ -146,18 +148,67 @@ def _param_field(variable: str) -> Any:
     )
 
 
-class Settings(BaseSettings):
-    """All configuration. Field descriptions feed the README table; keep them short."""
+# ORCHESTRATOR_ENV_FILE="" turns the file off (the tests do, so a developer's .env with real
+# secrets never leaks into a test run). Decided once, at import, like the settings class.
+ENV_FILE = _default_env_file()
 
-    model_config = SettingsConfigDict(
-        # ORCHESTRATOR_ENV_FILE="" turns the file off (the tests do, so a developer's
-        # .env with real secrets never leaks into a test run).
-        env_file=_default_env_file(),
-        env_file_encoding="utf-8",
+
+def _read_env_file(path: Path | None) -> dict[str, str | None]:
+    """The dotenv file's variables, or nothing when there is none (as on Lambda, where
+    python-dotenv is then never imported)."""
+    if path is None or not (path.is_file() or path.is_fifo()):
+        return {}
+    from dotenv import dotenv_values
+
+    return dict(dotenv_values(path, encoding="utf-8"))
+
+
+def _sourced(values: dict[str, Any]) -> dict[str, Any]:
+    """Explicit values over the environment over the dotenv file, keyed by each field's
+    variable name. Names match case-insensitively, as environment variables did under
+    pydantic-settings; a variable set to nothing is absent.
+
+    Why not pydantic-settings: importing it (and python-dotenv with it) was about a fifth of
+    what our modules added to a Lambda cold start, to read some twenty variables."""
+    environment = {k.lower(): v for k, v in _read_env_file(ENV_FILE).items()}
+    environment.update((k.lower(), v) for k, v in os.environ.items())
+    given = {k.lower(): k for k in values}
+    merged: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        key, names = _variable_names(name, field.validation_alias)
+        explicit = next((given[n] for n in (*names, name.lower()) if n in given), None)
+        if explicit is not None:
+            merged[key] = values[explicit]
+            continue
+        found = next((environment[n] for n in names if environment.get(n) is not None), None)
+        if found is not None:
+            merged[key] = found
+    return merged
+
+
+def _variable_names(name: str, alias: object) -> tuple[str, tuple[str, ...]]:
+    """A field's key for validation (its alias as spelled) and its variable names, lower-cased."""
+    spelled = (
+        [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else [str(alias or name)]
+    )
+    return spelled[0], tuple(n.lower() for n in spelled)
+
+
+class Settings(BaseModel):
+    """All configuration. Field descriptions feed the README table; keep them short.
+
+    Built from the environment (and `ENV_FILE`), explicit keyword values winning: the
+    pydantic-settings behaviour this class had, read with a few lines of our own."""
+
+    model_config = ConfigDict(
         extra="ignore",
         populate_by_name=True,
         hide_input_in_errors=True,
+        validate_default=True,
     )
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**_sourced(values))
 
     env: Env = Field(
         default_factory=_default_env,
@@ -315,6 +366,14 @@ class Settings(BaseSettings):
         description="Channel the scheduled digests go to. Unset: no digest is posted.",
     )
 
+    reconcile_after: int = Field(
+        default=600,
+        ge=60,
+        validation_alias="ORCHESTRATOR_RECONCILE_AFTER",
+        description="Seconds after its dispatch a deploy still unfinished is looked up in "
+        "GitHub by the reconcile schedule (`orchestrator reconcile` looks at every one).",
+    )
+
     discord_public_key: str | None = Field(
         default=None,
         validation_alias="DISCORD_PUBLIC_KEY",
@@ -350,33 +409,33 @@ class Settings(BaseSettings):
         description="Largest interaction body accepted; larger is 413 before verifying.",
     )
 
-    discord_guild_ids: Annotated[list[str], NoDecode] = Field(
+    discord_guild_ids: list[str] = Field(
         default_factory=list,
         validation_alias="DISCORD_GUILD_IDS",
         description="Comma-separated guild ids allowed to use the bot at all. Required in "
         "prod (`*` opts into any guild, with a warning at startup); empty outside prod: any.",
     )
-    discord_admin_role_ids: Annotated[list[str], NoDecode] = Field(
+    discord_admin_role_ids: list[str] = Field(
         default_factory=list,
         validation_alias="DISCORD_ADMIN_ROLE_IDS",
         description="Role ids whose members are admins (`/config`, `/notify`, relays).",
     )
-    discord_admin_user_ids: Annotated[list[str], NoDecode] = Field(
+    discord_admin_user_ids: list[str] = Field(
         default_factory=list,
         validation_alias="DISCORD_ADMIN_USER_IDS",
         description="User ids who are admins.",
     )
-    discord_deploy_role_ids: Annotated[list[str], NoDecode] = Field(
+    discord_deploy_role_ids: list[str] = Field(
         default_factory=list,
         validation_alias="DISCORD_DEPLOY_ROLE_IDS",
         description="Role ids allowed to run deploy-capable commands (admins always are).",
     )
-    discord_deploy_user_ids: Annotated[list[str], NoDecode] = Field(
+    discord_deploy_user_ids: list[str] = Field(
         default_factory=list,
         validation_alias="DISCORD_DEPLOY_USER_IDS",
         description="User ids allowed to run deploy-capable commands.",
     )
-    discord_command_access: Annotated[dict[str, dict[str, list[str]]], NoDecode] = Field(
+    discord_command_access: dict[str, dict[str, list[str]]] = Field(
         default_factory=dict,
         validation_alias="DISCORD_COMMAND_ACCESS",
         description='Per-command allow-lists as JSON, e.g. `{"status": {"roles": ["123"]}}` '
@@ -403,10 +462,30 @@ class Settings(BaseSettings):
         validation_alias="GITHUB_APP_INSTALLATION_ID",
         description="The App installation to act as.",
     )
-    github_webhook_secret: Annotated[list[SecretStr], NoDecode] = Field(
+    github_webhook_secret: list[SecretStr] = Field(
         default_factory=list,
         validation_alias=AliasChoices("GITHUB_WEBHOOK_SECRET"),
         description="Webhook secret(s); a comma-separated list accepts several during rotation.",
+    )
+    github_hook_repo: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+        validation_alias="GITHUB_HOOK_REPO",
+        description="`owner/name` of the repository webhook whose failed deliveries the "
+        "reconcile sweep (and `deliveries`) redelivers; with `GITHUB_HOOK_ID`.",
+    )
+    github_hook_org: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$",
+        validation_alias="GITHUB_HOOK_ORG",
+        description="The organisation of an org webhook instead; with `GITHUB_HOOK_ID`. "
+        "Neither set: the GitHub App's own webhook (with App credentials), else none.",
+    )
+    github_hook_id: int | None = Field(
+        default=None,
+        ge=1,
+        validation_alias="GITHUB_HOOK_ID",
+        description="The webhook's id (repository or org webhook).",
     )
     github_api_base: str = Field(
         default="https://api.github.com",
@@ -435,6 +514,14 @@ class Settings(BaseSettings):
     def _split_csv(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("github_hook_repo", "github_hook_org", "github_hook_id", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """The template passes an empty parameter as an empty variable: not configured."""
+        if isinstance(value, str):
+            return value.strip() or None
         return value
 
     @field_validator("discord_command_access", mode="before")
@@ -571,6 +658,10 @@ def finalize(settings: Settings) -> Settings:
         # Locally, with nobody configured, the simulator's user may do everything,
         # so a newcomer can try /deploy. Production is deny-by-default.
         updates["discord_admin_user_ids"] = [DEV_USER_ID]
+        if not (settings.discord_deploy_role_ids or settings.discord_deploy_user_ids):
+            # ... and a teammate may deploy, to approve what the first one asks for
+            # (`orchestrator simulate --user 100000000000000042`).
+            updates["discord_deploy_user_ids"] = [DEV_TEAMMATE_ID]
     return settings.model_copy(update=updates) if updates else settings
 
 
@@ -611,9 +702,6 @@ ENVIRONMENT_ONLY: tuple[tuple[str, str, str], ...] = (
         "`serve` in dev: seconds between the steps of a run on the local GitHub stand-in "
         "(queued, each job, completed).",
     ),
-    ("GITHUB_HOOK_REPO", "unset", "`deliveries`: `owner/name` of a repository webhook."),
-    ("GITHUB_HOOK_ORG", "unset", "`deliveries`: the organisation of an org webhook."),
-    ("GITHUB_HOOK_ID", "unset", "`deliveries`: the webhook's id."),
     ("GITHUB_SHA", "unset", "`build`: the commit to bake in (CI sets it); else git HEAD."),
     ("SOURCE_DATE_EPOCH", "unset", "`build`: pins the build time, to reproduce an artifact."),
     ("PYENV_ROOT", "`~/.pyenv`", "`build`: where to look for the Lambda runtime's Python."),

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 def bot() -> Bot:
     """Every slash command, button and autocomplete of the product."""
     from orchestrator.commands import (
+        approvals,
         basics,
         config,
         deploys,
@@ -54,6 +55,7 @@ def bot() -> Bot:
     return Bot(
         basics.bot,
         deploys.bot,
+        approvals.bot,
         locks.bot,
         freeze.bot,
         verify.bot,

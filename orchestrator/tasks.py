@@ -1,4 +1,5 @@
-"""The features' background jobs (probes, their alerts, digests, the deploy watch), by name.
+"""The features' background jobs (probes, their alerts, digests, the deploy watch, the
+reconcile sweep), by name.
 
 Adapters: the local scheduler, an EventBridge event, the retry sweep and
 `orchestrator jobs retry` all run these very functions; each only unpacks its
@@ -11,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.deploys.launch import WATCH_JOB
+from orchestrator.deploys.reconcile import RECONCILE_JOB
 from orchestrator.jobs.base import JobRegistry
 from orchestrator.probes.run import ANNOUNCE_JOB, ANNOUNCE_RETRIES, PROBE_JOB
 
@@ -72,4 +74,24 @@ async def deploys_watch(ctx: JobContext[Clients]) -> None:
     from orchestrator.deploys.launch import watch
 
     watched = await watch(ctx.services)
-    log.info("deploy watch", extra={"reminded": watched.reminded, "pumped": watched.pumped})
+    log.info(
+        "deploy watch",
+        extra={
+            "reminded": watched.reminded,
+            "pumped": watched.pumped,
+            "expired": watched.expired,
+        },
+    )
+
+
+# No retries: the next slot sweeps again in a few minutes (each redelivery is claimed once).
+@jobs.job(RECONCILE_JOB)
+async def deploys_reconcile(ctx: JobContext[Clients]) -> None:
+    """Catch up on lost webhooks: unfinished tracked runs older than the threshold are moved
+    on by what GitHub says; failed deliveries of the configured hook are redelivered once."""
+    from orchestrator.deploys.reconcile import sweep
+
+    if not ctx.services.settings.has_github_credentials:
+        log.info("reconcile skipped: no GitHub credentials")
+        return
+    await sweep(ctx.services, by_hand=False)

@@ -9,7 +9,8 @@ import urllib.parse
 import pytest
 from fastapi.testclient import TestClient
 
-from orchestrator.logs import REDACTED, JSONFormatter, Redactor, bind, log_context
+from orchestrator import logs
+from orchestrator.logs import REDACTED, JSONFormatter, Redactor, bind, info_line, log_context
 
 SECRET = "s3cr3t-value/with+chars="
 
@@ -75,3 +76,78 @@ def test_responses_carry_the_request_id(client: TestClient) -> None:
         client.get("/healthz", headers={"x-request-id": "abc-1"}).headers["x-request-id"] == "abc-1"
     )
     assert len(client.get("/healthz").headers["x-request-id"]) == 16
+
+
+@pytest.fixture
+def sole_handler(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """Our JSON handler as the root's only handler, writing to a buffer (as in production,
+    where nothing else listens): the case `info_line` writes without a LogRecord."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JSONFormatter())
+    monkeypatch.setattr(logs, "_handler", handler)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [handler])
+    monkeypatch.setattr(logs, "redactor", Redactor([SECRET]))
+    logging.getLogger("test.access").setLevel(logging.INFO)
+    return stream
+
+
+def test_info_line_writes_the_line_logging_would(sole_handler: io.StringIO) -> None:
+    logger = logging.getLogger("test.access")
+    with log_context(request_id="r1", route="/discord", method="POST"):
+        info_line(logger, "request", {"status": 200, "duration_ms": 0.25})
+        logger.info("request", extra={"status": 200, "duration_ms": 0.25})
+    fast, slow = (json.loads(line) for line in sole_handler.getvalue().splitlines())
+    assert fast.pop("ts") == pytest.approx(slow.pop("ts"), abs=1)
+    assert fast == slow
+    assert fast == {
+        "level": "info",
+        "logger": "test.access",
+        "msg": "request",
+        "request_id": "r1",
+        "route": "/discord",
+        "method": "POST",
+        "status": 200,
+        "duration_ms": 0.25,
+    }
+
+
+def test_info_line_keeps_secrets_out(sole_handler: io.StringIO) -> None:
+    with log_context(route=f"/discord/{SECRET}", method="POST"):
+        info_line(logging.getLogger("test.access"), "request", {"status": 401})
+    [line] = sole_handler.getvalue().splitlines()
+    assert SECRET not in line
+    assert json.loads(line)["route"] == f"/discord/{REDACTED}"
+
+
+def test_info_line_honours_the_level(sole_handler: io.StringIO) -> None:
+    logger = logging.getLogger("test.access")
+    logger.setLevel(logging.WARNING)
+    info_line(logger, "request", {"status": 200})
+    assert sole_handler.getvalue() == ""
+
+
+def test_info_line_reaches_any_other_listener_the_ordinary_way(
+    sole_handler: io.StringIO, caplog: pytest.LogCaptureFixture
+) -> None:
+    # caplog's handler sits on the root next to ours: it must see the record, extras and all.
+    with caplog.at_level(logging.INFO, logger="test.access"):
+        info_line(logging.getLogger("test.access"), "request", {"status": 204})
+    [record] = [r for r in caplog.records if r.name == "test.access"]
+    assert (record.getMessage(), record.__dict__["status"]) == ("request", 204)
+    assert len(sole_handler.getvalue().splitlines()) == 1  # and ours wrote it once
+
+
+def test_one_access_line_per_request_with_method_path_status_and_duration(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="orchestrator.access"):
+        client.get("/healthz")
+        client.post("/discord", content=b"{}")
+    lines = [r for r in caplog.records if r.name == "orchestrator.access"]
+    assert [(r.__dict__["status"], r.getMessage()) for r in lines] == [
+        (200, "request"),
+        (401, "request"),
+    ]
+    for record in lines:
+        assert isinstance(record.__dict__["duration_ms"], float)

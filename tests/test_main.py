@@ -216,3 +216,88 @@ def test_schedule_events_run_their_job_once(tmp_path: Path) -> None:
     assert second["status"] == "duplicate"
     assert first["job"] == second["job"]
     assert health["statusCode"] == 200
+
+
+# What a cold start must not import to answer a PING: pydantic-settings and python-dotenv
+# (settings are read without them; a .env only where there is one), the TOML parser (only
+# where a checkout is looked for), the GitHub intake and what it needs (imported on the
+# first delivery), pydantic.v1 (FastAPI imports it for a route with a declared parameter),
+# and every client library (built on first use).
+NOT_FOR_A_PING = (
+    "pydantic_settings",
+    "dotenv",
+    "tomllib",
+    "pydantic.v1",
+    "orchestrator.github.events",
+    "orchestrator.github.intake",
+    "orchestrator.jobs",
+    "orchestrator.store.keys",
+    "orchestrator.discord.dispatch",
+    "sqlite3",
+    "httpx",
+    "boto3",
+)
+_COLD = """
+import json, sys
+events = json.load(sys.stdin)
+import orchestrator.main
+answers = [orchestrator.main.handler(event, None) for event in events]
+print(json.dumps([[a["statusCode"], a["body"]] for a in answers]))
+print(json.dumps(sorted(m for m in {names!r} if m in sys.modules)))
+"""
+
+
+def cold_start(tmp_path: Path, events: list[Any]) -> tuple[list[Any], list[str]]:
+    """A fresh process configured as on Lambda (production, no .env in its folder) answers
+    `events`; their answers and which of `NOT_FOR_A_PING` it imported."""
+    identity = load_or_create_dev_identity(tmp_path / "keys")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "GITHUB_"))}
+    env.pop("ORCHESTRATOR_ENV_FILE", None)
+    env.update(
+        {
+            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+            "AWS_LAMBDA_FUNCTION_NAME": "orchestrator-cold",
+            "ORCHESTRATOR_ENV": "prod",
+            "ORCHESTRATOR_DATA_DIR": str(tmp_path),
+            "DISCORD_PUBLIC_KEY": identity.discord_public_key,
+            "DISCORD_APPLICATION_ID": "100000000000000001",
+            "DISCORD_BOT_TOKEN": "bot-token",
+            "DISCORD_GUILD_IDS": "100000000000000003",
+            "GITHUB_TOKEN": "github-token",
+            "GITHUB_WEBHOOK_SECRET": identity.github_webhook_secret,
+        }
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", _COLD.format(names=NOT_FOR_A_PING)],
+        input=json.dumps(events),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    answers, imported = (json.loads(line) for line in run.stdout.strip().splitlines()[-2:])
+    return answers, imported
+
+
+def test_a_cold_ping_imports_only_what_its_answer_needs(tmp_path: Path) -> None:
+    identity = load_or_create_dev_identity(tmp_path / "keys")
+    ping = dumps(PING_INTERACTION)
+    event = http_api_event("POST", "/discord", headers=discord_headers(identity, ping), body=ping)
+    answers, imported = cold_start(tmp_path, [event])
+    assert [(status, json.loads(body)) for status, body in answers] == [(200, {"type": 1})]
+    assert imported == []
+
+
+def test_the_first_github_delivery_imports_the_intake(tmp_path: Path) -> None:
+    """The other side of the PING test: the modules it keeps out are real and load when a
+    request needs them (a GitHub ping parses its body with the event model)."""
+    identity = load_or_create_dev_identity(tmp_path / "keys")
+    body = dumps({"zen": "Design for failure.", "hook_id": 1})
+    headers = github_headers(identity.github_webhook_secret, body, "ping", "d-1")
+    event = http_api_event("POST", "/github", headers=headers, body=body)
+    answers, imported = cold_start(tmp_path, [event])
+    assert answers[0][0] == 200
+    assert {"orchestrator.github.events", "orchestrator.github.intake"} <= set(imported)

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "discord-check": ("orchestrator.cli.discord_check", "run the portal's endpoint handshake"),
     "replay": ("orchestrator.cli.replay", "sign and post saved GitHub deliveries"),
     "deliveries": ("orchestrator.cli.deliveries", "find failed GitHub deliveries; redeliver"),
+    "reconcile": ("orchestrator.cli.reconcile", "catch up on lost webhooks now (runs, deliveries)"),
     "jobs": ("orchestrator.cli.jobs", "list background jobs; retry failed ones"),
     "build": ("orchestrator.cli.build", "build the AWS Lambda artifact (folder and zip)"),
     "verify-deploy": ("orchestrator.cli.verify_deploy", "post-deploy gate: right SHA, healthy"),

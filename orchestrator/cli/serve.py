@@ -87,7 +87,7 @@ def banner(settings: Settings, base: str, tools: DevTools | None = None) -> str:
             lines.append(f"  dev public key  {identity.discord_public_key}")
             lines.append("  try it: orchestrator simulate /ping")
             if tools is not None and tools.demo_config is not None:
-                lines.append('          orchestrator simulate "/deploy app:demo"')
+                lines.append('          orchestrator simulate "/deploy app:demo env:staging"')
     return "\n".join(lines)
 
 

@@ -4,12 +4,12 @@ Builds the interaction Discord would send, signs it with the dev key, posts it
 to the service and prints the answer. It finds the dev server by itself (`make run`
 records where it listens; `--url` wins) and, for deferred answers, prints the
 follow-ups and the channel posts the command caused as the dev server's Discord
-stand-in records them. `/deploy` waits until its message is final and exits 0
-only if the deploy succeeded and was verified.
+stand-in records them. `/deploy` (and an Approve press) waits until its message is final
+and exits 0 only if the deploy succeeded and was verified, or waits for approval.
 
     orchestrator simulate /ping
     orchestrator simulate "/status app:web count:3"
-    orchestrator simulate "/deploy app:demo"
+    orchestrator simulate "/deploy app:demo env:staging"
     orchestrator simulate "/deploy app:?de" --autocomplete
     orchestrator simulate --component deploy.cancel:123456
 
@@ -270,8 +270,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _is_deploy(payload: dict[str, Any]) -> bool:
+    """A `/deploy` (not a dry run), or an Approve press, which may dispatch one: followed
+    until its message is final."""
+    from orchestrator.deploys.approvals import APPROVE
+
     data = payload.get("data") or {}
-    return payload.get("type") == 2 and data.get("name") == "deploy"
+    if payload.get("type") == 3:
+        return str(data.get("custom_id") or "").startswith(APPROVE + ":")
+    dry_run = any(
+        o.get("name") == "dry_run" and o.get("value") is True for o in data.get("options") or ()
+    )
+    return payload.get("type") == 2 and data.get("name") == "deploy" and not dry_run
 
 
 def _open_capture(args: argparse.Namespace, server: DevServer | None) -> Capture | None:
@@ -383,6 +392,13 @@ class Follow:
             time.sleep(0.1)
         if state == "verified":
             print("✔ deployed and verified", file=sys.stderr if self.args.json else sys.stdout)
+            return 0
+        if state == "awaiting_approval":
+            print(
+                "⏳ waiting for approval: nothing dispatched yet (another deployer presses "
+                "Approve: --component deploy.approve:… --user ID)",
+                file=sys.stderr if self.args.json else sys.stdout,
+            )
             return 0
         reason = "the deploy failed or was not verified" if state else "no deploy was started"
         print(f"✘ {reason}", file=sys.stderr if self.args.json else sys.stdout)

@@ -15,6 +15,7 @@ from orchestrator.apps import App, InvalidApp, get_app
 from orchestrator.commands.common import error
 from orchestrator.deploys import freezes, launch, locks
 from orchestrator.deploys.environments import DEFAULT, EVERY, Target, environments_of
+from orchestrator.deploys.queue import DeployRequest
 from orchestrator.discord.access import AccessPolicy
 from orchestrator.discord.context import KEEP, Context, Keep
 from orchestrator.discord.messages import Message
@@ -73,7 +74,6 @@ async def launch_deploy(
     override: str | None = None,
 ) -> Message | Keep:
     """Ask the gate, then start, queue or refuse; returns the handler's reply."""
-    assert ctx.discord is not None
     request = launch.request_for(
         target,
         kind=kind,
@@ -85,11 +85,28 @@ async def launch_deploy(
         override=override,
     )
     try:
-        planned, outcome = await launch.submit(
-            ctx.services, target, request, ctx.discord, is_admin=is_admin(ctx)
-        )
+        outcome = await submit_request(ctx, target, request, is_admin=is_admin(ctx))
     except freezes.InvalidFreeze as exc:
         return error(str(exc))
+    if isinstance(outcome, launch.Refused):
+        return error(outcome.reason)
+    if isinstance(outcome, launch.Queued) and outcome.position:
+        return launch.waiting_message(target, request, outcome.position, outcome.in_flight)
+    return KEEP  # the tracked run (or the waiting message) is in place
+
+
+async def submit_request(
+    ctx: Context, target: Target, request: DeployRequest, *, is_admin: bool
+) -> launch.Outcome:
+    """`launch.submit` for this interaction, and what the audit must hold of it: a refusal
+    (with its verdict), an admin's freeze override (also announced in the app's channel).
+    `/deploy` and Promote / Roll back call it with their own request; an approved request
+    (`commands.approvals`) with the requester's, dispatched by the approver's press."""
+    assert ctx.discord is not None
+    kind = request.kind
+    planned, outcome = await launch.submit(
+        ctx.services, target, request, ctx.discord, is_admin=is_admin
+    )
     where = {"app": target.app.name, "environment": target.environment.name}
     if isinstance(outcome, launch.Refused):
         verdict = (
@@ -101,7 +118,7 @@ async def launch_deploy(
         )
         ctx.trace(f"{kind} refused", ok=False, verdict=verdict)
         ctx.audit(f"{kind}.gate", "refused", verdict=verdict, **where)
-        return error(outcome.reason)
+        return outcome
     if planned.freeze.override is not None and planned.freeze.freeze is not None:
         ctx.audit(
             "freeze.override",
@@ -110,13 +127,12 @@ async def launch_deploy(
             reason=planned.freeze.override,
             **where,
         )
-        await _announce(ctx, target, launch.override_message(planned, ctx.user_id))
+        await _announce(ctx, target, launch.override_message(planned, request.actor))
     if planned.lock.owners_pass and planned.lock.lock is not None:
         ctx.trace("own lock passed", sticky=planned.lock.lock.sticky)
     if isinstance(outcome, launch.Queued) and outcome.position:
         ctx.trace(f"{kind} queued", position=outcome.position)
-        return launch.waiting_message(target, request, outcome.position, outcome.in_flight)
-    return KEEP  # the tracked run (or the waiting message) is in place
+    return outcome
 
 
 async def _announce(ctx: Context, target: Target, message: Message) -> None:

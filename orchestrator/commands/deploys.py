@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from orchestrator.apps import App, InvalidApp, get_app
+from orchestrator.commands import approvals
 from orchestrator.commands.common import APP_OPTION, error, suggest_apps
 from orchestrator.commands.deploying import (
     ENV_OPTION,
@@ -27,7 +28,7 @@ from orchestrator.deploys.render import VERDICT_ICONS, render
 from orchestrator.discord.access import Access
 from orchestrator.discord.context import Context, Keep, Update
 from orchestrator.discord.messages import Color, Message, embed
-from orchestrator.discord.options import integer, string
+from orchestrator.discord.options import boolean, integer, string
 from orchestrator.discord.tree import Bot
 from orchestrator.github.events import WorkflowRun, short_sha
 from orchestrator.github.refs import InvalidRef, check_ref
@@ -66,6 +67,7 @@ def parse_inputs(raw: str | None) -> dict[str, str]:
         string("ref", "Branch, tag or SHA (default: the environment's branch)", max_length=200),
         string("inputs", "Workflow inputs, e.g. api_base=https://api.example.com", max_length=500),
         string("override", "Admins: deploy during a freeze, for this reason", max_length=200),
+        boolean("dry_run", "Only show what would happen: dispatch nothing"),
     ],
     access=Access.DEPLOY,
     defer=True,
@@ -78,6 +80,13 @@ async def deploy(ctx: Context) -> Message | Keep:
         ref = check_ref(ctx.options.string("ref") or target.app.branch)
     except (InvalidApp, InvalidRef) as exc:
         return error(str(exc))
+    override = ctx.options.string("override")
+    if ctx.options.boolean("dry_run"):
+        return await approvals.dry_run(ctx, target, ref=ref, inputs=inputs, override=override)
+    if target.environment.approvals:
+        return await approvals.request_approval(
+            ctx, target, ref=ref, inputs=inputs, override=override
+        )
     # The gate decides (lock, freeze, one at a time); the tracking message then follows
     # the run, and webhooks own it.
     return await launch_deploy(
@@ -87,7 +96,7 @@ async def deploy(ctx: Context) -> Message | Keep:
         workflow=target.app.workflow,
         ref=ref,
         inputs=inputs,
-        override=ctx.options.string("override"),
+        override=override,
     )
 
 
@@ -221,6 +230,24 @@ async def _cancel(ctx: Context, app: App, tracked: tracking.Tracked) -> tracking
     )
 
 
+async def _roll_back(ctx: Context, app: App, tracked: tracking.Tracked) -> tracking.Tracked:
+    """Roll back to the last verified SHA, through the gate (`launch.roll_back`): the
+    rollback is tracked in a new message; this one says who started it (or why not)."""
+    from orchestrator.commands.deploying import is_admin
+    from orchestrator.deploys import launch
+
+    assert ctx.discord is not None
+    if not tracked.offers_rollback:
+        return replace(tracked, note="nothing to roll back here")
+    started, note = await launch.roll_back(
+        ctx.services, tracked, ctx.discord, actor=ctx.user_id, is_admin=is_admin(ctx)
+    )
+    where = {"app": app.name, "environment": tracked.environment or ""}
+    sha = (tracked.rollback_sha or "")[:12]
+    ctx.audit("rollback", "started" if started else "refused", sha=sha, note=note, **where)
+    return replace(tracked, rollback_note=note)
+
+
 @bot.component("deploy.verify", commands=TRACKED_BY, defer=True, access=Access.DEPLOY)
 async def press_verify(ctx: Context) -> Update | Message:
     return await _act_on_tracked(ctx, _verify_now)
@@ -234,3 +261,8 @@ async def press_rerun(ctx: Context) -> Update | Message:
 @bot.component("deploy.cancel", commands=TRACKED_BY, defer=True, access=Access.DEPLOY, once=True)
 async def press_cancel(ctx: Context) -> Update | Message:
     return await _act_on_tracked(ctx, _cancel)
+
+
+@bot.component("deploy.rollback", commands=TRACKED_BY, defer=True, access=Access.DEPLOY, once=True)
+async def press_rollback(ctx: Context) -> Update | Message:
+    return await _act_on_tracked(ctx, _roll_back)

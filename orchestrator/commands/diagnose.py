@@ -89,12 +89,27 @@ async def diagnose(ctx: Context) -> Message:
     checks = await self_check(ctx.services, registration)
     for name, ok, detail in checks:
         fields.append((f"{'✅' if ok else '❌'} {name}", detail))
+    fields.append(("🔁 Last reconcile", last_reconcile(ctx)))
     healthy = all(ok for _, ok, _ in checks)
     return Message(
         embeds=[
             embed("🩺 Diagnosis", None, color=Color.GREEN if healthy else Color.RED, fields=fields)
         ]
     )
+
+
+def last_reconcile(ctx: Context) -> str:
+    """What the last reconcile sweep did (lost webhooks caught up on), or why it is unknown."""
+    import time
+
+    from orchestrator.deploys.reconcile import describe_last
+    from orchestrator.store import keys
+
+    try:
+        record = ctx.services.store.get(keys.reconcile_sweep())
+    except Exception as exc:  # the store check above already says what is wrong
+        return f"unknown: {type(exc).__name__}"
+    return describe_last(record, time.time())[:1000]
 
 
 bot.autocomplete("diagnose", "app")(suggest_apps)

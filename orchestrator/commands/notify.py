@@ -5,7 +5,7 @@ from __future__ import annotations
 from orchestrator.discord.access import Access
 from orchestrator.discord.context import Context
 from orchestrator.discord.messages import Color, Message, embed
-from orchestrator.discord.options import boolean, channel, string
+from orchestrator.discord.options import boolean, channel, role, string, user
 from orchestrator.discord.tree import Bot
 from orchestrator.notifications import subscriptions
 from orchestrator.notifications.deliver import all_subscriptions
@@ -41,10 +41,31 @@ def parse_events(raw: str | None) -> tuple[str, ...]:
         string("branches", "Comma-separated branch globs, e.g. main,release/*"),
         boolean("ignore_bots", "Skip events caused by bots"),
         string("ignore_actors", "Comma-separated GitHub logins to skip"),
+        string(
+            "mode",
+            "card: one message per commit, edited in place; each: one per event",
+            choices=subscriptions.MODES,
+        ),
+        string("workflows", "Comma-separated workflow name globs, e.g. CI*,deploy"),
+        string("actors", "Comma-separated GitHub logins: only their events"),
+        string("conclusions", "Comma-separated, e.g. failure,timed_out: only these outcomes"),
+        boolean("quiet", "Cards only: post a commit's card only once it fails"),
+        role("mention_role", "A role to ping when a commit's card shows a failure"),
+        user("mention_user", "A user to ping when a commit's card shows a failure"),
     ],
 )
 async def notify_add(ctx: Context) -> Message:
     options = ctx.options
+    mention_role, mention_user = (
+        options.snowflake("mention_role"),
+        options.snowflake("mention_user"),
+    )
+    if mention_role and mention_user:
+        return Message(content="⚠️ Ping a role or a user on failure, not both.", ephemeral=True)
+    mention = (
+        f"<@&{mention_role}>" if mention_role else f"<@{mention_user}>" if mention_user else None
+    )
+    mode = options.string("mode")
     try:
         subscription = subscriptions.Subscription(
             id="",
@@ -55,6 +76,12 @@ async def notify_add(ctx: Context) -> Message:
             ignore_bots=bool(options.boolean("ignore_bots", False)),
             ignore_actors=subscriptions._tuple(options.string("ignore_actors")),
             created_by=ctx.user_id,
+            mode="card" if mode == "card" else "each" if mode == "each" else None,
+            workflows=subscriptions._tuple(options.string("workflows")),
+            actors=subscriptions._tuple(options.string("actors")),
+            conclusions=subscriptions._tuple(options.string("conclusions")),
+            quiet=bool(options.boolean("quiet", False)),
+            mention_on_failure=mention,
         )
     except subscriptions.InvalidSubscription as exc:
         return Message(content=f"⚠️ {exc}", ephemeral=True)

@@ -14,9 +14,10 @@ An app lists its environments in the config file:
 
 An environment sets some of the app's own settings for itself (`apps.ENVIRONMENT_FIELDS`:
 its branch, workflow and inputs, the URLs verification checks, its channel) and has a few of
-its own (approvals, auto_rollback, queue, required_contexts, transient_environment,
-production_environment). An app without environments has one implicit environment,
-`default`, with the app's settings: it deploys exactly as it did before environments existed.
+its own (approvals, approval_ttl, auto_rollback, queue, required_contexts,
+transient_environment, production_environment). An app without environments has one implicit
+environment, `default`, with the app's settings: it deploys exactly as it did before
+environments existed.
 
 Pure: `environments_of` reads an `App`, `resolve` gives the effective settings of one
 environment (the environment's value where it sets one, the app's otherwise) as a `Target`.
@@ -32,15 +33,19 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from orchestrator.apps import ENVIRONMENT_FIELDS, App, InvalidApp
+from orchestrator.text import parse_duration
 
 DEFAULT = "default"
 EVERY = "*"  # `/lock app env:*`: every environment of the app
 QueueMode = Literal["queue", "refuse"]
 QUEUE_MODES: tuple[QueueMode, ...] = ("queue", "refuse")
 MAX_APPROVALS = 10
+APPROVAL_TTL = 30 * 60.0  # how long an approval request waits, unless `approval_ttl` says
+APPROVAL_TTL_BOUNDS = (60.0, 7 * 24 * 3600.0)
 
 _OWN_FIELDS = (
     "approvals",
+    "approval_ttl",
     "auto_rollback",
     "queue",
     "required_contexts",
@@ -55,6 +60,7 @@ class Environment:
 
     name: str
     approvals: int = 0  # distinct approvals a deploy needs before it is dispatched
+    approval_ttl: float = APPROVAL_TTL  # seconds a request waits for them before it expires
     auto_rollback: bool = False  # roll back to the last verified SHA when verification fails
     queue: QueueMode = "queue"  # a deploy while one is in flight: wait for it, or be refused
     required_contexts: tuple[str, ...] = ()  # for the GitHub Deployment (default: none)
@@ -91,6 +97,22 @@ def _flag(app: str, env: str, table: Mapping[str, Any], key: str, default: bool)
     return value
 
 
+def _approval_ttl(app: str, env: str, value: Any) -> float:
+    """`approval_ttl = "2h"`: how long a request waits for its approvals (1 min to 7 d)."""
+    if value is None:
+        return APPROVAL_TTL
+    low, high = APPROVAL_TTL_BOUNDS
+    try:
+        seconds = parse_duration(value) if isinstance(value, str) else -1.0
+    except ValueError as exc:
+        raise _error(app, env, "approval_ttl", str(exc)) from None
+    if not low <= seconds <= high:
+        raise _error(
+            app, env, "approval_ttl", f'a duration from 1min to 7d, e.g. "30min"; got {value!r}'
+        )
+    return seconds
+
+
 def parse_environment(app: str, name: str, table: Mapping[str, Any]) -> Environment:
     """One `[apps.environments.<name>]` table; InvalidApp naming the field otherwise."""
     unknown = sorted(set(table) - set(ENVIRONMENT_FIELDS) - set(_OWN_FIELDS))
@@ -103,6 +125,7 @@ def parse_environment(app: str, name: str, table: Mapping[str, Any]) -> Environm
         or not 0 <= approvals <= MAX_APPROVALS
     ):
         raise _error(app, name, "approvals", f"a whole number 0-{MAX_APPROVALS}, got {approvals!r}")
+    approval_ttl = _approval_ttl(app, name, table.get("approval_ttl"))
     queue = table.get("queue", "queue")
     if queue not in QUEUE_MODES:
         raise _error(app, name, "queue", f'"queue" or "refuse", got {queue!r}')
@@ -115,6 +138,7 @@ def parse_environment(app: str, name: str, table: Mapping[str, Any]) -> Environm
     return Environment(
         name=name,
         approvals=approvals,
+        approval_ttl=approval_ttl,
         auto_rollback=_flag(app, name, table, "auto_rollback", False),
         queue=queue,
         required_contexts=tuple(contexts),

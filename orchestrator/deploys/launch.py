@@ -15,7 +15,7 @@ No deploy is left waiting forever, and never two run at once:
   start frees the slot and looks at the queue once more, so a deploy queued between its
   look and its release is seen either by it or by the queuer's own pump;
 * the deploy watch (`watch`, every few minutes) pumps environments whose slot lapsed with
-  deploys still waiting, and posts the lock reminders.
+  deploys still waiting, posts the lock reminders and marks expired approval requests.
 """
 
 from __future__ import annotations
@@ -196,11 +196,12 @@ async def _queue_and_pump(
         outcome = await _start_if_free(services, target_, request, discord)
         if outcome is not None:
             return outcome
-    token = request.interaction_token
-    assert token is not None
-    posted = await discord.edit_original(
-        token, waiting_message(target_, request, None, None).to_data(edit=True)
-    )
+    waiting = waiting_message(target_, request, None, None).to_data(edit=True)
+    if request.interaction_token is not None:
+        posted = await discord.edit_original(request.interaction_token, waiting)
+    else:  # started by the bot itself (a rollback): the message it posted says it waits
+        assert request.channel_id is not None and request.message_id is not None
+        posted = await discord.edit_message(request.channel_id, request.message_id, waiting)
     channel, message = posted.get("channel_id"), posted.get("id")
     request = replace(
         request,
@@ -343,16 +344,108 @@ async def _tell(discord: DiscordREST, request: DeployRequest, text: str) -> None
 
 
 async def finished(services: Clients, tracked: Tracked, discord: DiscordREST) -> bool:
-    """A tracked run ended (and was verified): free its environment, start the next one.
+    """A tracked run ended (and was verified): free its environment, roll it back if its
+    environment says so and verification failed (`auto_rollback`, once), start the next one.
     Once per run, however often its end is delivered; True when it freed the slot."""
     if tracked.environment is None or not tracked.finished:
         return False
     freed = queue.release_finished(
         services.store, tracked.app, tracked.environment, tracked.correlation
     )
+    try:
+        await _auto_rollback(services, tracked, discord)
+    except Exception as exc:  # the next deploy must start whatever became of the rollback
+        log.warning("auto rollback failed", extra={"app": tracked.app, "error": repr(exc)})
     if freed:
         await pump(services, tracked.app, tracked.environment, discord)
     return freed
+
+
+# -- rolling back -----------------------------------------------------------------------------
+
+
+async def _auto_rollback(services: Clients, tracked: Tracked, discord: DiscordREST) -> None:
+    """`auto_rollback = true`: roll a failed verification back by itself, once per failed
+    run (the claim), never a rollback (`rollback.auto_due`), and say so on its message."""
+    from orchestrator import audit
+    from orchestrator.deploys import rollback, runs, tracking
+
+    try:
+        target_ = target(get_app(services, tracked.app), tracked.environment)
+    except InvalidApp:
+        return
+    if not rollback.auto_due(tracked, target_.environment):
+        return
+    store = services.store
+    if not store.claim(keys.auto_rollback(tracked.correlation), ttl=tracking.TRACK_TTL):
+        return
+    started, note = await roll_back(services, tracked, discord, actor=None, is_admin=False)
+    audit.record(
+        store,
+        actor=None,
+        action="rollback.auto",
+        result="started" if started else "refused",
+        app=tracked.app,
+        environment=tracked.environment,
+        sha=(tracked.rollback_sha or "")[:12],
+        failed=tracked.correlation,
+        note=note,
+    )
+    latest = tracking.load(store, tracked.repo, tracked.run_id) if tracked.run_id else None
+    updated = replace(latest or tracked, rollback_note=note)
+    tracking.save(store, updated)
+    await runs.publish(services, updated, discord)
+
+
+async def roll_back(
+    services: Clients,
+    tracked: Tracked,
+    discord: DiscordREST,
+    *,
+    actor: str | None,
+    is_admin: bool,
+) -> tuple[bool, str]:
+    """Dispatch the rollback of `tracked` to its `rollback_sha` through `submit` (the gate:
+    lock, freeze, queue), as a new tracked run (kind "rollback", a new GitHub Deployment of
+    the old SHA) followed in a new message next to the failed one. `actor` None: the bot,
+    for `auto_rollback`. Returns whether it started (or waits in line) and what the failed
+    run's message says about it."""
+    from orchestrator.github.events import short_sha
+
+    who = f"<@{actor}>" if actor else "auto_rollback"
+    sha = tracked.rollback_sha
+    try:
+        target_ = target(get_app(services, tracked.app), tracked.environment)
+    except InvalidApp as exc:
+        return False, f"{who}: not rolled back: {exc}"
+    workflow = target_.app.rollback_workflow
+    if sha is None or not workflow:
+        return False, f"{who}: not rolled back: no rollback workflow or verified SHA"
+    if tracked.channel_id is None:
+        return False, f"{who}: not rolled back: I do not know where this message is"
+    posted = await discord.create_message(
+        tracked.channel_id,
+        Message(content=f"↩️ Rolling back {target_.label} to `{short_sha(sha)}` ({who})…").to_data(),
+    )
+    request = DeployRequest(
+        app=target_.app.name,
+        environment=target_.environment.name,
+        kind="rollback",
+        workflow=workflow,
+        ref=target_.app.branch,
+        inputs={"sha": sha},
+        actor=actor,
+        channel_id=str(posted.get("channel_id") or tracked.channel_id),
+        message_id=str(posted.get("id")),
+    )
+    try:
+        _, outcome = await submit(services, target_, request, discord, is_admin=is_admin)
+    except Exception as exc:
+        outcome = Refused(f"⚠️ the rollback did not start: {type(exc).__name__}: {exc}")
+    if isinstance(outcome, Refused):
+        await _tell(discord, request, f"↩️ Not rolled back: {outcome.reason}")
+        return False, f"{who}: not rolled back: {outcome.reason}"
+    return True, f"{who}: rolling back to `{short_sha(sha)}` (see the message below)"
 
 
 # -- the deploy watch -------------------------------------------------------------------------
@@ -362,10 +455,14 @@ async def finished(services: Clients, tracked: Tracked, discord: DiscordREST) ->
 class Watched:
     reminded: int
     pumped: int
+    expired: int = 0  # approval requests ended (and marked) because their time was up
 
 
 async def watch(services: Clients, now: float | None = None) -> Watched:
-    """Remind the channels of locks about to lapse; restart queues nobody is pumping."""
+    """Remind the channels of locks about to lapse; restart queues nobody is pumping; end
+    approval requests whose time is up (`approvals.expire_due`)."""
+    from orchestrator.deploys import approvals
+
     at = time.time() if now is None else now
     store = services.store
     reminded = pumped = 0
@@ -394,7 +491,8 @@ async def watch(services: Clients, now: float | None = None) -> Watched:
             if queue.in_flight(store, app, environment) is None:
                 await pump(services, app, environment, discord)
                 pumped += 1
-    return Watched(reminded, pumped)
+        expired = await approvals.expire_due(services, discord, at)
+    return Watched(reminded, pumped, expired)
 
 
 def _targets_of(apps: Iterable[App]) -> list[Target]:

@@ -25,7 +25,12 @@ from orchestrator.notifications.render import conclusion_parts
 from orchestrator.text import duration
 
 VERDICT_ICONS = {"PASS": "✅", "WARN": "⚠️", "FAIL": "❌", "SKIP": "➖"}
-_KIND = {"deploy": "🚀 Deploy", "diagnose": "🩺 Diagnose", "release": "🏷️ Release"}
+_KIND = {
+    "deploy": "🚀 Deploy",
+    "diagnose": "🩺 Diagnose",
+    "release": "🏷️ Release",
+    "rollback": "↩️ Roll back",
+}
 # Conclusions worth re-running the failed jobs of; a cancelled run was stopped on purpose.
 RERUNNABLE = ("failure", "timed_out")
 
@@ -59,6 +64,15 @@ def buttons(tracked: Tracked) -> list[dict[str, object]]:
         row.append(button("Re-run failed jobs", custom_id("deploy.rerun", *state)))
     if not tracked.finished and not tracked.cancel_requested_by:
         row.append(button("Cancel", custom_id("deploy.cancel", *state), style=ButtonStyle.DANGER))
+    if tracked.offers_rollback:
+        assert tracked.rollback_sha is not None
+        row.append(
+            button(
+                f"Roll back to {short_sha(tracked.rollback_sha)}",
+                custom_id("deploy.rollback", *state),
+                style=ButtonStyle.DANGER,
+            )
+        )
     if tracked.run_url:
         row.append(link_button("Open run", tracked.run_url))
     return [action_row(*row)]
@@ -73,6 +87,8 @@ def render(tracked: Tracked) -> Message:
             color = int(Color.RED)
         elif tracked.verdict == "WARN" and color == int(Color.GREEN):
             color = int(Color.YELLOW)
+    if tracked.rollback_note:
+        line += f"\n↩️ {tracked.rollback_note}"
     fields: list[tuple[str, str] | tuple[str, str, bool]] = [
         (
             "Ref",

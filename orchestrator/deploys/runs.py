@@ -13,7 +13,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.deploys import history
+from orchestrator.deploys import deployments, history
 from orchestrator.deploys.render import render
 from orchestrator.deploys.tracking import (
     TOKEN_LIFETIME,
@@ -22,6 +22,7 @@ from orchestrator.deploys.tracking import (
     save,
 )
 from orchestrator.github.events import WorkflowRun
+from orchestrator.github.refs import InvalidRef, check_sha
 
 if TYPE_CHECKING:
     from orchestrator.apps import App
@@ -109,14 +110,22 @@ async def start(
         message_id=posted[1] if posted else None,
     )
     async with services.github() as github:
-        result = await github.dispatch_workflow(
-            app.repo, workflow, ref, sent_inputs, return_run_details=True
-        )
+        if deployments.wanted(kind, environment):
+            # The GitHub Deployment comes first, so every webhook about the run finds it.
+            tracked = await _create_deployment(services, github, tracked, app, inputs)
+        try:
+            result = await github.dispatch_workflow(
+                app.repo, workflow, ref, sent_inputs, return_run_details=True
+            )
+        except Exception as exc:
+            await deployments.dispatch_failed(github, tracked, exc)
+            raise
         if result.run_id is not None:
             tracked = replace(
                 tracked, run_id=result.run_id, run_url=result.html_url, status="queued"
             )
         save(services.store, tracked)  # webhooks may arrive before we are done here
+        tracked = await deployments.sync(services, tracked, github)
         if token is None:
             assert posted is not None
             message = await discord.edit_message(*posted, render(tracked).to_data(edit=True))
@@ -151,13 +160,40 @@ async def start(
     return tracked
 
 
+async def _create_deployment(
+    services: Clients, github: GitHubClient, tracked: Tracked, app: App, inputs: dict[str, str]
+) -> Tracked:
+    """The Deployment of the commit this run ships: the `sha` input of a release or
+    rollback workflow, else what `ref` points at now (a branch moves; a Deployment of a
+    branch name would say nothing about what went live)."""
+    from orchestrator.apps import get_app
+    from orchestrator.deploys.environments import target
+
+    try:
+        sha: str | None = check_sha(inputs["sha"]) if "sha" in inputs else None
+    except InvalidRef:
+        sha = None
+    try:
+        if sha is None:
+            sha = await github.get_branch_head(tracked.repo, tracked.ref)
+        target_ = target(get_app(services, app.name), tracked.environment)
+    except Exception as exc:  # no Deployment, but the deploy goes on
+        log.warning("no GitHub Deployment: commit not resolved", extra={"error": repr(exc)})
+        return tracked
+    return await deployments.create(github, replace(tracked, deploy_sha=sha), target_)
+
+
 def _str(value: Any) -> str | None:
     return str(value) if isinstance(value, str | int) else None
 
 
 async def publish(services: Clients, tracked: Tracked, discord: DiscordREST) -> None:
     """Show the current state: through the interaction webhook while its token lives,
-    then by editing the channel message with the bot token."""
+    then by editing the channel message with the bot token. Its GitHub Deployment shows
+    it too (`deployments.sync`: once per state, never raises)."""
+    synced = await deployments.sync(services, tracked)
+    if synced != tracked:
+        save(services.store, synced)
     data = render(tracked).to_data(edit=True)
     if tracked.interaction_token and time.time() < tracked.token_expires_at:
         if tracked.followup and tracked.message_id:
@@ -173,6 +209,7 @@ async def publish(services: Clients, tracked: Tracked, discord: DiscordREST) -> 
 async def verify(services: Clients, tracked: Tracked) -> Tracked:
     """Run the verifier on the tracked run; record it; fold the verdict into the state."""
     from orchestrator.apps import InvalidApp, get_app
+    from orchestrator.deploys import rollback
     from orchestrator.deploys.environments import target
     from orchestrator.verification import verify as run_verifier
     from orchestrator.verification.report import to_json
@@ -182,14 +219,30 @@ async def verify(services: Clients, tracked: Tracked) -> Tracked:
         if tracked.environment is not None:  # verify where it was deployed: its URLs
             app = target(app, tracked.environment).app
     except InvalidApp as exc:
-        return replace(tracked, note=f"could not verify: {exc}")
+        # Nothing could be checked: its Deployment says `error` rather than hanging on.
+        failed = replace(
+            tracked, note=f"could not verify: {exc}", verdict="SKIP", verdict_summary=str(exc)
+        )
+        return await deployments.sync(services, failed)
     report = await run_verifier(app, services, run_id=tracked.run_id)
     data = to_json(report)
     if tracked.environment is not None:
         data["environment"] = tracked.environment
     history.record(services.store, app.name, data)
     summary = _summary(data)
-    return replace(tracked, verdict=str(data.get("verdict")).upper(), verdict_summary=summary)
+    verdict = str(data.get("verdict")).upper()
+    tracked = replace(
+        tracked,
+        verdict=verdict,
+        verdict_summary=summary,
+        environment_url=app.frontend_url or app.api_health_url or app.version_url,
+        rollback_sha=rollback.target_sha(
+            tracked, verdict, rollback.last_verified(services.store, app, tracked.environment)
+        )
+        if app.rollback_workflow
+        else None,
+    )
+    return await deployments.sync(services, tracked)
 
 
 def _summary(report: dict[str, Any]) -> str:

@@ -31,9 +31,17 @@ from orchestrator.store.base import JSONObject, Store
 log = logging.getLogger(__name__)
 
 TRACK_TTL = 30 * 24 * 3600
+# How long an unsettled run stays on the reconcile sweep's list: far past any deploy's length
+# (a job runs 6 hours at most); a run still open after this is left to a person.
+OPEN_TTL = 2 * 24 * 3600
 # Interaction tokens live 15 minutes; past this we edit the message with the bot token.
 TOKEN_LIFETIME = 14 * 60
 CORRELATION = re.compile(r"\borc-[0-9a-f]{8}\b")
+# Kinds whose finished run is verified (and whose GitHub Deployment goes green only then).
+VERIFIED_KINDS = ("deploy", "release", "rollback")
+# What may be rolled back after a failed verification: a deploy or a release. Never a
+# rollback (no rollback of a rollback), never a diagnose run (it ships nothing).
+ROLLS_BACK = ("deploy", "release")
 
 
 def new_correlation_id() -> str:
@@ -44,7 +52,7 @@ def new_correlation_id() -> str:
 
 @dataclass(frozen=True)
 class Tracked:
-    kind: str  # "deploy", "diagnose", "release"
+    kind: str  # "deploy", "diagnose", "release", "rollback"
     app: str
     repo: str
     ref: str
@@ -74,6 +82,16 @@ class Tracked:
     # Who pressed Cancel, while GitHub has not yet said the run is over: the message stops
     # offering Cancel and stops saying "queued" as if nothing had happened.
     cancel_requested_by: str | None = None
+    # The GitHub Deployment (`deploys.deployments`): the commit it ships, its id, the last
+    # status posted to it, and the URL verification checked (its `environment_url`).
+    deploy_sha: str | None = None
+    deployment_id: int | None = None
+    deployment_state: str | None = None
+    environment_url: str | None = None
+    # After a failed verification: the last verified SHA to roll back to (the Roll back
+    # button), and once a rollback was started, what the message says about it.
+    rollback_sha: str | None = None
+    rollback_note: str | None = None
     created_at: float = field(default_factory=time.time)
 
     @property
@@ -81,6 +99,22 @@ class Tracked:
         """Over for good: completed, or carrying a conclusion (a run with a conclusion, e.g.
         `cancelled`, is final whatever its status field says)."""
         return self.status == "completed" or self.conclusion is not None
+
+    @property
+    def offers_rollback(self) -> bool:
+        """Does the message offer Roll back now? After a failed verification with somewhere
+        to go back to (`deploys.rollback`), until a rollback was started (or refused)."""
+        return (
+            self.verdict == "FAIL"
+            and self.kind in ROLLS_BACK
+            and self.rollback_sha is not None
+            and self.rollback_note is None
+        )
+
+    @property
+    def settled(self) -> bool:
+        """Nothing left to do: finished, and verified when it is a deploy or a release."""
+        return self.finished and (self.verdict is not None or self.kind not in VERIFIED_KINDS)
 
     @property
     def duration(self) -> float | None:
@@ -127,6 +161,7 @@ def apply(tracked: Tracked, event: Event) -> Tracked:
                 finished_at=None,
                 verdict=None,
                 verdict_summary=None,
+                rollback_sha=None,
                 failed_jobs=(),
                 cancel_requested_by=None,
             )
@@ -153,7 +188,7 @@ def apply(tracked: Tracked, event: Event) -> Tracked:
 
 
 # What a button press may still say once webhooks have moved the run on meanwhile.
-_ANNOTATIONS = ("note", "cancel_requested_by")
+_ANNOTATIONS = ("note", "cancel_requested_by", "rollback_note")
 
 
 def after_press(latest: Tracked | None, before: Tracked, after: Tracked) -> Tracked:
@@ -189,6 +224,26 @@ def save(store: Store, tracked: Tracked) -> None:
     store.put(keys.tracked_correlation(tracked.correlation), record, ttl=TRACK_TTL)
     if tracked.run_id is not None:
         store.put(keys.tracked_run(tracked.repo, tracked.run_id), record, ttl=TRACK_TTL)
+    # The reconcile sweep's list: a run stays on it until settled, so one whose finishing
+    # webhook was lost (or whose verification failed half-way) is still found.
+    if tracked.settled:
+        store.delete(keys.open_run(tracked.correlation))
+    else:
+        opened = {"repo": tracked.repo, "run_id": tracked.run_id, "created_at": tracked.created_at}
+        store.put(keys.open_run(tracked.correlation), opened, ttl=OPEN_TTL)
+
+
+def unsettled(store: Store, limit: int = 500) -> list[Tracked]:
+    """Tracked runs not settled yet (the reconcile sweep's list), oldest first."""
+    found = []
+    for record in store.query_prefix(keys.OPEN_RUN_PREFIX, limit=limit):
+        stored = store.get(keys.tracked_correlation(keys.parse_open_run(record.key)))
+        if stored is None:
+            continue
+        tracked = Tracked.from_record(stored)
+        if not tracked.settled:
+            found.append(tracked)
+    return sorted(found, key=lambda t: t.created_at)
 
 
 def load_for_event(store: Store, event: Event) -> Tracked | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from orchestrator.deploys.approvals import APPROVE
 from orchestrator.deploys.render import VERDICT_ICONS
 from orchestrator.deploys.tracking import CORRELATION
 from orchestrator.notifications.render import conclusion_parts
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
     from orchestrator.devtools.discord_standin import DiscordStandIn
 
-DeployState = Literal["running", "verified", "failed"]
+DeployState = Literal["running", "verified", "failed", "awaiting_approval"]
 
 
 @dataclass(frozen=True)
@@ -115,10 +116,24 @@ def channel_of(seen: Seen) -> str:
     return seen.path.strip("/").split("/")[1]
 
 
+def _offers(message: Any, route: str) -> bool:
+    """Whether the message carries a button of `route`."""
+    rows = message.get("components") if isinstance(message, dict) else None
+    return any(
+        isinstance(c, dict) and str(c.get("custom_id") or "").startswith(route + ":")
+        for row in rows or ()
+        if isinstance(row, dict)
+        for c in row.get("components") or ()
+    )
+
+
 def deploy_state(message: Any) -> DeployState | None:
-    """Where a tracked-run message (`deploys.render`) says its run is; None for any other
-    message. Final means a verdict is shown: the verifier runs once the run completes,
-    whatever its conclusion. `verified`: the run succeeded and every check passed."""
+    """Where a tracked-run message (`deploys.render`) says its run is (or that a request
+    waits for approval); None for any other message. Final means a verdict is shown: the
+    verifier runs once the run completes, whatever its conclusion. `verified`: the run
+    succeeded and every check passed."""
+    if _offers(message, APPROVE):
+        return "awaiting_approval"  # a request (`deploys.approvals`): nothing dispatched yet
     embeds = message.get("embeds") if isinstance(message, dict) else None
     if not isinstance(embeds, list) or not embeds or not isinstance(embeds[0], dict):
         return None

@@ -3,9 +3,11 @@
 `orchestrator serve` in dev, with no `orchestrator.toml`, writes this config into the
 data dir and points `ORCHESTRATOR_CONFIG` at it, so the app list has `demo`
 (`local/demo` on the GitHub stand-in, its live site served by the stand-in too) and
-`make run` then `orchestrator simulate "/deploy app:demo"` shows the whole live
-message. It lives here, with the stand-ins, because nothing below the dev tools may
-know about it: production never sees a demo, and the config layer only reads a file.
+`make run` then `orchestrator simulate "/deploy app:demo env:staging"` shows the whole
+live message. Its `production` environment needs one approval, so
+`orchestrator simulate "/deploy app:demo env:production"` shows an approval request. It
+lives here, with the stand-ins, because nothing below the dev tools may know about it:
+production never sees a demo, and the config layer only reads a file.
 """
 
 from __future__ import annotations
@@ -49,6 +51,13 @@ def demo_config(site_url: str, channel_id: str = DEV_CHANNEL_ID) -> str:
             'rollback_workflow = "rollback.yml"',
             f"correlation_input = {value(CORRELATION_INPUT)}",
             f"channel_id = {value(channel_id)}",
+            "",
+            "# Both verify against the stand-in's live site; production needs one approval",
+            "# (by someone else than whoever asked: `orchestrator simulate --user ...`).",
+            "[apps.environments.staging]",
+            "",
+            "[apps.environments.production]",
+            "approvals = 1",
             "",
             "[[notify]]",
             f"repo = {value(REPO)}",

@@ -490,7 +490,7 @@ def deployment(urls: Urls, found: Deployment) -> JSON:
         "sha": found.sha,
         "ref": found.ref,
         "task": found.task,
-        "payload": {},
+        "payload": found.payload,
         "original_environment": found.environment,
         "environment": found.environment,
         "description": found.description,
@@ -499,8 +499,8 @@ def deployment(urls: Urls, found: Deployment) -> JSON:
         "updated_at": iso(found.statuses[0].created_at if found.statuses else found.created_at),
         "statuses_url": f"{api}/statuses",
         "repository_url": urls.repo_api,
-        "transient_environment": False,
-        "production_environment": True,
+        "transient_environment": found.transient_environment,
+        "production_environment": found.production_environment,
     }
 
 

@@ -36,6 +36,7 @@ from urllib.parse import parse_qs, quote, unquote
 
 from orchestrator.devtools import github_shapes as shapes
 from orchestrator.devtools.github_world import (
+    DEFAULT_ACTOR,
     OWNER,
     REPO,
     REPO_ID,
@@ -330,6 +331,7 @@ class GitHubStandIn:
             ("GET", repo + r"/compare/(?P<basehead>[^/]+)$", self._compare),
             ("GET", repo + r"/pulls/(?P<number>[^/]+)$", self._pull),
             ("GET", repo + r"/deployments$", self._deployments),
+            ("POST", repo + r"/deployments$", self._new_deployment),
             ("GET", repo + r"/deployments/(?P<deployment>[^/]+)/statuses$", self._statuses),
             ("POST", repo + r"/deployments/(?P<deployment>[^/]+)/statuses$", self._new_status),
             ("GET", hooks + r"$", self._deliveries),
@@ -599,6 +601,43 @@ class GitHubStandIn:
                 continue
             found.append(shapes.deployment(self.urls, deployment))
         return self._paginate(request, found)
+
+    def _new_deployment(self, request: Request) -> Answer:
+        """As GitHub: `ref` is required; `required_contexts` absent means every check must
+        pass (the demo's CI), an empty list none; `auto_merge` (default true) is not
+        modelled, and a client asking for it is told so rather than silently deployed."""
+        body = request.body if isinstance(request.body, dict) else None
+        if body is None or not isinstance(body.get("ref"), str) or not body["ref"]:
+            return _error(422, 'Invalid request.\n\n"ref" wasn\'t supplied.')
+        if body.get("auto_merge", True) is not False:
+            return _error(422, "the stand-in only deploys with auto_merge: false")
+        contexts = body.get("required_contexts")
+        if contexts is not None and (
+            not isinstance(contexts, list) or not all(isinstance(c, str) for c in contexts)
+        ):
+            return _error(422, "Invalid request.\n\nrequired_contexts is not an array.")
+        payload = body.get("payload") or {}
+        if isinstance(payload, str):
+            payload = {"payload": payload}
+        if not isinstance(payload, dict):
+            return _error(422, "Invalid request.\n\npayload is not an object.")
+        environment = body.get("environment") or "production"
+        description = body.get("description") or ""
+        if not isinstance(environment, str) or not isinstance(description, str):
+            return _error(422, "Validation Failed")
+        deployment = self.world.create_deployment(
+            body["ref"],
+            environment=environment,
+            task=str(body.get("task") or "deploy"),
+            description=description,
+            creator=DEFAULT_ACTOR,
+            payload=payload,
+            required_contexts=["test"] if contexts is None else contexts,
+            transient_environment=body.get("transient_environment") is True,
+            production_environment=body.get("production_environment", environment == "production")
+            is True,
+        )
+        return Answer(201, shapes.deployment(self.urls, deployment))
 
     def _statuses(self, request: Request) -> Answer:
         deployment = self.world.deployments.get(request.number("deployment"))

@@ -176,6 +176,9 @@ class Deployment:
     creator: str
     created_at: float
     statuses: list[DeploymentStatus] = field(default_factory=list)
+    payload: dict[str, object] = field(default_factory=dict)
+    transient_environment: bool = False
+    production_environment: bool = True
 
 
 @dataclass
@@ -314,6 +317,10 @@ class DemoWorld:
         self._deployment_ids = itertools.count(2_100_000_001)
         self._status_ids = itertools.count(4_200_000_001)
         self._delivery_ids = itertools.count(91_000_000_001)
+        # The demo's deploy workflow makes a Deployment of its own (as a job with
+        # `environment:` does) until a client creates Deployments through the API: then the
+        # client (the bot) owns them, as a workflow without `environment:` would leave it.
+        self.workflow_deployments = True
         self._seed()
 
     # -- the repository ----------------------------------------------------------------------
@@ -660,7 +667,7 @@ class DemoWorld:
         return deployment
 
     def _start_deployment(self, run: Run) -> None:
-        if run.deploy_sha is None:
+        if run.deploy_sha is None or not self.workflow_deployments:
             return
         deployment = self._new_deployment(run.deploy_sha, run.head_branch, run.actor, self.now())
         run.deployment_id = deployment.id
@@ -685,6 +692,51 @@ class DemoWorld:
         )
         deployment.statuses.insert(0, status)  # newest first, as GitHub lists them
         return status
+
+    def create_deployment(
+        self,
+        ref: str,
+        *,
+        environment: str,
+        task: str,
+        description: str,
+        creator: str,
+        payload: dict[str, object],
+        required_contexts: list[str] | None,
+        transient_environment: bool,
+        production_environment: bool,
+    ) -> Deployment:
+        """`POST …/deployments`: a Deployment of `ref`'s commit, or GitHubRefusal as GitHub
+        would answer (422 for an unknown ref, 409 when a required context has not passed)."""
+        sha = self.resolve(ref)
+        passed = {
+            job.name
+            for run in self.runs.values()
+            if run.head_sha == sha
+            for job in run.jobs
+            if job.conclusion == "success"
+        }
+        missing = sorted(set(required_contexts or ()) - passed)
+        if missing:
+            raise GitHubRefusal(
+                409, f"Conflict: Commit status checks failed for {ref}: {', '.join(missing)}"
+            )
+        self.workflow_deployments = False
+        deployment = Deployment(
+            id=next(self._deployment_ids),
+            sha=sha,
+            ref=ref,
+            task=task,
+            environment=environment,
+            description=description,
+            creator=creator,
+            created_at=self.now(),
+            payload=payload,
+            transient_environment=transient_environment,
+            production_environment=production_environment,
+        )
+        self.deployments[deployment.id] = deployment
+        return deployment
 
     def add_status(
         self,

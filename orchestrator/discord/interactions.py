@@ -75,8 +75,10 @@ def shape_problem(raw: Mapping[str, Any]) -> str | None:
     if type(kind) is not int:  # True and 1.0 compare equal to 1 (a PING): not here
         return "type must be an integer"
     for path in _SNOWFLAKES:
-        node: Any = raw
-        for part in path:
+        node: Any = raw.get(path[0])  # most top-level keys are absent (a PING has two ids)
+        for part in path[1:]:
+            if node is None:
+                break
             node = node.get(part) if isinstance(node, dict) else None
         if node is not None and not is_snowflake(node):
             return f"{'.'.join(path)} is not a snowflake"

@@ -30,7 +30,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -54,6 +54,8 @@ DEFAULT_LOG_BYTES = 64 * 1024
 DEPLOYMENT_STATES = frozenset(
     {"error", "failure", "inactive", "in_progress", "queued", "pending", "success"}
 )
+# GitHub refuses (422) a deployment status description longer than this.
+DESCRIPTION_LIMIT = 140
 
 _SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
@@ -62,6 +64,15 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 # --- pure helpers ---------------------------------------------------------------------------
+
+
+def fit_description(text: str) -> str:
+    """A deployment (status) description GitHub accepts: at most 140 characters, cut with
+    an ellipsis so a reader sees it was cut. The one owner of that limit."""
+    text = " ".join(text.split())
+    if len(text) <= DESCRIPTION_LIMIT:
+        return text
+    return text[: DESCRIPTION_LIMIT - 1].rstrip() + "…"
 
 
 def parse_link_header(value: str | None) -> dict[str, str]:
@@ -444,6 +455,49 @@ class GitHubClient:
 
     # --- deployments ------------------------------------------------------------------------
 
+    async def create_deployment(
+        self,
+        repo: str,
+        *,
+        ref: str,
+        environment: str,
+        task: str = "deploy",
+        auto_merge: bool = False,
+        required_contexts: Sequence[str] = (),
+        payload: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        transient_environment: bool = False,
+        production_environment: bool = False,
+    ) -> int:
+        """Create a Deployment of `ref` (a SHA, preferably) and return its id.
+
+        Never retried after a 5xx: a second POST would make a second Deployment. GitHub's
+        defaults would merge the default branch in (`auto_merge`) and wait for every status
+        check (`required_contexts` missing): both are explicit here, so a deploy is of exactly
+        the commit asked for. A 202 (GitHub merged instead of deploying) has no id: an error.
+        """
+        body: dict[str, Any] = {
+            "ref": ref,
+            "task": task,
+            "auto_merge": auto_merge,
+            "required_contexts": list(required_contexts),
+            "payload": dict(payload or {}),
+            "environment": environment,
+            "transient_environment": transient_environment,
+            "production_environment": production_environment,
+        }
+        if description is not None:
+            body["description"] = fit_description(description)
+        reply = await self._request(
+            "POST", f"/repos/{check_repo(repo)}/deployments", json=body, idempotent=False
+        )
+        data = reply.json()
+        found = data.get("id") if isinstance(data, dict) else None
+        if reply.status != 201 or not isinstance(found, int):
+            message = data.get("message") if isinstance(data, dict) else None
+            raise GitHubError(f"no deployment created ({reply.status}): {message or 'no id'}")
+        return found
+
     async def list_deployments(
         self,
         repo: str,
@@ -482,7 +536,7 @@ class GitHubClient:
             raise ValueError(f"state must be one of {sorted(DEPLOYMENT_STATES)}, got {state!r}")
         body: dict[str, Any] = {"state": state}
         if description is not None:
-            body["description"] = description[:140]  # GitHub's limit; longer is a 422
+            body["description"] = fit_description(description)
         for name, value in (
             ("environment_url", environment_url),
             ("log_url", log_url),

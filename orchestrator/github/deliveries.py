@@ -74,3 +74,50 @@ def failed_deliveries(
             )
         )
     return sorted(out, key=lambda d: d.delivered_at)
+
+
+# -- which webhook ---------------------------------------------------------------------------
+
+
+class HookMisconfigured(ValueError):
+    """The hook settings contradict each other; the message names the variables."""
+
+
+@dataclass(frozen=True)
+class Hook:
+    """The webhook whose deliveries we read: a repository's, an org's, or the App's own."""
+
+    repo: str | None = None
+    org: str | None = None
+    hook_id: int | None = None
+
+    def where(self) -> dict[str, Any]:
+        """The keyword arguments of the client's hook delivery calls."""
+        return {"repo": self.repo, "org": self.org, "hook_id": self.hook_id}
+
+    def describe(self) -> str:
+        if self.repo is not None:
+            return f"{self.repo} hook {self.hook_id}"
+        if self.org is not None:
+            return f"org {self.org} hook {self.hook_id}"
+        return "the GitHub App's hook"
+
+
+def configured_hook(
+    repo: str | None, org: str | None, hook_id: int | None, has_github_app: bool
+) -> Hook | None:
+    """The hook named by `GITHUB_HOOK_REPO`/`GITHUB_HOOK_ORG` + `GITHUB_HOOK_ID`, else the
+    App's own (with App credentials); None when nothing names one. Contradictions raise
+    `HookMisconfigured`: a typo must not silently turn redelivery off."""
+    if repo and org:
+        raise HookMisconfigured("set GITHUB_HOOK_REPO or GITHUB_HOOK_ORG, not both")
+    if (repo or org) and hook_id is None:
+        raise HookMisconfigured("GITHUB_HOOK_ID is required with GITHUB_HOOK_REPO/GITHUB_HOOK_ORG")
+    if hook_id is not None and not (repo or org):
+        raise HookMisconfigured(
+            "GITHUB_HOOK_ID needs GITHUB_HOOK_REPO or GITHUB_HOOK_ORG "
+            "(the GitHub App's own webhook has no id)"
+        )
+    if repo or org:
+        return Hook(repo=repo or None, org=org or None, hook_id=hook_id)
+    return Hook() if has_github_app else None

@@ -37,14 +37,17 @@ def queue_delivery(jobs: Dispatcher, event: Event, body_bytes: int | None = None
     Raises StoreUnavailable (nothing written) when the store is down, JobNotStarted
     (claim and record written, the job not started: the caller releases the claim).
     """
-    claim = Claim(
-        keys.delivery(event.delivery),
-        DELIVERY_TTL,
-        {"event": event.name, "action": event.action},
-    )
     return jobs.dispatch_once(
-        claim, DELIVERY_JOB, job_payload(event, body_bytes), job_id=f"gh-{event.delivery}"
+        delivery_claim(event.delivery, event.name, event.action),
+        DELIVERY_JOB,
+        job_payload(event, body_bytes),
+        job_id=f"gh-{event.delivery}",
     )
+
+
+def delivery_claim(delivery: str, event: str, action: str | None) -> Claim:
+    """The once-only claim of a delivery id (what the redelivery sweep looks for)."""
+    return Claim(keys.delivery(delivery), DELIVERY_TTL, {"event": event, "action": action})
 
 
 def job_payload(event: Event, body_bytes: int | None = None) -> JSONObject:

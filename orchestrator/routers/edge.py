@@ -22,6 +22,8 @@ import asyncio
 import json
 import math
 import time
+import types
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
@@ -43,6 +45,16 @@ INTERACTION = "orchestrator.interaction"
 # GitHub's documented cap ("25 MB"): it never delivers more, so anything larger is not GitHub.
 GITHUB_MAX_BODY_BYTES = 25_000_000
 _PONG = b'{"type":1}'
+# The PING answer never changes: built once (the messages are only read by the server).
+_PONG_START: Message = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(_PONG)).encode()),
+    ],
+}
+_PONG_BODY: Message = {"type": "http.response.body", "body": _PONG}
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -73,22 +85,22 @@ async def _read_capped(
         raise _busy(settings)
     # A bytearray grows in place: no second full-size copy when the last chunk arrives.
     body = bytearray()
+    # One deadline for the whole body, not per chunk: a byte every few seconds must not
+    # keep a connection (and its claim) forever.
+    deadline = asyncio.get_running_loop().time() + settings.body_timeout
     try:
-        # One deadline for the whole body, not per chunk: a byte every few seconds must not
-        # keep a connection (and its claim) forever.
-        async with asyncio.timeout(settings.body_timeout):
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise Refusal(400, "malformed", "client disconnected")
-                chunk = message.get("body", b"")
-                if len(body) + len(chunk) > limit:
-                    raise Refusal(413, "too_large", f"body over {limit} bytes")
-                if not claim.cover(len(body) + len(chunk)):  # no (or a false) Content-Length
-                    raise _busy(settings)
-                body += chunk
-                if not message.get("more_body", False):
-                    return body
+        while True:
+            message = await _receive_by(receive, deadline)
+            if message["type"] == "http.disconnect":
+                raise Refusal(400, "malformed", "client disconnected")
+            chunk = message.get("body", b"")
+            if len(body) + len(chunk) > limit:
+                raise Refusal(413, "too_large", f"body over {limit} bytes")
+            if not claim.cover(len(body) + len(chunk)):  # no (or a false) Content-Length
+                raise _busy(settings)
+            body += chunk
+            if not message.get("more_body", False):
+                return body
     except TimeoutError:
         raise Refusal(
             408,
@@ -97,6 +109,48 @@ async def _read_capped(
             # The rest of the body may still come: this connection cannot carry another request.
             {"connection": "close"},
         ) from None
+
+
+async def _receive_by(receive: Receive, deadline: float) -> Message:
+    """`await receive()`, timed out at `deadline` (loop time) if it has to wait.
+
+    A small body is usually in hand already when the app asks for it (the server read it
+    with the headers), and then `receive()` returns without suspending: arming a timer for
+    it (`asyncio.timeout`, ~5 us of a ~100 us PING) would guard nothing. So the awaitable
+    is stepped once by hand; only if it suspends does the rest of it run under the
+    deadline, exactly as if it had been awaited inside `asyncio.timeout_at` all along."""
+    steps = receive().__await__()
+    try:
+        waiting_on = steps.send(None)
+    except StopIteration as done:
+        message: Message = done.value
+        return message
+    async with asyncio.timeout_at(deadline):
+        return await _resume(steps, waiting_on)
+
+
+@types.coroutine
+def _resume(steps: Generator[Any, Any, Message], waiting_on: Any) -> Generator[Any, Any, Message]:
+    """Continue an awaitable that has already been stepped once and is `waiting_on` a
+    future: what `yield from` would do, from its second step on (sends, throws, close)."""
+    while True:
+        try:
+            sent = yield waiting_on
+        except GeneratorExit:
+            steps.close()
+            raise
+        except BaseException as exc:  # CancelledError from the deadline, included
+            try:
+                waiting_on = steps.throw(exc)
+            except StopIteration as done:
+                result: Message = done.value
+                return result
+        else:
+            try:
+                waiting_on = steps.send(sent)
+            except StopIteration as done:
+                result = done.value
+                return result
 
 
 def _busy(settings: Settings) -> Refusal:
@@ -171,7 +225,8 @@ class SignedEdge:
                 interaction_id = interaction.get("id")
                 bind(interaction_id=interaction_id if isinstance(interaction_id, str) else None)
                 if interaction.get("type") == 1:  # PING: the portal's handshake, answered here
-                    await _answer(send, 200, _PONG)
+                    await send(_PONG_START)
+                    await send(_PONG_BODY)
                     return
                 scope[INTERACTION] = interaction
         except Refusal as refused:

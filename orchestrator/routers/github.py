@@ -16,14 +16,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from orchestrator.github.events import Event, MalformedPayload, parse_body
-from orchestrator.github.intake import queue_delivery
-from orchestrator.jobs.base import JobNotStarted
 from orchestrator.logs import bind
 from orchestrator.routers.edge import VerifiedBody
 from orchestrator.routers.errors import Refusal, responses
 from orchestrator.services import Services
-from orchestrator.store import StoreUnavailable, keys
 
 PATH = "/github"  # the signed edge verifies what arrives here (main wires it)
 
@@ -123,6 +119,13 @@ async def webhook(request: Request, body: VerifiedBody) -> JSONResponse:
         raise Refusal(400, "malformed", "body is not UTF-8") from None
     size = len(body)
     body.clear()  # up to 25 MB: free the bytes before parsing builds objects from the text
+    # Imported on the first delivery, not with the app: a cold start that answers a PING
+    # never pays for the event model, the intake or the job seam.
+    from orchestrator.github.events import Event, MalformedPayload, parse_body
+    from orchestrator.github.intake import queue_delivery
+    from orchestrator.jobs.base import JobNotStarted
+    from orchestrator.store import StoreUnavailable, keys
+
     try:
         payload = parse_body(text, request.headers.get("content-type"))
     except MalformedPayload as exc:

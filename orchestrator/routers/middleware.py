@@ -3,7 +3,8 @@
 A pure ASGI middleware (no per-request objects beyond a dict) so it costs
 microseconds on the PING path. The request id is the caller's
 `X-Request-Id`, else the Lambda request id, else a fresh one; it is echoed
-back so a user's report can be matched to our logs.
+back so a user's report can be matched to our logs. The line itself goes through
+`logs.info_line`: the JSON line `logging` would write, without a `LogRecord`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orchestrator.logs import log_context, now_ms
+from orchestrator.logs import info_line, log_context
 from orchestrator.store.base import failure_scope
 
 log = logging.getLogger("orchestrator.access")
@@ -39,6 +40,7 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         request_id = _request_id(scope)
+        echoed = (b"x-request-id", request_id.encode("latin-1"))
         started = time.perf_counter()
         status = 500
 
@@ -46,9 +48,7 @@ class AccessLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode("latin-1")))
-                message = {**message, "headers": headers}
+                message = {**message, "headers": [*message.get("headers", ()), echoed]}
             await send(message)
 
         with (
@@ -58,4 +58,5 @@ class AccessLog:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                log.info("request", extra={"status": status, "duration_ms": now_ms(started)})
+                duration_ms = round((time.perf_counter() - started) * 1000, 2)
+                info_line(log, "request", {"status": status, "duration_ms": duration_ms})

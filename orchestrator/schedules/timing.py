@@ -26,6 +26,8 @@ DIGEST_DAILY = "digest.send-daily"
 DIGEST_WEEKLY = "digest.send-weekly"
 DEPLOY_WATCH = "deploys.watch"
 DEPLOY_WATCH_EVERY = 300  # lock reminders go out 10-15 minutes before a lock lapses
+RECONCILE = "deploys.reconcile"
+RECONCILE_EVERY = 300  # runs are looked at once older than ORCHESTRATOR_RECONCILE_AFTER
 DIGEST_GRACE = timedelta(hours=6)
 
 
@@ -119,6 +121,7 @@ def schedules(settings: Settings) -> tuple[Schedule, ...]:
             payload={"period": "weekly"},
         ),
         Schedule(DEPLOY_WATCH, "deploys.watch", "interval", every=DEPLOY_WATCH_EVERY),
+        Schedule(RECONCILE, "deploys.reconcile", "interval", every=RECONCILE_EVERY),
     )
 
 

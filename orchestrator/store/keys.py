@@ -139,6 +139,20 @@ def job_state(repo: str, job_id: int) -> str:
     return f"jobstate:{repo}:{job_id}"
 
 
+def redelivery(guid: str) -> str:
+    """The claim of the one redelivery the reconcile sweep asks GitHub for, per delivery
+    guid (GitHub's log may not list our request yet when the next sweep reads it)."""
+    return f"redelivered:{guid}"
+
+
+RECONCILE_SWEEP = "reconcile:last"
+
+
+def reconcile_sweep() -> str:
+    """What the last reconcile sweep did (`/diagnose` shows it)."""
+    return RECONCILE_SWEEP
+
+
 # -- apps -------------------------------------------------------------------------------------
 
 APP_OVERRIDE_PREFIX = "appcfg:"
@@ -174,6 +188,14 @@ def notified(delivery_id: str, subscription_id: str) -> str:
     return f"notified:{delivery_id}.{subscription_id}"
 
 
+def card(subscription_id: str, repo: str, sha: str, pull_request: int | None = None) -> str:
+    """One subscription's card for one commit (and pull request): its workflow lines and the
+    Discord message that shows them. The repository is lower-cased, as GitHub spells it as
+    it likes."""
+    suffix = f":pr{pull_request}" if pull_request is not None else ""
+    return f"card:{subscription_id}:{repo.lower()}:{sha}{suffix}"
+
+
 # -- deploys and verification -----------------------------------------------------------------
 
 
@@ -186,6 +208,20 @@ def tracked_run(repo: str, run_id: int) -> str:
 def tracked_correlation(correlation: str) -> str:
     """The same tracked run, by the correlation id in its title (before the run id is known)."""
     return f"trackcorr:{correlation}"
+
+
+OPEN_RUN_PREFIX = "trackopen:"
+
+
+def open_run(correlation: str) -> str:
+    """A tracked run not settled yet (unfinished, or finished and not yet verified): the
+    reconcile sweep's list of runs to ask GitHub about, by correlation id."""
+    return f"trackopen:{correlation}"
+
+
+def parse_open_run(key: str) -> str:
+    """The correlation id in an `open_run()` key."""
+    return _rest(key, OPEN_RUN_PREFIX)
 
 
 def verification(app: str, at: float, suffix: str) -> str:
@@ -237,6 +273,17 @@ def deploy_slot_release(correlation: str) -> str:
     return f"deployfree:{correlation}"
 
 
+def deployment_status(repo: str, deployment_id: int, state: str) -> str:
+    """The claim that posts one GitHub Deployment status per state, however often the
+    event that moves the run there is delivered."""
+    return f"deploystatus:{repo.lower()}:{deployment_id}:{state}"
+
+
+def auto_rollback(correlation: str) -> str:
+    """The claim that rolls a failed deploy (by its correlation id) back once, by itself."""
+    return f"autorollback:{correlation}"
+
+
 DEPLOY_QUEUE_PREFIX = "deployq:"
 
 
@@ -254,6 +301,29 @@ def parse_deploy_queue(key: str) -> tuple[str, str]:
     """`(app, environment)` of a `deploy_queue()` key."""
     app, _, rest = _rest(key, DEPLOY_QUEUE_PREFIX).partition(":")
     return app, rest.partition(":")[0]
+
+
+APPROVAL_PREFIX = "approval:"
+
+
+def approval(request_id: str) -> str:
+    """A deploy waiting for approvals (`/deploy` to an environment with `approvals = N`);
+    its TTL outlives the request's expiry, so a late press is told it expired."""
+    return f"approval:{request_id}"
+
+
+def approval_vote(request_id: str, user_id: str) -> str:
+    """One person's approval of a request: the claim that makes it count once per person."""
+    return f"approvalvote:{request_id}:{user_id}"
+
+
+def approval_vote_prefix(request_id: str) -> str:
+    return f"approvalvote:{request_id}:"
+
+
+def approval_end(request_id: str) -> str:
+    """The claim that ends a request once: dispatched, rejected or expired, never two."""
+    return f"approvalend:{request_id}"
 
 
 # -- probes -----------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """Webhooks that move tracked runs along: `workflow_run` and `workflow_job`.
 
 Stale events (older than what we know, per `github.reconcile`) change
-nothing. When a run completes, the verifier runs and its verdict is folded
-into the same message, so the message ends at "deployed and verified" (or
-says exactly what is wrong); then the environment is free for the next deploy waiting
-(`deploys.launch.finished`).
+nothing. A current one moves the run on (`deploys.advance`): when a run completes, the
+verifier runs and its verdict is folded into the same message, so the message ends at
+"deployed and verified" (or says exactly what is wrong); then the environment is free for
+the next deploy waiting (`deploys.launch.finished`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from orchestrator.deploys import launch, runs, tracking
+from orchestrator.deploys import tracking
+from orchestrator.deploys.advance import advance
 from orchestrator.github import reconcile
 from orchestrator.github.events import Event
 from orchestrator.github.routing import EventRouter
@@ -37,23 +38,5 @@ async def follow_run(event: Event, ctx: JobContext[Clients]) -> None:
     if not reconcile.is_current(store, event):
         log.info("stale event for a tracked run", extra={"delivery": event.delivery})
         return
-    tracked = tracking.apply(tracked, event)
-    tracking.save(store, tracked)
     async with services.discord_rest() as discord:
-        try:
-            await runs.publish(services, tracked, discord)
-            # By state, not by transition: a retried delivery (its first try failed to
-            # publish or to verify) finds the run already finished and must still verify it.
-            if (
-                tracked.finished
-                and tracked.verdict is None
-                and tracked.kind in ("deploy", "release")
-            ):
-                tracked = await runs.verify(services, tracked)
-                tracking.save(store, tracked)
-                await runs.publish(services, tracked, discord)
-        finally:
-            # Verified (or failing to be): its environment takes the next deploy. Once per
-            # run, whatever happened above, so a broken verification never blocks it.
-            if tracked.finished:
-                await launch.finished(services, tracked, discord)
+        await advance(services, tracked, event, discord)

@@ -287,6 +287,7 @@ SCHEDULES = {
     "digest.send-weekly": "cron(0 ${DigestHourUtc} ? * MON *)",
     "jobs.retry": "rate(2 minutes)",  # the retry sweep: no parameter, no slot of its own
     "deploys.watch": "rate(5 minutes)",  # lock reminders and waiting deploys: no parameter
+    "deploys.reconcile": "rate(5 minutes)",  # lost webhooks: runs past the threshold, deliveries
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,3 +91,97 @@ def test_one_tiny_ping_round_through_the_floor_and_our_app() -> None:
     text = report.render(results)
     assert "## 1. Signed PING over HTTP" in text
     assert "orchestrator (this app)" in text
+
+
+def _results(
+    ping: float, ping_pairs: float, cold: float, deferred: float | None, deliveries: float
+) -> dict[str, Any]:
+    """A run's numbers, shaped as the sections write them."""
+    coldstart: dict[str, Any] = {
+        "ratios": {"wall_ours_vs_bare": cold, "wall_ours_vs_bare_per_rep": {"median": cold}},
+        "median_wall_ms": {"ours": 400 * cold, "bare": 400.0, "deferred": None},
+    }
+    if deferred is not None:
+        coldstart["ratios"]["wall_deferred_vs_bare_ping"] = deferred
+        coldstart["ratios"]["wall_deferred_vs_bare_ping_per_rep"] = {"median": deferred}
+        coldstart["median_wall_ms"]["deferred"] = 400 * deferred
+    return {
+        "sections": {
+            "ping": {
+                "targets": {
+                    "ours": {
+                        "rps": {"median": 3000 * ping},
+                        "ratio_to_floor": ping,
+                        "ratio_to_floor_per_rep": {"median": ping_pairs},
+                    },
+                    "floor": {"rps": {"median": 3000.0}},
+                }
+            },
+            "coldstart": coldstart,
+            "deliveries": {
+                "throughput": {
+                    "sides": {
+                        "ours": {"per_second": spread([deliveries - 5, deliveries, deliveries + 5])}
+                    }
+                }
+            },
+        }
+    }
+
+
+def _verdicts(results: dict[str, Any]) -> dict[str, bool | None]:
+    return {_key(goal["goal"]): goal["met"] for goal in report.goals(results)}
+
+
+ISSUE_GOALS = ("PING throughput ≥", "cold start (signed PING)", "deferred slash", "durable")
+
+
+def _key(goal: str) -> str:
+    for key in ISSUE_GOALS:
+        if goal.startswith(key):
+            return key
+    return goal
+
+
+def test_the_issue_goals_pass_on_numbers_that_meet_them() -> None:
+    met = _verdicts(_results(0.85, 0.82, 0.98, 1.15, 520))
+    assert met["PING throughput ≥"] is True
+    assert met["cold start (signed PING)"] is True
+    assert met["deferred slash"] is True
+    assert met["durable"] is True
+
+
+@pytest.mark.parametrize(
+    ("numbers", "failed"),
+    [
+        ((0.79, 0.85, 0.98, 1.15, 520), "PING throughput ≥"),  # ratio of medians short
+        ((0.85, 0.79, 0.98, 1.15, 520), "PING throughput ≥"),  # per-run pairs short
+        ((0.85, 0.82, 1.01, 1.15, 520), "cold start (signed PING)"),
+        ((0.85, 0.82, 0.98, 1.21, 520), "deferred slash"),
+        ((0.85, 0.82, 0.98, 1.15, 499), "durable"),
+    ],
+)
+def test_each_issue_goal_fails_just_past_its_threshold(
+    numbers: tuple[float, float, float, float, float], failed: str
+) -> None:
+    met = _verdicts(_results(*numbers))
+    assert met[failed] is False
+    assert [k for k in ISSUE_GOALS if met[k] is False] == [failed]
+
+
+def test_an_unmeasured_goal_says_so() -> None:
+    goals = {_key(g["goal"]): g for g in report.goals(_results(0.85, 0.82, 0.98, None, 520))}
+    assert goals["deferred slash"]["met"] is None
+    assert "not measured" in goals["deferred slash"]["measured"]
+    assert report.goals({})[0]["met"] is None
+
+
+def test_the_goal_rows_read_the_issue_thresholds() -> None:
+    rows = [g["goal"] for g in report.goals({})]
+    assert "PING throughput ≥ 0.8× the floor (ratio of medians and per-run pairs)" in rows
+    assert any(r.startswith("cold start (signed PING) ≤ 1.0×") for r in rows)
+    assert any(r.startswith("deferred slash command cold") and "1.2×" in r for r in rows)
+    assert "durable GitHub deliveries ≥ 500/s" in rows
+    # The goals kept from before are still judged.
+    assert any(r.startswith("warm Lambda invoke") for r in rows)
+    assert any(r.startswith("25 MB delivery") for r in rows)

@@ -121,7 +121,7 @@ def test_the_deploy_loop(demo: Demo) -> None:
     assert promote is not None and "Promote (disabled)" not in before, before
     head = promote.group(1)
 
-    deployed = demo.run("/deploy app:demo")
+    deployed = demo.run("/deploy app:demo env:staging")
     assert "✅ succeeded" in deployed and "✔ deployed and verified" in deployed
     assert f"Ref: main (`{head[:7]}`)" in deployed
     assert f"→ channel post in #{DEV_CHANNEL_ID}" in deployed
@@ -153,16 +153,16 @@ def test_the_deploy_loop(demo: Demo) -> None:
 
 @covers("lock", "locks", "unlock")
 def test_a_lock_stops_a_teammate_until_it_is_lifted(demo: Demo) -> None:
-    locked = demo.run('/lock app:demo env:default reason:"demo day"')
-    assert "**demo** locked" in locked and "demo day" in locked
+    locked = demo.run('/lock app:demo env:staging reason:"demo day"')
+    assert "**demo/staging** locked" in locked and "demo day" in locked
     listed = demo.run("/locks app:demo")
-    assert "**demo** 🔒" in listed and "“demo day”" in listed
+    assert "**demo/staging** 🔒" in listed and "“demo day”" in listed
 
-    refused = demo.run("/deploy app:demo", "--user", TEAMMATE, exit_code=1)
+    refused = demo.run("/deploy app:demo env:staging", "--user", TEAMMATE, exit_code=1)
     assert "demo day" in refused and "✘ no deploy was started" in refused
 
-    unlocked = demo.run("/unlock app:demo env:default")
-    assert "**demo** unlocked" in unlocked
+    unlocked = demo.run("/unlock app:demo env:staging")
+    assert "**demo/staging** unlocked" in unlocked
     assert "No environment is locked." in demo.run("/locks")
 
 
@@ -175,7 +175,7 @@ def test_a_freeze_window_refuses_deploys_while_in_force(demo: Demo) -> None:
     assert "Freeze window now added" in added and "**in force**" in added
     assert "“demo freeze”" in demo.run("/freeze list")
 
-    refused = demo.run("/deploy app:demo", exit_code=1)
+    refused = demo.run("/deploy app:demo env:staging", exit_code=1)
     assert "demo freeze" in refused and "✘ no deploy was started" in refused
 
     assert "**now** removed" in demo.run("/freeze remove name:now")
@@ -188,7 +188,9 @@ def test_diagnose_dispatches_the_demo_workflow_and_checks_the_bot(demo: Demo) ->
     assert "🩺 Diagnose demo" in out and "✅ succeeded" in out
     assert "Diagnose workflow: dispatched" in out
     assert "✅ GitHub token:" in out and "✅ Discord token: valid" in out
-    assert "✅ Diagnose succeeded" in out  # the demo's channel post
+    # The demo's channel post: the commit's card, whose line for the tracked run links to
+    # the message that follows it instead of repeating it.
+    assert re.search(r"┃ ✅ \[Diagnose of demo\]\([^)]*\) succeeded.* followed live in", out), out
 
 
 @covers("triage")
@@ -267,3 +269,27 @@ def test_the_basics(demo: Demo) -> None:
     assert found is not None, trace
     steps = demo.run(f"/trace interaction:{found.group(1)}")
     assert found.group(1) in steps and "/audit" in steps, steps
+
+
+def test_production_asks_for_an_approval_and_a_dry_run_dispatches_nothing(demo: Demo) -> None:
+    """The demo's production needs one approval: a dry run shows the plan, the request shows
+    Approve / Reject, the requester's own approval is refused, the teammate's deploys it."""
+    planned = demo.run("/deploy app:demo env:production dry_run:true")
+    assert "🧪 Dry run: deploy demo/production" in planned
+    assert "It would ask for 1 approval first" in planned and "Nothing was dispatched" in planned
+    assert "correlation_id=<correlation id, set at dispatch>" in planned
+
+    asked = demo.run("/deploy app:demo env:production")
+    assert (
+        "🛂 Approval needed: deploy demo/production" in asked and "⏳ waiting for approval" in asked
+    )
+    button = re.search(r"deploy\.approve:[0-9a-f]{12}", asked)
+    assert button is not None, asked
+
+    own = demo.run("--component", button.group(0), exit_code=1)
+    assert "someone else has to approve it" in own and "✘ no deploy was started" in own
+
+    approved = demo.run("--component", button.group(0), "--user", TEAMMATE, "--deploy-wait", "60")
+    assert "✅ succeeded" in approved and "✔ deployed and verified" in approved
+    again = demo.run("--component", button.group(0), "--user", TEAMMATE, exit_code=1)
+    assert "Already approved and dispatched" in again

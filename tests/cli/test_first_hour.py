@@ -1,5 +1,5 @@
 """The first hour, for real: `make run PORT=N`, then from another folder of the checkout
-`orchestrator simulate "/deploy app:demo"`: no account, no `.env`, no `--url`.
+`orchestrator simulate "/deploy app:demo env:staging"`: no account, no `.env`, no `--url`.
 
 The server runs in dev on a free port, in a folder laid out like a fresh clone, with its
 data dir found from the checkout (not given); `simulate` runs from a subfolder and finds
@@ -9,6 +9,7 @@ the server, its identity and its Discord stand-in through the record the server 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,7 +68,7 @@ def test_deploy_the_demo_from_another_folder_of_the_checkout(
     checkout: Path, server: Served
 ) -> None:
     elsewhere = checkout / "docs" / "notes"
-    run = simulate(elsewhere, "/deploy app:demo")
+    run = simulate(elsewhere, "/deploy app:demo env:staging")
     assert run.returncode == 0, run.stdout + run.stderr + server.output()[-3000:]
     positions = in_order(
         run.stdout,
@@ -82,14 +83,15 @@ def test_deploy_the_demo_from_another_folder_of_the_checkout(
     # The channel post the deploy caused (the demo's subscription), read from the dev
     # server's Discord stand-in by this other process.
     assert f"→ channel post in #{DEV_CHANNEL_ID}" in run.stdout
-    assert "Deploy succeeded" in run.stdout
+    # It is the commit's card: the tracked run is a line linking to its deploy message.
+    assert re.search(r"✅ \[Deploy of demo\]\([^)]*\) succeeded.* followed live in", run.stdout)
     # One identity, one store: nothing was created in the folder the command ran from.
     assert not (elsewhere / ".orchestrator").exists()
     assert (checkout / ".orchestrator" / RECORD_FILE).exists()
 
 
 def test_a_failing_deploy_exits_1_and_says_why(checkout: Path, server: Served) -> None:
-    run = simulate(checkout / "docs", "/deploy app:demo inputs:fail=true")
+    run = simulate(checkout / "docs", "/deploy app:demo env:staging inputs:fail=true")
     assert run.returncode == 1, run.stdout + run.stderr
     in_order(run.stdout, "🕒 queued", "❌ failed", "❌ verification:", "✘")
     assert "Run tests" in run.stdout  # the failing step, named by the verifier

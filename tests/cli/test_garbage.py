@@ -125,6 +125,18 @@ GARBAGE: dict[str, list[Case]] = {
         case("list", "--repo", "acme/web", "--hook-id", "1", GITHUB_API_BASE=CLOSED),
         case("list", "--repo", "acme/web", "--hook-id", "1", code=1, **GITHUB_OFFLINE),
     ],
+    "reconcile": [
+        case("--bogus"),
+        case("now"),
+        case(),  # no GitHub credentials
+        case(GITHUB_HOOK_ID="banana", **GITHUB_OFFLINE),
+        case(GITHUB_HOOK_ID="5", **GITHUB_OFFLINE),  # no repo or org
+        case(GITHUB_HOOK_REPO="acme/web", **GITHUB_OFFLINE),  # no hook id
+        case(GITHUB_HOOK_REPO="not a repo", GITHUB_HOOK_ID="1", **GITHUB_OFFLINE),
+        case(GITHUB_HOOK_REPO="acme/web", GITHUB_HOOK_ORG="acme", GITHUB_HOOK_ID="1"),
+        case(ORCHESTRATOR_RECONCILE_AFTER="5", **GITHUB_OFFLINE),  # below a minute
+        case(GITHUB_HOOK_REPO="acme/web", GITHUB_HOOK_ID="1", code=1, **GITHUB_OFFLINE),
+    ],
     "jobs": [
         case(),
         case("frob"),

@@ -439,3 +439,40 @@ def test_finding_09_diagnose_urls_pass_the_config_policy(world: Any, url: str) -
     fields = {f["name"]: f["value"] for f in final.body["embeds"][0]["fields"]}
     assert fields["Diagnose workflow"].startswith("not dispatched")
     assert not github.calls("POST", DIAGNOSE_DISPATCH)
+
+
+def test_diagnose_shows_the_last_reconcile_sweep(world: Any) -> None:
+    import re
+    import time
+
+    from orchestrator.deploys.reconcile import RunsReconciled, Sweep
+    from orchestrator.store import keys
+
+    services, discord, _ = world
+
+    def last_reconcile() -> str:
+        result = invoke(services, "/diagnose", user=DEPLOYER)
+        final = [r for r in sent(discord, result["_token"]) if r.path.endswith("@original")][-1]
+        fields = {f["name"]: f["value"] for f in final.body["embeds"][0]["fields"]}
+        return str(fields["🔁 Last reconcile"])
+
+    assert "no sweep yet" in last_reconcile()
+    swept = Sweep(
+        at=time.time() - 125,
+        by_hand=False,
+        runs=RunsReconciled(unsettled=2, young=1, checked=1, moved=1, finished=1),
+        deliveries={
+            "hook": "acme/web hook 77",
+            "checked": 40,
+            "failed": 2,
+            "redelivered": 2,
+            "already_redelivered": 0,
+            "already_received": 1,
+            "errors": 0,
+        },
+    )
+    services.store.put(keys.reconcile_sweep(), swept.to_record())
+    shown = last_reconcile()
+    assert re.match(r"2 min \d+ s ago \(scheduled\)\n", shown), shown
+    assert "runs: 2 unfinished, 1 checked, 1 moved on, 1 finished, 1 too young" in shown
+    assert "deliveries (acme/web hook 77): 40 checked, 2 failed, 2 redelivered" in shown

@@ -137,3 +137,39 @@ def test_audit_is_refused_to_others_and_the_attempt_recorded(run: Run, services:
     )
     rows = [(who, action, result) for _, _, who, action, result in _audit_lines(run("/audit"))]
     assert (f"<@{STRANGER}>", "/audit", "denied") in rows
+
+
+def test_add_sets_the_mode_and_the_card_filters_and_list_shows_them(
+    run: Run, services: Services
+) -> None:
+    added = run(
+        '/notify add repo:acme/web channel:123 mode:card workflows:"CI*,deploy" '
+        "actors:ada conclusions:failure quiet:true mention_role:555"
+    )
+    assert "Subscribed" in added["data"]["content"]
+    [sub] = subscriptions.stored(services.store)
+    assert (sub.mode, sub.workflows, sub.actors, sub.conclusions, sub.quiet) == (
+        "card",
+        ("CI*", "deploy"),
+        ("ada",),
+        ("failure",),
+        True,
+    )
+    assert sub.mention_on_failure == "<@&555>"
+    listed = run("/notify list")["data"]["embeds"][0]["description"]
+    assert "mode card" in listed and "quiet (failures only)" in listed
+    assert "pings <@&555> on failure" in listed
+
+    run("/notify add repo:acme/api channel:123 events:release mode:each mention_user:777")
+    each = next(s for s in subscriptions.stored(services.store) if s.repo == "acme/api")
+    assert each.mode == "each" and each.mention_on_failure == "<@777>"
+
+
+def test_bad_card_options_get_a_clear_answer(run: Run, services: Services) -> None:
+    both = run("/notify add repo:a/b channel:123 mention_role:5 mention_user:6")
+    assert "not both" in both["data"]["content"]
+    quiet_each = run("/notify add repo:a/b channel:123 mode:each quiet:true")
+    assert "quiet needs mode card" in quiet_each["data"]["content"]
+    wrong = run("/notify add repo:a/b channel:123 conclusions:red")
+    assert "unknown conclusion red" in wrong["data"]["content"]
+    assert subscriptions.stored(services.store) == []

@@ -190,6 +190,7 @@ def script_fake(fake: FakeGitHub) -> World:
 
     deployment = gh.deployment(repo=repo, id=world.deployment_id, sha=SHA, ref=world.branch)
     fake.on("GET", f"{base}/deployments", [deployment])
+    fake.on("POST", f"{base}/deployments", deployment, status=201)
     statuses = f"{base}/deployments/{world.deployment_id}/statuses"
     fake.on("GET", statuses, [gh.deployment_status(repo=repo, state="success")])
     fake.respond(
@@ -375,6 +376,23 @@ async def _list_deployments(g: GitHubClient, w: World) -> None:
     )
 
 
+async def _create_deployment(g: GitHubClient, w: World) -> None:
+    # Every field the product sends (`deploys.deployments.create`), then the defaults.
+    found = await g.create_deployment(
+        w.repo,
+        ref=w.sha,
+        environment="production",
+        auto_merge=False,
+        required_contexts=["test"],  # the demo CI's check, passed on the stand-in's head
+        payload={"via": "orchestrator", "correlation_id": "orc-0123abcd", "app": "web"},
+        description="deploy web/production by orchestrator " + "x" * 200,  # cut to 140
+        transient_environment=False,
+        production_environment=True,
+    )
+    assert isinstance(found, int)
+    await g.create_deployment(w.repo, ref=w.sha, environment="staging")
+
+
 async def _create_deployment_status(g: GitHubClient, w: World) -> None:
     # Every state the client accepts, with every optional field the product may send.
     for state in sorted(DEPLOYMENT_STATES):
@@ -452,6 +470,7 @@ CASES = [
         _ops("actions/cancel-workflow-run"),
     ),
     Case("list_deployments", _list_deployments, _ops("repos/list-deployments")),
+    Case("create_deployment", _create_deployment, _ops("repos/create-deployment")),
     Case(
         "create_deployment_status",
         _create_deployment_status,

@@ -100,6 +100,7 @@ def test_deploy_is_tracked_from_dispatch_to_verdict(tmp_path: Path) -> None:
             f"/repos/acme/web/actions/runs/{RUN}",
             gh.workflow_run(repo="acme/web", **completed["workflow_run"]),
         )
+        statuses = github.deployments("acme/web")
         github.on(
             "GET",
             "/repos/acme/web/commits/main",
@@ -148,8 +149,8 @@ def test_deploy_is_tracked_from_dispatch_to_verdict(tmp_path: Path) -> None:
                 text=True,
             )
             try:
-                github.wait_for(lambda r: any(x.method == "POST" for x in r), timeout=20)
-                [dispatch] = [r for r in github.requests if r.method == "POST"]
+                github.wait_for(lambda r: any(x.path.endswith("/dispatches") for x in r), 20)
+                [dispatch] = [r for r in github.requests if r.path.endswith("/dispatches")]
                 assert dispatch.body["ref"] == "main"
                 assert dispatch.body["return_run_details"] is True
                 # The tracking record is saved once the run is known: webhooks that arrive
@@ -203,6 +204,10 @@ def test_deploy_is_tracked_from_dispatch_to_verdict(tmp_path: Path) -> None:
     tracked = Tracked.from_record(store.get(f"track:acme/web:{RUN}") or {})
     assert (tracked.status, tracked.conclusion, tracked.verdict) == ("completed", "success", "PASS")
     assert store.query_prefix("verification:web:")
+    # The GitHub Deployment of the SHA went queued -> in progress -> success, once each.
+    assert [state for _, state in statuses()] == ["queued", "in_progress", "success"]
+    [created] = github.calls("POST", "/repos/acme/web/deployments")
+    assert created.body["ref"] == SHA and created.body["environment"] == "production"
 
 
 def _wait_for_tracking(database: Path, timeout: float) -> None:

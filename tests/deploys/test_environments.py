@@ -94,6 +94,7 @@ def test_an_environments_own_settings_and_their_defaults() -> None:
     )
     staging = found["staging"]
     assert (staging.approvals, staging.auto_rollback, staging.queue) == (0, False, "queue")
+    assert staging.approval_ttl == 30 * 60, "a request waits 30 min by default"
     assert (staging.production_environment, staging.transient_environment) == (False, False)
 
 
@@ -129,6 +130,10 @@ def test_choosing_an_environment() -> None:
         ('required_contexts = "ci"', r"environments\.production\.required_contexts"),
         ("transient_environment = 1", r"environments\.production\.transient_environment"),
         ("colour = 1", r"environments\.production: unknown keys colour"),
+        ('approval_ttl = "soon"', r"environments\.production\.approval_ttl: 'soon' is not a"),
+        ('approval_ttl = "10s"', r"environments\.production\.approval_ttl: .*from 1min to 7d"),
+        ('approval_ttl = "8d"', r"environments\.production\.approval_ttl: .*from 1min to 7d"),
+        ("approval_ttl = 30", r"environments\.production\.approval_ttl: .*from 1min to 7d"),
     ],
 )
 def test_an_environments_own_settings_are_validated_naming_the_field(
@@ -194,3 +199,8 @@ def test_load_apps_reads_environments_from_the_file(tmp_path: Path) -> None:
     finally:
         store.close()
     assert list(environments_of(apps["web"])) == ["staging", "production"]
+
+
+def test_an_approval_ttl_is_a_duration() -> None:
+    web = app_from(BARE.format(table='approval_ttl = "2h"'))["web"]
+    assert environments_of(web)["production"].approval_ttl == 7200.0

@@ -15,7 +15,13 @@ import respx
 import rsa
 
 from orchestrator.github.auth import AppAuth, TokenAuth
-from orchestrator.github.client import DispatchResult, GitHubClient, parse_link_header, tail_text
+from orchestrator.github.client import (
+    DispatchResult,
+    GitHubClient,
+    fit_description,
+    parse_link_header,
+    tail_text,
+)
 from orchestrator.github.errors import (
     GitHubError,
     GitHubHTTPError,
@@ -345,7 +351,7 @@ async def test_deployments_and_their_statuses(router: respx.MockRouter, gh: GitH
     assert created == {"id": 500, "state": "success"}
     assert body(create) == {
         "state": "success",
-        "description": "x" * 140,
+        "description": "x" * 139 + "…",  # GitHub's 140, cut visibly
         "environment_url": "https://app.example.test",
         "log_url": "https://github.com/acme/api/actions/runs/1",
     }
@@ -353,6 +359,66 @@ async def test_deployments_and_their_statuses(router: respx.MockRouter, gh: GitH
     assert statuses.call_count == 1
     with pytest.raises(ValueError, match="state must be one of"):
         await gh.create_deployment_status(REPO, 11, "done")
+
+
+async def test_a_deployment_is_created_of_exactly_the_commit_asked_for(
+    router: respx.MockRouter, gh: GitHubClient
+) -> None:
+    create = router.post("/repos/acme/api/deployments").respond(201, json={"id": 77})
+    found = await gh.create_deployment(
+        REPO,
+        ref=SHA,
+        environment="staging",
+        payload={"via": "orchestrator", "correlation_id": "orc-0123abcd"},
+        description="d" * 300,
+        transient_environment=True,
+    )
+    assert found == 77
+    assert body(create) == {
+        "ref": SHA,
+        "task": "deploy",
+        "auto_merge": False,  # GitHub's default would merge the default branch in
+        "required_contexts": [],  # GitHub's default waits for every check
+        "payload": {"via": "orchestrator", "correlation_id": "orc-0123abcd"},
+        "environment": "staging",
+        "transient_environment": True,
+        "production_environment": False,
+        "description": "d" * 139 + "…",
+    }
+    assert create.call_count == 1
+
+
+async def test_a_deployment_github_merged_instead_of_creating_is_an_error(
+    router: respx.MockRouter, gh: GitHubClient
+) -> None:
+    router.post("/repos/acme/api/deployments").respond(
+        202, json={"message": "Auto-merged main into topic-branch on deployment."}
+    )
+    with pytest.raises(GitHubError, match="Auto-merged"):
+        await gh.create_deployment(REPO, ref="topic-branch", environment="production")
+
+
+async def test_a_failed_deployment_post_is_not_retried(
+    router: respx.MockRouter, gh: GitHubClient
+) -> None:
+    create = router.post("/repos/acme/api/deployments").respond(502, json={"message": "bad"})
+    with pytest.raises(GitHubError):
+        await gh.create_deployment(REPO, ref=SHA, environment="production")
+    assert create.call_count == 1, "a second POST would make a second Deployment"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("short", "short"),
+        ("a  b\n c", "a b c"),
+        ("y" * 140, "y" * 140),
+        ("y" * 141, "y" * 139 + "…"),
+    ],
+)
+def test_descriptions_fit_githubs_140_characters(given: str, expected: str) -> None:
+    assert fit_description(given) == expected
+    assert len(fit_description(given)) <= 140
 
 
 # --- commits ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from orchestrator.devtools.discord_standin import DiscordStandIn
+from tests.support import ci_events
 from tests.support import github_objects as gh
 from tests.support.discord_spec import DiscordSpec
 from tests.support.fake_github import FakeGitHub
@@ -105,7 +106,7 @@ def channel_posts(discord: DiscordStandIn) -> list[Any]:
     ]
 
 
-def test_failed_run_posts_one_embed_naming_the_failed_jobs(
+def test_failed_run_posts_one_card_naming_the_failed_jobs(
     server: Served, discord: DiscordStandIn, github: FakeGitHub
 ) -> None:
     payload = failed_run()
@@ -158,8 +159,10 @@ def test_failed_run_posts_one_embed_naming_the_failed_jobs(
     assert message.authorization == "Bot"
     DiscordSpec.get().assert_valid_request("POST", f"/channels/{CHANNEL}/messages", message.body)
     [embed] = message.body["embeds"]
-    assert "failed" in embed["title"]
-    failed = next(f for f in embed["fields"] if f["name"] == "Failed jobs")["value"]
+    assert embed["title"].startswith("❌")  # the commit's card, red
+    [run_line] = [line for line in embed["description"].splitlines() if "Client Deploy" in line]
+    assert "failed" in run_line
+    [failed] = [line for line in embed["description"].splitlines() if "↳" in line]
     assert "deploy-frontend" in failed
     assert "Upload to S3" in failed
     assert "smoke-test" in failed
@@ -247,3 +250,76 @@ def test_form_encoded_deliveries_are_accepted(server: Served, discord: DiscordSt
     response = httpx.post(server.url + "/github", content=body, headers=headers, timeout=10)
     assert response.status_code == 202
     discord.wait_for(lambda _: len(channel_posts(discord)) == 1, timeout=15)
+
+
+def card_bodies(discord: DiscordStandIn) -> list[Any]:
+    return [
+        r
+        for r in discord.requests
+        if r.path.startswith(f"/channels/{CHANNEL}/messages") and r.method in ("POST", "PATCH")
+    ]
+
+
+def test_a_burst_of_six_runs_for_one_commit_is_one_card_edited_in_place(
+    server: Served, discord: DiscordStandIn, github: FakeGitHub
+) -> None:
+    names = ["CI", "Lint", "Docs", "E2E", "Build image", "CodeQL"]
+    payloads = [
+        ci_events.workflow_run(
+            run_id=9000 + i, name=name, conclusion="failure" if name == "E2E" else "success"
+        )
+        for i, name in enumerate(names)
+    ]
+    github.on(
+        "GET",
+        "/repos/acme/web/actions/runs/9003/attempts/1/jobs",
+        gh.jobs_page(
+            gh.job(repo="acme/web", id=31, run_id=9003, name="browser tests",
+                   status="completed", conclusion="failure", steps=[])
+        ),
+    )  # fmt: skip
+
+    async def burst(payloads: list[dict[str, Any]]) -> list[int]:
+        async with httpx.AsyncClient(timeout=10) as client:
+            answers = await asyncio.gather(
+                *[
+                    client.post(
+                        server.url + "/github",
+                        content=(body := dumps(payload)),
+                        headers=github_headers(SECRET, body, "workflow_run", str(uuid.uuid4())),
+                    )
+                    for payload in payloads
+                ]
+            )
+        return [a.status_code for a in answers]
+
+    def final_text() -> str:
+        bodies = card_bodies(discord)
+        return str(bodies[-1].body["embeds"][0]["description"]) if bodies else ""
+
+    assert asyncio.run(burst(payloads)) == [202] * 6
+    discord.wait_for(lambda _: all(f"[{n}](" in final_text() for n in names), timeout=30)
+    with pytest.raises(TimeoutError):  # a wrongly duplicated card or edit would show up here
+        discord.wait_for(lambda _: len(card_bodies(discord)) > 6, timeout=1.5)
+
+    bodies = card_bodies(discord)
+    [create] = [r for r in bodies if r.method == "POST"]
+    assert bodies[0] is create and all(r.method == "PATCH" for r in bodies[1:])
+    assert len({r.path for r in bodies[1:]}) <= 1  # every edit is of that one message
+    assert len(bodies) <= 6  # one create, edits coalesced: never more than one per event
+    print(f"burst of six: 1 POST, {len(bodies) - 1} PATCH")
+    spec = DiscordSpec.get()
+    for request in bodies:
+        spec.assert_valid_request(request.method, request.path, request.body)
+    [embed] = bodies[-1].body["embeds"]
+    assert embed["title"].startswith("❌")
+    [failing] = [line for line in embed["description"].splitlines() if line.startswith("**")]
+    assert "E2E" in failing and "failed" in failing
+    assert "browser tests" in embed["description"]
+
+    second = ci_events.workflow_run(run_id=9100, name="CI", sha=ci_events.OTHER_SHA)
+    assert asyncio.run(burst([second])) == [202]
+    discord.wait_for(
+        lambda _: len([r for r in card_bodies(discord) if r.method == "POST"]) == 2, timeout=15
+    )
+    assert ci_events.OTHER_SHA[:7] in str(card_bodies(discord)[-1].body)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -15,11 +16,13 @@ def event(
     branch: str = "main",
     sender: str = "ada",
     sender_type: str = "User",
+    workflow: str = "CI",
+    conclusion: str | None = "success",
 ) -> Event:
     payload: dict[str, Any] = {
         "repository": {"full_name": repo},
         "sender": {"login": sender, "type": sender_type},
-        "workflow_run": {"head_branch": branch},
+        "workflow_run": {"head_branch": branch, "name": workflow, "conclusion": conclusion},
         "ref": f"refs/heads/{branch}",
     }
     if action:
@@ -53,6 +56,15 @@ def sub(**kw: Any) -> Subscription:
         (sub(ignore_bots=True), event(), True),
         (sub(ignore_actors=("Ada",)), event(sender="ada"), False),
         (sub(ignore_actors=("bob",)), event(sender="ada"), True),
+        (sub(actors=("Ada",)), event(sender="ada"), True),
+        (sub(actors=("bob",)), event(sender="ada"), False),
+        (sub(workflows=("CI*", "deploy")), event(workflow="CI / unit"), True),
+        (sub(workflows=("CI*", "deploy")), event(workflow="Deploy"), True),
+        (sub(workflows=("CI*", "deploy")), event(workflow="Lint"), False),
+        (sub(workflows=("CI*",)), event("push", None), False),
+        (sub(conclusions=("failure",)), event(conclusion="failure"), True),
+        (sub(conclusions=("failure",)), event(conclusion="success"), False),
+        (sub(conclusions=("failure",)), event(action="in_progress", conclusion=None), False),
     ],
 )
 def test_matching(subscription: Subscription, incoming: Event, expected: bool) -> None:
@@ -83,3 +95,45 @@ def test_garbage_payloads_never_match_by_accident() -> None:
     weird = Event("workflow_run", "d", {"repository": "not a dict", "sender": None})
     assert sub().matches(weird) is False
     assert sub(repo="*").matches(weird) is True
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"mode": "cards"}, "mode must be card or each, got 'cards'"),
+        ({"mode": "each", "quiet": True}, "quiet needs mode card"),
+        ({"quiet": "yes"}, "quiet must be true or false"),
+        ({"conclusions": ["failed"]}, "unknown conclusion failed"),
+        ({"mention_on_failure": "@here"}, "mention_on_failure must be one role or user"),
+        ({"mention_on_failure": "<@&1> <@&2>"}, "mention_on_failure must be one role or user"),
+        ({"mention_on_falure": "<@&1>"}, "unknown setting 'mention_on_falure'"),
+        ({"workflows": 3}, "expected a list"),
+    ],
+)
+def test_bad_card_settings_say_what_is_wrong(data: dict[str, Any], says: str) -> None:
+    with pytest.raises(InvalidSubscription, match=re.escape(says)):
+        Subscription.from_dict({"repo": "a/b", "channel_id": "1", **data}, id="x", source="config")
+
+
+def test_the_mode_defaults_to_cards_for_ci_and_single_posts_for_the_rest() -> None:
+    default = sub()
+    assert [default.mode_for(e) for e in ("workflow_run", "check_suite", "deployment_status")] == [
+        "card"
+    ] * 3
+    assert default.mode_for("release") == default.mode_for("issues") == "each"
+    assert sub(mode="each").mode_for("workflow_run") == "each"
+    assert sub(mode="card").mode_for("release") == "each"  # a release has no commit card
+
+
+def test_card_settings_round_trip_through_the_store_record() -> None:
+    original = sub(
+        mode="card",
+        workflows=("CI*",),
+        actors=("ada",),
+        conclusions=("failure",),
+        quiet=True,
+        mention_on_failure="<@&5>",
+    )
+    again = Subscription.from_dict(original.to_record(), id="s", source="store")
+    assert again == original
+    assert "mode card" in again.describe() and "pings <@&5> on failure" in again.describe()

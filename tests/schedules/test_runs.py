@@ -58,6 +58,7 @@ def test_two_workers_and_a_restart_dispatch_each_slot_once(world: World) -> None
         "sched-digest.send-daily-2026-11-30",
         "sched-digest.send-weekly-2026-11-30",
         "sched-deploys.watch-20261130T090000Z",
+        "sched-deploys.reconcile-20261130T090000Z",
     ]
     assert second.tick_once(MONDAY_9) == [], "the other worker: already claimed"
     assert first.tick_once(MONDAY_9.replace(minute=2)) == [], "nothing new in this slot"
@@ -66,14 +67,17 @@ def test_two_workers_and_a_restart_dispatch_each_slot_once(world: World) -> None
     assert second.tick_once(MONDAY_9.replace(minute=5)) == [
         "sched-probes.run-20261130T090500Z",
         "sched-deploys.watch-20261130T090500Z",
+        "sched-deploys.reconcile-20261130T090500Z",
     ]
     assert [name for name, _ in recorder.dispatched] == [
         "probes.run",
         "digest.send",
         "digest.send",
         "deploys.watch",
+        "deploys.reconcile",
         "probes.run",
         "deploys.watch",
+        "deploys.reconcile",
     ]
 
 

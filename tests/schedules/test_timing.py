@@ -92,8 +92,16 @@ def test_job_ids_are_one_per_slot() -> None:
 def test_the_products_schedules_follow_the_settings() -> None:
     settings = load_settings(ORCHESTRATOR_PROBE_INTERVAL=600, ORCHESTRATOR_DIGEST_HOUR=7)
     plan = {s.name: s for s in schedules(settings)}
-    assert set(plan) == {"probes.run", "digest.send-daily", "digest.send-weekly", "deploys.watch"}
+    assert set(plan) == {
+        "probes.run",
+        "digest.send-daily",
+        "digest.send-weekly",
+        "deploys.watch",
+        "deploys.reconcile",
+    }
     assert (plan["deploys.watch"].kind, plan["deploys.watch"].every) == ("interval", 300)
+    assert plan["deploys.reconcile"].job == "deploys.reconcile"
+    assert (plan["deploys.reconcile"].kind, plan["deploys.reconcile"].every) == ("interval", 300)
     assert plan["probes.run"].every == 600 and plan["probes.run"].job == "probes.run"
     assert plan["digest.send-daily"].hour == plan["digest.send-weekly"].hour == 7
     assert plan["digest.send-weekly"].payload == {"period": "weekly"}

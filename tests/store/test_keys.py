@@ -35,11 +35,15 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "delivery": (keys.delivery("72d3162e-cc78"), "delivery:72d3162e-cc78"),
     "run_state": (keys.run_state("acme/web", 7), "runstate:acme/web:7"),
     "job_state": (keys.job_state("acme/web", 9), "jobstate:acme/web:9"),
+    "redelivery": (keys.redelivery("72d3162e-cc78"), "redelivered:72d3162e-cc78"),
+    "reconcile_sweep": (keys.reconcile_sweep(), "reconcile:last"),
     "app_override": (keys.app_override("web"), "appcfg:web"),
     "subscription": (keys.subscription("ab12cd"), "sub:ab12cd"),
     "notified": (keys.notified("72d3162e-cc78", "cfg1"), "notified:72d3162e-cc78.cfg1"),
+    "card": (keys.card("cfg1", "Acme/Web", "abc123", 42), "card:cfg1:acme/web:abc123:pr42"),
     "tracked_run": (keys.tracked_run("acme/web", 7), "track:acme/web:7"),
     "tracked_correlation": (keys.tracked_correlation("orc-0123abcd"), "trackcorr:orc-0123abcd"),
+    "open_run": (keys.open_run("orc-0123abcd"), "trackopen:orc-0123abcd"),
     "verification": (keys.verification("web", T, "beef"), f"verification:web:{STAMP}-beef"),
     "probe": (keys.probe("web", "api", T), f"probe:web:api:{STAMP}"),
     "probe_state": (keys.probe_state("web", "api"), "probestate:web:api"),
@@ -55,10 +59,21 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "freeze_window": (keys.freeze_window("xmas"), "freeze:xmas"),
     "deploy_slot": (keys.deploy_slot("web", "production"), "deployslot:web:production"),
     "deploy_slot_release": (keys.deploy_slot_release("orc-0123abcd"), "deployfree:orc-0123abcd"),
+    "deployment_status": (
+        keys.deployment_status("Acme/Web", 42, "success"),
+        "deploystatus:acme/web:42:success",
+    ),
+    "auto_rollback": (keys.auto_rollback("orc-0123abcd"), "autorollback:orc-0123abcd"),
     "deploy_queue": (
         keys.deploy_queue("web", "production", T + 0.25, "q1a2b3"),
         "deployq:web:production:20261129T040230.250000Z-q1a2b3",
     ),
+    "approval": (keys.approval("0a1b2c3d4e5f"), "approval:0a1b2c3d4e5f"),
+    "approval_vote": (
+        keys.approval_vote("0a1b2c3d4e5f", "900000000000000002"),
+        "approvalvote:0a1b2c3d4e5f:900000000000000002",
+    ),
+    "approval_end": (keys.approval_end("0a1b2c3d4e5f"), "approvalend:0a1b2c3d4e5f"),
     "button_press": (
         keys.button_press("1300000000000000001", "release.promote:web:abc1234"),
         "press:1300000000000000001:release.promote:web:abc1234",
@@ -119,6 +134,7 @@ PREFIXED: list[tuple[str, str]] = [
     (keys.audit(T, "x"), keys.AUDIT_PREFIX),
     (keys.subscription("x"), keys.SUBSCRIPTION_PREFIX),
     (keys.app_override("web"), keys.APP_OVERRIDE_PREFIX),
+    (keys.open_run("orc-0123abcd"), keys.OPEN_RUN_PREFIX),
     (keys.trace("u", "i"), keys.trace_prefix("u")),
     (keys.verification("web", T, "x"), keys.verification_prefix("web")),
     (keys.verification("web", T, "x"), keys.verification_prefix("web", keys.day(T))),
@@ -132,6 +148,8 @@ PREFIXED: list[tuple[str, str]] = [
     (keys.freeze_window("xmas"), keys.FREEZE_PREFIX),
     (keys.deploy_queue("web", "prod", T, "q"), keys.DEPLOY_QUEUE_PREFIX),
     (keys.deploy_queue("web", "prod", T, "q"), keys.deploy_queue_prefix("web", "prod")),
+    (keys.approval("r1"), keys.APPROVAL_PREFIX),
+    (keys.approval_vote("r1", "42"), keys.approval_vote_prefix("r1")),
 ]
 
 
@@ -151,6 +169,8 @@ def test_prefixes_do_not_reach_into_other_apps_or_collections() -> None:
     assert not keys.deploy_queue("web", "production", T, "q").startswith(
         keys.deploy_queue_prefix("web", "prod")
     )
+    assert not keys.approval_vote("r12", "42").startswith(keys.approval_vote_prefix("r1"))
+    assert not keys.approval_vote("r1", "42").startswith(keys.APPROVAL_PREFIX)
 
 
 # -- round trips ------------------------------------------------------------------------------
@@ -176,6 +196,7 @@ def test_parse_retry_answers_none_for_anything_else(key: str) -> None:
 def test_subscriptions_app_overrides_and_probe_states_round_trip() -> None:
     assert keys.parse_subscription(keys.subscription("ab12cd")) == "ab12cd"
     assert keys.parse_app_override(keys.app_override("web-2")) == "web-2"
+    assert keys.parse_open_run(keys.open_run("orc-0123abcd")) == "orc-0123abcd"
     assert keys.parse_probe_state(keys.probe_state("_orchestrator", "self")) == (
         "_orchestrator",
         "self",

@@ -15,6 +15,7 @@ type the request asked for (`application/vnd.github.sha`), else `text/plain`, as
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -169,6 +170,91 @@ class FakeGitHub:
             headers={"location": f"{self.url}{blob}?sig=test"},
         )
         self.on("GET", blob, text, headers={"content-type": "text/plain"})
+
+    def deployments(self, repo: str, first_id: int = 1000) -> Callable[[], list[tuple[int, str]]]:
+        """Serve `POST /repos/{repo}/deployments` (a new id each time, 201) and each one's
+        `POST …/statuses`, in GitHub's shapes. Returns a function listing the statuses
+        posted so far as (deployment id, state), in order."""
+        from tests.support import github_objects as gh
+
+        ids = iter(range(first_id, first_id + 10_000))
+        base = f"/repos/{repo}/deployments"
+
+        def create(recorded: Recorded) -> tuple[int, Any, dict[str, str]]:
+            deployment_id = next(ids)
+            body = recorded.body if isinstance(recorded.body, dict) else {}
+            answer = gh.deployment(
+                repo=repo,
+                id=deployment_id,
+                sha=body.get("ref"),
+                ref=body.get("ref"),
+                environment=body.get("environment"),
+                payload=body.get("payload") or {},
+                url=f"https://api.github.com{base}/{deployment_id}",
+                statuses_url=f"https://api.github.com{base}/{deployment_id}/statuses",
+            )
+            self.respond("POST", f"{base}/{deployment_id}/statuses", status_of(deployment_id))
+            return 201, answer, {}
+
+        def status_of(deployment_id: int) -> Responder:
+            def answer(recorded: Recorded) -> tuple[int, Any, dict[str, str]]:
+                body = recorded.body if isinstance(recorded.body, dict) else {}
+                return 201, gh.deployment_status(repo=repo, state=body.get("state")), {}
+
+            return answer
+
+        self.respond("POST", base, create)
+
+        def posted() -> list[tuple[int, str]]:
+            with self._lock:
+                return [
+                    (int(r.path.split("/")[-2]), str(r.body.get("state")))
+                    for r in self.requests
+                    if r.method == "POST"
+                    and r.path.startswith(base + "/")
+                    and r.path.endswith("/statuses")
+                ]
+
+        return posted
+
+    def hook_deliveries(
+        self, hook: str, log: list[dict[str, Any]], *, redelivered_code: int = 200
+    ) -> list[dict[str, Any]]:
+        """Serve a webhook's delivery log as GitHub does, at `hook` (`/repos/o/r/hooks/1`,
+        `/orgs/o/hooks/1` or `/app/hook`): `GET …/deliveries` lists `log` newest first and
+        `POST …/deliveries/{id}/attempts` answers 202 and logs the new attempt (same guid,
+        `redelivered_code`) at the top, as GitHub does. Returns the live log, for the test
+        to read or extend."""
+        lock = threading.Lock()
+        ids = itertools.count(max([int(e["id"]) for e in log] or [0]) + 1000)
+
+        def listing(_: Recorded) -> tuple[int, Any, dict[str, str]]:
+            with lock:
+                return 200, list(log), {}
+
+        def one(entry: dict[str, Any]) -> Responder:
+            def attempt(_: Recorded) -> tuple[int, Any, dict[str, str]]:
+                ok = 200 <= redelivered_code < 300
+                with lock:
+                    log.insert(
+                        0,
+                        {
+                            **entry,
+                            "id": next(ids),
+                            "redelivery": True,
+                            "status_code": redelivered_code,
+                            "status": "OK" if ok else f"Invalid HTTP Response: {redelivered_code}",
+                            "delivered_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        },
+                    )
+                return 202, {}, {}
+
+            return attempt
+
+        self.respond("GET", f"{hook}/deliveries", listing)
+        for entry in list(log):
+            self.respond("POST", f"{hook}/deliveries/{entry['id']}/attempts", one(entry))
+        return log
 
     def calls(self, method: str, path: str) -> list[Recorded]:
         with self._lock:

@@ -1,0 +1,90 @@
+"""`_receive_by`: a body already in hand costs no timer; one that has to wait is bounded."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from orchestrator.routers.edge import _receive_by
+
+MESSAGE = {"type": "http.request", "body": b"{}", "more_body": False}
+
+
+async def _ready() -> dict[str, Any]:
+    return MESSAGE
+
+
+@pytest.fixture
+def timers(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The deadlines `_receive_by` armed a timer for."""
+    armed: list[float] = []
+    real = asyncio.timeout_at
+
+    def spy(when: float | None) -> asyncio.Timeout:
+        armed.append(when or 0.0)
+        return real(when)
+
+    monkeypatch.setattr(asyncio, "timeout_at", spy)
+    return armed
+
+
+def test_a_message_in_hand_costs_no_timer(timers: list[float]) -> None:
+    async def run() -> Any:
+        return await _receive_by(_ready, asyncio.get_running_loop().time() + 5)
+
+    assert asyncio.run(run()) is MESSAGE
+    assert timers == []
+
+
+def test_a_receive_that_waits_is_awaited_to_its_answer(timers: list[float]) -> None:
+    async def run() -> Any:
+        loop = asyncio.get_running_loop()
+        arrived: asyncio.Future[dict[str, Any]] = loop.create_future()
+        loop.call_later(0.01, arrived.set_result, MESSAGE)
+
+        async def receive() -> dict[str, Any]:
+            return await arrived
+
+        return await _receive_by(receive, loop.time() + 5)
+
+    assert asyncio.run(run()) is MESSAGE
+    assert len(timers) == 1
+
+
+def test_a_receive_that_waits_past_the_deadline_times_out() -> None:
+    never_released = []
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def receive() -> dict[str, Any]:
+            try:
+                await asyncio.sleep(1)  # a body far slower than the deadline
+            finally:
+                never_released.append("receive cancelled")
+            return MESSAGE
+
+        await _receive_by(receive, loop.time() + 0.02)
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(run())
+    assert never_released == ["receive cancelled"]
+
+
+def test_an_outside_cancellation_is_not_taken_for_the_deadline() -> None:
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def receive() -> dict[str, Any]:
+            await loop.create_future()
+            return MESSAGE
+
+        task = asyncio.create_task(_receive_by(receive, loop.time() + 5))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        await task
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(run())
