@@ -147,6 +147,10 @@ def record_write(job: Job, status: Status, **extra: Any) -> Versioned:
     already ran cannot reset it to "pending" (which would resume it on every start
     and hide a failure from `jobs retry --failed`), while a retry, the next attempt,
     always takes over.
+
+    Every record of one attempt holds the same payload, so a status after the first
+    (`running`, `done`, `failed`) lets the store carry the stored payload over rather than
+    encode and rewrite it (`Versioned.kept`): the record written is the same.
     """
     return Versioned(
         keys.job(job.id),
@@ -160,13 +164,14 @@ def record_write(job: Job, status: Status, **extra: Any) -> Versioned:
         },
         version=job.attempt * 10 + _PROGRESS.get(status, 0),
         ttl=JOB_RECORD_TTL,
+        kept=None if status == "pending" else "payload",
+        kept_since=None if status == "pending" else job.attempt * 10,
     )
 
 
 def record(store: Store, job: Job, status: Status, **extra: Any) -> None:
     """Record a job's status (see `record_write`)."""
-    write = record_write(job, status, **extra)
-    store.put_if_newer(write.key, write.value, write.version, write.ttl)
+    store.put_versioned(record_write(job, status, **extra))
 
 
 class JobNotStarted(RuntimeError):

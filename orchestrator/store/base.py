@@ -88,12 +88,20 @@ def mark_failed() -> None:
 
 @dataclass(frozen=True)
 class Versioned:
-    """A `put_if_newer` write, to be made together with a claim (`Store.claim_and_put`)."""
+    """A `put_if_newer` write (`Store.put_versioned`, or with a claim: `Store.claim_and_put`).
+
+    `kept` names a field of `value` that the stored record already holds, unchanged,
+    whenever its version is at least `kept_since` (a job's payload, the same for every
+    status of one attempt). A backend may then carry the stored field over instead of
+    encoding and rewriting it; the record written is the same either way.
+    """
 
     key: str
     value: JSONObject
     version: float
     ttl: float | None = None
+    kept: str | None = None
+    kept_since: float | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,10 @@ class Store(Protocol):
         ...
 
     def put(self, key: str, value: JSONObject, ttl: float | None = None) -> None: ...
+
+    def put_versioned(self, write: Versioned) -> bool:
+        """`put_if_newer(write)`, free to carry `write.kept` over (see `Versioned`)."""
+        ...
 
     def put_if_newer(
         self, key: str, value: JSONObject, version: float, ttl: float | None = None

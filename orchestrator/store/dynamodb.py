@@ -413,6 +413,12 @@ class DynamoDBStore:
             item[TTL_ATTRIBUTE] = {"N": expires_at}
         self._call("put", lambda: self._client.put_item(TableName=self.table, Item=item))
 
+    def put_versioned(self, write: Versioned) -> bool:
+        """The whole item, `write.kept` included: the value is one JSON text attribute, and an
+        UpdateItem is billed by the item's full size anyway, so carrying a field over would
+        save nothing but a few bytes on the wire while costing a read."""
+        return self.put_if_newer(write.key, write.value, write.version, write.ttl)
+
     def put_if_newer(
         self, key: str, value: JSONObject, version: float, ttl: float | None = None
     ) -> bool:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from orchestrator.store.base import (
+    MAX_VALUE_BYTES,
     Clock,
     JSONObject,
     Record,
@@ -72,6 +73,18 @@ ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.exp
     version = excluded.version
 WHERE records.version IS NULL OR records.version < excluded.version
     OR (records.expires_at IS NOT NULL AND records.expires_at <= :now)
+"""
+# `put_if_newer` of a `Versioned` whose `kept` field the stored record already holds: the
+# new small fields, with the stored field carried over inside SQLite (the payload is neither
+# encoded again nor sent), over a live record of at least `kept_since` only. No row changed
+# means one of those did not hold: the caller writes the whole value with `_PUT_IF_NEWER`.
+_CARRY_OVER = """
+UPDATE records SET value = json_set(:rest, :path, json(json_extract(value, :path))),
+    expires_at = :expires_at, version = :version
+WHERE key = :key AND version >= :since AND version < :version
+    AND (expires_at IS NULL OR expires_at > :now)
+    AND json_type(value, :path) IN ('object', 'array')
+    AND length(value) + :rest_length <= :max
 """
 _GET = """
 SELECT value FROM records
@@ -123,6 +136,15 @@ def _private_file(path: Path) -> None:
         os.close(fd)
 
 
+def _has_json(conn: sqlite3.Connection) -> bool:
+    """Whether this SQLite has its JSON functions (built in since 3.38, optional before)."""
+    try:
+        conn.execute("SELECT json_set('{}', '$.a', json('[1]'))").fetchone()
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
 class SQLiteStore:
     def __init__(self, path: Path, clock: Clock = now) -> None:
         self.path = path
@@ -142,6 +164,7 @@ class SQLiteStore:
         self._connections: list[sqlite3.Connection] = []
         _private_file(path)
         self._run(lambda conn: conn.executescript(_SCHEMA))
+        self._json = self._run(_has_json)
 
     # -- connection handling -------------------------------------------------------------
 
@@ -256,13 +279,7 @@ class SQLiteStore:
             "expires_at": expiry(ttl, at),
             "now": at,
         }
-        put = {
-            "key": write.key,
-            "value": encode_value(write.value),
-            "expires_at": expiry(write.ttl, at),
-            "version": write.version,
-            "now": at,
-        }
+        put = self._versioned(write, at)
 
         def both(conn: sqlite3.Connection) -> bool:
             # IMMEDIATE takes the write lock up front (waiting out busy_timeout), so the two
@@ -272,7 +289,7 @@ class SQLiteStore:
                 if conn.execute(_CLAIM, claim).rowcount != 1:
                     conn.execute("ROLLBACK")
                     return False
-                conn.execute(_PUT_IF_NEWER, put)
+                put(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -290,6 +307,45 @@ class SQLiteStore:
         params = {"key": key, "value": encode_value(value), "expires_at": expiry(ttl, at)}
         self._write(lambda conn: conn.execute(_PUT, params))
         self._after_write()
+
+    def put_versioned(self, write: Versioned) -> bool:
+        split_key(write.key)
+        changed = self._write(self._versioned(write, self._clock()))
+        self._after_write()
+        return changed
+
+    def _versioned(self, write: Versioned, at: float) -> Callable[[sqlite3.Connection], bool]:
+        """The statements of a `Versioned` write: the carry-over update when `write.kept`
+        allows it, else (or when it changed nothing) the whole value, `_PUT_IF_NEWER`."""
+        expires_at = expiry(write.ttl, at)
+        carry: dict[str, object] | None = None
+        if write.kept is not None and write.kept_since is not None and self._json:
+            rest = encode_value({k: v for k, v in write.value.items() if k != write.kept})
+            carry = {
+                "key": write.key,
+                "rest": rest,
+                "rest_length": len(rest),
+                "max": MAX_VALUE_BYTES,
+                "path": f'$."{write.kept}"',
+                "since": write.kept_since,
+                "version": write.version,
+                "expires_at": expires_at,
+                "now": at,
+            }
+
+        def run(conn: sqlite3.Connection) -> bool:
+            if carry is not None and conn.execute(_CARRY_OVER, carry).rowcount == 1:
+                return True
+            whole = {
+                "key": write.key,
+                "value": encode_value(write.value),
+                "expires_at": expires_at,
+                "version": write.version,
+                "now": at,
+            }
+            return bool(conn.execute(_PUT_IF_NEWER, whole).rowcount == 1)
+
+        return run
 
     def put_if_newer(
         self, key: str, value: JSONObject, version: float, ttl: float | None = None

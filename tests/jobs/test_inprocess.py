@@ -173,3 +173,36 @@ def test_an_attempt_is_claimed_and_recorded_running_together(
     [record, claimable] = seen
     assert isinstance(record, dict) and record["status"] == "running"
     assert claimable is False
+
+
+def test_a_runner_that_crashes_is_logged_and_leaves_nothing_in_flight(
+    services: Services, jobs: JobRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Crashing(JobRunner):
+        async def run(self, job: Job) -> str:  # type: ignore[override]
+            raise RuntimeError("store gone")
+
+    dispatcher = InProcessDispatcher(services, Crashing(services, jobs))
+    for _ in range(3):
+        dispatcher.dispatch("any", {})
+    assert dispatcher.drain(timeout=5)
+    assert dispatcher.inflight() == 0
+    assert [r.message for r in caplog.records].count("job runner crashed") == 3
+    dispatcher.close()
+
+
+def test_drain_waits_for_every_job_handed_over(services: Services, jobs: JobRegistry) -> None:
+    finished: list[int] = []
+
+    @jobs.job("nap")
+    async def nap(ctx: JobContext) -> None:
+        await asyncio.sleep(0.05)
+        finished.append(ctx.job.payload["n"])
+
+    dispatcher = make_dispatcher(services, jobs)
+    for n in range(20):
+        dispatcher.dispatch("nap", {"n": n})
+    assert dispatcher.drain(timeout=5)
+    assert sorted(finished) == list(range(20))
+    assert dispatcher.inflight() == 0
+    dispatcher.close()

@@ -204,6 +204,12 @@ class FailingJobRecords:
             raise StoreUnavailable("injected: job record write failed")
         return self._store.put_if_newer(key, value, version, ttl)
 
+    def put_versioned(self, write: Versioned) -> bool:
+        if write.key.startswith("job:") and self.failures > 0:
+            self.failures -= 1
+            raise StoreUnavailable("injected: job record write failed")
+        return self._store.put_versioned(write)
+
     def claim_and_put(
         self, key: str, ttl: float, value: dict[str, Any] | None, write: Versioned
     ) -> bool:

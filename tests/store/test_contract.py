@@ -195,6 +195,57 @@ def test_claim_and_put_leaves_no_claim_when_the_write_is_refused(store: Store) -
     assert store.claim("delivery:4", ttl=60) is True
 
 
+def _status(status: str, version: float, payload: object, **extra: object) -> Versioned:
+    """A job record's write after its first, as `jobs.base.record_write` makes it: the
+    stored payload may be carried over from any record of at least `kept_since`."""
+    value = {"name": "x", "payload": payload, "status": status, **extra}
+    return Versioned("job:kept", value, version, ttl=600, kept="payload", kept_since=20.0)
+
+
+def test_put_versioned_writes_the_whole_record_however_it_is_stored(store: Store) -> None:
+    payload = {"event": "push", "commits": [{"id": "abc", "message": "héllo ✓"}], "n": None}
+    assert store.put_versioned(_status("pending", 21.0, payload)) is True  # nothing stored
+    assert store.put_versioned(_status("running", 22.0, payload, started_at=1.5)) is True
+    assert store.get("job:kept") == {
+        "name": "x",
+        "payload": payload,
+        "status": "running",
+        "started_at": 1.5,
+    }
+    assert store.put_versioned(_status("done", 23.0, payload, took=2)) is True
+    assert store.get("job:kept") == {"name": "x", "payload": payload, "status": "done", "took": 2}
+    # Never backwards: an older status is refused and changes nothing.
+    assert store.put_versioned(_status("running", 22.0, payload)) is False
+    assert store.get("job:kept") == {"name": "x", "payload": payload, "status": "done", "took": 2}
+
+
+def test_put_versioned_carries_nothing_over_from_before_kept_since(store: Store) -> None:
+    """A record older than `kept_since` (the previous attempt) may hold another payload:
+    the write's own payload is stored."""
+    old = Versioned("job:kept", {"name": "x", "payload": {"v": 1}, "status": "failed"}, 13.0)
+    assert store.put_versioned(old) is True
+    assert store.put_versioned(_status("running", 22.0, {"v": 2})) is True
+    assert store.get("job:kept") == {"name": "x", "payload": {"v": 2}, "status": "running"}
+
+
+def test_put_versioned_takes_over_a_lapsed_record(store: Store, clock: FakeClock) -> None:
+    assert store.put_versioned(_status("pending", 21.0, {"v": 1})) is True
+    clock.now += 601
+    assert store.get("job:kept") is None
+    assert store.put_versioned(_status("done", 23.0, {"v": 2})) is True
+    assert store.get("job:kept") == {"name": "x", "payload": {"v": 2}, "status": "done"}
+
+
+def test_claim_and_put_carries_the_kept_field_over_too(store: Store) -> None:
+    payload = {"event": "push", "big": "y" * 5000}
+    assert store.put_versioned(_status("pending", 21.0, payload)) is True
+    running = _status("running", 22.0, payload, started_at=1.0)
+    assert store.claim_and_put("jobrun:kept.2", 60, None, running) is True
+    assert store.get("job:kept") == {**running.value}
+    assert store.claim_and_put("jobrun:kept.2", 60, None, _status("done", 23.0, payload)) is False
+    assert store.get("job:kept") == {**running.value}
+
+
 def test_claim_and_put_once_across_processes_and_threads(spec: StoreSpec) -> None:
     """20 concurrent claimers (2 processes x 10 threads) of one delivery: one winner."""
     spec.open().close()

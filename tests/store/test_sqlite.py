@@ -91,3 +91,40 @@ def test_writers_of_one_process_take_turns_on_the_store_lock(tmp_path: Path) -> 
     writer.join()
     assert store.get("delivery:1") is not None
     store.close()
+
+
+def _kept(status: str, version: float, payload: object, **extra: object) -> Versioned:
+    value = {"payload": payload, "status": status, **extra}
+    return Versioned("job:k", value, version, ttl=600, kept="payload", kept_since=20.0)
+
+
+def test_a_status_write_carries_the_stored_payload_over(tmp_path: Path) -> None:
+    """The payload is taken from the stored record, not encoded again: a write that (against
+    its promise) names another payload still finds the stored one kept."""
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    assert store.put_versioned(_kept("pending", 21.0, {"stored": "é"}))
+    assert store.put_versioned(_kept("running", 22.0, {"other": 1}, started_at=2.0))
+    kept = {"payload": {"stored": "é"}}
+    assert store.get("job:k") == {**kept, "status": "running", "started_at": 2.0}
+    assert store.claim_and_put("jobrun:k.2", 60, None, _kept("done", 23.0, {"other": 1}))
+    assert store.get("job:k") == {"payload": {"stored": "é"}, "status": "done"}
+    text = store._connection().execute("SELECT value FROM records WHERE key = 'job:k'").fetchone()
+    assert text[0].isascii()  # stored ASCII, as `encode_value` writes it: length is size
+
+
+def test_a_status_write_over_a_record_without_the_field_writes_it_whole(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    store.put_if_newer("job:k", {"status": "pending"}, 21.0)
+    assert store.put_versioned(_kept("running", 22.0, {"v": 1}))
+    assert store.get("job:k") == {"payload": {"v": 1}, "status": "running"}
+
+
+def test_a_carried_over_record_stays_under_the_size_cap(tmp_path: Path) -> None:
+    """The carry-over would make a record past `MAX_VALUE_BYTES`: it is written whole
+    instead, which refuses it as `put_if_newer` does."""
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    payload = {"blob": "x" * 349_000}
+    assert store.put_versioned(_kept("pending", 21.0, payload))
+    with pytest.raises(ValueError, match="too large"):
+        store.put_versioned(_kept("failed", 23.0, payload, error="e" * 2_000))
+    assert store.get("job:k") == {"payload": payload, "status": "pending"}
