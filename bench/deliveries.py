@@ -69,6 +69,9 @@ def throughput(reps: int, count: int, warmup: int, work: Path) -> dict[str, Any]
                     ORCHESTRATOR_ENV="test",
                     ORCHESTRATOR_DATA_DIR=str(data),
                     GITHUB_WEBHOOK_SECRET=WEBHOOK_SECRET,
+                    # The client runs as a script: import the app of this checkout, not
+                    # whatever checkout the venv's editable install points at.
+                    PYTHONPATH=str(common.ROOT),
                 )
                 runs[side].append(
                     _client(common.PYTHON, "orchestrator.main:app", payload, env, count, warmup)
@@ -132,6 +135,7 @@ def big_payload(reps: int, size: int, work: Path) -> dict[str, Any]:
             ORCHESTRATOR_ENV="test",
             ORCHESTRATOR_DATA_DIR=str(data),
             GITHUB_WEBHOOK_SECRET=WEBHOOK_SECRET,
+            PYTHONPATH=str(common.ROOT),  # this checkout's app, as for the throughput
         )
         port = common.free_port()
         argv = common.asgi_server_argv(common.PYTHON, "orchestrator.main:app", port)

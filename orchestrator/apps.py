@@ -237,13 +237,31 @@ class App:
         return app
 
 
+# The last judgement of each file's `[[apps]]`, by (file, rules): the tables it judged (the
+# very tuple `load_file_config` keeps while the file's mtime stands) and what it found.
+# Every delivery job asks (`webhooks.digest`); the tables change only with the file.
+_judged: dict[tuple[Path, bool], tuple[tuple[dict[str, Any], ...], dict[str, App], list[str]]] = {}
+
+
 def file_apps(config_file: Path, *, production: bool) -> tuple[dict[str, App], list[str]]:
     """The config file's apps by name, and every problem of its `[[apps]]` under the given
-    rules, each naming its field (`apps[web].frontend_url: ...`). Only valid apps are kept."""
+    rules, each naming its field (`apps[web].frontend_url: ...`). Only valid apps are kept.
+    Judged once per version of the file (`load_file_config` re-reads it when it changes)."""
     try:
         tables = load_file_config(config_file).apps
     except ConfigFileError as exc:
         return {}, [exc.problem]
+    judged = _judged.get((config_file, production))
+    if judged is not None and judged[0] is tables:
+        return dict(judged[1]), list(judged[2])
+    apps, problems = _judge(tables, production=production)
+    _judged[(config_file, production)] = (tables, apps, problems)
+    return dict(apps), list(problems)
+
+
+def _judge(
+    tables: tuple[dict[str, Any], ...], *, production: bool
+) -> tuple[dict[str, App], list[str]]:
     apps: dict[str, App] = {}
     problems: list[str] = []
     for index, data in enumerate(tables, 1):
@@ -300,7 +318,9 @@ def load(config_file: Path, store: Store, *, production: bool) -> Loaded:
     apps = dict(from_file)
     applied: dict[str, dict[str, Any]] = {}
     ignored: list[str] = []
-    for name, values in overrides_of(store).items():
+    # No app in the file, nothing an override could apply to: no store query (every
+    # delivery job loads the apps).
+    for name, values in (overrides_of(store) if apps else {}).items():
         if name not in apps:
             continue  # an app since removed from the file: nothing to override
         for key, value in values.items():

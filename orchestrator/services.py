@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from orchestrator.jobs.base import Dispatcher, JobRegistry
     from orchestrator.jobs.runner import JobRunner
     from orchestrator.store.base import Store
+    from orchestrator.store.writer import Writer
 
 
 class Services:
@@ -48,6 +49,7 @@ class Services:
         self._events = events
         self._registry = registry
         self._github_auth: Auth | None = None
+        self._writer: Writer | None = None
         self._lock = threading.Lock()
 
     @property
@@ -147,6 +149,17 @@ class Services:
         return self._store
 
     @property
+    def writer(self) -> Writer:
+        """Threads of their own for the store writes a request awaits (`store.writer`)."""
+        if self._writer is None:
+            with self._lock:
+                if self._writer is None:
+                    from orchestrator.store.writer import Writer
+
+                    self._writer = Writer()
+        return self._writer
+
+    @property
     def jobs(self) -> Dispatcher:
         if self._jobs is None:
             with self._lock:
@@ -189,7 +202,11 @@ class Services:
                 jobs.drop_client()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Finish in-flight jobs, then release the store."""
+        """Finish in-flight jobs and queued writes, then release the store."""
+        with self._lock:
+            writer, self._writer = self._writer, None  # used again, it starts a new one
+        if writer is not None:
+            writer.close()
         if self._jobs is not None:
             self._jobs.close(timeout)
         if self._store is not None:

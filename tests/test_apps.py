@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,3 +116,41 @@ def test_the_precedence_of_overrides_is_documented_for_every_settable_key() -> N
     section = doc.split("## Changing app settings at runtime: precedence", 1)[1]
     assert "/config reset app key" in section and "wins over the file" in section
     assert [key for key in SETTABLE if f"`{key}`" not in section] == []
+
+
+def test_the_apps_are_judged_once_per_version_of_the_file(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every delivery job loads the apps; the file is judged again only when it changes."""
+    import os
+
+    import orchestrator.apps
+
+    judged: list[int] = []
+    real_judge = orchestrator.apps._judge
+
+    def counting(tables: Any, *, production: bool) -> Any:
+        judged.append(len(tables))
+        return real_judge(tables, production=production)
+
+    monkeypatch.setattr(orchestrator.apps, "_judge", counting)
+    assert sorted(apps_of(services)) == ["api", "web"]
+    assert sorted(apps_of(services)) == ["api", "web"]
+    assert judged == [2]
+    config = services.settings.config_file
+    config.write_text(CONFIG.replace('name = "api"', 'name = "worker"'))
+    stat = config.stat()
+    os.utime(config, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert sorted(apps_of(services)) == ["web", "worker"]  # the new file, judged anew
+    assert judged == [2, 2]
+
+
+def test_no_app_in_the_file_means_no_override_lookup(tmp_path: Path) -> None:
+    """Nothing an override could apply to: the store is not asked (once per delivery job)."""
+    from orchestrator.apps import load
+
+    class NoQueries:
+        def query_prefix(self, prefix: str, limit: int = 100) -> list[Any]:
+            raise AssertionError(f"queried {prefix!r}")
+
+    assert load(tmp_path / "missing.toml", NoQueries(), production=False).apps == {}  # type: ignore[arg-type]

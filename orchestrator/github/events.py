@@ -320,15 +320,27 @@ def _trim(value: Any, depth: int, max_string: int, max_list: int) -> Any:
     return value
 
 
-def slim(payload: dict[str, Any]) -> dict[str, Any]:
+# A copy is never more than this many times the JSON it was parsed from: it keeps a subset
+# of the values, and re-encoding one grows it at most 4.5x (`1e15` comes back as
+# `1000000000000000.0`; an escaped non-ASCII character 3x its UTF-8 bytes; the cut mark
+# `…` 3x the two or more characters it replaces).
+_GROWTH_BOUND = 5
+
+
+def slim(payload: dict[str, Any], *, source_bytes: int | None = None) -> dict[str, Any]:
     """A bounded copy of a webhook payload for the job queue and the store.
 
     Jobs travel through the store (350 KB records) and Lambda's async invoke
     (256 KB events), while GitHub sends up to 25 MB. Handlers read the main
     object of an event and a few top-level fields, so nested duplicates go,
     long strings and lists are cut, and the cut tightens until it fits.
+
+    `source_bytes`, the size of the JSON `payload` was parsed from: when even its
+    largest possible re-encoding fits, the copy is not encoded to be measured (the usual
+    delivery, a few KB, is encoded once, into the store).
     """
     max_string, max_list = _MAX_STRING, _MAX_LIST
+    small = source_bytes is not None and source_bytes * _GROWTH_BOUND <= SLIM_MAX_BYTES
     while True:
         out: dict[str, Any] = {}
         for key, value in payload.items():
@@ -336,6 +348,8 @@ def slim(payload: dict[str, Any]) -> dict[str, Any]:
                 out[key] = _summary(value, _TOP_SUMMARIES[key])
             else:
                 out[key] = _trim(value, 1, max_string, max_list)
+        if small:
+            return out
         size = len(json.dumps(out, separators=(",", ":")))
         if size <= SLIM_MAX_BYTES or max_list <= 1:
             if size > SLIM_MAX_BYTES:  # pathological: keep only the event's identity

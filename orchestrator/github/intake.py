@@ -4,6 +4,12 @@ GitHub may deliver the same `X-GitHub-Delivery` more than once (redeliveries,
 its own retries of timeouts), so the endpoint claims the delivery id in the
 store before dispatching: the second copy is acknowledged as a duplicate and
 causes nothing. The claim outlives GitHub's redelivery window.
+
+The claim and the queued job's pending record are one atomic store write
+(`Dispatcher.dispatch_once` over `Store.claim_and_put`), durable before the endpoint
+answers 2xx: one transaction and one thread hop per delivery. A crash after the 2xx
+finds the job pending (resumed on the next start); a failed write leaves no claim, so
+GitHub's redelivery is not mistaken for a duplicate.
 """
 
 from __future__ import annotations
@@ -13,9 +19,9 @@ from typing import Any
 
 from orchestrator.github.events import Event, slim
 from orchestrator.github.routing import EventRouter
-from orchestrator.jobs.base import JobContext, JobRegistry
+from orchestrator.jobs.base import Claim, Dispatcher, Job, JobContext, JobRegistry
 from orchestrator.store import keys
-from orchestrator.store.base import JSONObject, Store
+from orchestrator.store.base import JSONObject
 
 DELIVERY_TTL = 7 * 24 * 3600
 DELIVERY_JOB = "github.delivery"
@@ -24,15 +30,29 @@ DELIVERY_JOB = "github.delivery"
 DELIVERY_RETRIES = 3
 
 
-def claim_delivery(store: Store, delivery: str, event: str, action: str | None) -> bool:
-    """True for the first copy of a delivery; raises StoreUnavailable when the store is down."""
-    return store.claim(
-        keys.delivery(delivery), ttl=DELIVERY_TTL, value={"event": event, "action": action}
+def queue_delivery(jobs: Dispatcher, event: Event, body_bytes: int | None = None) -> Job | None:
+    """Claim the delivery and queue its job, atomically; None for a copy already claimed.
+    `body_bytes`: the size of the body the payload was parsed from (see `slim`).
+
+    Raises StoreUnavailable (nothing written) when the store is down, JobNotStarted
+    (claim and record written, the job not started: the caller releases the claim).
+    """
+    return jobs.dispatch_once(
+        delivery_claim(event.delivery, event.name, event.action),
+        DELIVERY_JOB,
+        job_payload(event, body_bytes),
+        job_id=f"gh-{event.delivery}",
     )
 
 
-def job_payload(event: Event) -> JSONObject:
-    return {"event": event.name, "delivery": event.delivery, "payload": slim(event.payload)}
+def delivery_claim(delivery: str, event: str, action: str | None) -> Claim:
+    """The once-only claim of a delivery id (what the redelivery sweep looks for)."""
+    return Claim(keys.delivery(delivery), DELIVERY_TTL, {"event": event, "action": action})
+
+
+def job_payload(event: Event, body_bytes: int | None = None) -> JSONObject:
+    payload = slim(event.payload, source_bytes=body_bytes)
+    return {"event": event.name, "delivery": event.delivery, "payload": payload}
 
 
 def event_from_job(payload: dict[str, Any]) -> Event:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from orchestrator.store import keys
-from orchestrator.store.base import JSONObject
+from orchestrator.store.base import JSONObject, Versioned
 
 if TYPE_CHECKING:
     from orchestrator.store.base import Store
@@ -162,15 +162,19 @@ class JobRegistry:
 _PROGRESS = {"pending": 1, "running": 2, "done": 3, "failed": 3}
 
 
-def record(store: Store, job: Job, status: Status, **extra: Any) -> None:
-    """Record a job's status, never moving it backwards.
+def record_write(job: Job, status: Status, **extra: Any) -> Versioned:
+    """The store write that records a job's status, never moving it backwards.
 
     The version orders (attempt, progress): a duplicate dispatch of an attempt that
     already ran cannot reset it to "pending" (which would resume it on every start
     and hide a failure from `jobs retry --failed`), while a retry, the next attempt,
     always takes over.
+
+    Every record of one attempt holds the same payload, so a status after the first
+    (`running`, `done`, `failed`) lets the store carry the stored payload over rather than
+    encode and rewrite it (`Versioned.kept`): the record written is the same.
     """
-    store.put_if_newer(
+    return Versioned(
         keys.job(job.id),
         {
             "name": job.name,
@@ -182,7 +186,31 @@ def record(store: Store, job: Job, status: Status, **extra: Any) -> None:
         },
         version=job.attempt * 10 + _PROGRESS.get(status, 0),
         ttl=JOB_RECORD_TTL,
+        kept=None if status == "pending" else "payload",
+        kept_since=None if status == "pending" else job.attempt * 10,
     )
+
+
+def record(store: Store, job: Job, status: Status, **extra: Any) -> None:
+    """Record a job's status (see `record_write`)."""
+    store.put_versioned(record_write(job, status, **extra))
+
+
+class JobNotStarted(RuntimeError):
+    """`dispatch_once` wrote the claim and the pending record but could not start the job.
+
+    The caller releases the claim, so whoever offered the work (GitHub) can offer it again;
+    the pending record stays and is harmless (the job id is the same next time).
+    """
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A once-only claim a job is dispatched under (`Dispatcher.dispatch_once`)."""
+
+    key: str
+    ttl: float
+    value: JSONObject | None = None
 
 
 class Dispatcher(Protocol):
@@ -192,6 +220,15 @@ class Dispatcher(Protocol):
 
     def submit(self, job: Job) -> Job:
         """Record a fully formed job (e.g. a retry's next attempt) as pending and start it."""
+        ...
+
+    def dispatch_once(
+        self, claim: Claim, name: str, payload: JSONObject, *, job_id: str
+    ) -> Job | None:
+        """`dispatch` under `claim`: the claim and the job's pending record are one atomic
+        store write (`Store.claim_and_put`), made durable before the job starts. None when
+        the claim was already taken: nothing is queued. StoreUnavailable: nothing written.
+        JobNotStarted: written, but the job could not be started."""
         ...
 
     def close(self, timeout: float = 10.0) -> None:

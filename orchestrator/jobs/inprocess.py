@@ -11,12 +11,11 @@ the job never waits for the next request.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import threading
 from typing import TYPE_CHECKING
 
-from orchestrator.jobs.base import Job, record
+from orchestrator.jobs.base import Claim, Job, JobNotStarted, Status, record, record_write
 from orchestrator.jobs.runner import JobRunner
 from orchestrator.store import keys
 from orchestrator.store.base import JSONObject
@@ -27,6 +26,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class _Run:
+    """One job handed to the loop: its task once started there (loop thread only)."""
+
+    __slots__ = ("cancelled", "job", "task")
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.task: asyncio.Task[Status] | None = None
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        if self.task is not None:
+            self.task.cancel()
+
+
 class InProcessDispatcher:
     def __init__(self, services: Runtime, runner: JobRunner) -> None:
         self.services = services
@@ -34,7 +49,8 @@ class InProcessDispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._inflight: dict[concurrent.futures.Future[object], Job] = {}
+        self._inflight: set[_Run] = set()  # handed to the loop, not finished
+        self._idle = threading.Condition(self._lock)  # notified when `_inflight` empties
         self._closed = False
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
@@ -66,21 +82,50 @@ class InProcessDispatcher:
         self._run_soon(job)
         return job
 
-    def _run_soon(self, job: Job) -> concurrent.futures.Future[object]:
-        loop = self._ensure_loop()
-        future: concurrent.futures.Future[object] = asyncio.run_coroutine_threadsafe(
-            self.runner.run(job), loop
-        )
-        with self._lock:
-            self._inflight[future] = job
-        future.add_done_callback(self._done)
-        return future
+    def dispatch_once(
+        self, claim: Claim, name: str, payload: JSONObject, *, job_id: str
+    ) -> Job | None:
+        """Claim and record pending in one store transaction, then run (see `Dispatcher`)."""
+        job = Job(name, payload, job_id)
+        pending = record_write(job, "pending")
+        if not self.services.store.claim_and_put(claim.key, claim.ttl, claim.value, pending):
+            return None
+        try:
+            self._run_soon(job)
+        except Exception as exc:  # closed while shutting down
+            raise JobNotStarted(f"could not start job {job.id}: {exc}") from exc
+        return job
 
-    def _done(self, future: concurrent.futures.Future[object]) -> None:
+    def _run_soon(self, job: Job) -> None:
+        """Hand `job` to the loop: one `call_soon_threadsafe` (a wake-up of the loop if it
+        sleeps), and the task is made there. Not `run_coroutine_threadsafe`: its
+        cross-thread future and the callbacks chaining it to the task cost more than the
+        job's own bookkeeping, once per job."""
+        loop = self._ensure_loop()
+        run = _Run(job)
         with self._lock:
-            self._inflight.pop(future, None)
-        if not future.cancelled() and future.exception() is not None:
-            log.error("job runner crashed", exc_info=future.exception())
+            self._inflight.add(run)
+        try:
+            loop.call_soon_threadsafe(self._start, run)
+        except RuntimeError:  # the loop was closed meanwhile
+            self._finished(run)
+            raise
+
+    def _start(self, run: _Run) -> None:
+        """On the loop: start the job's task, unless `close` gave up on it first."""
+        if run.cancelled:
+            self._finished(run)
+            return
+        task = run.task = asyncio.ensure_future(self.runner.run(run.job))
+        task.add_done_callback(lambda done: self._finished(run, done))
+
+    def _finished(self, run: _Run, task: asyncio.Task[Status] | None = None) -> None:
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            log.error("job runner crashed", exc_info=task.exception())
+        with self._idle:  # last: `drain` returning means the job is over, its log too
+            self._inflight.discard(run)
+            if not self._inflight:
+                self._idle.notify_all()
 
     def inflight(self) -> int:
         with self._lock:
@@ -88,12 +133,8 @@ class InProcessDispatcher:
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait for in-flight jobs; True if none is left."""
-        with self._lock:
-            pending = list(self._inflight)
-        if not pending:
-            return True
-        _, not_done = concurrent.futures.wait(pending, timeout=timeout)
-        return not not_done
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._inflight, timeout)
 
     def resume_pending(self, *, limit: int = 200) -> list[Job]:
         """Run the jobs a previous process left pending (stopped before or while running).
@@ -127,14 +168,16 @@ class InProcessDispatcher:
         with self._lock:
             self._closed = True
             loop, thread = self._loop, self._thread
-            leftover = dict(self._inflight)
+            leftover = list(self._inflight)
         if not finished:
             log.warning(
                 "stopping with jobs still running; they will resume on the next start",
                 extra={"count": len(leftover)},
             )
-            for future, job in leftover.items():
-                future.cancel()
+            for run in leftover:
+                job = run.job
+                if loop is not None:
+                    loop.call_soon_threadsafe(run.cancel)
                 record(
                     self.services.store,
                     Job(job.name, job.payload, job.id, job.attempt + 1),

@@ -31,7 +31,7 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from orchestrator.jobs.base import Job, Status, record
+from orchestrator.jobs.base import Claim, Job, JobNotStarted, Status, record, record_write
 from orchestrator.store.base import JSONObject
 
 if TYPE_CHECKING:
@@ -135,6 +135,23 @@ class LambdaDispatcher:
 
     def submit(self, job: Job) -> Job:
         record(self.services.store, job, "pending")
+        return self._start(job)
+
+    def dispatch_once(
+        self, claim: Claim, name: str, payload: JSONObject, *, job_id: str
+    ) -> Job | None:
+        """Claim and record pending in one store transaction, then invoke (see `Dispatcher`)."""
+        job = Job(name, payload, job_id)
+        pending = record_write(job, "pending")
+        if not self.services.store.claim_and_put(claim.key, claim.ttl, claim.value, pending):
+            return None
+        try:
+            return self._start(job)
+        except Exception as exc:
+            raise JobNotStarted(f"could not start job {job.id}: {exc}") from exc
+
+    def _start(self, job: Job) -> Job:
+        """Invoke for a job whose pending record is written; a failure marks it failed."""
         try:
             self._invoke(job)
         except JobDispatchError as exc:

@@ -19,6 +19,7 @@ from orchestrator.jobs.base import (
     Status,
     UnknownJob,
     record,
+    record_write,
 )
 from orchestrator.jobs.retry import schedule_retry
 from orchestrator.store import keys
@@ -51,18 +52,24 @@ class JobRunner:
 
     async def _run(self, job: Job) -> Status:
         store = self.services.store
-        # The claim makes a second delivery of the same attempt a no-op (Lambda retries
-        # async events; a redelivered webhook may dispatch again).
-        if not store.claim(keys.job_run(job.id, job.attempt), ttl=JOB_RECORD_TTL):
-            log.info("job duplicate skipped", extra={"job": job.name, "job_id": job.id})
-            return "duplicate"
         try:
             func = self.jobs.get(job.name)
         except UnknownJob:
+            func = None
+        # The claim makes a second delivery of the same attempt a no-op (Lambda retries
+        # async events; a redelivered webhook may dispatch again). It is written in one
+        # transaction with the record of what this attempt does next, so a crash cannot
+        # leave an attempt claimed but still recorded as pending, never to run.
+        if func is None:
+            write = record_write(job, "failed", error=f"unknown job {job.name!r}")
+        else:
+            write = record_write(job, "running", started_at=time.time())
+        if not store.claim_and_put(keys.job_run(job.id, job.attempt), JOB_RECORD_TTL, None, write):
+            log.info("job duplicate skipped", extra={"job": job.name, "job_id": job.id})
+            return "duplicate"
+        if func is None:
             log.error("unknown job", extra={"job": job.name, "job_id": job.id})
-            record(self.services.store, job, "failed", error=f"unknown job {job.name!r}")
             return "failed"
-        record(self.services.store, job, "running", started_at=time.time())
         started = time.perf_counter()
         try:
             await func(JobContext(job=job, services=self.services))

@@ -300,8 +300,11 @@ def _replay(body: bytearray) -> Receive:
     return receive
 
 
-def _verified_body(request: Request) -> bytearray:
-    """The body the edge verified; 401 when the edge did not run (fail closed)."""
+async def _verified_body(request: Request) -> bytearray:
+    """The body the edge verified; 401 when the edge did not run (fail closed).
+
+    `async` only so FastAPI calls it on the event loop: a plain `def` dependency is run in
+    its thread pool, a thread hop per delivery for a dictionary lookup."""
     body = request.scope.get(VERIFIED_BODY)
     if not isinstance(body, bytearray):
         raise Refusal(401, "bad_signature", "request was not verified")

@@ -1,6 +1,7 @@
 """`POST /github`: the webhook URL given to a repository, organisation or GitHub App.
 
-verify -> ping -> allow-list -> claim the delivery id -> dispatch a job -> 202.
+verify -> ping -> allow-list -> claim the delivery id and queue its job (one atomic
+store write) -> 202.
 Everything before the job is cheap and bounded, so GitHub's 10-second limit is
 never close; a store outage answers 503 so GitHub records a failed delivery
 that can be redelivered, rather than a 2xx that silently drops the event.
@@ -116,12 +117,14 @@ async def webhook(request: Request, body: VerifiedBody) -> JSONResponse:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise Refusal(400, "malformed", "body is not UTF-8") from None
+    size = len(body)
     body.clear()  # up to 25 MB: free the bytes before parsing builds objects from the text
     # Imported on the first delivery, not with the app: a cold start that answers a PING
     # never pays for the event model, the intake or the job seam.
     from orchestrator.github.events import Event, MalformedPayload, parse_body
-    from orchestrator.github.intake import DELIVERY_JOB, claim_delivery, job_payload
-    from orchestrator.store import keys
+    from orchestrator.github.intake import queue_delivery
+    from orchestrator.jobs.base import JobNotStarted
+    from orchestrator.store import StoreUnavailable, keys
 
     try:
         payload = parse_body(text, request.headers.get("content-type"))
@@ -134,22 +137,25 @@ async def webhook(request: Request, body: VerifiedBody) -> JSONResponse:
     if not services.events.accepts(name, event.action):
         return JSONResponse({"ignored": True, "event": event.key}, status_code=202)
 
-    # StoreUnavailable from either call becomes 503 (errors.install).
-    fresh = await run_in_threadpool(claim_delivery, services.store, delivery, name, event.action)
-    if not fresh:
-        return JSONResponse({"duplicate": True, "delivery": delivery})
+    # One hop to the store's writer thread, one store transaction: the claim and the queued
+    # job are durable together before the 2xx. StoreUnavailable (nothing written) becomes
+    # 503 (errors.install).
     try:
-        await run_in_threadpool(
-            services.jobs.dispatch, DELIVERY_JOB, job_payload(event), job_id=f"gh-{delivery}"
-        )
-    except Exception:
-        # Let GitHub redeliver: un-claim, so the redelivery is not taken for a duplicate.
+        queued = await services.writer.run(queue_delivery, services.jobs, event, size)
+    except StoreUnavailable:
+        raise
+    except Exception as exc:
         log.exception("could not queue delivery", extra={"delivery": delivery})
-        await run_in_threadpool(services.store.delete, keys.delivery(delivery))
+        if isinstance(exc, JobNotStarted):
+            # Claimed and recorded, but not started. Let GitHub redeliver: un-claim, so
+            # the redelivery is not taken for a duplicate. (Any other failure wrote nothing.)
+            await run_in_threadpool(services.store.delete, keys.delivery(delivery))
         raise Refusal(
             503,
             "unavailable",
             "could not queue the delivery; redeliver later",
             {"Retry-After": "30"},
         ) from None
+    if queued is None:
+        return JSONResponse({"duplicate": True, "delivery": delivery})
     return JSONResponse({"accepted": True, "delivery": delivery}, status_code=202)

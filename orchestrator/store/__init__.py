@@ -11,6 +11,7 @@ from orchestrator.store.base import (
     Store,
     StoreError,
     StoreUnavailable,
+    Versioned,
 )
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "Versioned",
     "open_store",
 ]
 

@@ -11,6 +11,9 @@ Why these operations:
   buttons all collapse onto it.
 * `put_if_newer` keeps the newest version of a record when events arrive out
   of order (a late `in_progress` must not overwrite `completed`).
+* `claim_and_put` is the two together in one atomic write: a claim that must never be
+  left without its record (a webhook delivery and its queued job), in one transaction
+  instead of two, so there is no window in which a crash leaves one without the other.
 * the rest is a plain key/value store with TTL and prefix listing.
 """
 
@@ -84,6 +87,24 @@ def mark_failed() -> None:
 
 
 @dataclass(frozen=True)
+class Versioned:
+    """A `put_if_newer` write (`Store.put_versioned`, or with a claim: `Store.claim_and_put`).
+
+    `kept` names a field of `value` that the stored record already holds, unchanged,
+    whenever its version is at least `kept_since` (a job's payload, the same for every
+    status of one attempt). A backend may then carry the stored field over instead of
+    encoding and rewriting it; the record written is the same either way.
+    """
+
+    key: str
+    value: JSONObject
+    version: float
+    ttl: float | None = None
+    kept: str | None = None
+    kept_since: float | None = None
+
+
+@dataclass(frozen=True)
 class Record:
     key: str
     value: JSONObject
@@ -107,11 +128,16 @@ def split_prefix(prefix: str) -> tuple[str, str]:
     return collection, rest
 
 
+# Built once: `json.dumps` with options builds an encoder per call. ASCII output (escaped
+# non-ASCII), so a value's length in characters is its length in bytes.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=True)
+
+
 def encode_value(value: JSONObject) -> str:
     if not isinstance(value, dict):
         raise TypeError("store values are JSON objects")
-    text = json.dumps(value, separators=(",", ":"), sort_keys=True)
-    if len(text.encode()) > MAX_VALUE_BYTES:
+    text = _ENCODER.encode(value)
+    if len(text) > MAX_VALUE_BYTES:
         raise ValueError(f"store value too large ({len(text)} bytes > {MAX_VALUE_BYTES})")
     return text
 
@@ -134,7 +160,22 @@ class Store(Protocol):
         """Atomically create `key`; True for the first caller, False while it exists."""
         ...
 
+    def claim_and_put(
+        self, key: str, ttl: float, value: JSONObject | None, write: Versioned
+    ) -> bool:
+        """`claim(key)` and, if that wins, `put_if_newer(write)`, as one atomic write.
+
+        True: the claim and the write (unless a newer version was already stored, as
+        `put_if_newer` decides) are durable together. False: the claim was taken and
+        nothing was written. Raises StoreUnavailable with nothing written.
+        """
+        ...
+
     def put(self, key: str, value: JSONObject, ttl: float | None = None) -> None: ...
+
+    def put_versioned(self, write: Versioned) -> bool:
+        """`put_if_newer(write)`, free to carry `write.kept` over (see `Versioned`)."""
+        ...
 
     def put_if_newer(
         self, key: str, value: JSONObject, version: float, ttl: float | None = None

@@ -10,6 +10,11 @@ Why the details look the way they do:
 * Atomicity comes from DynamoDB's conditional writes, never from this process:
   `claim` and `put_if_newer` are single conditional PutItems, which is what
   makes them correct across Lambda containers.
+* `claim_and_put` is one `TransactWriteItems` (both conditional Puts, all or nothing),
+  with a `ClientRequestToken`, so a retry after a lost answer is a no-op that succeeds.
+  When only the versioned write's condition fails (a newer version is stored), the
+  transaction is cancelled and the claim is made alone: exactly `claim` then a refused
+  `put_if_newer`, with nothing left half-written in any case.
 * TTL deletion is lazy (DynamoDB removes expired items up to days later), so
   every read filters on `expires_at` itself, and conditional writes treat a
   lapsed item as absent. `expires_at` is stored as whole seconds, rounded up,
@@ -51,6 +56,7 @@ from orchestrator.store.base import (
     Record,
     StoreError,
     StoreUnavailable,
+    Versioned,
     encode_value,
     expiry,
     fail_fast,
@@ -62,9 +68,13 @@ from orchestrator.store.base import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        QueryInputTypeDef,
+        TransactWriteItemTypeDef,
+    )
 
-    from orchestrator.aws.api import Client
+    from orchestrator.aws.api import AWSError, Client
 
 T = TypeVar("T")
 
@@ -97,6 +107,10 @@ _UNAVAILABLE_CODES = frozenset(
 )
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 TARGET = "DynamoDB_20120810"  # the JSON protocol's X-Amz-Target prefix
+_CANCELLED = "TransactionCanceledException"
+# A cancelled transaction lists a reason per item: "None" for an item that was fine,
+# "ConditionalCheckFailed" for an answer; anything else (a conflict, throttling) is retried.
+_ANSWERS = frozenset({"None", "ConditionalCheckFailed"})
 
 # Attribute names go through placeholders: VALUE and friends are DynamoDB reserved words.
 _NAMES = {
@@ -173,6 +187,12 @@ def _error_code(exc: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
+def _cancellation_codes(exc: AWSError) -> list[str]:
+    """The per-item reasons of a cancelled transaction, in the order of its items."""
+    reasons = exc.body.get("CancellationReasons") or []
+    return [str(reason.get("Code", "")) for reason in reasons if isinstance(reason, dict)]
+
+
 class DynamoDBStore:
     def __init__(
         self,
@@ -239,11 +259,13 @@ class DynamoDBStore:
                 code = exc.code
                 if code == _CONDITION_FAILED:
                     raise
+                if code == _CANCELLED and set(_cancellation_codes(exc)) <= _ANSWERS:
+                    raise  # a condition's answer, for the caller; a conflict is retried below
                 if code in _UNAVAILABLE_CODES:
                     raise StoreUnavailable(
                         f"dynamodb {operation} on {self.table!r}: {code}"
                     ) from exc
-                if code not in _RETRYABLE_CODES and exc.status < 500:
+                if code not in _RETRYABLE_CODES and code != _CANCELLED and exc.status < 500:
                     raise StoreError(
                         f"dynamodb {operation} on {self.table!r}: {exc.reason}"
                     ) from exc
@@ -300,8 +322,81 @@ class DynamoDBStore:
     # -- the Store interface -------------------------------------------------------------
 
     def claim(self, key: str, ttl: float, value: JSONObject | None = None) -> bool:
-        collection, rest = split_key(key)
         at = self._clock()
+        item = self._claim_item(key, ttl, value, at)
+        return self._conditional_put("claim", item, _CLAIM_CONDITION, {":now": {"N": _number(at)}})
+
+    def claim_and_put(
+        self, key: str, ttl: float, value: JSONObject | None, write: Versioned
+    ) -> bool:
+        from orchestrator.aws.api import AWSError
+
+        at = self._clock()
+        claim_item = self._claim_item(key, ttl, value, at)
+        put_item = self._versioned_item(write.key, write.value, write.version, write.ttl, at)
+        token = secrets.token_hex(16)
+        claim_item["writer"] = {"S": token}
+        put_item["writer"] = {"S": token}
+        now_value: AttributeValueTypeDef = {"N": _number(at)}
+        names = {k: v for k, v in _NAMES.items() if k in _NEWER_CONDITION}
+        items: list[TransactWriteItemTypeDef] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": claim_item,
+                    "ConditionExpression": _CLAIM_CONDITION,
+                    "ExpressionAttributeNames": {"#pk": "pk", "#exp": TTL_ATTRIBUTE},
+                    "ExpressionAttributeValues": {":now": now_value},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": put_item,
+                    "ConditionExpression": _NEWER_CONDITION,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": {
+                        ":ver": {"N": _number(write.version)},
+                        ":now": now_value,
+                    },
+                }
+            },
+        ]
+        try:
+            self._call(
+                "claim_and_put",
+                lambda: self._op(
+                    "TransactWriteItems", TransactItems=items, ClientRequestToken=token
+                ),
+            )
+        except AWSError as exc:
+            if exc.code != _CANCELLED:
+                raise  # pragma: no cover - _call maps every other code
+            claim_reason, put_reason, *_ = [*_cancellation_codes(exc), "", ""]
+            if claim_reason == "ConditionalCheckFailed":
+                # Taken, unless an earlier attempt of this very call won before its answer
+                # was lost (the idempotency token normally answers that retry itself).
+                reasons = exc.body.get("CancellationReasons") or [{}]
+                old = reasons[0].get("Item") or {}
+                return bool(old.get("writer", {}).get("S") == token)
+            if put_reason == "ConditionalCheckFailed":
+                # A newer version is stored: `put_if_newer` would refuse it; claim alone.
+                return self._conditional_put(
+                    "claim",
+                    self._claim_item(key, ttl, value, at),
+                    _CLAIM_CONDITION,
+                    {":now": now_value},
+                )
+            raise StoreError(
+                f"dynamodb claim_and_put: cancelled {_cancellation_codes(exc)}"
+            ) from exc
+        return True
+
+    def _claim_item(
+        self, key: str, ttl: float, value: JSONObject | None, at: float
+    ) -> dict[str, AttributeValueTypeDef]:
+        collection, rest = split_key(key)
         item: dict[str, AttributeValueTypeDef] = {
             "pk": {"S": collection},
             "sk": {"S": rest},
@@ -310,7 +405,22 @@ class DynamoDBStore:
         expires_at = _expires_at(ttl, at)
         if expires_at is not None:
             item[TTL_ATTRIBUTE] = {"N": expires_at}
-        return self._conditional_put("claim", item, _CLAIM_CONDITION, {":now": {"N": _number(at)}})
+        return item
+
+    def _versioned_item(
+        self, key: str, value: JSONObject, version: float, ttl: float | None, at: float
+    ) -> dict[str, AttributeValueTypeDef]:
+        collection, rest = split_key(key)
+        item: dict[str, AttributeValueTypeDef] = {
+            "pk": {"S": collection},
+            "sk": {"S": rest},
+            "value": {"S": encode_value(value)},
+            "version": {"N": _number(version)},
+        }
+        expires_at = _expires_at(ttl, at)
+        if expires_at is not None:
+            item[TTL_ATTRIBUTE] = {"N": expires_at}
+        return item
 
     def put(self, key: str, value: JSONObject, ttl: float | None = None) -> None:
         collection, rest = split_key(key)
@@ -324,20 +434,17 @@ class DynamoDBStore:
             item[TTL_ATTRIBUTE] = {"N": expires_at}
         self._call("put", lambda: self._op("PutItem", TableName=self.table, Item=item))
 
+    def put_versioned(self, write: Versioned) -> bool:
+        """The whole item, `write.kept` included: the value is one JSON text attribute, and an
+        UpdateItem is billed by the item's full size anyway, so carrying a field over would
+        save nothing but a few bytes on the wire while costing a read."""
+        return self.put_if_newer(write.key, write.value, write.version, write.ttl)
+
     def put_if_newer(
         self, key: str, value: JSONObject, version: float, ttl: float | None = None
     ) -> bool:
-        collection, rest = split_key(key)
         at = self._clock()
-        item: dict[str, AttributeValueTypeDef] = {
-            "pk": {"S": collection},
-            "sk": {"S": rest},
-            "value": {"S": encode_value(value)},
-            "version": {"N": _number(version)},
-        }
-        expires_at = _expires_at(ttl, at)
-        if expires_at is not None:
-            item[TTL_ATTRIBUTE] = {"N": expires_at}
+        item = self._versioned_item(key, value, version, ttl, at)
         values: dict[str, AttributeValueTypeDef] = {
             ":ver": {"N": _number(version)},
             ":now": {"N": _number(at)},

@@ -3,7 +3,15 @@
 One connection per thread (sqlite3 connections must not be shared), WAL so
 readers never block the writer, and every mutation is a single statement so
 atomicity comes from SQLite itself rather than from locks in this process;
-that is what makes `claim` correct across several uvicorn workers.
+that is what makes `claim` correct across several uvicorn workers. The one
+mutation of two rows, `claim_and_put`, is one `BEGIN IMMEDIATE` transaction.
+
+Durability: WAL with `synchronous=NORMAL`. A commit is in the WAL file, handed to the
+operating system, before the call returns, so it survives the process being killed at
+any point after (the webhook's 2xx comes after the commit); it is not fsynced on every
+commit, so an operating-system crash or power loss may lose the last commits (the
+database stays consistent). That is the trade SQLite documents for WAL; `FULL` would add
+an fsync per commit. Production on Lambda uses DynamoDB, which is durable when it answers.
 """
 
 from __future__ import annotations
@@ -19,10 +27,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from orchestrator.store.base import (
+    MAX_VALUE_BYTES,
     Clock,
     JSONObject,
     Record,
     StoreUnavailable,
+    Versioned,
     encode_value,
     expiry,
     fail_fast,
@@ -64,6 +74,18 @@ ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.exp
 WHERE records.version IS NULL OR records.version < excluded.version
     OR (records.expires_at IS NOT NULL AND records.expires_at <= :now)
 """
+# `put_if_newer` of a `Versioned` whose `kept` field the stored record already holds: the
+# new small fields, with the stored field carried over inside SQLite (the payload is neither
+# encoded again nor sent), over a live record of at least `kept_since` only. No row changed
+# means one of those did not hold: the caller writes the whole value with `_PUT_IF_NEWER`.
+_CARRY_OVER = """
+UPDATE records SET value = json_set(:rest, :path, json(json_extract(value, :path))),
+    expires_at = :expires_at, version = :version
+WHERE key = :key AND version >= :since AND version < :version
+    AND (expires_at IS NULL OR expires_at > :now)
+    AND json_type(value, :path) IN ('object', 'array')
+    AND length(value) + :rest_length <= :max
+"""
 _GET = """
 SELECT value FROM records
 WHERE key = :key AND (expires_at IS NULL OR expires_at > :now)
@@ -77,6 +99,13 @@ _QUERY_ASC = _QUERY.format(order="ASC")
 _QUERY_DESC = _QUERY.format(order="DESC")
 
 _PURGE_EVERY = 500  # writes between sweeps of expired rows
+# WAL checkpoints (committed pages copied into the database file, an fsync on each side)
+# run on a thread of their own, every so many writes, instead of inside whichever commit
+# crosses SQLite's threshold: that commit would take milliseconds to a tenth of a second,
+# holding up the webhook answer waiting on it. Commits stay exactly as durable: a commit
+# is in the WAL when it returns, checkpointed or not.
+_CHECKPOINT_EVERY = 200  # writes of a few pages each: about SQLite's own 1000-page default
+_WAL_SAFETY_PAGES = 20_000  # past this SQLite checkpoints in the commit again (a stuck thread)
 # Writers hold SQLite's lock for microseconds; waiting a second means something is wrong,
 # and the request path must still answer in time (see `failure_scope`).
 _BUSY_TIMEOUT_MS = 1_000
@@ -107,6 +136,15 @@ def _private_file(path: Path) -> None:
         os.close(fd)
 
 
+def _has_json(conn: sqlite3.Connection) -> bool:
+    """Whether this SQLite has its JSON functions (built in since 3.38, optional before)."""
+    try:
+        conn.execute("SELECT json_set('{}', '$.a', json('[1]'))").fetchone()
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
 class SQLiteStore:
     def __init__(self, path: Path, clock: Clock = now) -> None:
         self.path = path
@@ -114,9 +152,19 @@ class SQLiteStore:
         self._local = threading.local()
         self._writes = 0
         self._lock = threading.Lock()
+        # This process's writers take turns here rather than in SQLite: a writer finding
+        # SQLite's lock taken sleeps in its busy handler (1 ms, then 2, 5, ...), while a
+        # thread waiting on this lock wakes the moment the other commits. (Other processes
+        # still meet in SQLite's lock, as before.)
+        self._write_lock = threading.Lock()
+        self._checkpoints = threading.Condition(self._lock)
+        self._checkpoint_due = False
+        self._checkpointer: threading.Thread | None = None
+        self._stopping = False
         self._connections: list[sqlite3.Connection] = []
         _private_file(path)
         self._run(lambda conn: conn.executescript(_SCHEMA))
+        self._json = self._run(_has_json)
 
     # -- connection handling -------------------------------------------------------------
 
@@ -132,6 +180,7 @@ class SQLiteStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA wal_autocheckpoint={_WAL_SAFETY_PAGES}")
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
@@ -157,10 +206,49 @@ class SQLiteStore:
                 raise StoreUnavailable(f"sqlite: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """`_run` for a mutation: one writer of this process at a time."""
+        with self._write_lock:
+            return self._run(operation)
+
     def _after_write(self) -> None:
         self._writes += 1
+        if self._writes % _CHECKPOINT_EVERY == 0:
+            self._checkpoint_soon()
         if self._writes % _PURGE_EVERY == 0:
             self.purge_expired()
+
+    def _checkpoint_soon(self) -> None:
+        with self._checkpoints:
+            if self._stopping:
+                return
+            self._checkpoint_due = True
+            if self._checkpointer is None:
+                self._checkpointer = threading.Thread(
+                    target=self._checkpoint_loop, name="orchestrator-sqlite-checkpoint", daemon=True
+                )
+                self._checkpointer.start()
+            self._checkpoints.notify()
+
+    def _checkpoint_loop(self) -> None:
+        while True:
+            with self._checkpoints:
+                while not self._checkpoint_due and not self._stopping:
+                    self._checkpoints.wait()
+                if self._stopping:
+                    break
+                self._checkpoint_due = False
+            # PASSIVE: copies what it can without waiting for readers or writers; the
+            # WAL restarts from its beginning once everything is copied.
+            with contextlib.suppress(StoreUnavailable):  # the next one tries again
+                self._run(lambda conn: conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall())
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+
+    def checkpoint_thread(self) -> threading.Thread | None:
+        """The thread running WAL checkpoints, once there has been one (for tests)."""
+        return self._checkpointer
 
     # -- the Store interface -------------------------------------------------------------
 
@@ -175,16 +263,89 @@ class SQLiteStore:
         }
         # One statement: insert, or take over a row whose TTL has lapsed. The row count
         # tells whether this caller won; SQLite serialises writers across processes.
-        changed = self._run(lambda conn: conn.execute(_CLAIM, params).rowcount)
+        changed = self._write(lambda conn: conn.execute(_CLAIM, params).rowcount)
         self._after_write()
         return changed == 1
+
+    def claim_and_put(
+        self, key: str, ttl: float, value: JSONObject | None, write: Versioned
+    ) -> bool:
+        split_key(key)
+        split_key(write.key)
+        at = self._clock()
+        claim = {
+            "key": key,
+            "value": encode_value(value or {"claimed_at": at}),
+            "expires_at": expiry(ttl, at),
+            "now": at,
+        }
+        put = self._versioned(write, at)
+
+        def both(conn: sqlite3.Connection) -> bool:
+            # IMMEDIATE takes the write lock up front (waiting out busy_timeout), so the two
+            # statements cannot be interleaved with another writer's; one commit for both.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if conn.execute(_CLAIM, claim).rowcount != 1:
+                    conn.execute("ROLLBACK")
+                    return False
+                put(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return True
+
+        won = self._write(both)
+        self._after_write()
+        return won
 
     def put(self, key: str, value: JSONObject, ttl: float | None = None) -> None:
         split_key(key)
         at = self._clock()
         params = {"key": key, "value": encode_value(value), "expires_at": expiry(ttl, at)}
-        self._run(lambda conn: conn.execute(_PUT, params))
+        self._write(lambda conn: conn.execute(_PUT, params))
         self._after_write()
+
+    def put_versioned(self, write: Versioned) -> bool:
+        split_key(write.key)
+        changed = self._write(self._versioned(write, self._clock()))
+        self._after_write()
+        return changed
+
+    def _versioned(self, write: Versioned, at: float) -> Callable[[sqlite3.Connection], bool]:
+        """The statements of a `Versioned` write: the carry-over update when `write.kept`
+        allows it, else (or when it changed nothing) the whole value, `_PUT_IF_NEWER`."""
+        expires_at = expiry(write.ttl, at)
+        carry: dict[str, object] | None = None
+        if write.kept is not None and write.kept_since is not None and self._json:
+            rest = encode_value({k: v for k, v in write.value.items() if k != write.kept})
+            carry = {
+                "key": write.key,
+                "rest": rest,
+                "rest_length": len(rest),
+                "max": MAX_VALUE_BYTES,
+                "path": f'$."{write.kept}"',
+                "since": write.kept_since,
+                "version": write.version,
+                "expires_at": expires_at,
+                "now": at,
+            }
+
+        def run(conn: sqlite3.Connection) -> bool:
+            if carry is not None and conn.execute(_CARRY_OVER, carry).rowcount == 1:
+                return True
+            whole = {
+                "key": write.key,
+                "value": encode_value(write.value),
+                "expires_at": expires_at,
+                "version": write.version,
+                "now": at,
+            }
+            return bool(conn.execute(_PUT_IF_NEWER, whole).rowcount == 1)
+
+        return run
 
     def put_if_newer(
         self, key: str, value: JSONObject, version: float, ttl: float | None = None
@@ -198,7 +359,7 @@ class SQLiteStore:
             "version": version,
             "now": at,
         }
-        changed = self._run(lambda conn: conn.execute(_PUT_IF_NEWER, params).rowcount)
+        changed = self._write(lambda conn: conn.execute(_PUT_IF_NEWER, params).rowcount)
         self._after_write()
         return changed == 1
 
@@ -214,7 +375,7 @@ class SQLiteStore:
 
     def delete(self, key: str) -> None:
         split_key(key)
-        self._run(lambda conn: conn.execute("DELETE FROM records WHERE key = ?", (key,)))
+        self._write(lambda conn: conn.execute("DELETE FROM records WHERE key = ?", (key,)))
 
     def query_prefix(
         self, prefix: str, limit: int = 100, newest_first: bool = False
@@ -239,7 +400,7 @@ class SQLiteStore:
 
     def purge_expired(self) -> int:
         """Delete rows whose TTL lapsed; reads already ignore them, this reclaims space."""
-        return self._run(
+        return self._write(
             lambda conn: (
                 conn.execute(
                     "DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?",
@@ -249,6 +410,14 @@ class SQLiteStore:
         )
 
     def close(self) -> None:
+        with self._checkpoints:
+            self._stopping = True
+            checkpointer, self._checkpointer = self._checkpointer, None
+            self._checkpoints.notify()
+        if checkpointer is not None:
+            checkpointer.join(timeout=5.0)
+        with self._checkpoints:
+            self._stopping = False  # a store used again starts a new one when due
         with self._lock:
             connections, self._connections = self._connections, []
         for conn in connections:

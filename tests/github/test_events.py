@@ -14,6 +14,7 @@ from orchestrator.github.events import (
     _prune_object,
     load_bounded,
     parse_body,
+    slim,
 )
 
 JSON = st.recursive(
@@ -106,3 +107,43 @@ def test_form_bodies_and_non_objects() -> None:
         parse_body(b"[1, 2]", "application/json")
     with pytest.raises(MalformedPayload):
         parse_body(b"\xff\xfe", None)
+
+
+def test_a_small_delivery_is_slimmed_without_being_encoded_to_measure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its largest possible re-encoding fits: measuring it would only encode it twice."""
+    import orchestrator.github.events as events
+
+    payload = {"action": "completed", "workflow_run": {"id": 1, "name": "Deploy"}}
+    body = json.dumps(payload).encode()
+
+    def no_encoding(*args: object, **kwargs: object) -> str:
+        raise AssertionError("encoded to be measured")
+
+    monkeypatch.setattr(events.json, "dumps", no_encoding)
+    assert slim(payload, source_bytes=len(body)) == payload
+    with pytest.raises(AssertionError, match="measured"):
+        slim(payload)  # size unknown: measured, as before
+
+
+def test_a_body_under_the_small_bound_cannot_slim_past_the_cap() -> None:
+    """The bound behind skipping the measure, at its edge and with the input that grows most
+    when encoded again: numbers written short (`1e15` comes back 18 characters long) and
+    non-ASCII text (escaped, 6 bytes for 2)."""
+    from orchestrator.github.events import _GROWTH_BOUND, SLIM_MAX_BYTES
+
+    budget = SLIM_MAX_BYTES // _GROWTH_BOUND
+    for filler in ("1e15", '"' + "é" * 900 + '"', "9E15"):
+        entries, size, n = [], 2, 0
+        while True:
+            entry = f'"k{n}":{filler}'
+            if size + len(entry.encode()) + 1 > budget:
+                break
+            entries.append(entry)
+            size += len(entry.encode()) + 1
+            n += 1
+        body = ("{" + ",".join(entries) + "}").encode()
+        assert len(body) <= budget
+        out = slim(parse_body(body, "application/json"), source_bytes=len(body))
+        assert len(json.dumps(out, separators=(",", ":"))) <= SLIM_MAX_BYTES

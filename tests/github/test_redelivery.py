@@ -17,7 +17,7 @@ from orchestrator.github import redelivery
 from orchestrator.github.auth import TokenAuth
 from orchestrator.github.client import GitHubClient
 from orchestrator.github.deliveries import Hook, HookMisconfigured, configured_hook
-from orchestrator.github.intake import claim_delivery
+from orchestrator.github.intake import delivery_claim
 from orchestrator.github.redelivery import Redelivered, redeliver_failed
 from orchestrator.store import keys
 from orchestrator.store.sqlite import SQLiteStore
@@ -73,7 +73,8 @@ def sweep(github: FakeGitHub, store: SQLiteStore) -> Redelivered:
 @pytest.fixture
 def store(tmp_path: Path) -> SQLiteStore:
     found = SQLiteStore(tmp_path / "s.sqlite3")
-    claim_delivery(found, "taken-late", "workflow_run", "completed")  # the intake's claim
+    claim = delivery_claim("taken-late", "workflow_run", "completed")  # the intake's claim
+    found.claim(claim.key, ttl=claim.ttl, value=claim.value)
     return found
 
 

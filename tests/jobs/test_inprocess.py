@@ -6,10 +6,11 @@ import time
 
 import pytest
 
-from orchestrator.jobs.base import Job, JobContext, JobRegistry
+from orchestrator.jobs.base import Claim, Job, JobContext, JobNotStarted, JobRegistry
 from orchestrator.jobs.inprocess import InProcessDispatcher
 from orchestrator.jobs.runner import JobRunner
 from orchestrator.services import Services
+from orchestrator.store import keys
 
 
 @pytest.fixture
@@ -123,3 +124,85 @@ def test_a_fresh_process_knows_every_job_the_product_dispatches() -> None:
     dispatched = {DEFERRED_JOB, DELIVERY_JOB, ANNOUNCE_JOB}
     dispatched |= {s.job for s in schedules(load_settings())}
     assert dispatched <= set(run.stdout.split())
+
+
+def test_dispatch_once_queues_the_first_copy_only(services: Services, jobs: JobRegistry) -> None:
+    runs: list[str] = []
+
+    @jobs.job("once")
+    async def once(ctx: JobContext) -> None:
+        runs.append(ctx.job.id)
+
+    dispatcher = make_dispatcher(services, jobs)
+    claim = Claim("delivery:d-1", 60, {"event": "push"})
+    job = dispatcher.dispatch_once(claim, "once", {"n": 1}, job_id="gh-d-1")
+    assert job is not None and job.id == "gh-d-1"
+    assert dispatcher.dispatch_once(claim, "once", {"n": 2}, job_id="gh-d-1") is None
+    assert dispatcher.drain(timeout=5)
+    assert runs == ["gh-d-1"]
+    assert services.store.get("delivery:d-1") == {"event": "push"}
+    assert services.store.get("job:gh-d-1")["payload"] == {"n": 1}
+    dispatcher.close()
+
+
+def test_dispatch_once_after_close_is_written_but_not_started(
+    services: Services, jobs: JobRegistry
+) -> None:
+    """The caller is told (JobNotStarted) so it can release the claim; the pending record
+    stays, for the next start to resume."""
+    dispatcher = make_dispatcher(services, jobs)
+    dispatcher.close()
+    with pytest.raises(JobNotStarted):
+        dispatcher.dispatch_once(Claim("delivery:d-2", 60), "once", {}, job_id="gh-d-2")
+    assert services.store.get("job:gh-d-2")["status"] == "pending"
+
+
+def test_an_attempt_is_claimed_and_recorded_running_together(
+    services: Services, jobs: JobRegistry
+) -> None:
+    """While the job runs, its attempt is claimed and its record says running: one write."""
+    seen: list[object] = []
+
+    @jobs.job("look")
+    async def look(ctx: JobContext) -> None:
+        seen.append(services.store.get("job:look-1"))
+        seen.append(services.store.claim(keys.job_run("look-1", 1), ttl=60))
+
+    runner = JobRunner(services, jobs)
+    assert asyncio.run(runner.run(Job("look", {}, id="look-1"))) == "done"
+    [record, claimable] = seen
+    assert isinstance(record, dict) and record["status"] == "running"
+    assert claimable is False
+
+
+def test_a_runner_that_crashes_is_logged_and_leaves_nothing_in_flight(
+    services: Services, jobs: JobRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Crashing(JobRunner):
+        async def run(self, job: Job) -> str:  # type: ignore[override]
+            raise RuntimeError("store gone")
+
+    dispatcher = InProcessDispatcher(services, Crashing(services, jobs))
+    for _ in range(3):
+        dispatcher.dispatch("any", {})
+    assert dispatcher.drain(timeout=5)
+    assert dispatcher.inflight() == 0
+    assert [r.message for r in caplog.records].count("job runner crashed") == 3
+    dispatcher.close()
+
+
+def test_drain_waits_for_every_job_handed_over(services: Services, jobs: JobRegistry) -> None:
+    finished: list[int] = []
+
+    @jobs.job("nap")
+    async def nap(ctx: JobContext) -> None:
+        await asyncio.sleep(0.05)
+        finished.append(ctx.job.payload["n"])
+
+    dispatcher = make_dispatcher(services, jobs)
+    for n in range(20):
+        dispatcher.dispatch("nap", {"n": n})
+    assert dispatcher.drain(timeout=5)
+    assert sorted(finished) == list(range(20))
+    assert dispatcher.inflight() == 0
+    dispatcher.close()

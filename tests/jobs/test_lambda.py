@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from orchestrator.config import Settings
-from orchestrator.jobs.base import Job, JobContext, JobRegistry
+from orchestrator.jobs.base import Claim, Job, JobContext, JobNotStarted, JobRegistry
 from orchestrator.jobs.lambda_ import JobDispatchError, LambdaDispatcher, run_job_event
 from orchestrator.jobs.runner import JobRunner
 from orchestrator.services import Services
@@ -380,3 +380,34 @@ def test_importing_the_backend_does_not_import_boto3() -> None:
         "sys.exit(any(m in sys.modules for m in ('boto3', 'botocore', 'httpx')))"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_dispatch_once_claims_records_and_invokes_once(
+    moto: MotoServer, function_name: str, lambda_services: Services
+) -> None:
+    dispatcher = LambdaDispatcher(
+        lambda_services, function_name=function_name, endpoint_url=moto.url
+    )
+    claim = Claim("delivery:d-1", 60, {"event": "push"})
+    moto.start_recording()
+    job = dispatcher.dispatch_once(claim, "notify", {"x": 1}, job_id="gh-d-1")
+    again = dispatcher.dispatch_once(claim, "notify", {"x": 1}, job_id="gh-d-1")
+    recorded = moto.stop_recording()
+    assert job is not None and again is None
+    assert len(invocations(recorded, function_name)) == 1
+    assert job_record(lambda_services, "gh-d-1")["status"] == "pending"
+    assert lambda_services.store.get("delivery:d-1") == {"event": "push"}
+
+
+def test_dispatch_once_whose_invoke_fails_is_not_started(services: Services) -> None:
+    from tests.support.servers import free_port
+
+    dispatcher = LambdaDispatcher(
+        services,
+        function_name="orchestrator",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        region="eu-west-1",
+    )
+    with pytest.raises(JobNotStarted):
+        dispatcher.dispatch_once(Claim("delivery:d-3", 60), "notify", {}, job_id="gh-d-3")
+    assert job_record(services, "gh-d-3")["status"] == "failed"

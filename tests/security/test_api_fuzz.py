@@ -36,7 +36,7 @@ from orchestrator.config import load_settings
 from orchestrator.devkeys import load_or_create_dev_identity
 from orchestrator.discord.verify import sign_request
 from orchestrator.github.verify import sign
-from orchestrator.jobs.base import Job
+from orchestrator.jobs.base import Claim, Job
 from orchestrator.main import create_app
 from orchestrator.services import Services
 from tests.support.tally import TALLY
@@ -57,6 +57,14 @@ class RecordingJobs:
         self.jobs.append(job)
         return job
 
+    def dispatch_once(
+        self, claim: Claim, name: str, payload: dict[str, Any], *, job_id: str
+    ) -> Job | None:
+        """Claims through the real store, as the real dispatchers do."""
+        if not _SERVICES.store.claim(claim.key, claim.ttl, claim.value):
+            return None
+        return self.dispatch(name, payload, job_id=job_id)
+
     def close(self, timeout: float = 10.0) -> None:
         return None
 
@@ -73,7 +81,8 @@ _SETTINGS = load_settings(
 )
 _IDENTITY = load_or_create_dev_identity(_DATA)
 _JOBS = RecordingJobs()
-APP = create_app(services=Services(_SETTINGS, jobs=_JOBS))
+_SERVICES = Services(_SETTINGS, jobs=_JOBS)
+APP = create_app(services=_SERVICES)
 SIGNED = TestClient(APP, raise_server_exceptions=False)
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)

@@ -25,7 +25,7 @@ from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.github.verify import sign
 from orchestrator.main import create_app
 from orchestrator.services import Services
-from orchestrator.store.base import StoreUnavailable
+from orchestrator.store.base import StoreUnavailable, Versioned
 from orchestrator.store.sqlite import SQLiteStore
 from tests.support.security import (
     CHANNEL,
@@ -203,6 +203,20 @@ class FailingJobRecords:
             self.failures -= 1
             raise StoreUnavailable("injected: job record write failed")
         return self._store.put_if_newer(key, value, version, ttl)
+
+    def put_versioned(self, write: Versioned) -> bool:
+        if write.key.startswith("job:") and self.failures > 0:
+            self.failures -= 1
+            raise StoreUnavailable("injected: job record write failed")
+        return self._store.put_versioned(write)
+
+    def claim_and_put(
+        self, key: str, ttl: float, value: dict[str, Any] | None, write: Versioned
+    ) -> bool:
+        if write.key.startswith("job:") and self.failures > 0:
+            self.failures -= 1
+            raise StoreUnavailable("injected: job record write failed")
+        return self._store.claim_and_put(key, ttl, value, write)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)

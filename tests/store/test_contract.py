@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.store.base import InvalidKey, Store
+from orchestrator.store.base import InvalidKey, Store, Versioned
 from orchestrator.store.dynamodb import create_table
 from tests.support.moto_server import delete_table, moto_endpoint  # noqa: F401
-from tests.support.stores import StoreSpec, race
+from tests.support.stores import StoreSpec, race, race_claim_and_put
 
 
 class FakeClock:
@@ -154,3 +154,119 @@ def test_claim_once_across_processes_and_threads(spec: StoreSpec) -> None:
     flat = [won for outcome in outcomes for won in outcome]
     assert len(flat) == 20
     assert flat.count(True) == 1
+
+
+def test_claim_and_put_writes_both_once(store: Store) -> None:
+    job = Versioned("job:gh-1", {"status": "pending"}, version=11.0, ttl=60)
+    assert store.claim_and_put("delivery:1", 60, {"event": "push"}, job) is True
+    assert store.get("delivery:1") == {"event": "push"}
+    assert store.get("job:gh-1") == {"status": "pending"}
+    again = Versioned("job:gh-1", {"status": "pending", "second": True}, version=21.0, ttl=60)
+    assert store.claim_and_put("delivery:1", 60, {"event": "again"}, again) is False
+    # The losing copy wrote nothing at all, not even its (newer) record.
+    assert store.get("delivery:1") == {"event": "push"}
+    assert store.get("job:gh-1") == {"status": "pending"}
+
+
+def test_claim_and_put_keeps_a_newer_record_and_still_claims(store: Store) -> None:
+    store.put_if_newer("job:gh-2", {"status": "done"}, version=13.0)
+    stale = Versioned("job:gh-2", {"status": "pending"}, version=11.0)
+    assert store.claim_and_put("delivery:2", 60, None, stale) is True
+    assert store.get("job:gh-2") == {"status": "done"}
+    assert store.claim("delivery:2", ttl=60) is False
+
+
+def test_claim_and_put_reclaims_after_the_ttl(store: Store, clock: FakeClock) -> None:
+    first = Versioned("job:gh-3", {"attempt": 1}, version=11.0, ttl=600)
+    assert store.claim_and_put("delivery:3", 60, None, first) is True
+    clock.now += 61
+    second = Versioned("job:gh-3", {"attempt": 2}, version=21.0, ttl=600)
+    assert store.claim_and_put("delivery:3", 60, None, second) is True
+    assert store.get("job:gh-3") == {"attempt": 2}
+
+
+def test_claim_and_put_leaves_no_claim_when_the_write_is_refused(store: Store) -> None:
+    """A write that cannot be stored takes the claim down with it: a redelivery of the
+    same delivery must find it unclaimed, or the event would be lost as a 'duplicate'."""
+    too_big = Versioned("job:gh-4", {"blob": "x" * 400_000}, version=11.0)
+    with pytest.raises(ValueError, match="too large"):
+        store.claim_and_put("delivery:4", 60, None, too_big)
+    assert store.get("delivery:4") is None
+    assert store.claim("delivery:4", ttl=60) is True
+
+
+def _status(status: str, version: float, payload: object, **extra: object) -> Versioned:
+    """A job record's write after its first, as `jobs.base.record_write` makes it: the
+    stored payload may be carried over from any record of at least `kept_since`."""
+    value = {"name": "x", "payload": payload, "status": status, **extra}
+    return Versioned("job:kept", value, version, ttl=600, kept="payload", kept_since=20.0)
+
+
+def test_put_versioned_writes_the_whole_record_however_it_is_stored(store: Store) -> None:
+    payload = {"event": "push", "commits": [{"id": "abc", "message": "héllo ✓"}], "n": None}
+    assert store.put_versioned(_status("pending", 21.0, payload)) is True  # nothing stored
+    assert store.put_versioned(_status("running", 22.0, payload, started_at=1.5)) is True
+    assert store.get("job:kept") == {
+        "name": "x",
+        "payload": payload,
+        "status": "running",
+        "started_at": 1.5,
+    }
+    assert store.put_versioned(_status("done", 23.0, payload, took=2)) is True
+    assert store.get("job:kept") == {"name": "x", "payload": payload, "status": "done", "took": 2}
+    # Never backwards: an older status is refused and changes nothing.
+    assert store.put_versioned(_status("running", 22.0, payload)) is False
+    assert store.get("job:kept") == {"name": "x", "payload": payload, "status": "done", "took": 2}
+
+
+def test_put_versioned_carries_nothing_over_from_before_kept_since(store: Store) -> None:
+    """A record older than `kept_since` (the previous attempt) may hold another payload:
+    the write's own payload is stored."""
+    old = Versioned("job:kept", {"name": "x", "payload": {"v": 1}, "status": "failed"}, 13.0)
+    assert store.put_versioned(old) is True
+    assert store.put_versioned(_status("running", 22.0, {"v": 2})) is True
+    assert store.get("job:kept") == {"name": "x", "payload": {"v": 2}, "status": "running"}
+
+
+def test_put_versioned_takes_over_a_lapsed_record(store: Store, clock: FakeClock) -> None:
+    assert store.put_versioned(_status("pending", 21.0, {"v": 1})) is True
+    clock.now += 601
+    assert store.get("job:kept") is None
+    assert store.put_versioned(_status("done", 23.0, {"v": 2})) is True
+    assert store.get("job:kept") == {"name": "x", "payload": {"v": 2}, "status": "done"}
+
+
+def test_claim_and_put_carries_the_kept_field_over_too(store: Store) -> None:
+    payload = {"event": "push", "big": "y" * 5000}
+    assert store.put_versioned(_status("pending", 21.0, payload)) is True
+    running = _status("running", 22.0, payload, started_at=1.0)
+    assert store.claim_and_put("jobrun:kept.2", 60, None, running) is True
+    assert store.get("job:kept") == {**running.value}
+    assert store.claim_and_put("jobrun:kept.2", 60, None, _status("done", 23.0, payload)) is False
+    assert store.get("job:kept") == {**running.value}
+
+
+def test_claim_and_put_once_across_processes_and_threads(spec: StoreSpec) -> None:
+    """20 concurrent claimers (2 processes x 10 threads) of one delivery: one winner."""
+    spec.open().close()
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(20)
+    results = ctx.Queue()
+    workers = [
+        ctx.Process(target=race_claim_and_put, args=(spec, "delivery:race", 10, barrier, results))
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=30)
+        assert worker.exitcode == 0
+    flat = [tuple(result) for outcome in outcomes for result in outcome]
+    assert len(flat) == 20
+    winners = [who for won, who in flat if won]
+    assert len(winners) == 1
+    store = spec.open()
+    record = store.get("job:race")
+    store.close()
+    assert record == {"by": winners[0]}  # the record is the winner's, and only its

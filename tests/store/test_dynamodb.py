@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from orchestrator.aws.clients import client as aws_client
-from orchestrator.store.base import StoreError, StoreUnavailable
+from orchestrator.store.base import StoreError, StoreUnavailable, Versioned
 from orchestrator.store.dynamodb import DynamoDBStore, create_table
 from tests.support.moto_server import delete_table, moto_endpoint  # noqa: F401
 from tests.support.servers import QuietHTTPServer, free_port
@@ -210,6 +210,51 @@ def test_a_claim_held_by_someone_else_is_lost(scripted: Any) -> None:
     store.close()
 
 
+_JOB = Versioned("job:gh-1", {"status": "pending"}, version=11.0, ttl=60)
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_claim_and_put_is_one_transaction_retried_under_its_token(scripted: Any) -> None:
+    """One TransactWriteItems for both rows; a retry after a lost answer carries the same
+    ClientRequestToken, so DynamoDB answers it as the first attempt's success."""
+    fake = scripted(error("InternalServerError", status=500))
+    store = store_at(fake.url, [])
+    assert store.claim_and_put("delivery:1", 60, None, _JOB) is True
+    assert fake.targets() == ["TransactWriteItems", "TransactWriteItems"]
+    (_, first), (_, second) = fake.requests
+    assert first["ClientRequestToken"] == second["ClientRequestToken"]
+    keys = [item["Put"]["Item"]["pk"]["S"] for item in first["TransactItems"]]
+    assert keys == ["delivery", "job"]
+    assert all("ConditionExpression" in item["Put"] for item in first["TransactItems"])
+    store.close()
+
+
+def _cancelled(*codes: str, item: Any = None) -> tuple[int, dict[str, Any]]:
+    reasons: list[dict[str, Any]] = [{"Code": code} for code in codes]
+    if item is not None:
+        reasons[0]["Item"] = item
+    return error("TransactionCanceledException", CancellationReasons=reasons)
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_claim_and_put_of_a_taken_claim_is_lost(scripted: Any) -> None:
+    other = {"pk": {"S": "delivery"}, "sk": {"S": "1"}, "writer": {"S": "someone-else"}}
+    fake = scripted(_cancelled("ConditionalCheckFailed", "None", item=other))
+    store = store_at(fake.url, [])
+    assert store.claim_and_put("delivery:1", 60, None, _JOB) is False
+    assert fake.targets() == ["TransactWriteItems"]  # nothing written after the answer
+    store.close()
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_claim_and_put_retries_a_transaction_conflict(scripted: Any) -> None:
+    fake = scripted(_cancelled("TransactionConflict", "None"))
+    store = store_at(fake.url, [])
+    assert store.claim_and_put("delivery:1", 60, None, _JOB) is True
+    assert fake.targets() == ["TransactWriteItems", "TransactWriteItems"]
+    store.close()
+
+
 # -- unreachable endpoints ---------------------------------------------------------------------
 
 
@@ -354,3 +399,18 @@ def test_importing_the_backend_does_not_import_boto3() -> None:
         "sys.exit('boto3' in sys.modules or 'botocore' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_claim_and_put_leaves_no_claim_when_the_server_refuses_the_write(
+    endpoint: str, table: str
+) -> None:
+    """DynamoDB refuses the job row (a sort key over its 1 KB limit): the transaction is
+    all or nothing, so the delivery is not left claimed without its job."""
+    store = DynamoDBStore(table, endpoint_url=endpoint, sleep=lambda _: None)
+    refused = Versioned("job:" + "x" * 1100, {"status": "pending"}, version=11.0)
+    with pytest.raises(StoreError):
+        store.claim_and_put("delivery:1", 60, None, refused)
+    assert store.get("delivery:1") is None
+    assert store.claim_and_put("delivery:1", 60, None, _JOB) is True
+    assert store.get("job:gh-1") == {"status": "pending"}
+    store.close()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.store.base import Clock, Store, now
+from orchestrator.store.base import Clock, Store, Versioned, now
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,29 @@ def race(spec: StoreSpec, key: str, threads: int, barrier: Any, results: Any) ->
             won.append(result)
 
     workers = [threading.Thread(target=claim) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    results.put(won)
+
+
+def race_claim_and_put(spec: StoreSpec, key: str, threads: int, barrier: Any, results: Any) -> None:
+    """Like `race`, with `claim_and_put`: each thread also writes `job:race` as its own."""
+    import os
+
+    store = spec.open()
+    won: list[tuple[bool, str]] = []
+    lock = threading.Lock()
+
+    def claim(n: int) -> None:
+        who = f"{os.getpid()}-{n}"
+        barrier.wait(timeout=30)
+        result = store.claim_and_put(key, 60, None, Versioned("job:race", {"by": who}, 11.0))
+        with lock:
+            won.append((result, who))
+
+    workers = [threading.Thread(target=claim, args=(n,)) for n in range(threads)]
     for worker in workers:
         worker.start()
     for worker in workers:

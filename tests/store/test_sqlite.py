@@ -1,0 +1,130 @@
+"""SQLite-specific behaviour; the shared contract lives in test_contract.py."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestrator.store.base import StoreUnavailable, Versioned
+from orchestrator.store.sqlite import SQLiteStore
+
+
+def test_claim_and_put_rolls_the_claim_back_when_the_write_fails(tmp_path: Path) -> None:
+    """The job row fails inside the transaction (a trigger aborts it): the claim made by the
+    same transaction must go too, or the delivery would be claimed with no job queued."""
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    db = sqlite3.connect(tmp_path / "store.sqlite3", isolation_level=None)
+    db.execute(
+        "CREATE TRIGGER no_jobs BEFORE INSERT ON records WHEN NEW.key LIKE 'job:%' "
+        "BEGIN SELECT RAISE(ABORT, 'injected: job rows refused'); END"
+    )
+    job = Versioned("job:gh-1", {"status": "pending"}, version=11.0)
+    with pytest.raises(StoreUnavailable, match="injected"):
+        store.claim_and_put("delivery:1", 60, None, job)
+    assert store.get("delivery:1") is None
+    db.execute("DROP TRIGGER no_jobs")
+    assert store.claim_and_put("delivery:1", 60, None, job) is True  # no transaction left open
+    assert store.get("job:gh-1") == {"status": "pending"}
+    db.close()
+    store.close()
+
+
+def test_claim_and_put_is_one_commit(tmp_path: Path) -> None:
+    """One transaction per delivery, not two: what makes the intake cheap."""
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    commits: list[str] = []
+    store._connection().set_trace_callback(
+        lambda sql: (
+            commits.append(sql) if sql.strip().upper() in {"COMMIT", "BEGIN IMMEDIATE"} else None
+        )
+    )
+    store.claim_and_put("delivery:1", 60, None, Versioned("job:gh-1", {}, version=11.0))
+    assert commits == ["BEGIN IMMEDIATE", "COMMIT"]
+    store.close()
+
+
+def test_wal_checkpoints_run_on_their_own_thread(tmp_path: Path) -> None:
+    """A checkpoint (an fsync on each side) inside a commit stalls whoever waits on that
+    commit, a webhook's 2xx included; so commits leave it to a thread of the store's."""
+    from orchestrator.store import sqlite as module
+
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    conn = store._connection()
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == module._WAL_SAFETY_PAGES
+    assert store.checkpoint_thread() is None
+    database = tmp_path / "store.sqlite3"
+    before = database.stat().st_size  # the schema; every write since is in the WAL only
+    for n in range(module._CHECKPOINT_EVERY):
+        store.put(f"audit:{n}", {"n": "x" * 200})
+    thread = store.checkpoint_thread()
+    assert thread is not None and thread.is_alive()
+    # Nobody else checkpoints (SQLite's own threshold is far off): the pages reach the
+    # database file only through the store's thread.
+    deadline = time.monotonic() + 10
+    while database.stat().st_size == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert database.stat().st_size > before
+    store.close()
+    assert not thread.is_alive()
+    assert store.checkpoint_thread() is None
+
+
+def test_writers_of_one_process_take_turns_on_the_store_lock(tmp_path: Path) -> None:
+    """While one thread of this process writes, another waits on the store's own lock
+    (woken at once when it is free), not in SQLite's busy handler (sleeps of 1, 2, 5 ms)."""
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    done = threading.Event()
+
+    def write() -> None:
+        store.claim("delivery:1", 60)
+        done.set()
+
+    with store._write_lock:
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert not done.wait(0.2)  # held up by the lock, not written meanwhile
+    assert done.wait(5)
+    writer.join()
+    assert store.get("delivery:1") is not None
+    store.close()
+
+
+def _kept(status: str, version: float, payload: object, **extra: object) -> Versioned:
+    value = {"payload": payload, "status": status, **extra}
+    return Versioned("job:k", value, version, ttl=600, kept="payload", kept_since=20.0)
+
+
+def test_a_status_write_carries_the_stored_payload_over(tmp_path: Path) -> None:
+    """The payload is taken from the stored record, not encoded again: a write that (against
+    its promise) names another payload still finds the stored one kept."""
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    assert store.put_versioned(_kept("pending", 21.0, {"stored": "é"}))
+    assert store.put_versioned(_kept("running", 22.0, {"other": 1}, started_at=2.0))
+    kept = {"payload": {"stored": "é"}}
+    assert store.get("job:k") == {**kept, "status": "running", "started_at": 2.0}
+    assert store.claim_and_put("jobrun:k.2", 60, None, _kept("done", 23.0, {"other": 1}))
+    assert store.get("job:k") == {"payload": {"stored": "é"}, "status": "done"}
+    text = store._connection().execute("SELECT value FROM records WHERE key = 'job:k'").fetchone()
+    assert text[0].isascii()  # stored ASCII, as `encode_value` writes it: length is size
+
+
+def test_a_status_write_over_a_record_without_the_field_writes_it_whole(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    store.put_if_newer("job:k", {"status": "pending"}, 21.0)
+    assert store.put_versioned(_kept("running", 22.0, {"v": 1}))
+    assert store.get("job:k") == {"payload": {"v": 1}, "status": "running"}
+
+
+def test_a_carried_over_record_stays_under_the_size_cap(tmp_path: Path) -> None:
+    """The carry-over would make a record past `MAX_VALUE_BYTES`: it is written whole
+    instead, which refuses it as `put_if_newer` does."""
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    payload = {"blob": "x" * 349_000}
+    assert store.put_versioned(_kept("pending", 21.0, payload))
+    with pytest.raises(ValueError, match="too large"):
+        store.put_versioned(_kept("failed", 23.0, payload, error="e" * 2_000))
+    assert store.get("job:k") == {"payload": payload, "status": "pending"}

@@ -1,0 +1,84 @@
+"""The store writer: blocking writes awaited from the event loop, on threads of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from orchestrator.store.writer import Writer
+
+
+def test_runs_the_call_on_a_thread_of_its_own_and_hands_back_the_result() -> None:
+    writer = Writer()
+    here = threading.get_ident()
+
+    async def go() -> tuple[int, int]:
+        return await writer.run(lambda a, b: (a + b, threading.get_ident()), 2, 3)
+
+    total, there = asyncio.run(go())
+    assert total == 5
+    assert there != here
+    writer.close()
+
+
+def test_an_exception_is_raised_in_the_awaiting_request() -> None:
+    writer = Writer()
+
+    def boom() -> None:
+        raise LookupError("store says no")
+
+    async def go() -> None:
+        await writer.run(boom)
+
+    with pytest.raises(LookupError, match="store says no"):
+        asyncio.run(go())
+    writer.close()
+
+
+def test_a_stream_of_calls_one_at_a_time_keeps_one_thread() -> None:
+    """The common case (deliveries one after another) must not start a thread per call."""
+    writer = Writer(max_threads=4)
+
+    async def go() -> None:
+        for n in range(50):
+            assert await writer.run(lambda x: x, n) == n
+
+    asyncio.run(go())
+    assert writer.threads() == 1
+    writer.close()
+
+
+def test_calls_overlap_up_to_the_limit_when_every_thread_is_busy() -> None:
+    writer = Writer(max_threads=2)
+    release = threading.Event()
+    started = threading.Semaphore(0)
+
+    def slow() -> str:
+        started.release()
+        release.wait(5)
+        return "ok"
+
+    async def go() -> list[str]:
+        calls = [asyncio.ensure_future(writer.run(slow)) for _ in range(3)]
+        await asyncio.to_thread(started.acquire)
+        await asyncio.to_thread(started.acquire)  # two at once: two threads
+        assert writer.threads() == 2
+        release.set()
+        return list(await asyncio.gather(*calls))
+
+    assert asyncio.run(go()) == ["ok", "ok", "ok"]
+    assert writer.threads() == 2
+    writer.close()
+
+
+def test_a_closed_writer_refuses_new_calls() -> None:
+    writer = Writer()
+    writer.close()
+
+    async def go() -> None:
+        await writer.run(lambda: None)
+
+    with pytest.raises(RuntimeError, match="closed"):
+        asyncio.run(go())
