@@ -705,6 +705,18 @@ ENVIRONMENT_ONLY: tuple[tuple[str, str, str], ...] = (
     ("GITHUB_SHA", "unset", "`build`: the commit to bake in (CI sets it); else git HEAD."),
     ("SOURCE_DATE_EPOCH", "unset", "`build`: pins the build time, to reproduce an artifact."),
     ("PYENV_ROOT", "`~/.pyenv`", "`build`: where to look for the Lambda runtime's Python."),
+    (
+        "SSL_CERT_FILE",
+        "unset (certifi's bundle)",
+        "CA certificates (PEM) every outbound client trusts instead of certifi's, as httpx "
+        "reads it (`orchestrator.tls`).",
+    ),
+    (
+        "SSL_CERT_DIR",
+        "unset",
+        "A folder of CA certificates to trust instead of certifi's, when `SSL_CERT_FILE` is "
+        "not set.",
+    ),
 )
 
 

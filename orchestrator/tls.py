@@ -5,7 +5,8 @@ the whole CA bundle: about 50 ms of CPU, measured, each time. Clients here are m
 per job (a Discord client per follow-up, two for a verification), so on Lambda that
 was the largest single cost of a short job. The context is built once per process,
 the way httpx builds it (certifi, or `SSL_CERT_FILE`/`SSL_CERT_DIR` when set), and
-is safe to share between threads.
+is safe to share between threads. Built here with `ssl` and certifi, not by asking httpx:
+the AWS client (`aws.wire`, on `http.client`) uses it too and must not import httpx.
 
 One caveat: httpcore sets the ALPN protocols on the context it is given, per client
 (HTTP/1.1 only, or with h2). Every client here is HTTP/1.1; a client that enables
@@ -14,6 +15,7 @@ http2 must get a context of its own, or it would change the others' offer.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import TYPE_CHECKING
 
@@ -29,7 +31,18 @@ def client_context() -> ssl.SSLContext:
     if _context is None:
         with _lock:
             if _context is None:
-                import httpx
-
-                _context = httpx.create_ssl_context()
+                _context = _build()
     return _context
+
+
+def _build() -> ssl.SSLContext:
+    """httpx's `create_ssl_context()` with its defaults (verify, trust the environment)."""
+    import ssl
+
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())

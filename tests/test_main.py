@@ -17,6 +17,7 @@ from orchestrator.aws.events import http_api_event, response_body
 from orchestrator.config import load_settings
 from orchestrator.devkeys import load_or_create_dev_identity
 from orchestrator.main import create_app
+from tests.support.scripted_aws import Reply, ScriptedAWS
 from tests.support.signing import PING_INTERACTION, discord_headers, dumps, github_headers
 
 RUNTIME = Path(__file__).parent / "support" / "lambda_runtime.py"
@@ -247,9 +248,14 @@ print(json.dumps(sorted(m for m in {names!r} if m in sys.modules)))
 """
 
 
-def cold_start(tmp_path: Path, events: list[Any]) -> tuple[list[Any], list[str]]:
+def cold_start(
+    tmp_path: Path,
+    events: list[Any],
+    names: tuple[str, ...] = NOT_FOR_A_PING,
+    extra_env: dict[str, str] | None = None,
+) -> tuple[list[Any], list[str]]:
     """A fresh process configured as on Lambda (production, no .env in its folder) answers
-    `events`; their answers and which of `NOT_FOR_A_PING` it imported."""
+    `events`; their answers and which of `names` it imported."""
     identity = load_or_create_dev_identity(tmp_path / "keys")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "GITHUB_"))}
     env.pop("ORCHESTRATOR_ENV_FILE", None)
@@ -265,10 +271,11 @@ def cold_start(tmp_path: Path, events: list[Any]) -> tuple[list[Any], list[str]]
             "DISCORD_GUILD_IDS": "100000000000000003",
             "GITHUB_TOKEN": "github-token",
             "GITHUB_WEBHOOK_SECRET": identity.github_webhook_secret,
+            **(extra_env or {}),
         }
     )
     run = subprocess.run(
-        [sys.executable, "-c", _COLD.format(names=NOT_FOR_A_PING)],
+        [sys.executable, "-c", _COLD.format(names=names)],
         input=json.dumps(events),
         capture_output=True,
         text=True,
@@ -288,6 +295,52 @@ def test_a_cold_ping_imports_only_what_its_answer_needs(tmp_path: Path) -> None:
     event = http_api_event("POST", "/discord", headers=discord_headers(identity, ping), body=ping)
     answers, imported = cold_start(tmp_path, [event])
     assert [(status, json.loads(body)) for status, body in answers] == [(200, {"type": 1})]
+    assert imported == []
+
+
+# What a cold deferred slash command must not import before its type 5 answer, though it
+# records its job and invokes Lambda: no AWS SDK, no httpx (the AWS client is on
+# `http.client`), no anyio thread pool (the edge's dependencies are async).
+NOT_FOR_A_DEFERRED = ("httpx", "httpcore", "boto3", "botocore", "anyio._backends._asyncio")
+
+
+def test_a_cold_deferred_command_invokes_lambda_without_httpx(tmp_path: Path) -> None:
+    identity = load_or_create_dev_identity(tmp_path / "keys")
+    command = dumps(
+        {
+            "type": 2,
+            "id": "1300000000000000001",
+            "application_id": "100000000000000001",
+            "token": "cold-deferred",
+            "version": 1,
+            "guild_id": "100000000000000003",
+            "channel_id": "100000000000000004",
+            "member": {"user": {"id": "100000000000000005", "username": "u"}, "permissions": "0"},
+            "data": {"id": "100000000000000006", "name": "ping", "type": 1},
+        }
+    )
+    headers = discord_headers(identity, command)
+    event = http_api_event("POST", "/discord", headers=headers, body=command)
+    with ScriptedAWS(Reply(200, {}), Reply(202)) as aws:
+        answers, imported = cold_start(
+            tmp_path,
+            [event],
+            NOT_FOR_A_DEFERRED + NOT_FOR_A_PING[:4],
+            {
+                "ORCHESTRATOR_JOBS": "lambda",
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_REGION": "eu-west-1",
+                "AWS_ENDPOINT_URL": aws.url,
+            },
+        )
+    assert [(status, json.loads(body)["type"]) for status, body in answers] == [(200, 5)]
+    # On Lambda the store is DynamoDB: the job is recorded (PutItem), then handed to Lambda.
+    record, invoke = aws.requests[:2]
+    assert record.header("X-Amz-Target") == "DynamoDB_20120810.PutItem"
+    assert invoke.path == "/2015-03-31/functions/orchestrator-cold/invocations"
+    assert invoke.header("X-Amz-Invocation-Type") == "Event"
+    assert json.loads(invoke.body)["orchestrator_job"]["name"] == "discord.interaction"
     assert imported == []
 
 

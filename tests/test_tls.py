@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import subprocess
+import sys
 import threading
 from typing import Any
 
+import certifi
 import httpx
 import pytest
 
@@ -62,3 +65,30 @@ def test_our_clients_are_built_with_the_shared_context(monkeypatch: pytest.Monke
     asyncio.run(build())
     assert len(verified) == 4
     assert all(v is tls.client_context() for v in verified), verified
+
+
+def test_the_context_trusts_ssl_cert_file_when_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """As httpx's own default: `SSL_CERT_FILE` replaces certifi's bundle (a corporate proxy's
+    CA, say). Built without httpx: the AWS client on `http.client` uses it too."""
+
+    bundle = tmp_path / "one.pem"
+    with open(certifi.where(), encoding="ascii") as source:
+        first = source.read().split("-----END CERTIFICATE-----")[0]
+    bundle.write_text(first + "-----END CERTIFICATE-----\n", encoding="ascii")
+    monkeypatch.setattr(tls, "_context", None)
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    assert tls.client_context().cert_store_stats()["x509_ca"] == 1
+    monkeypatch.setattr(tls, "_context", None)
+    monkeypatch.delenv("SSL_CERT_FILE")
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    assert tls.client_context().cert_store_stats()["x509_ca"] > 100
+
+
+def test_building_the_context_does_not_import_httpx() -> None:
+    code = (
+        "import sys; from orchestrator import tls; tls.client_context(); "
+        "sys.exit('httpx' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0

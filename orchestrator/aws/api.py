@@ -1,5 +1,6 @@
-"""A thin AWS client: sign with `aws.sigv4`, send with httpx, turn error answers into one
-exception. What the request path needs from AWS and nothing else.
+"""A thin AWS client: sign with `aws.sigv4`, send with `aws.wire` (the standard library's
+`http.client`), turn error answers into one exception. What the request path needs from
+AWS and nothing else.
 
 Why not boto3 there: a cold container that answers a deferred slash command must write the
 job (DynamoDB) and invoke itself (Lambda) before its first answer, and boto3's import and
@@ -15,7 +16,8 @@ error's name, `ConditionalCheckFailedException`, `ResourceNotFoundException`, `b
 JSON), `Unreachable` (no answer: connection refused, timeout, broken response) and
 `credentials.NotConfigured` (no credentials or region to sign with).
 
-httpx is imported when the first client is built, not with this module.
+No HTTP library beyond the standard library's: `aws.wire` says why (httpx's import was
+most of what was left of a cold deferred command's first invoke).
 """
 
 from __future__ import annotations
@@ -26,14 +28,12 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orchestrator.aws import credentials as aws_credentials
+from orchestrator.aws import wire
 from orchestrator.aws.credentials import NotConfigured
 from orchestrator.aws.sigv4 import Credentials, sign
-
-if TYPE_CHECKING:
-    import httpx
 
 __all__ = ["AWSError", "Client", "NotConfigured", "Response", "Unreachable", "parse_error"]
 
@@ -125,7 +125,6 @@ class Client:
         read_timeout: float = 2.0,
         credentials: Callable[[], Credentials] = aws_credentials.current,
         clock: Callable[[], datetime] | None = None,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.service = service
         self._endpoint_url = endpoint_url
@@ -134,9 +133,8 @@ class Client:
         self._read_timeout = read_timeout
         self._credentials = credentials
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._transport = transport
         self._lock = threading.Lock()
-        self._http: httpx.Client | None = None
+        self._http: wire.Endpoint | None = None
         self._base: tuple[str, str] | None = None  # (region, endpoint), once resolved
 
     def _where(self) -> tuple[str, str]:
@@ -146,18 +144,19 @@ class Client:
             self._base = (region, base)
         return self._base
 
-    def _client(self) -> httpx.Client:
+    def _client(self, base: str) -> wire.Endpoint:
         with self._lock:
             if self._http is None:
-                from orchestrator.http import new_blocking_client
-
-                self._http = new_blocking_client(
-                    timeout=self._read_timeout,
-                    connect_timeout=self._connect_timeout,
-                    # DynamoDB's CRC32 is over the bytes sent; ask for them uncompressed.
-                    headers={"Accept-Encoding": "identity"},
-                    transport=self._transport,
-                )
+                try:
+                    self._http = wire.Endpoint(
+                        base,
+                        connect_timeout=self._connect_timeout,
+                        read_timeout=self._read_timeout,
+                    )
+                except wire.InvalidURL as exc:
+                    raise NotConfigured(
+                        f"{self.service} endpoint {base!r} is not a valid URL"
+                    ) from exc
             return self._http
 
     def send(
@@ -171,28 +170,25 @@ class Client:
     ) -> Response:
         """Sign and send one request (`path` already percent-encoded); a 2xx answer or an
         exception."""
-        import httpx
-
         region, base = self._where()
+        endpoint = self._client(base)
         url = base + path
         credentials = self._credentials()
         signed = sign(
             method, url, headers or {}, body, credentials, region, self.service, self._clock()
         )
         try:
-            answer = self._client().request(method, url, headers=signed, content=body)
-        except httpx.TransportError as exc:
-            raise Unreachable(operation, type(exc).__name__) from exc
-        except httpx.InvalidURL as exc:
-            raise NotConfigured(f"{self.service} endpoint {base!r} is not a valid URL") from exc
-        content = answer.content
+            answer = endpoint.request(method, path, signed, body)
+        except wire.TransportError as exc:
+            raise Unreachable(operation, exc.kind) from exc
+        content = answer.body
         expected = answer.headers.get("x-amz-crc32")
         if expected is not None and expected.isdigit() and zlib.crc32(content) != int(expected):
             raise Unreachable(operation, "CRC32Mismatch")  # damaged in transit: worth a retry
-        if answer.status_code >= 300:
-            code, message, data = parse_error(answer.status_code, answer.headers, content)
-            raise AWSError(operation, answer.status_code, code, message, data)
-        return Response(answer.status_code, answer.headers, content)
+        if answer.status >= 300:
+            code, message, data = parse_error(answer.status, answer.headers, content)
+            raise AWSError(operation, answer.status, code, message, data)
+        return Response(answer.status, answer.headers, content)
 
     def json(self, target: str, operation: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """One call of a JSON-protocol API (DynamoDB: `target` is `DynamoDB_20120810`)."""

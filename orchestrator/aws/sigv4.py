@@ -4,8 +4,8 @@ Why our own: the request path talks to two AWS APIs (DynamoDB's item operations,
 async self-invoke), and boto3 costs a cold Lambda container about 250 ms to import and
 100 ms more to build a client, most of a deferred command's first answer. Signing is a
 few HMACs over a canonical form of the request; `orchestrator.aws.api` sends what this
-returns over httpx. No I/O and no clock here (the caller passes `now`), so it is tested
-against botocore's own signer and AWS's published test suite.
+returns (over `http.client`: `aws.wire`). No I/O and no clock here (the caller passes
+`now`), so it is tested against botocore's own signer and AWS's published test suite.
 
 What is signed, as botocore signs it for every service but S3: the method; the path with
 dot segments and repeated slashes removed, then percent-encoded once more (services other

@@ -68,7 +68,7 @@ def test_a_path_with_an_arn_arrives_encoded_and_signed() -> None:
         client.close()
     assert response.status == 202 and response.json() == {}
     [sent] = aws.requests
-    assert sent.path == path, "httpx sends the path as given"
+    assert sent.path == path, "the path is sent as given"
     assert botocore_authorization(sent, aws.url, REGION, "lambda", SECRET) == sent.header(
         "Authorization"
     )
