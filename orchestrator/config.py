@@ -337,8 +337,9 @@ class Settings(BaseModel):
     scheduler: Literal["on", "off"] | None = Field(
         default=None,
         validation_alias="ORCHESTRATOR_SCHEDULER",
-        description="`on` or `off`: the in-process scheduler for uptime probes, digests and "
-        "the deploy watch (lock reminders, waiting deploys). "
+        description="`on` or `off`: the in-process scheduler for uptime probes, digests, "
+        "the deploy watch (lock reminders, waiting deploys, expired approvals) and the "
+        "reconcile sweep (lost webhooks). "
         "Unset: `on` in dev, `off` in test and prod (prod uses EventBridge Scheduler).",
     )
     probe_interval: int = Field(
