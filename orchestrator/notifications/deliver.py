@@ -84,8 +84,13 @@ async def notify(
     if not matching:
         return
     if not reconcile.is_current(store, event):
-        log.info("stale event skipped", extra={"event": event.key, "delivery": event.delivery})
-        return
+        # Stale for posts of their own (one per news), but a card folds each line by its
+        # own order and shows nothing twice: a lost webhook redelivered after the reconcile
+        # sweep already recorded its run's state still belongs on its commit's card.
+        matching = [s for s in matching if s.mode_for(event.name) == "card"]
+        if not matching:
+            log.info("stale event skipped", extra={"event": event.key, "delivery": event.delivery})
+            return
     failed_jobs = await fetch_failed_jobs(services, event) if needs_failed_jobs(event) else []
     deploy = deploy_lookup(event) if deploy_lookup is not None else None
     on_cards = [s for s in matching if s.mode_for(event.name) == "card"]

@@ -322,3 +322,32 @@ def test_the_fresh_card_after_a_refused_edit_has_a_nonce_of_its_own() -> None:
     assert len(first) <= 25
     assert card_post.card_nonce("card:x", "123") != first
     assert card_post.card_nonce("card:y", None) != first
+
+
+def test_a_webhook_redelivered_after_the_sweep_still_reaches_the_card(
+    services: Services, discord: DiscordStandIn
+) -> None:
+    """The reconcile sweep recorded the run's state under its own delivery id; the lost
+    webhook, redelivered by the same sweep, is then "stale" for the run, yet it is the
+    only news the commit's card gets: it is shown (once), not dropped."""
+    from orchestrator.github import reconcile
+
+    done = run_event(7, "Deploy", delivery="lost-then-redelivered")
+    swept = Event(done.name, "reconcile-7-3", done.payload)
+    assert reconcile.is_current(services.store, swept)
+    send(services, done)
+    assert len(posts(discord)) == 1
+    assert "Deploy" in shown(discord)["embeds"][0]["description"]
+    send(services, Event(done.name, "another-copy", done.payload))
+    assert len(posts(discord)) == 1 and edits(discord) == []
+
+
+def test_a_stale_event_posts_nothing_of_its_own(
+    services: Services, config: Path, discord: DiscordStandIn
+) -> None:
+    """In `each` mode a redelivered copy (new delivery id, same news) is not posted again."""
+    subscribe(config, mode="each")
+    first = run_event(8, "CI", delivery="first")
+    send(services, first)
+    send(services, Event(first.name, "copy", first.payload))
+    assert len(posts(discord)) == 1
