@@ -7,7 +7,8 @@ Every tracked deploy still unfinished, whatever its age, is looked up in GitHub 
 on as its missing webhook would have (message edited, verified, environment freed); the
 failed deliveries of the configured webhook (GITHUB_HOOK_REPO or GITHUB_HOOK_ORG with
 GITHUB_HOOK_ID, else the GitHub App's own) within GitHub's 3 days are redelivered, once
-each. Runs against the store and APIs the service uses; `/diagnose` shows the last sweep.
+each. Runs against the store and APIs the service uses (in dev, with `make run` going: its
+GitHub and Discord stand-ins); `/diagnose` shows the last sweep.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 async def _run(args: argparse.Namespace) -> int:
     from orchestrator.config import load_settings
     from orchestrator.deploys.reconcile import summary_lines, sweep
+    from orchestrator.devtools.dev_server import alongside
     from orchestrator.github.deliveries import HookMisconfigured, configured_hook
     from orchestrator.github.errors import GitHubError
     from orchestrator.services import Services
 
-    settings = load_settings()
+    settings = alongside(load_settings())  # in dev: the running dev server's stand-ins
     try:
         configured_hook(
             settings.github_hook_repo,

@@ -36,7 +36,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.cli.arguments import http_url, seconds, snowflake, whole
-from orchestrator.config import DEV_DISCORD_CAPTURE_PORT, DEV_USER_ID, load_settings
+from orchestrator.config import (
+    DEV_DISCORD_CAPTURE_PORT,
+    DEV_TEAMMATE_ID,
+    DEV_USER_ID,
+    load_settings,
+)
 
 if TYPE_CHECKING:
     from orchestrator.devtools.captured import Capture
@@ -397,8 +402,9 @@ class Follow:
             return 0
         if state == "awaiting_approval":
             print(
-                "⏳ waiting for approval: nothing dispatched yet (another deployer presses "
-                "Approve: --component deploy.approve:… --user ID)",
+                "⏳ waiting for approval: nothing dispatched yet. Another deployer presses "
+                "Approve, e.g. the dev teammate: `orchestrator simulate --component "
+                f"deploy.approve:<request> --user {DEV_TEAMMATE_ID}`",
                 file=sys.stderr if self.args.json else sys.stdout,
             )
             return 0

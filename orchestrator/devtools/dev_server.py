@@ -104,6 +104,31 @@ def server_url(data_dir: Path, given: str | None) -> str:
     return found.url if found is not None else DEFAULT_URL
 
 
+def alongside(settings: Settings) -> Settings:
+    """`settings` as the running dev server of this data dir sees the outside world: its
+    GitHub and Discord stand-ins, and the demo app when it serves it. A command run by hand
+    in dev (`orchestrator reconcile`) then sweeps what the server tracks; outside dev, or
+    with no server running, `settings` as they are."""
+    from orchestrator.config import load_settings
+    from orchestrator.devtools.demo import DEMO_CONFIG_FILE
+
+    if settings.is_prod or settings.env != "dev":
+        return settings
+    found = read_record(settings.data_dir)
+    if found is None:
+        return settings
+    explicit = explicit_settings()
+    demo = settings.data_dir / DEMO_CONFIG_FILE
+    env = environment(
+        settings,
+        explicit,
+        discord=found.discord,
+        github=found.github,
+        demo_config=demo if wants_demo(settings, explicit) and demo.is_file() else None,
+    )
+    return load_settings(**env) if env else settings
+
+
 def local_url(host: str, port: int) -> str:
     """How a client on this machine reaches a server bound to `host`."""
     if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming the wildcard, not binding it
@@ -155,6 +180,15 @@ def environment(
         env["GITHUB_API_BASE"] = github
         if not settings.has_github_credentials:
             env["GITHUB_TOKEN"] = DEV_GITHUB_TOKEN
+        hook = {"github_hook_repo", "github_hook_org", "github_hook_id"}
+        if not hook & explicit and not settings.has_github_app:
+            # The stand-in's webhook (it logs its deliveries as GitHub does): the reconcile
+            # sweep redelivers what failed while the server was down, as in production.
+            from orchestrator.devtools.github_standin import HOOK_ID
+            from orchestrator.devtools.github_world import REPO
+
+            env["GITHUB_HOOK_REPO"] = REPO
+            env["GITHUB_HOOK_ID"] = str(HOOK_ID)
     if demo_config is not None:
         env["ORCHESTRATOR_CONFIG"] = str(demo_config)
     return env

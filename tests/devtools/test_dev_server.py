@@ -43,6 +43,8 @@ def test_the_stand_ins_fill_only_what_is_unset(tmp_path: Path) -> None:
         "DISCORD_BOT_TOKEN": dev_server.DEV_BOT_TOKEN,
         "GITHUB_API_BASE": "http://127.0.0.1:9999",
         "GITHUB_TOKEN": DEV_GITHUB_TOKEN,
+        "GITHUB_HOOK_REPO": "local/demo",
+        "GITHUB_HOOK_ID": "490000001",
         "ORCHESTRATOR_CONFIG": str(tmp_path / "demo.toml"),
     }
     chosen = load_settings(
@@ -52,7 +54,7 @@ def test_the_stand_ins_fill_only_what_is_unset(tmp_path: Path) -> None:
     )
     env = environment(
         chosen,
-        frozenset({"discord_api_base"}),
+        frozenset({"discord_api_base", "github_hook_org"}),
         discord="http://127.0.0.1:8765",
         github="http://127.0.0.1:9999",
         demo_config=None,
@@ -198,3 +200,27 @@ def test_the_cli_uses_the_checkouts_data_dir_from_a_subfolder(tmp_path: Path) ->
         check=True,
     )
     assert Path(shown.stdout.strip()) == root / ".orchestrator"
+
+
+def test_a_command_run_by_hand_in_dev_sees_the_running_servers_stand_ins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORCHESTRATOR_ENV", "dev")
+    settings = load_settings(ORCHESTRATOR_DATA_DIR=tmp_path)
+    assert dev_server.alongside(settings) is settings, "no server running: as they are"
+    write_record(
+        tmp_path,
+        DevServer(
+            url="http://127.0.0.1:1",
+            pid=os.getpid(),
+            discord="http://127.0.0.1:8765",
+            github="http://127.0.0.1:9999",
+        ),
+    )
+    seen = dev_server.alongside(settings)
+    assert seen.github_api_base == "http://127.0.0.1:9999"
+    assert seen.discord_api_base == "http://127.0.0.1:8765/api/v10"
+    assert (seen.github_hook_repo, seen.github_hook_id) == ("local/demo", 490000001)
+    monkeypatch.setenv("ORCHESTRATOR_ENV", "test")
+    other = load_settings(ORCHESTRATOR_DATA_DIR=tmp_path)
+    assert dev_server.alongside(other) is other, "only in dev"
