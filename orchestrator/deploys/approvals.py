@@ -124,6 +124,7 @@ class ApprovalRequest:
     commits: tuple[Commit, ...] = ()
     ahead_by: int | None = None
     override: str | None = None  # an admin requester's reason to deploy during a freeze
+    override_window: str | None = None  # the freeze it was given for (it passes that one only)
     id: str = field(default_factory=new_request_id)
     created_at: float = field(default_factory=time.time)
     channel_id: str | None = None  # the request message, once posted
