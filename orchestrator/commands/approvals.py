@@ -97,6 +97,9 @@ async def request_approval(
         needed=target.environment.approvals,
         expires_at=now + target.environment.approval_ttl,
         override=planned.freeze.override,
+        override_window=planned.freeze.freeze.window.name
+        if planned.freeze.override is not None and planned.freeze.freeze is not None
+        else None,
         created_at=now,
     )
     store = ctx.services.store
@@ -245,14 +248,10 @@ async def _dispatch(
         return await _tell(ctx, approvals.ended_text(ended) if ended else approvals.UNKNOWN)
     try:
         target = environments.target(get_app(ctx.services, request.app), request.environment)
-        if request.sha is not None and await _moved(ctx, target, request):
-            approvals.mark(store, request, "stale", ctx.user_id)
-            ctx.audit(AUDIT, "stale", sha=request.sha, **_where(request))
-            ended = approvals.ending(store, request)
-            assert ended is not None
-            return Update(approvals.render_ended(request, ended, voted))
         deploy = _deploy_request(ctx, target, request)
-        outcome = await submit_request(ctx, target, deploy, is_admin=request.override is not None)
+        # An override replays only for the freeze it was given for (`override_window`).
+        admin = request.override is not None and request.override_window is not None
+        outcome = await submit_request(ctx, target, deploy, is_admin=admin)
     except Exception as exc:  # GitHub or the config said no: nothing went out, try again
         approvals.reopen(store, request)
         problem = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else repr(exc)
@@ -268,6 +267,12 @@ async def _dispatch(
             return Update(approvals.render_request(request, voted, note=note))
         note = f"⚠️ Approved, but the dispatch failed: {problem}. Press Approve to try again."
         return Update(approvals.render_request(request, voted, note=note))
+    if isinstance(outcome, launch.Stale):  # the ref moved off the approved SHA: never ships
+        approvals.mark(store, request, "stale", ctx.user_id)
+        ctx.audit(AUDIT, "stale", sha=request.sha, now_at=outcome.sha, **_where(request))
+        ended = approvals.ending(store, request)
+        assert ended is not None
+        return Update(approvals.render_ended(request, ended, voted))
     if isinstance(outcome, launch.Refused):
         approvals.reopen(store, request)
         ctx.audit(AUDIT, "dispatch refused", **_where(request))
@@ -290,16 +295,11 @@ async def _dispatch(
     return KEEP  # the request message is the tracked run (or the waiting message) now
 
 
-async def _moved(ctx: Context, target: Target, request: ApprovalRequest) -> bool:
-    """What was approved is what ships: has the ref moved since the request was made?"""
-    async with ctx.services.github() as github:
-        now = await github.get_branch_head(target.app.repo, request.ref)
-    return now != request.sha
-
-
 def _deploy_request(ctx: Context, target: Target, request: ApprovalRequest) -> DeployRequest:
     """The requester's deploy, carried by the approver's press: the press's token edits the
-    request message into the tracked run, its ids let the bot token take over later."""
+    request message into the tracked run, its ids let the bot token take over later. It
+    carries the approved SHA: `deploys.launch` dispatches it only while the ref points there
+    (at once, or later from the queue), and its GitHub Deployment names that SHA."""
     deploy = launch.request_for(
         target,
         kind="deploy",
@@ -309,6 +309,8 @@ def _deploy_request(ctx: Context, target: Target, request: ApprovalRequest) -> D
         actor=request.requester,
         interaction_token=ctx.interaction.token,
         override=request.override,
+        override_window=request.override_window,
+        approved_sha=request.sha,
     )
     message = ctx.interaction.raw.get("message")
     if isinstance(message, dict) and message.get("id") and message.get("channel_id"):

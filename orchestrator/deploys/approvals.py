@@ -124,6 +124,7 @@ class ApprovalRequest:
     commits: tuple[Commit, ...] = ()
     ahead_by: int | None = None
     override: str | None = None  # an admin requester's reason to deploy during a freeze
+    override_window: str | None = None  # the freeze it was given for (it passes that one only)
     id: str = field(default_factory=new_request_id)
     created_at: float = field(default_factory=time.time)
     channel_id: str | None = None  # the request message, once posted
@@ -312,14 +313,24 @@ def ending(store: Store, request: ApprovalRequest) -> Ending | None:
     return Ending(outcome, by if isinstance(by, str) else None, float(found.get("at") or 0.0))
 
 
-def pending(store: Store, limit: int = 200) -> list[ApprovalRequest]:
-    """Every request still stored (ended or not), for the deploy watch."""
+SHARDS = "0123456789abcdef"  # the first character of every request id (`new_request_id`)
+PER_SHARD = 200  # requests read per slice: 3,200 in all, far beyond a day's worth
+
+
+def pending(store: Store, per_shard: int = PER_SHARD) -> list[ApprovalRequest]:
+    """Every request still stored (ended or not, kept a day after expiry), for the deploy
+    watch: read a slice of ids at a time, so ended requests piling up in key order cannot
+    hide the ones still due. A full slice is logged (some requests were not read)."""
     out = []
-    for entry in store.query_prefix(keys.APPROVAL_PREFIX, limit=limit):
-        try:
-            out.append(ApprovalRequest.from_record(entry.value))
-        except (TypeError, ValueError):
-            continue
+    for first in SHARDS:
+        found = store.query_prefix(keys.approval_shard_prefix(first), limit=per_shard)
+        if len(found) >= per_shard:
+            log.warning("approval requests not all read", extra={"slice": first})
+        for entry in found:
+            try:
+                out.append(ApprovalRequest.from_record(entry.value))
+            except (TypeError, ValueError):
+                continue
     return out
 
 

@@ -109,13 +109,22 @@ def plan_deploy(
     in_flight: InFlight | None,
     waiting: int,
     now: float,
+    override_window: str | None = None,
 ) -> DeployPlan:
-    """The verdicts for deploying `target` now, and the one refusal that applies, if any."""
+    """The verdicts for deploying `target` now, and the one refusal that applies, if any.
+
+    `override_window`: the freeze an admin's override was given for, when it is replayed
+    later (an approved or queued deploy); it then lets the deploy through that freeze only."""
     label = target.label
     lock_verdict = LockVerdict(lock, lock is None or lock.lets_through(actor))
     freeze = in_force(windows, target.app.name, target.environment.name, now)
     reason = (override or "").strip()[:MAX_OVERRIDE] or None
-    freeze_verdict = FreezeVerdict(freeze, reason if freeze is not None and is_admin else None)
+    honoured = (
+        freeze is not None
+        and is_admin
+        and (override_window is None or override_window == freeze.window.name)
+    )
+    freeze_verdict = FreezeVerdict(freeze, reason if honoured else None)
     queue_verdict = QueueVerdict(target.environment.queue, in_flight, waiting)
     refusal: str | None = None
     if lock is not None and not lock_verdict.passes:

@@ -32,6 +32,7 @@ from orchestrator.deploys.environments import Target, all_targets, target
 from orchestrator.deploys.queue import DeployRequest, InFlight
 from orchestrator.deploys.tracking import TOKEN_LIFETIME, Tracked, new_correlation_id
 from orchestrator.discord.messages import Color, Message, embed
+from orchestrator.github.events import short_sha
 from orchestrator.store import keys
 
 if TYPE_CHECKING:
@@ -46,7 +47,11 @@ MAX_STARTS = 20  # deploys one pump may try (each refused one is told why) befor
 
 @dataclass(frozen=True)
 class Started:
+    """It went out. `followable`: its end will be heard of (GitHub named the run, or the
+    workflow echoes the correlation id the webhooks match), so it keeps the slot till then."""
+
     tracked: Tracked
+    followable: bool = True
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,13 @@ class Queued:
 @dataclass(frozen=True)
 class Refused:
     reason: str
+
+
+@dataclass(frozen=True)
+class Stale(Refused):
+    """An approved deploy whose ref no longer points at the approved SHA: not dispatched."""
+
+    sha: str = ""  # what the ref points at now
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,8 @@ def request_for(
     actor: str | None,
     interaction_token: str,
     override: str | None = None,
+    override_window: str | None = None,
+    approved_sha: str | None = None,
 ) -> DeployRequest:
     return DeployRequest(
         app=target_.app.name,
@@ -90,6 +104,8 @@ def request_for(
         inputs=inputs,
         actor=actor,
         override=(override or "").strip()[: gate.MAX_OVERRIDE] or None,
+        override_window=override_window,
+        approved_sha=approved_sha,
         interaction_token=interaction_token,
         token_expires_at=time.time() + TOKEN_LIFETIME,
     )
@@ -122,6 +138,7 @@ def plan(
         in_flight=None if holding_slot else queue.in_flight(store, app, env),
         waiting=0 if holding_slot else len(queue.waiting(store, app, env)),
         now=at,
+        override_window=request.override_window,
     )
 
 
@@ -142,8 +159,11 @@ async def submit(
     if not planned.allowed:
         assert planned.refusal is not None
         return planned, Refused(planned.refusal)
-    if planned.freeze.override is None:
-        request = replace(request, override=None)  # only an admin's override, during a freeze
+    if planned.freeze.override is None or planned.freeze.freeze is None:
+        # Only an admin's override, during a freeze.
+        request = replace(request, override=None, override_window=None)
+    else:  # replayed from the queue, it lets the deploy through this freeze only
+        request = replace(request, override_window=planned.freeze.freeze.window.name)
     if target_.environment.queue == "refuse":
         outcome = await _start_alone(services, target_, request, discord, is_admin=is_admin)
     else:
@@ -177,7 +197,7 @@ async def _start_if_free(
     if not queue.claim(store, request):
         return None
     outcome = await _dispatch(services, target_, request, discord)
-    if not isinstance(outcome, Started) or outcome.tracked.run_id is None:
+    if not isinstance(outcome, Started) or not outcome.followable:
         queue.release(store, request.app, request.environment)  # nothing to follow: free
         await pump(services, request.app, request.environment, discord)
     return outcome
@@ -252,7 +272,7 @@ async def pump(
             queue.take(store, key)
             outcome = await _start_queued(services, request, discord, mine=request.id == mine)
             outcomes[request.id] = outcome
-            if isinstance(outcome, Started) and outcome.tracked.run_id is not None:
+            if isinstance(outcome, Started) and outcome.followable:
                 started = True
                 break
         if started:
@@ -272,7 +292,8 @@ async def _start_queued(
             services,
             target_,
             request,
-            is_admin=request.override is not None,  # kept only when an admin gave it
+            # Kept only when an admin gave it, and for the freeze it was given for.
+            is_admin=request.override is not None and request.override_window is not None,
             holding_slot=True,
         ).refusal
     except (InvalidApp, freezes.InvalidFreeze) as exc:
@@ -283,6 +304,9 @@ async def _start_queued(
             await _tell(discord, request, f"{text}\n(This deploy was waiting: not started.)")
         return Refused(text)
     outcome = await _dispatch(services, target_, request, discord)
+    if isinstance(outcome, Stale) and not mine:  # the caller audits and shows its own
+        _audit_stale(services, request, outcome)
+        await _tell(discord, request, f"{outcome.reason}\n(This deploy was waiting.)")
     if isinstance(outcome, Failed) and not mine:
         error = f"{type(outcome.error).__name__}: {outcome.error}"
         await _tell(discord, request, f"⚠️ This deploy was waiting, and failed to start: {error}")
@@ -292,10 +316,25 @@ async def _start_queued(
 async def _dispatch(
     services: Clients, target_: Target, request: DeployRequest, discord: DiscordREST
 ) -> Outcome:
-    """Dispatch `request` from the slot this process holds, as a tracked run."""
+    """Dispatch `request` from the slot this process holds, as a tracked run.
+
+    An approved deploy goes only while its ref still points at the approved SHA (`Stale`
+    otherwise). `Failed` means nothing went out (`runs.start` raises only then); once the
+    dispatch went out it is `Started`, whatever failed after it."""
     from orchestrator.deploys import runs
 
     store = services.store
+    try:
+        moved = await _moved(services, target_, request)
+    except Exception as exc:  # GitHub could not say where the ref is: nothing went out
+        log.warning("approved ref not resolved", extra={"app": request.app, "error": repr(exc)})
+        return Failed(exc)
+    if moved is not None:
+        return Stale(
+            f"🔀 Not dispatched: `{request.ref}` moved to `{short_sha(moved)}` since "
+            f"`{short_sha(request.approved_sha)}` was approved. `/deploy` again to ask anew.",
+            sha=moved,
+        )
     correlation = new_correlation_id()
     queue.occupy(store, request, correlation)
     posted = (
@@ -318,6 +357,7 @@ async def _dispatch(
             correlation=correlation,
             token_expires_at=request.token_expires_at,
             posted=posted,
+            sha=request.approved_sha,
         )
     except Exception as exc:  # GitHub refused the dispatch: the environment is not busy
         log.warning(
@@ -325,10 +365,46 @@ async def _dispatch(
             extra={"app": request.app, "environment": request.environment, "error": repr(exc)},
         )
         return Failed(exc)
-    released = locks.after_dispatch(store, request.app, request.environment, request.actor)
-    if released is not None:
-        log.info("one-deploy lock spent", extra={"app": request.app, "owner": released.owner})
-    return Started(tracked)
+    try:
+        released = locks.after_dispatch(store, request.app, request.environment, request.actor)
+        if released is not None:
+            log.info("one-deploy lock spent", extra={"app": request.app, "owner": released.owner})
+    except Exception as exc:  # it went out all the same: the lock lapses by itself
+        log.warning("one-deploy lock not spent", extra={"app": request.app, "error": repr(exc)})
+    followable = tracked.run_id is not None or bool(target_.app.correlation_input)
+    return Started(tracked, followable=followable)
+
+
+async def _moved(services: Clients, target_: Target, request: DeployRequest) -> str | None:
+    """What an approved deploy's ref points at now, when that is not the approved SHA.
+
+    The dispatch sends the branch (workflows check out its head, and there is no generic
+    input for a SHA), so this check, right before it, is what keeps an approved deploy from
+    shipping a commit nobody approved."""
+    if request.approved_sha is None:
+        return None
+    async with services.github() as github:
+        head = await github.get_branch_head(target_.app.repo, request.ref)
+    return None if head == request.approved_sha else head
+
+
+def _audit_stale(services: Clients, request: DeployRequest, outcome: Stale) -> None:
+    from orchestrator import audit
+
+    try:
+        audit.record(
+            services.store,
+            actor=None,
+            action="deploy.approval",
+            result="stale",
+            app=request.app,
+            environment=request.environment,
+            ref=request.ref,
+            sha=request.approved_sha,
+            now_at=outcome.sha,
+        )
+    except Exception as exc:  # the log still has it
+        log.warning("stale deploy not audited", extra={"error": repr(exc)})
 
 
 async def _tell(discord: DiscordREST, request: DeployRequest, text: str) -> None:

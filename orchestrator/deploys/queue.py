@@ -53,6 +53,11 @@ class DeployRequest:
     actor: str | None
     id: str = field(default_factory=new_request_id)
     override: str | None = None  # an admin's reason to deploy during a freeze
+    # The freeze window that override was given for: replayed later (an approval, the
+    # queue), it lets the deploy through that window only, never a freeze declared since.
+    override_window: str | None = None
+    # The commit approvers saw (`ref` -> SHA): dispatched only while `ref` still points there.
+    approved_sha: str | None = None
     interaction_token: str | None = None
     token_expires_at: float = 0.0
     channel_id: str | None = None

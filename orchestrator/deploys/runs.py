@@ -77,8 +77,14 @@ async def start(
     correlation: str | None = None,
     token_expires_at: float | None = None,
     posted: tuple[str, str] | None = None,
+    sha: str | None = None,
 ) -> Tracked:
     """Dispatch `workflow`, post the tracking message, remember both.
+
+    It raises only when nothing went out (the dispatch itself failed, or never happened):
+    whatever fails after GitHub accepted the dispatch (a Discord edit, the store, looking
+    the run up) is logged and noted on the run, which is returned and saved as far as it
+    can be, so its webhooks still find it and nobody dispatches it again.
 
     The message is the deferred reply itself, or (`followup=True`, when the reply is
     used for something else, like /diagnose's self-check) a follow-up message. A deploy
@@ -112,7 +118,7 @@ async def start(
     async with services.github() as github:
         if deployments.wanted(kind, environment):
             # The GitHub Deployment comes first, so every webhook about the run finds it.
-            tracked = await _create_deployment(services, github, tracked, app, inputs)
+            tracked = await _create_deployment(services, github, tracked, app, inputs, sha)
         try:
             result = await github.dispatch_workflow(
                 app.repo, workflow, ref, sent_inputs, return_run_details=True
@@ -120,57 +126,89 @@ async def start(
         except Exception as exc:
             await deployments.dispatch_failed(github, tracked, exc)
             raise
-        if result.run_id is not None:
+        try:
+            if result.run_id is not None:
+                tracked = replace(
+                    tracked, run_id=result.run_id, run_url=result.html_url, status="queued"
+                )
+            save(services.store, tracked)  # webhooks may arrive before we are done here
+            tracked = await deployments.sync(services, tracked, github)
+            if token is None:
+                assert posted is not None
+                message = await discord.edit_message(*posted, render(tracked).to_data(edit=True))
+            elif followup:
+                message = await discord.create_followup(token, render(tracked).to_data())
+            else:
+                message = await discord.edit_original(token, render(tracked).to_data(edit=True))
             tracked = replace(
-                tracked, run_id=result.run_id, run_url=result.html_url, status="queued"
+                tracked,
+                channel_id=_str(message.get("channel_id")),
+                message_id=_str(message.get("id")),
             )
-        save(services.store, tracked)  # webhooks may arrive before we are done here
-        tracked = await deployments.sync(services, tracked, github)
-        if token is None:
-            assert posted is not None
-            message = await discord.edit_message(*posted, render(tracked).to_data(edit=True))
-        elif followup:
-            message = await discord.create_followup(token, render(tracked).to_data())
-        else:
-            message = await discord.edit_original(token, render(tracked).to_data(edit=True))
-        tracked = replace(
-            tracked, channel_id=_str(message.get("channel_id")), message_id=_str(message.get("id"))
-        )
-        save(services.store, tracked)
-        if tracked.run_id is None and app.correlation_input:
-            found = await find_run_by_correlation(github, app.repo, workflow, ref, correlation)
-            if found is not None:
-                run = WorkflowRun(found)
+            save(services.store, tracked)
+            if tracked.run_id is None and app.correlation_input:
+                found = await find_run_by_correlation(github, app.repo, workflow, ref, correlation)
+                if found is not None:
+                    run = WorkflowRun(found)
+                    tracked = replace(
+                        tracked,
+                        run_id=run.id,
+                        run_url=run.html_url,
+                        status="queued" if run.status != "in_progress" else "in_progress",
+                    )
+                    save(services.store, tracked)
+                    await publish(services, tracked, discord)
+            elif tracked.run_id is None:
                 tracked = replace(
                     tracked,
-                    run_id=run.id,
-                    run_url=run.html_url,
-                    status="queued" if run.status != "in_progress" else "in_progress",
+                    note="GitHub did not say which run this is; set "
+                    "`correlation_input` for this app so I can follow it.",
                 )
                 save(services.store, tracked)
                 await publish(services, tracked, discord)
-        elif tracked.run_id is None:
-            tracked = replace(
-                tracked,
-                note="GitHub did not say which run this is; set "
-                "`correlation_input` for this app so I can follow it.",
-            )
-            save(services.store, tracked)
-            await publish(services, tracked, discord)
+        except Exception as exc:  # it went out: say so, never "failed" (no second dispatch)
+            tracked = _dispatched_anyway(services, tracked, exc)
     return tracked
 
 
+def _dispatched_anyway(services: Clients, tracked: Tracked, exc: Exception) -> Tracked:
+    """A dispatch that went out, and something after it failed: note it on the run and
+    save it (best effort: the store may be what failed)."""
+    log.warning(
+        "dispatched, but not all follow-up went through",
+        extra={"app": tracked.app, "correlation": tracked.correlation, "error": repr(exc)},
+    )
+    noted = replace(
+        tracked,
+        note=f"dispatched, but {type(exc).__name__} while following it up: this message may "
+        "lag behind until GitHub reports on the run.",
+    )
+    try:
+        save(services.store, noted)
+    except Exception as again:
+        log.warning("dispatched run not saved", extra={"error": repr(again)})
+    return noted
+
+
 async def _create_deployment(
-    services: Clients, github: GitHubClient, tracked: Tracked, app: App, inputs: dict[str, str]
+    services: Clients,
+    github: GitHubClient,
+    tracked: Tracked,
+    app: App,
+    inputs: dict[str, str],
+    approved: str | None = None,
 ) -> Tracked:
-    """The Deployment of the commit this run ships: the `sha` input of a release or
-    rollback workflow, else what `ref` points at now (a branch moves; a Deployment of a
-    branch name would say nothing about what went live)."""
+    """The Deployment of the commit this run ships: the approved SHA (which the dispatch
+    checked the ref still points at), the `sha` input of a release or rollback workflow,
+    else what `ref` points at now (a branch moves; a Deployment of a branch name would say
+    nothing about what went live)."""
     from orchestrator.apps import get_app
     from orchestrator.deploys.environments import target
 
     try:
-        sha: str | None = check_sha(inputs["sha"]) if "sha" in inputs else None
+        sha: str | None = (
+            check_sha(approved or inputs["sha"]) if approved or "sha" in inputs else None
+        )
     except InvalidRef:
         sha = None
     try:

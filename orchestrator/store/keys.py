@@ -312,6 +312,12 @@ def approval(request_id: str) -> str:
     return f"approval:{request_id}"
 
 
+def approval_shard_prefix(first: str) -> str:
+    """The requests whose id starts with the hex digit `first`: the deploy watch reads the
+    requests one such slice at a time, so each read stays small however many are kept."""
+    return f"approval:{first}"
+
+
 def approval_vote(request_id: str, user_id: str) -> str:
     """One person's approval of a request: the claim that makes it count once per person."""
     return f"approvalvote:{request_id}:{user_id}"

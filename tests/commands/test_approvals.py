@@ -549,3 +549,108 @@ def test_a_dry_run_names_a_lock_that_would_refuse(world: World) -> None:
     [shown] = world.final(planned)["embeds"]
     assert "It would be refused" in shown["description"] and "qa run" in shown["description"]
     assert not world.dispatches()
+
+
+# -- what went out stays out ------------------------------------------------------------------
+
+
+def test_a_dispatch_that_went_out_is_never_reported_failed_nor_dispatched_again(
+    world: World,
+) -> None:
+    """GitHub took the dispatch, then Discord would not show it: the deploy is in flight
+    all the same (its slot held, its record kept), and the request stays dispatched."""
+    request_id = world.ask()
+    world.discord.fail_next(404, {"message": "Unknown Webhook", "code": 10015}, times=3)
+    world.press(f"deploy.approve:{request_id}", OTHER)
+    world.discord.recover()
+    assert len(world.dispatches()) == 1
+    store = world.services.store
+    held = queue.in_flight(store, "web", "production")
+    assert held is not None and held.correlation, "the environment stays busy with it"
+    tracked = tracking.load(store, "acme/web", 100)
+    assert tracked is not None and "dispatched, but" in (tracked.note or "")
+    ending = approvals.ending(store, world.request(request_id))
+    assert ending is not None and ending.outcome == "dispatched", "not reopened"
+    assert "dispatch failed" not in _results(world.services)
+    again = world.press(f"deploy.approve:{request_id}", THIRD)
+    assert "Already approved and dispatched" in world.told(again)[0]["content"]
+    assert len(world.dispatches()) == 1
+
+
+def test_an_approved_deploy_that_waited_is_not_dispatched_once_its_ref_moved(
+    world: World,
+) -> None:
+    """Approved while another deploy ran, it waits; the branch moves meanwhile; when its turn
+    comes it is not dispatched (what was approved is what ships, or nothing)."""
+    from orchestrator.deploys import launch
+
+    store = world.services.store
+    busy = queue.DeployRequest(
+        app="web",
+        environment="production",
+        kind="deploy",
+        workflow="deploy.yml",
+        ref="main",
+        inputs={},
+        actor=THIRD,
+    )
+    assert queue.claim(store, busy)
+    request_id = world.ask()
+    world.press(f"deploy.approve:{request_id}", OTHER)
+    assert not world.dispatches()
+    [(_, waiting)] = queue.waiting(store, "web", "production")
+    assert waiting.approved_sha == SHA
+    _head(world.github, MOVED)
+    queue.release(store, "web", "production")
+    asyncio.run(launch.watch(world.services))
+    assert not world.dispatches(), "the branch moved off the approved SHA: nothing ships"
+    assert queue.in_flight(store, "web", "production") is None
+    stale = next(e for e in _audited(world.services) if e["result"] == "stale")
+    assert (stale["sha"], stale["now_at"]) == (SHA, MOVED)
+
+
+def test_a_dispatch_github_did_not_name_keeps_the_environment_until_its_run_is_heard_of(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GitHub took the dispatch without naming the run, and looking it up failed (a 502):
+    the workflow echoes the correlation id, so its webhooks will find it; meanwhile nothing
+    else starts there and the request is not reopened."""
+    from orchestrator.deploys import runs
+    from orchestrator.github.errors import GitHubHTTPError
+
+    async def unavailable(*_: Any, **__: Any) -> None:
+        raise GitHubHTTPError(502, "Bad Gateway")
+
+    monkeypatch.setattr(runs, "find_run_by_correlation", unavailable)
+    world.github.on("POST", DEPLOY, None, status=204)
+    request_id = world.ask()
+    world.press(f"deploy.approve:{request_id}", OTHER)
+    assert len(world.dispatches()) == 1
+    store = world.services.store
+    held = queue.in_flight(store, "web", "production")
+    assert held is not None and held.correlation
+    assert tracking.load_correlation(store, held.correlation) is not None, "webhooks find it"
+    ending = approvals.ending(store, world.request(request_id))
+    assert ending is not None and ending.outcome == "dispatched"
+    world.press(f"deploy.approve:{request_id}", THIRD)
+    assert len(world.dispatches()) == 1
+
+
+def test_an_admins_override_passes_only_the_freeze_it_was_given_for(world: World) -> None:
+    """Asked during one freeze with an override, approved once another freeze is in force:
+    the override was not given for that one, so the approval does not dispatch."""
+    always = "cron:'* * * * *' duration:1h"
+    world.run(f"/freeze add name:first {always}", user=ADMIN)
+    asked = world.run("/deploy app:web env:production override:'hotfix'", user=ADMIN)
+    [row] = world.final(asked)["components"]
+    request_id = str(row["components"][0]["custom_id"].split(":", 1)[1])
+    assert world.request(request_id).override_window == "first"
+    world.run("/freeze remove name:first", user=ADMIN)
+    world.run(f"/freeze add name:second {always}", user=ADMIN)
+    approved = world.press(f"deploy.approve:{request_id}", OTHER)
+    assert not world.dispatches()
+    assert "**second**" in world.final(approved)["embeds"][0]["description"]
+    world.run("/freeze remove name:second", user=ADMIN)
+    world.run(f"/freeze add name:first {always}", user=ADMIN)
+    world.press(f"deploy.approve:{request_id}", OTHER)
+    assert len(world.dispatches()) == 1, "the freeze it was given for: it passes"

@@ -271,3 +271,26 @@ def test_a_dry_run_of_a_ref_github_does_not_know_says_it_would_go_nowhere(needed
     said = shown.embeds[0]["description"]
     assert said.startswith("⛔ It would go nowhere: `nope`: no such ref in acme/web.")
     assert "It would dispatch" not in said and "approval" not in said
+
+
+def test_the_watch_expires_a_due_request_however_many_ended_ones_are_kept(
+    store: SQLiteStore,
+) -> None:
+    """Ended requests are kept a day: more of them than one read holds, sorted before the
+    due one, must not hide it from the watch."""
+    import asyncio
+    from types import SimpleNamespace
+
+    ended = [request(id=f"{n:012x}", expires_at=NOW - 60) for n in range(approvals.PER_SHARD + 1)]
+    for old in ended:
+        approvals.save(store, old, NOW - 120)
+        assert approvals.end(store, old, "rejected", OTHER, NOW - 100)
+    due = request(id="f00000000001", expires_at=NOW - 60)
+    approvals.save(store, due, NOW - 120)
+
+    services: Any = SimpleNamespace(store=store)
+    expired = asyncio.run(approvals.expire_due(services, None, NOW))  # type: ignore[arg-type]
+
+    assert expired == 1
+    ending = approvals.ending(store, due)
+    assert ending is not None and ending.outcome == "expired"

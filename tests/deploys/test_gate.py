@@ -104,3 +104,12 @@ def test_a_busy_environment_queues_or_refuses_as_it_says() -> None:
     assert refused.refusal is not None
     assert "busy: <@7>'s deploy of main (orc-0123abcd), started 3 min ago" in refused.refusal
     assert "does not queue" in refused.refusal
+
+
+def test_a_replayed_override_passes_only_the_freeze_it_was_given_for() -> None:
+    during = T - 33 * 3600
+    given = {"windows": [FREEZE], "now": during, "is_admin": True, "override": "hotfix"}
+    assert plan(**given, override_window="weekend").allowed
+    other = plan(**given, override_window="xmas")
+    assert not other.allowed and other.freeze.override is None
+    assert other.refusal is not None and "**weekend**" in other.refusal

@@ -77,3 +77,24 @@ def test_the_queue_is_bounded(store: SQLiteStore) -> None:
         queue.enqueue(store, request(str(n)), now=T + n)
     with pytest.raises(queue.QueueFull):
         queue.enqueue(store, request("late"))
+
+
+def test_a_request_keeps_its_approved_sha_and_override_window_and_old_ones_still_load() -> None:
+    sha = "abcdef0123456789abcdef0123456789abcdef01"
+    request = DeployRequest(
+        app="web",
+        environment="production",
+        kind="deploy",
+        workflow="deploy.yml",
+        ref="main",
+        inputs={"region": "eu"},
+        actor="7",
+        override="hotfix",
+        override_window="xmas",
+        approved_sha=sha,
+    )
+    assert DeployRequest.from_record(request.to_record()) == request
+    old = request.to_record()
+    del old["approved_sha"], old["override_window"]
+    loaded = DeployRequest.from_record(old)
+    assert (loaded.approved_sha, loaded.override_window) == (None, None)

@@ -149,6 +149,7 @@ PREFIXED: list[tuple[str, str]] = [
     (keys.deploy_queue("web", "prod", T, "q"), keys.DEPLOY_QUEUE_PREFIX),
     (keys.deploy_queue("web", "prod", T, "q"), keys.deploy_queue_prefix("web", "prod")),
     (keys.approval("r1"), keys.APPROVAL_PREFIX),
+    (keys.approval("0a1b2c3d4e5f"), keys.approval_shard_prefix("0")),
     (keys.approval_vote("r1", "42"), keys.approval_vote_prefix("r1")),
 ]
 
