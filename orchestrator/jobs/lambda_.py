@@ -100,7 +100,7 @@ class LambdaDispatcher:
         self._lock = threading.Lock()
 
     def _lambda(self) -> Client:
-        """Built on first dispatch: a request that dispatches nothing never imports httpx."""
+        """Built on first dispatch: a request that dispatches nothing never builds it."""
         if self._client is None:
             with self._lock:
                 if self._client is None:
