@@ -166,12 +166,15 @@ def _read_env_file(path: Path | None) -> dict[str, str | None]:
 def _sourced(values: dict[str, Any]) -> dict[str, Any]:
     """Explicit values over the environment over the dotenv file, keyed by each field's
     variable name. Names match case-insensitively, as environment variables did under
-    pydantic-settings; a variable set to nothing is absent.
+    pydantic-settings. A variable set to nothing (`NAME=` in the environment or the file, or
+    a bare `NAME` line in the file) is absent: the file or the default applies. A template
+    or shell passing an empty value means "not configured", not a value to validate (what
+    pydantic-settings calls `env_ignore_empty`, which the old class did not set).
 
     Why not pydantic-settings: importing it (and python-dotenv with it) was about a fifth of
     what our modules added to a Lambda cold start, to read some twenty variables."""
     environment = {k.lower(): v for k, v in _read_env_file(ENV_FILE).items()}
-    environment.update((k.lower(), v) for k, v in os.environ.items())
+    environment.update((k.lower(), v) for k, v in os.environ.items() if v)
     given = {k.lower(): k for k in values}
     merged: dict[str, Any] = {}
     for name, field in Settings.model_fields.items():
@@ -180,7 +183,7 @@ def _sourced(values: dict[str, Any]) -> dict[str, Any]:
         if explicit is not None:
             merged[key] = values[explicit]
             continue
-        found = next((environment[n] for n in names if environment.get(n) is not None), None)
+        found = next((environment[n] for n in names if environment.get(n)), None)  # "": unset
         if found is not None:
             merged[key] = found
     return merged

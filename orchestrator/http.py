@@ -323,11 +323,13 @@ def new_blocking_client(
 ) -> httpx.Client:
     """A blocking httpx client with the same TLS context, User-Agent and (no) redirects.
 
-    For callers whose own interface is synchronous: the AWS client (`orchestrator.aws.api`)
-    behind the `Store` and the Lambda job dispatcher, which run in worker threads. It talks
-    only to endpoints the operator configured (AWS's, or moto's on 127.0.0.1 in tests), never
-    to a URL a user typed, so it is not `guarded`; redirects are never followed (a signed
-    request must not be replayed elsewhere). `connect_timeout` defaults to `timeout`."""
+    For callers whose own interface is synchronous: today the container-credentials fetch
+    (`orchestrator.aws.credentials`); the AWS client itself (`orchestrator.aws.api`, behind
+    the `Store` and the Lambda job dispatcher) sends over http.client (`aws.wire`), not this.
+    It talks only to endpoints the operator configured (AWS's, or a stand-in on 127.0.0.1 in
+    tests), never to a URL a user typed, so it is not `guarded`; redirects are never followed
+    (a request carrying credentials must not be replayed elsewhere). `connect_timeout` defaults to
+    `timeout`."""
     import httpx
 
     return httpx.Client(

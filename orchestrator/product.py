@@ -147,9 +147,10 @@ def jobs(
     from orchestrator.discord.dispatch import deferred_jobs
     from orchestrator.jobs.base import JobRegistry
 
-    # The deferred-interaction job is built at once, the rest on the first other name: a
-    # container finishing a slash command imports neither the GitHub intake nor the
-    # features' tasks (and the deploy domain behind them).
+    # The deferred-interaction job is built at once, the rest in order on the first other
+    # name, no further than the part holding it: a container finishing a slash command
+    # imports neither the GitHub intake nor the features' tasks (and the deploy domain
+    # behind them), one handling a delivery not the tasks.
     return JobRegistry(deferred_jobs(commands), later=(lambda: _deliveries(router), _tasks))
 
 

@@ -72,3 +72,19 @@ def test_values_are_validated_and_named_by_their_variable(
     assert settings.api_base_path == "/dev"
     assert settings.discord_command_access == {"status": {"roles": ["1"]}}
     assert Settings(ORCHESTRATOR_API_BASE_PATH="/").api_base_path == "/"
+
+
+def test_a_variable_set_to_nothing_is_unset(
+    env_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ORCHESTRATOR_RECONCILE_AFTER=` (a template's empty parameter, a shell's `export X=`)
+    means not configured: the default applies, and a value further down (the file) still
+    counts, rather than an empty string failing validation."""
+    env_file.write_text("ORCHESTRATOR_DIGEST_HOUR=7\n", encoding="utf-8")
+    monkeypatch.setenv("ORCHESTRATOR_RECONCILE_AFTER", "")
+    monkeypatch.setenv("ORCHESTRATOR_DIGEST_HOUR", "")
+    settings = Settings()
+    default = Settings.model_fields["reconcile_after"].get_default(call_default_factory=True)
+    assert settings.reconcile_after == default
+    assert settings.digest_hour == 7  # the empty variable does not hide the file's value
+    assert "reconcile_after" not in settings.model_fields_set

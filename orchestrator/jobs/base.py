@@ -102,7 +102,8 @@ class JobRegistry:
     root merges them, `JobRegistry(*registries)`, the way gidgethub composes routers;
     parts passed as `later=[build, ...]` are built on the first name the others lack.
     Nothing here knows which features exist, so a job is known exactly when the
-    root's registry holds it, in every process alike.
+    root's registry holds it, in every process alike. Deferred parts are built in order,
+    up to the first that holds the name asked for: list the cheaper or busier part first.
     """
 
     def __init__(
@@ -112,8 +113,9 @@ class JobRegistry:
         self._retries: dict[str, int] = {}
         for other in registries:
             self._merge(other)
-        # Parts built only when a name the others do not hold is asked for: a container
-        # running one kind of job need not import the features behind the rest.
+        # Parts built only when a name the others do not hold is asked for, in order and no
+        # further than the part that holds it: a container running one kind of job need not
+        # import the features behind the rest.
         self._later = list(later)
         self._loading = threading.Lock()
 
@@ -121,11 +123,16 @@ class JobRegistry:
         for name in other.names():
             self.job(name, retries=other.retries(name))(other.get(name))
 
-    def _load_later(self) -> None:
+    def _load_later(self, name: str | None = None) -> None:
+        """Build the deferred parts in order until one holds `name` (all of them for None).
+
+        A part leaves the list only once it is built and merged: a build that raises (a
+        failed import) is tried again on the next miss, rather than taking every job of
+        every deferred part with it for the life of the process."""
         with self._loading:  # jobs run on threads: a second miss waits for the first load
-            later, self._later = self._later, []
-            for load in later:
-                self._merge(load())
+            while self._later and (name is None or name not in self._jobs):
+                self._merge(self._later[0]())
+                self._later.pop(0)
 
     def job(self, name: str, *, retries: int = 0) -> Callable[[JobFunc], JobFunc]:
         """Register a job. `retries`: how many more attempts a failure earns on its own
@@ -143,12 +150,12 @@ class JobRegistry:
 
     def retries(self, name: str) -> int:
         if name not in self._jobs:
-            self._load_later()
+            self._load_later(name)
         return self._retries.get(name, 0)
 
     def get(self, name: str) -> JobFunc:
         if name not in self._jobs:
-            self._load_later()
+            self._load_later(name)
         try:
             return self._jobs[name]
         except KeyError:
@@ -160,15 +167,21 @@ class JobRegistry:
 
 
 _PROGRESS = {"pending": 1, "running": 2, "done": 3, "failed": 3}
+# A failure to start an attempt (its invoke refused): above its pending record, below any
+# start of it. The same attempt started after all (a redelivered webhook dispatches the same
+# job id again, or an invoke that timed out was queued) then records `running` and its
+# outcome over it, where a plain `failed` would stay on the record for good.
+_NOT_STARTED = 1.5
 
 
-def record_write(job: Job, status: Status, **extra: Any) -> Versioned:
+def record_write(job: Job, status: Status, *, not_started: bool = False, **extra: Any) -> Versioned:
     """The store write that records a job's status, never moving it backwards.
 
     The version orders (attempt, progress): a duplicate dispatch of an attempt that
     already ran cannot reset it to "pending" (which would resume it on every start
     and hide a failure from `jobs retry --failed`), while a retry, the next attempt,
-    always takes over.
+    always takes over. `not_started`: a `failed` that any start of this attempt supersedes
+    (see `_NOT_STARTED`).
 
     Every record of one attempt holds the same payload, so a status after the first
     (`running`, `done`, `failed`) lets the store carry the stored payload over rather than
@@ -184,7 +197,7 @@ def record_write(job: Job, status: Status, **extra: Any) -> Versioned:
             "updated_at": time.time(),
             **extra,
         },
-        version=job.attempt * 10 + _PROGRESS.get(status, 0),
+        version=job.attempt * 10 + (_NOT_STARTED if not_started else _PROGRESS.get(status, 0)),
         ttl=JOB_RECORD_TTL,
         kept=None if status == "pending" else "payload",
         kept_since=None if status == "pending" else job.attempt * 10,
@@ -200,7 +213,8 @@ class JobNotStarted(RuntimeError):
     """`dispatch_once` wrote the claim and the pending record but could not start the job.
 
     The caller releases the claim, so whoever offered the work (GitHub) can offer it again;
-    the pending record stays and is harmless (the job id is the same next time).
+    the job's record (pending, or failed as not started) stays and is harmless: the job id
+    is the same next time, and that attempt's start records over it.
     """
 
 

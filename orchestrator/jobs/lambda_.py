@@ -100,7 +100,7 @@ class LambdaDispatcher:
         self._lock = threading.Lock()
 
     def _lambda(self) -> Client:
-        """Built on first dispatch: a request that dispatches nothing never imports httpx."""
+        """Built on first dispatch: a request that dispatches nothing never builds it."""
         if self._client is None:
             with self._lock:
                 if self._client is None:
@@ -151,7 +151,8 @@ class LambdaDispatcher:
             raise JobNotStarted(f"could not start job {job.id}: {exc}") from exc
 
     def _start(self, job: Job) -> Job:
-        """Invoke for a job whose pending record is written; a failure marks it failed."""
+        """Invoke for a job whose pending record is written; a failure marks it failed (until
+        the same attempt starts after all)."""
         try:
             self._invoke(job)
         except JobDispatchError as exc:
@@ -159,7 +160,12 @@ class LambdaDispatcher:
                 "job dispatch failed",
                 extra={"job": job.name, "job_id": job.id, "error": exc.reason},
             )
-            record(self.services.store, job, "failed", error=f"dispatch failed: {exc.reason}")
+            # Failed, but not for good: a redelivery that starts this attempt after all
+            # records its outcome over this (a plain `failed` would outrank it).
+            failed = record_write(
+                job, "failed", not_started=True, error=f"dispatch failed: {exc.reason}"
+            )
+            self.services.store.put_versioned(failed)
             raise
         return job
 

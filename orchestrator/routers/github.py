@@ -149,7 +149,17 @@ async def webhook(request: Request, body: VerifiedBody) -> JSONResponse:
         if isinstance(exc, JobNotStarted):
             # Claimed and recorded, but not started. Let GitHub redeliver: un-claim, so
             # the redelivery is not taken for a duplicate. (Any other failure wrote nothing.)
-            await run_in_threadpool(services.store.delete, keys.delivery(delivery))
+            try:
+                await run_in_threadpool(services.store.delete, keys.delivery(delivery))
+            except Exception as unclaim:
+                # The claim stays: GitHub's redelivery answers `duplicate` and the reconcile
+                # sweep takes the delivery for received, so nothing runs it on its own. Say
+                # so loudly; the answer is still 503 (the job was not started).
+                log.error(
+                    "could not release the claim of a delivery whose job did not start; "
+                    "it will not be redelivered on its own",
+                    extra={"delivery": delivery, "error": type(unclaim).__name__},
+                )
         raise Refusal(
             503,
             "unavailable",

@@ -21,7 +21,8 @@ Why the details look the way they do:
   because that is what the TTL sweeper reads: records live up to a second
   longer than asked, never shorter.
 * Item operations go over our own thin client (`orchestrator.aws.api`: SigV4 over
-  httpx, DynamoDB's JSON protocol, the low-level client's parameters as the body), not
+  http.client via `orchestrator.aws.wire`, DynamoDB's JSON protocol, the low-level
+  client's parameters as the body), not
   boto3, whose import and client build cost a cold container about 350 ms. It does not
   retry; `_call` retries throttling and transport
   errors a bounded number of times within a time budget, then raises

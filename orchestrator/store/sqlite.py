@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -43,6 +44,8 @@ from orchestrator.store.base import (
 )
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -98,6 +101,10 @@ ORDER BY key {order} LIMIT :limit
 _QUERY_ASC = _QUERY.format(order="ASC")
 _QUERY_DESC = _QUERY.format(order="DESC")
 
+# Sweeps of expired rows run on the same thread as checkpoints, never in the write that
+# crosses the count: that write has committed, and a sweep failing (another process holding
+# the lock past busy_timeout) must not turn it into an error, nor mark the request's store
+# as failed. A claim raised after its commit loses the job it queued.
 _PURGE_EVERY = 500  # writes between sweeps of expired rows
 # WAL checkpoints (committed pages copied into the database file, an fsync on each side)
 # run on a thread of their own, every so many writes, instead of inside whichever commit
@@ -159,6 +166,7 @@ class SQLiteStore:
         self._write_lock = threading.Lock()
         self._checkpoints = threading.Condition(self._lock)
         self._checkpoint_due = False
+        self._purge_due = False
         self._checkpointer: threading.Thread | None = None
         self._stopping = False
         self._connections: list[sqlite3.Connection] = []
@@ -212,17 +220,22 @@ class SQLiteStore:
             return self._run(operation)
 
     def _after_write(self) -> None:
-        self._writes += 1
-        if self._writes % _CHECKPOINT_EVERY == 0:
-            self._checkpoint_soon()
-        if self._writes % _PURGE_EVERY == 0:
-            self.purge_expired()
+        """Count a committed write and hand housekeeping to the store's thread when due.
 
-    def _checkpoint_soon(self) -> None:
+        Never raises and never touches the database: the caller's write has committed, so
+        it must return as such (see `_PURGE_EVERY`)."""
+        self._writes += 1
+        checkpoint = self._writes % _CHECKPOINT_EVERY == 0
+        purge = self._writes % _PURGE_EVERY == 0
+        if checkpoint or purge:
+            self._housekeeping_soon(checkpoint=checkpoint, purge=purge)
+
+    def _housekeeping_soon(self, *, checkpoint: bool, purge: bool) -> None:
         with self._checkpoints:
             if self._stopping:
                 return
-            self._checkpoint_due = True
+            self._checkpoint_due = self._checkpoint_due or checkpoint
+            self._purge_due = self._purge_due or purge
             if self._checkpointer is None:
                 self._checkpointer = threading.Thread(
                     target=self._checkpoint_loop, name="orchestrator-sqlite-checkpoint", daemon=True
@@ -233,21 +246,30 @@ class SQLiteStore:
     def _checkpoint_loop(self) -> None:
         while True:
             with self._checkpoints:
-                while not self._checkpoint_due and not self._stopping:
+                while not (self._checkpoint_due or self._purge_due) and not self._stopping:
                     self._checkpoints.wait()
                 if self._stopping:
                     break
-                self._checkpoint_due = False
-            # PASSIVE: copies what it can without waiting for readers or writers; the
-            # WAL restarts from its beginning once everything is copied.
-            with contextlib.suppress(StoreUnavailable):  # the next one tries again
-                self._run(lambda conn: conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall())
+                checkpoint, self._checkpoint_due = self._checkpoint_due, False
+                purge, self._purge_due = self._purge_due, False
+            if checkpoint:
+                # PASSIVE: copies what it can without waiting for readers or writers; the
+                # WAL restarts from its beginning once everything is copied.
+                with contextlib.suppress(StoreUnavailable):  # the next one tries again
+                    self._run(
+                        lambda conn: conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    )
+            if purge:
+                try:
+                    self.purge_expired()
+                except Exception:  # the next sweep tries again; reads ignore expired rows
+                    log.warning("sqlite: sweeping expired rows failed", exc_info=True)
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
 
     def checkpoint_thread(self) -> threading.Thread | None:
-        """The thread running WAL checkpoints, once there has been one (for tests)."""
+        """The thread running WAL checkpoints and sweeps, once there has been one (for tests)."""
         return self._checkpointer
 
     # -- the Store interface -------------------------------------------------------------

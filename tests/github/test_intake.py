@@ -158,3 +158,36 @@ def test_a_delivery_makes_no_general_thread_pool_hop(
     assert hops == []
     assert writes == ["queue_delivery"]
     assert services.store.get(f"job:gh-{delivery}") is not None
+
+
+def test_a_claim_that_cannot_be_released_still_answers_503_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The job did not start and un-claiming fails too (the store went away meanwhile): the
+    answer is still 503, never a 500, and an error names the delivery left claimed."""
+    from orchestrator.store import StoreUnavailable
+
+    settings = load_settings(ORCHESTRATOR_DATA_DIR=tmp_path, GITHUB_WEBHOOK_SECRET=SECRET)
+    services = Services(settings)
+    jobs = services.jobs
+    assert isinstance(jobs, InProcessDispatcher)
+
+    def start_fails(job: Any) -> Any:
+        raise RuntimeError("injected: the job loop is gone")
+
+    def delete_fails(key: str) -> None:
+        raise StoreUnavailable("sqlite: database is locked")
+
+    monkeypatch.setattr(jobs, "_run_soon", start_fails)
+    monkeypatch.setattr(services.store, "delete", delete_fails)
+    body = dumps(completed_run())
+    delivery = str(uuid.uuid4())
+    headers = github_headers(SECRET, body, "workflow_run", delivery)
+    with TestClient(create_app(services=services), raise_server_exceptions=False) as client:
+        answer = client.post("/github", content=body, headers=headers)
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "30"
+    [stuck] = [r for r in caplog.records if "could not release the claim" in r.getMessage()]
+    assert stuck.levelname == "ERROR" and stuck.__dict__["delivery"] == delivery
+    assert services.store.get(f"delivery:{delivery}") is not None  # what the log warns of
+    services.close(timeout=5)

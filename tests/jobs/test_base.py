@@ -79,3 +79,44 @@ def test_concurrent_misses_wait_for_one_build() -> None:
     for thread in threads:
         thread.join(5)
     assert found == [noop, noop] and builds == ["built"]
+
+
+def test_a_later_part_is_built_no_further_than_the_part_holding_the_name() -> None:
+    first: list[str] = []
+    second: list[str] = []
+    registry = JobRegistry(
+        later=[_counted(_part("intake"), first), _counted(_part("task"), second)]
+    )
+    assert registry.get("intake") is noop
+    assert first == ["built"] and second == []
+    assert registry.get("task") is noop
+    assert first == ["built"] and second == ["built"]
+
+
+def test_a_part_whose_build_fails_is_tried_again_and_spares_the_others() -> None:
+    """One failed import must not leave every deferred job unknown for the life of the
+    process: the part stays listed, the next miss builds it again."""
+    builds: list[str] = []
+    failures = [ImportError("flaky import")]
+
+    def flaky() -> JobRegistry:
+        if failures:
+            raise failures.pop()
+        return _part("flaky")
+
+    registry = JobRegistry(later=[flaky, _counted(_part("other"), builds)])
+    with pytest.raises(ImportError):
+        registry.get("other")
+    assert registry.get("other") is noop and registry.get("flaky") is noop
+    assert registry.names() == ["flaky", "other"] and builds == ["built"]
+
+
+def test_the_delivery_job_builds_only_the_intake_part() -> None:
+    """The product's own parts: a delivery imports the GitHub intake, not the features'
+    tasks and the deploy domain behind them (as docs/architecture.md says)."""
+    from orchestrator import product
+    from orchestrator.github.intake import DELIVERY_JOB
+
+    registry = product.jobs()
+    registry.get(DELIVERY_JOB)
+    assert len(registry._later) == 1  # the tasks' part, not built

@@ -399,6 +399,52 @@ def test_dispatch_once_claims_records_and_invokes_once(
     assert lambda_services.store.get("delivery:d-1") == {"event": "push"}
 
 
+@pytest.mark.parametrize("store", ["sqlite", "dynamodb"])
+def test_a_redelivery_after_a_failed_invoke_ends_done(
+    store: str,
+    moto: MotoServer,
+    function_name: str,
+    jobs: JobRegistry,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The invoke fails: the job is recorded failed and the claim released (as the router
+    does), GitHub redelivers, the same job id is claimed and invoked again, and its run
+    records `done` over the failure. A plain `failed` (the version of `done`) would stay,
+    and `jobs retry --failed` would replay a handled delivery."""
+    from tests.support.servers import free_port
+
+    services: Services = request.getfixturevalue(
+        "services" if store == "sqlite" else "lambda_services"
+    )
+
+    @jobs.job("notify")
+    async def notify(ctx: JobContext) -> None:
+        pass
+
+    claim = Claim("delivery:d-4", 60, {"event": "push"})
+    down = LambdaDispatcher(
+        services,
+        function_name=function_name,
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        region="us-east-1",
+    )
+    with pytest.raises(JobNotStarted):
+        down.dispatch_once(claim, "notify", {"x": 1}, job_id="gh-d-4")
+    assert job_record(services, "gh-d-4")["status"] == "failed"
+    services.store.delete(claim.key)  # the router's un-claim: GitHub may redeliver
+
+    up = LambdaDispatcher(services, function_name=function_name, endpoint_url=moto.url)
+    moto.start_recording()
+    job = up.dispatch_once(claim, "notify", {"x": 1}, job_id="gh-d-4")
+    recorded = moto.stop_recording()
+    assert job is not None
+    [invoke] = invocations(recorded, function_name)
+    runner = JobRunner(services, jobs)
+    assert run_job_event(json.loads(invoke.body), runner) == {"job": "gh-d-4", "status": "done"}
+    assert job_record(services, "gh-d-4")["status"] == "done"
+    assert "error" not in job_record(services, "gh-d-4")
+
+
 def test_dispatch_once_whose_invoke_fails_is_not_started(services: Services) -> None:
     from tests.support.servers import free_port
 

@@ -73,6 +73,53 @@ def test_wal_checkpoints_run_on_their_own_thread(tmp_path: Path) -> None:
     assert store.checkpoint_thread() is None
 
 
+def test_a_failing_sweep_of_expired_rows_never_fails_the_committed_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep due every so many writes meets another process's lock: the write that
+    crossed the count has committed, so it returns as written (a claim raising after its
+    commit would leave a claimed delivery whose job never runs), and the request's store
+    is not marked failed."""
+    from orchestrator.store import sqlite as module
+    from orchestrator.store.base import failure_scope
+
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    swept = threading.Event()
+
+    def locked() -> int:
+        swept.set()
+        raise StoreUnavailable("sqlite: database is locked")
+
+    monkeypatch.setattr(store, "purge_expired", locked)
+    with failure_scope():
+        for n in range(module._PURGE_EVERY - 1):
+            store.put(f"audit:{n}", {"n": n})
+        assert store.claim("delivery:last", 60) is True  # the write that crosses the count
+        assert swept.wait(5)
+        assert store.get("delivery:last") is not None  # not failed fast
+    store.close()
+
+
+def test_expired_rows_are_swept_on_the_store_thread(tmp_path: Path) -> None:
+    from orchestrator.store import sqlite as module
+
+    clock = [1000.0]
+    store = SQLiteStore(tmp_path / "store.sqlite3", clock=lambda: clock[0])
+    store.put("audit:old", {"n": 1}, ttl=10)
+    clock[0] += 60
+    for n in range(module._PURGE_EVERY - 1):
+        store.put(f"audit:{n}", {"n": n})
+    db = sqlite3.connect(tmp_path / "store.sqlite3")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if not db.execute("SELECT 1 FROM records WHERE key = 'audit:old'").fetchone():
+            break
+        time.sleep(0.01)
+    assert not db.execute("SELECT 1 FROM records WHERE key = 'audit:old'").fetchone()
+    db.close()
+    store.close()
+
+
 def test_writers_of_one_process_take_turns_on_the_store_lock(tmp_path: Path) -> None:
     """While one thread of this process writes, another waits on the store's own lock
     (woken at once when it is free), not in SQLite's busy handler (sleeps of 1, 2, 5 ms)."""
