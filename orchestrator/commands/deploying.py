@@ -17,7 +17,7 @@ from orchestrator.deploys import freezes, launch, locks
 from orchestrator.deploys.environments import DEFAULT, EVERY, Target, environments_of
 from orchestrator.deploys.queue import DeployRequest
 from orchestrator.discord.access import AccessPolicy
-from orchestrator.discord.context import KEEP, Context, Keep
+from orchestrator.discord.context import KEEP, Context, Declined, Keep
 from orchestrator.discord.messages import Message
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,10 @@ async def launch_deploy(
     ref: str,
     inputs: dict[str, str],
     override: str | None = None,
-) -> Message | Keep:
-    """Ask the gate, then start, queue or refuse; returns the handler's reply."""
+) -> Message | Keep | Declined:
+    """Ask the gate, then start, queue or refuse; returns the handler's reply. A refusal
+    (a lock, a freeze, a busy environment) is `Declined`: a once-only button pressed for
+    it (Promote, Roll back) may be pressed again once that has passed."""
     request = launch.request_for(
         target,
         kind=kind,
@@ -89,7 +91,7 @@ async def launch_deploy(
     except freezes.InvalidFreeze as exc:
         return error(str(exc))
     if isinstance(outcome, launch.Refused):
-        return error(outcome.reason)
+        return Declined(error(outcome.reason))
     if isinstance(outcome, launch.Queued) and outcome.position:
         return launch.waiting_message(target, request, outcome.position, outcome.in_flight)
     return KEEP  # the tracked run (or the waiting message) is in place

@@ -26,7 +26,7 @@ from orchestrator.commands.deploying import (
 from orchestrator.deploys import environments, history, runs, tracking
 from orchestrator.deploys.render import VERDICT_ICONS, render
 from orchestrator.discord.access import Access
-from orchestrator.discord.context import Context, Keep, Update
+from orchestrator.discord.context import Context, Declined, Keep, Update
 from orchestrator.discord.messages import Color, Message, embed
 from orchestrator.discord.options import boolean, integer, string
 from orchestrator.discord.tree import Bot
@@ -72,7 +72,7 @@ def parse_inputs(raw: str | None) -> dict[str, str]:
     access=Access.DEPLOY,
     defer=True,
 )
-async def deploy(ctx: Context) -> Message | Keep:
+async def deploy(ctx: Context) -> Message | Keep | Declined:
     try:
         app = get_app(ctx.services, ctx.options.string("app"))
         target = environments.target(app, ctx.options.string("env"))
@@ -239,13 +239,15 @@ async def _roll_back(ctx: Context, app: App, tracked: tracking.Tracked) -> track
     assert ctx.discord is not None
     if not tracked.offers_rollback:
         return replace(tracked, note="nothing to roll back here")
-    started, note = await launch.roll_back(
+    result = await launch.roll_back(
         ctx.services, tracked, ctx.discord, actor=ctx.user_id, is_admin=is_admin(ctx)
     )
     where = {"app": app.name, "environment": tracked.environment or ""}
     sha = (tracked.rollback_sha or "")[:12]
-    ctx.audit("rollback", "started" if started else "refused", sha=sha, note=note, **where)
-    return replace(tracked, rollback_note=note)
+    verdict = "started" if result.started else "refused"
+    ctx.audit("rollback", verdict, sha=sha, note=result.note, **where)
+    # Refused for now (a lock, a freeze): the note says why and Roll back stays offered.
+    return launch.noted(tracked, result)
 
 
 @bot.component("deploy.verify", commands=TRACKED_BY, defer=True, access=Access.DEPLOY)
@@ -264,5 +266,9 @@ async def press_cancel(ctx: Context) -> Update | Message:
 
 
 @bot.component("deploy.rollback", commands=TRACKED_BY, defer=True, access=Access.DEPLOY, once=True)
-async def press_rollback(ctx: Context) -> Update | Message:
-    return await _act_on_tracked(ctx, _roll_back)
+async def press_rollback(ctx: Context) -> Update | Message | Declined:
+    reply = await _act_on_tracked(ctx, _roll_back)
+    found = _tracked_from_state(ctx)
+    if isinstance(reply, Update) and not isinstance(found, str) and found[1].offers_rollback:
+        return Declined(reply)  # refused for now: after /unlock, the same button may act
+    return reply

@@ -19,7 +19,7 @@ from orchestrator.deploys import history
 from orchestrator.deploys.environments import Target, primary
 from orchestrator.deploys.release import plan, promote_refusal, render, rollback_refusal
 from orchestrator.discord.access import Access
-from orchestrator.discord.context import Context, Keep
+from orchestrator.discord.context import Context, Declined, Keep
 from orchestrator.discord.messages import Message
 from orchestrator.discord.options import string
 from orchestrator.discord.tree import Bot
@@ -107,7 +107,7 @@ def _needs_approval(target: Target, kind: str, sha: str) -> str | None:
     )
 
 
-async def _launch(ctx: Context, kind: str) -> Message | Keep:
+async def _launch(ctx: Context, kind: str) -> Message | Keep | Declined:
     if len(ctx.state) != 2 or ctx.state[1] == "none":
         return Message(content="⚠️ Nothing to do for that button.", ephemeral=True)
     try:
@@ -134,12 +134,12 @@ async def _launch(ctx: Context, kind: str) -> Message | Keep:
 
 
 @bot.component("release.promote", commands=["release"], defer=True, access=Access.DEPLOY, once=True)
-async def press_promote(ctx: Context) -> Message | Keep:
+async def press_promote(ctx: Context) -> Message | Keep | Declined:
     return await _launch(ctx, "promote")
 
 
 @bot.component(
     "release.rollback", commands=["release"], defer=True, access=Access.DEPLOY, once=True
 )
-async def press_rollback(ctx: Context) -> Message | Keep:
+async def press_rollback(ctx: Context) -> Message | Keep | Declined:
     return await _launch(ctx, "rollback")

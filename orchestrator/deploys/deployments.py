@@ -20,10 +20,15 @@ the point of this bot. `status_for` decides (pure); `create` and `sync` talk to 
 never raise, because a Deployment is a report about a deploy, not the deploy: GitHub saying
 no to one is logged (and noted on the message), and the deploy goes on.
 
-Each state is posted once per Deployment (a store claim per state): a redelivered or
-retried event, a second container, the Verify button and the reconcile schedule may all
-look at the same run and ask again. A state is also never posted after a later one (no
-`in_progress` after `failure` from a late event).
+Each state is posted once per Deployment: a redelivered or retried event, a second
+container, the Verify button and the reconcile schedule may all look at the same run and
+ask again. A state is also never posted after a later one (no `in_progress` after
+`failure` from a late event). Both rest on one store record per Deployment naming the last
+state posted, advanced by compare-and-set (`store.update`) BEFORE the post: of two syncs at
+once, in either order, the one with the earlier state finds the later one there and posts
+nothing. A failed post steps the record back (if no other sync moved it on since), so the
+next event tries again. (Two posts already in flight can still reach GitHub in either
+order; the record only guarantees that no sync starts an earlier state after a later one.)
 
 The Deployment's environment is the app's environment name; an app without environments
 (its implicit `default`) deploys to `production`, GitHub's conventional name and what
@@ -35,6 +40,7 @@ The Deployment's environment is the app's environment name; an app without envir
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +49,8 @@ from orchestrator.deploys.tracking import CORRELATION, TRACK_TTL, VERIFIED_KINDS
 from orchestrator.github.client import fit_description
 from orchestrator.github.events import short_sha
 from orchestrator.store import keys
+from orchestrator.store.base import JSONObject
+from orchestrator.store.update import Change, update
 
 if TYPE_CHECKING:
     from orchestrator.clients import Clients
@@ -169,21 +177,20 @@ async def create(github: GitHubClient, tracked: Tracked, target: Target) -> Trac
 async def sync(services: Clients, tracked: Tracked, github: GitHubClient | None = None) -> Tracked:
     """Post the status `tracked` calls for, once per state; the result records it as
     `deployment_state`. Never raises (a failed post is logged, and tried again by the
-    next event: its claim is given back)."""
+    next event: the record steps back)."""
     if tracked.deployment_id is None:
         return tracked
     status = _fitted(status_for(tracked))
     if status.state == tracked.deployment_state:
         return tracked
     store = services.store
-    rank = _RANK[status.state]
-    later = [s for s, r in _RANK.items() if r > rank]
-    repo, deployment_id = tracked.repo, tracked.deployment_id
-    if any(store.get(keys.deployment_status(repo, deployment_id, s)) for s in later):
+    key = keys.deployment_status(tracked.repo, tracked.deployment_id)
+    mine = secrets.token_hex(4)
+    record, wrote = update(store, key, _advance(status.state, mine), ttl=TRACK_TTL)
+    if not wrote:
+        if record is not None and record.get("state") == status.state:
+            return replace(tracked, deployment_state=status.state)  # posted by someone else
         return tracked  # a later status is out already: a late event must not undo it
-    claim = keys.deployment_status(tracked.repo, tracked.deployment_id, status.state)
-    if not store.claim(claim, ttl=TRACK_TTL, value={"state": status.state}):
-        return replace(tracked, deployment_state=status.state)  # posted by someone else
     try:
         if github is None:
             async with services.github() as client:
@@ -191,13 +198,43 @@ async def sync(services: Clients, tracked: Tracked, github: GitHubClient | None 
         else:
             await _post(github, tracked, status)
     except Exception as exc:
-        store.delete(claim)
+        update(store, key, _step_back(mine), ttl=TRACK_TTL)
         log.warning(
             "deployment status not posted",
             extra={"state": status.state, "deployment": tracked.deployment_id, "error": repr(exc)},
         )
         return tracked
     return replace(tracked, deployment_state=status.state)
+
+
+def _advance(state: str, mine: str) -> Change:
+    """The record's change that makes `state` the Deployment's next status: never a state
+    posted before, never one ranked below the last (a different state of the same rank is
+    a verdict that changed: a re-verification that now passes). `mine` marks the write, so
+    a failed post steps back only its own."""
+
+    def change(current: JSONObject | None) -> JSONObject | None:
+        last = (current or {}).get("state")
+        posted = [str(s) for s in (current or {}).get("posted") or []]
+        if state in posted or (isinstance(last, str) and _RANK.get(last, -1) > _RANK[state]):
+            return None
+        before = {k: v for k, v in (current or {}).items() if k in ("state", "posted")}
+        return {"state": state, "posted": [*posted, state], "by": mine, "before": before}
+
+    return change
+
+
+def _step_back(mine: str) -> Change:
+    """Undo `mine`'s advance after its post failed (the next event tries again), unless
+    another sync has moved the record on since."""
+
+    def change(current: JSONObject | None) -> JSONObject | None:
+        if current is None or current.get("by") != mine:
+            return None
+        before = current.get("before")
+        return dict(before) if isinstance(before, dict) else {"posted": []}
+
+    return change
 
 
 async def _post(github: GitHubClient, tracked: Tracked, status: Status) -> None:

@@ -124,7 +124,7 @@ def plan(
     at = time.time() if now is None else now
     store = services.store
     app, env = target_.app.name, target_.environment.name
-    return gate.plan_deploy(
+    planned = gate.plan_deploy(
         target_,
         kind=request.kind,
         workflow=request.workflow,
@@ -140,6 +140,34 @@ def plan(
         now=at,
         override_window=request.override_window,
     )
+    if planned.allowed and request.kind == "rollback":
+        return _unless_superseded(services, target_, request, planned)
+    return planned
+
+
+def _unless_superseded(
+    services: Clients, target_: Target, request: DeployRequest, planned: gate.DeployPlan
+) -> gate.DeployPlan:
+    """A rollback (asked for, or taken from the queue to start) that would undo a newer
+    verified deploy is refused (`rollback.superseded`), and the audit says so."""
+    from orchestrator import audit
+    from orchestrator.deploys import rollback
+
+    sha = request.inputs.get("sha", "")
+    why = rollback.superseded(services.store, target_.app, target_.environment.name, sha)
+    if why is None:
+        return planned
+    audit.record(
+        services.store,
+        actor=request.actor,
+        action="rollback",
+        result="superseded",
+        app=request.app,
+        environment=request.environment,
+        sha=sha[:12],
+        note=why,
+    )
+    return replace(planned, refusal=why)
 
 
 async def submit(
@@ -228,8 +256,8 @@ async def _queue_and_pump(
         channel_id=str(channel) if channel else None,
         message_id=str(message) if message else None,
     )
-    try:
-        queue.enqueue(store, request)
+    try:  # a rollback goes first: a deploy queued after the failure must not run before it
+        queue.enqueue(store, request, first=request.kind == "rollback")
     except queue.QueueFull as exc:
         return Refused(f"🚦 {target_.label}: {exc}; try again later.")
     outcomes = await pump(services, request.app, request.environment, discord, mine=request.id)
@@ -442,7 +470,10 @@ async def finished(services: Clients, tracked: Tracked, discord: DiscordREST) ->
 
 async def _auto_rollback(services: Clients, tracked: Tracked, discord: DiscordREST) -> None:
     """`auto_rollback = true`: roll a failed verification back by itself, once per failed
-    run (the claim), never a rollback (`rollback.auto_due`), and say so on its message."""
+    run (the claim), never a rollback (`rollback.auto_due`), and say so on its message.
+
+    The claim is given back when anything fails before the rollback was submitted (its
+    message could not be posted, say), so a retried delivery of the run's end does it."""
     from orchestrator import audit
     from orchestrator.deploys import rollback, runs, tracking
 
@@ -453,24 +484,49 @@ async def _auto_rollback(services: Clients, tracked: Tracked, discord: DiscordRE
     if not rollback.auto_due(tracked, target_.environment):
         return
     store = services.store
-    if not store.claim(keys.auto_rollback(tracked.correlation), ttl=tracking.TRACK_TTL):
+    claim = keys.auto_rollback(tracked.correlation)
+    if not store.claim(claim, ttl=tracking.TRACK_TTL):
         return
-    started, note = await roll_back(services, tracked, discord, actor=None, is_admin=False)
+    try:
+        result = await roll_back(services, tracked, discord, actor=None, is_admin=False)
+    except BaseException:  # nothing was submitted: let a retried delivery roll it back
+        store.delete(claim)
+        raise
+    latest = tracking.load(store, tracked.repo, tracked.run_id) if tracked.run_id else None
+    updated = noted(latest or tracked, result)
+    tracking.save(store, updated)
     audit.record(
         store,
         actor=None,
         action="rollback.auto",
-        result="started" if started else "refused",
+        result="started" if result.started else "refused",
         app=tracked.app,
         environment=tracked.environment,
         sha=(tracked.rollback_sha or "")[:12],
         failed=tracked.correlation,
-        note=note,
+        note=result.note,
     )
-    latest = tracking.load(store, tracked.repo, tracked.run_id) if tracked.run_id else None
-    updated = replace(latest or tracked, rollback_note=note)
-    tracking.save(store, updated)
     await runs.publish(services, updated, discord)
+
+
+@dataclass(frozen=True)
+class RollBack:
+    """What became of a rollback asked for: `started` (or waiting in line), and the note
+    for the failed run's message. `final`: nothing changes by asking again (it started,
+    or was superseded, or there is nowhere to go); otherwise (a lock, a freeze, GitHub
+    said no) the message keeps offering Roll back."""
+
+    started: bool
+    note: str
+    final: bool = True
+
+
+def noted(tracked: Tracked, result: RollBack) -> Tracked:
+    """The failed run with `result`'s note: as `rollback_note` (which ends the offer of
+    Roll back) when final, else as its `note` (Roll back stays offered)."""
+    if result.final:
+        return replace(tracked, rollback_note=result.note)
+    return replace(tracked, note=result.note)
 
 
 async def roll_back(
@@ -480,12 +536,13 @@ async def roll_back(
     *,
     actor: str | None,
     is_admin: bool,
-) -> tuple[bool, str]:
+) -> RollBack:
     """Dispatch the rollback of `tracked` to its `rollback_sha` through `submit` (the gate:
-    lock, freeze, queue), as a new tracked run (kind "rollback", a new GitHub Deployment of
-    the old SHA) followed in a new message next to the failed one. `actor` None: the bot,
-    for `auto_rollback`. Returns whether it started (or waits in line) and what the failed
-    run's message says about it."""
+    lock, freeze, queue; and `rollback.superseded`), as a new tracked run (kind "rollback",
+    a new GitHub Deployment of the old SHA) followed in a new message next to the failed
+    one; it goes to the front of the queue. `actor` None: the bot, for `auto_rollback`.
+    Raises only before anything was submitted (the new message could not be posted)."""
+    from orchestrator.deploys import rollback
     from orchestrator.github.events import short_sha
 
     who = f"<@{actor}>" if actor else "auto_rollback"
@@ -493,12 +550,15 @@ async def roll_back(
     try:
         target_ = target(get_app(services, tracked.app), tracked.environment)
     except InvalidApp as exc:
-        return False, f"{who}: not rolled back: {exc}"
+        return RollBack(False, f"{who}: not rolled back: {exc}", final=False)
     workflow = target_.app.rollback_workflow
     if sha is None or not workflow:
-        return False, f"{who}: not rolled back: no rollback workflow or verified SHA"
+        return RollBack(False, f"{who}: not rolled back: no rollback workflow or verified SHA")
     if tracked.channel_id is None:
-        return False, f"{who}: not rolled back: I do not know where this message is"
+        return RollBack(False, f"{who}: not rolled back: I do not know where this message is")
+    why = rollback.superseded(services.store, target_.app, target_.environment.name, sha)
+    if why is not None:
+        return RollBack(False, f"{who}: not rolled back: {why}")
     posted = await discord.create_message(
         tracked.channel_id,
         Message(content=f"↩️ Rolling back {target_.label} to `{short_sha(sha)}` ({who})…").to_data(),
@@ -517,11 +577,16 @@ async def roll_back(
     try:
         _, outcome = await submit(services, target_, request, discord, is_admin=is_admin)
     except Exception as exc:
-        outcome = Refused(f"⚠️ the rollback did not start: {type(exc).__name__}: {exc}")
+        outcome = Refused(f"⚠️ the rollback did not start: {_short(exc)}")
     if isinstance(outcome, Refused):
         await _tell(discord, request, f"↩️ Not rolled back: {outcome.reason}")
-        return False, f"{who}: not rolled back: {outcome.reason}"
-    return True, f"{who}: rolling back to `{short_sha(sha)}` (see the message below)"
+        final = outcome.reason.startswith(rollback.SUPERSEDED)
+        return RollBack(False, f"{who}: not rolled back: {outcome.reason}", final=final)
+    return RollBack(True, f"{who}: rolling back to `{short_sha(sha)}` (see the message below)")
+
+
+def _short(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 # -- the deploy watch -------------------------------------------------------------------------

@@ -5,7 +5,8 @@ exactly one holds it. Its record names the deploy in flight (who, which run by i
 correlation id), and its TTL frees an environment whose run was never heard of again. A
 deploy that finds the slot taken waits in the queue (`queue = "queue"`, the default) or is
 refused (`queue = "refuse"`). Queue entries are store records under a time-sorted key, so
-the queue's order is the key order and it survives restarts and Lambda containers.
+the queue's order is the key order and it survives restarts and Lambda containers. A
+rollback joins at the front (`enqueue(first=True)`: a key sorting before every other one).
 
 Who starts the next one: whoever frees the slot (a finished run, `deploys.launch.finished`)
 or finds it free after queueing (`deploys.launch.pump`); see there for why no deploy is
@@ -151,12 +152,16 @@ def release_finished(store: Store, app: str, environment: str, correlation: str)
     return True
 
 
-def enqueue(store: Store, request: DeployRequest, now: float | None = None) -> str:
-    """Append `request` to its environment's queue; its key."""
+def enqueue(
+    store: Store, request: DeployRequest, now: float | None = None, *, first: bool = False
+) -> str:
+    """Append `request` to its environment's queue; its key. `first` puts it ahead of every
+    ordinary deploy waiting (a rollback: it must run before anything queued after the
+    failure, or it would undo that newer deploy); several such keep their order."""
     if len(waiting(store, request.app, request.environment)) >= MAX_WAITING:
         raise QueueFull(f"{MAX_WAITING} deploys are already waiting")
     at = time.time() if now is None else now
-    key = keys.deploy_queue(request.app, request.environment, at, request.id)
+    key = keys.deploy_queue(request.app, request.environment, at, request.id, first=first)
     store.put(key, request.to_record(), ttl=QUEUE_TTL)
     return key
 

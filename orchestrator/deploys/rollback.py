@@ -6,7 +6,12 @@ dispatches that rollback itself (`deploys.launch.finished`), once per failed run
 claim, `keys.auto_rollback`). A rollback is never rolled back, by the button or by itself:
 when the old SHA fails too, a person decides what comes next.
 
-Pure decisions over a `Tracked` and the verification history; the dispatch is
+A rollback is refused as superseded (`superseded`) when what it would undo is no longer
+what runs: another SHA was verified live there since (a newer deploy passed). It is
+checked when the rollback is asked for and again when a queued one is started (it goes to
+the front of the queue), so an old message's Roll back never undoes a newer deploy.
+
+Decisions over a `Tracked` and the verification history; the dispatch is
 `deploys.launch.roll_back`, through the gate like every other deploy.
 """
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 from orchestrator.apps import App
 from orchestrator.deploys.environments import Environment
 from orchestrator.deploys.tracking import ROLLS_BACK, Tracked
+from orchestrator.github.events import short_sha
 from orchestrator.store.base import Store
 
 
@@ -48,3 +54,26 @@ def auto_due(tracked: Tracked, environment: Environment) -> bool:
     """Should the bot roll `tracked` back by itself? Its environment says so and the
     message would offer Roll back (which never holds for a rollback)."""
     return environment.auto_rollback and tracked.offers_rollback
+
+
+SUPERSEDED = "superseded:"  # how every `superseded` reason starts (a refusal for good)
+
+
+def _same(a: str, b: str) -> bool:
+    a, b = a.lower(), b.lower()
+    return a.startswith(b) or b.startswith(a)
+
+
+def superseded(store: Store, app: App, environment: str, to_sha: str) -> str | None:
+    """Why a rollback of `environment` to `to_sha` must not go any more, or None. It was
+    asked for after a FAIL, to the SHA then last verified live (`last_verified`); once
+    another SHA was verified live there since (a newer deploy passed), rolling back would
+    silently undo that deploy. (A newer deploy that failed verification too leaves `to_sha`
+    the last good one: the rollback still goes there.)"""
+    live = last_verified(store, app, environment)
+    if live and not _same(live, to_sha):
+        return (
+            f"{SUPERSEDED} `{short_sha(live)}` was verified live there since, "
+            "and rolling back would undo it"
+        )
+    return None

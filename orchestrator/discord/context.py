@@ -3,9 +3,9 @@
 A handler takes a `Context` (the interaction, its options, the app's clients)
 and returns a `Reply`: a `Message`, an `Update` of the message its component
 sits on, a `ModalReply`, `KEEP` (a deferred handler already put its reply in
-place), or None. `orchestrator.discord.tree` declares handlers;
-`orchestrator.discord.dispatch` runs them and turns their reply into Discord's
-answer.
+place), `Declined` (refused for now: a once-only press is given back), or None.
+`orchestrator.discord.tree` declares handlers; `orchestrator.discord.dispatch`
+runs them and turns their reply into Discord's answer.
 """
 
 from __future__ import annotations
@@ -48,7 +48,17 @@ class Keep:
 
 KEEP = Keep()
 
-Reply = Message | Update | ModalReply | Keep | None
+
+@dataclass(frozen=True)
+class Declined:
+    """Returned by a handler that did nothing for now (a lock, a freeze): answer with
+    `reply`, and give a once-only button's press back (`once=True`), so a later press may
+    act once whatever refused it has passed. For anything else it is just `reply`."""
+
+    reply: Message | Update
+
+
+Reply = Message | Update | ModalReply | Keep | Declined | None
 
 
 def audit_interaction(

@@ -20,6 +20,7 @@ from orchestrator.discord import responses
 from orchestrator.discord.access import Access
 from orchestrator.discord.context import (
     Context,
+    Declined,
     Handler,
     Keep,
     ModalReply,
@@ -311,6 +312,9 @@ async def _respond(bot: CommandLookup, interaction: Interaction, services: Clien
         log.exception("handler failed", extra={"command": target.name})
         key, values = _failure(exc)
         return _refuse(key, tone, **values)
+    if isinstance(result, Declined):
+        _release_press(services, interaction, target)
+        result = result.reply
     return _immediate_response(result, target, kind, tone), None
 
 
@@ -321,6 +325,8 @@ def _immediate_response(
 
     if isinstance(result, ModalReply):
         return responses.modal(result.custom_id, result.title, result.inputs)
+    if isinstance(result, Declined):  # its press was given back by the caller
+        result = result.reply
     if isinstance(result, Keep):
         result = None
     if isinstance(result, Update):
@@ -418,7 +424,12 @@ async def run_deferred(bot: CommandLookup, interaction: Interaction, services: C
                 "worker finished",
                 ms=round((time.perf_counter() - started) * 1000, 1),
             )
-            if target.access is not Access.EVERYONE:
+            if isinstance(result, Declined):  # refused for now: a later press may act
+                _release_press(services, interaction, target)
+                result = result.reply
+                if target.access is not Access.EVERYONE:
+                    _audit(services, interaction, target, "declined")
+            elif target.access is not Access.EVERYONE:
                 _audit(services, interaction, target, "completed")
         if isinstance(result, Keep):
             return

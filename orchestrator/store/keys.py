@@ -273,10 +273,10 @@ def deploy_slot_release(correlation: str) -> str:
     return f"deployfree:{correlation}"
 
 
-def deployment_status(repo: str, deployment_id: int, state: str) -> str:
-    """The claim that posts one GitHub Deployment status per state, however often the
-    event that moves the run there is delivered."""
-    return f"deploystatus:{repo.lower()}:{deployment_id}:{state}"
+def deployment_status(repo: str, deployment_id: int) -> str:
+    """The last status posted (or being posted) to one GitHub Deployment: one record per
+    Deployment, advanced with compare-and-set before each post (`deploys.deployments`)."""
+    return f"deploystatus:{repo.lower()}:{deployment_id}"
 
 
 def auto_rollback(correlation: str) -> str:
@@ -287,10 +287,14 @@ def auto_rollback(correlation: str) -> str:
 DEPLOY_QUEUE_PREFIX = "deployq:"
 
 
-def deploy_queue(app: str, environment: str, at: float, request_id: str) -> str:
+def deploy_queue(
+    app: str, environment: str, at: float, request_id: str, *, first: bool = False
+) -> str:
     """A deploy waiting for its environment, time-sorted (to the microsecond): the queue's
-    order is the key order."""
-    return f"deployq:{app}:{environment}:{stamp(at, micros=True)}-{request_id}"
+    order is the key order. `first` (a rollback) puts it ahead of every ordinary entry: `!`
+    sorts before the stamp's digits, and such entries keep time order among themselves."""
+    lane = "!" if first else ""
+    return f"deployq:{app}:{environment}:{lane}{stamp(at, micros=True)}-{request_id}"
 
 
 def deploy_queue_prefix(app: str, environment: str) -> str:

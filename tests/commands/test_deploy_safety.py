@@ -240,6 +240,22 @@ def test_promote_and_roll_back_are_refused_while_locked(world: World) -> None:
     assert tracked is not None and tracked.environment == "production"
 
 
+def test_a_promote_refused_by_a_lock_can_be_pressed_again_after_unlock(world: World) -> None:
+    world.deploy("/lock app:web env:production reason:incident")
+    press = component_interaction(
+        f"release.promote:web:{SHA}", "1", Invoker(user_id=OTHER), message_id="9"
+    )
+    refused = answer(world.services, press)
+    assert "incident" in world.final(refused)["content"]
+    assert not world.dispatches(PROMOTE)
+    world.deploy("/unlock app:web env:production")
+    again = component_interaction(
+        f"release.promote:web:{SHA}", "1", Invoker(user_id=OTHER), message_id="9"
+    )
+    answer(world.services, again)  # the same button of the same message
+    assert len(world.dispatches(PROMOTE)) == 1, "the refused press was given back"
+
+
 def test_lock_star_locks_every_environment_and_locks_lists_them(world: World) -> None:
     world.deploy("/lock app:web env:* reason:'quarter end' ttl:1d")
     assert {(lock.app, lock.environment) for lock in locks.everything(world.services.store)} == {

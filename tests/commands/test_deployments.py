@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -345,3 +346,107 @@ def test_a_failed_rollback_is_not_rolled_back_again(auto: World) -> None:
     assert auto.statuses()[-1] == (1002, "failure")
     assert len(auto.github.calls("POST", ROLLBACK)) == 1, "never a rollback of a rollback"
     assert not rolled.offers_rollback
+
+
+# -- rollbacks and newer deploys ----------------------------------------------------------------
+
+
+def _command(world: World, text: str, user: str) -> dict[str, Any]:
+    application = world.services.settings.discord_application_id or "1"
+    return answer(
+        world.services,
+        command_interaction(world.services.bot, text, application, Invoker(user_id=user)),
+    )
+
+
+def test_an_auto_rollback_goes_before_a_deploy_queued_behind_the_failed_one(auto: World) -> None:
+    store = auto.services.store
+    auto.deploy(GOOD, 100)
+    auto.event(100, "d-100")
+    auto.deploy(BAD, 101)  # in flight
+    auto.deploy(OTHER, 102)  # waits behind it
+    assert [r.kind for _, r in queue.waiting(store, "web", "production")] == ["deploy"]
+    auto.event(101, "d-101")  # BAD fails verification: rolled back, before OTHER starts
+    [dispatch] = auto.github.calls("POST", ROLLBACK)
+    assert dispatch.body["inputs"]["sha"] == GOOD
+    assert len(auto.github.calls("POST", DEPLOY)) == 2, "the queued deploy still waits"
+    assert [r.kind for _, r in queue.waiting(store, "web", "production")] == ["deploy"]
+    in_flight = queue.in_flight(store, "web", "production")
+    assert in_flight is not None and in_flight.kind == "rollback"
+
+
+def test_a_queued_rollback_that_a_newer_verified_deploy_superseded_is_refused(
+    world: World,
+) -> None:
+    store = world.services.store
+    _good_then_bad(world)
+    world.deploy(OTHER, 102)  # in flight
+    world.press("deploy.rollback:web:101")  # waits behind it, first in line
+    [(_, waiting)] = queue.waiting(store, "web", "production")
+    assert waiting.kind == "rollback"
+    # OTHER is verified live (after BAD's failure): the rollback would undo it.
+    report = {"verdict": "pass", "head_sha": OTHER, "environment": "production", "checks": []}
+    history.record(store, "web", report, at=time.time() + 60)
+    world.event(102, "d-102")  # the slot frees: the rollback is taken from the queue
+    assert world.github.calls("POST", ROLLBACK) == [], "never undoes the newer deploy"
+    assert not queue.waiting(store, "web", "production")
+    [entry] = _audited(world.services, "rollback")[:1]  # newest first
+    assert entry["result"] == "superseded" and OTHER[:7] in entry["note"]
+    told = [r.body for r in world.discord.requests if r.method == "PATCH"]
+    assert any("superseded" in str(body) for body in told), "its message says so"
+
+
+def test_an_old_roll_back_button_after_a_newer_verified_deploy_is_refused(world: World) -> None:
+    _good_then_bad(world)
+    report = {"verdict": "pass", "head_sha": OTHER, "environment": "production", "checks": []}
+    history.record(world.services.store, "web", report, at=time.time() + 60)
+    pressed = world.press("deploy.rollback:web:101")
+    assert world.github.calls("POST", ROLLBACK) == []
+    shown = world.final(pressed)
+    assert "superseded" in str(shown["embeds"])
+    assert "Roll back to abcdef0" not in _buttons(shown), "the offer is over"
+    [entry] = _audited(world.services, "rollback")
+    assert entry["result"] == "refused" and "superseded" in entry["note"]
+
+
+def test_a_roll_back_refused_by_a_lock_can_be_pressed_again_after_unlock(world: World) -> None:
+    _good_then_bad(world)
+    _command(world, "/lock app:web env:production reason:incident", ADMIN)
+    refused = world.press("deploy.rollback:web:101")
+    assert world.github.calls("POST", ROLLBACK) == []
+    shown = world.final(refused)
+    assert "incident" in str(shown["embeds"])
+    assert "Roll back to abcdef0" in _buttons(shown), "still offered"
+    _command(world, "/unlock app:web env:production", ADMIN)
+    again = world.press("deploy.rollback:web:101")  # the same message
+    assert len(world.github.calls("POST", ROLLBACK)) == 1, "the press was given back"
+    assert "Roll back to abcdef0" not in _buttons(world.final(again))
+
+
+def test_an_auto_rollback_whose_message_failed_is_done_by_a_retry(
+    auto: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestrator.discord.rest import DiscordREST
+
+    real = DiscordREST.create_message
+    failures = [RuntimeError("Discord is down")]
+
+    async def flaky(self: DiscordREST, channel_id: str, message: dict[str, Any]) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real(self, channel_id, message)
+
+    monkeypatch.setattr(DiscordREST, "create_message", flaky)
+    _good_then_bad(auto)
+    assert not failures and auto.github.calls("POST", ROLLBACK) == []
+    failed = tracking.load(auto.services.store, "acme/web", 101)
+    assert failed is not None and failed.offers_rollback
+
+    async def retried() -> None:  # the run's end delivered again (a retried job)
+        async with auto.services.discord_rest() as discord:
+            await launch.finished(auto.services, failed, discord)
+
+    asyncio.run(retried())
+    assert len(auto.github.calls("POST", ROLLBACK)) == 1, "the claim was given back"
+    [entry] = _audited(auto.services, "rollback.auto")
+    assert entry["result"] == "started"

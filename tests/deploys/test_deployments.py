@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,59 @@ def test_a_failed_post_is_tried_again_by_the_next_event(tmp_path: Path) -> None:
     assert github.posted == [] and after.deployment_state is None
     sync(store, github, tracked(status="queued"))
     assert github.posted == ["queued"]
+
+
+class Interleaved:
+    """A store that lets another sync run to its end just before this sync's first write:
+    two containers posting for one Deployment at once, in a chosen order."""
+
+    def __init__(self, store: SQLiteStore, meanwhile: Any) -> None:
+        self.store, self.meanwhile = store, meanwhile
+
+    def _first_write(self) -> None:
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile is not None:
+            thread = threading.Thread(target=meanwhile)
+            thread.start()
+            thread.join()
+
+    def claim(self, *args: Any, **kwargs: Any) -> bool:
+        self._first_write()
+        return self.store.claim(*args, **kwargs)
+
+    def put_if_newer(self, *args: Any, **kwargs: Any) -> bool:
+        self._first_write()
+        return self.store.put_if_newer(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "posted"),
+    [
+        # in_progress has looked, success is posted meanwhile: in_progress must not follow
+        ("in_progress", "success", ["success"]),
+        # success has looked, in_progress is posted meanwhile: success still follows it
+        ("success", "in_progress", ["in_progress", "success"]),
+    ],
+)
+def test_two_syncs_at_once_never_post_an_earlier_state_after_a_later_one(
+    tmp_path: Path, first: str, then: str, posted: list[str]
+) -> None:
+    store, github = SQLiteStore(tmp_path / "s.sqlite3"), Posts()
+    states = {
+        "in_progress": tracked(status="in_progress"),
+        "success": tracked(**DONE, verdict="PASS"),
+    }
+
+    def meanwhile() -> None:
+        sync(store, github, states[then])
+
+    sync(Interleaved(store, meanwhile), github, states[first])  # type: ignore[arg-type]
+    assert github.posted == posted
+    sync(store, github, states["in_progress"])  # and a late event afterwards: nothing
+    assert github.posted == posted
 
 
 def test_without_a_deployment_nothing_is_posted(tmp_path: Path) -> None:

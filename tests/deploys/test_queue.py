@@ -56,6 +56,17 @@ def test_the_queue_keeps_its_order_and_round_trips_requests(store: SQLiteStore) 
     assert queue.queued_environments(store) == {("web", "production"), ("web", "staging")}
 
 
+def test_a_rollback_enqueued_first_goes_ahead_of_earlier_deploys(store: SQLiteStore) -> None:
+    early, rollback, second_rollback = request("1"), request("2"), request("3")
+    queue.enqueue(store, early, now=T - 60)
+    queue.enqueue(store, rollback, now=T, first=True)
+    queue.enqueue(store, second_rollback, now=T + 1, first=True)
+    found = [r for _, r in queue.waiting(store, "web", "production")]
+    assert found == [rollback, second_rollback, early]
+    assert queue.position(store, "web", "production", early.id) == 3
+    assert queue.queued_environments(store) == {("web", "production")}
+
+
 def test_a_finished_run_frees_its_slot_once_and_only_its_own(store: SQLiteStore) -> None:
     ask = request()
     assert queue.claim(store, ask)

@@ -59,10 +59,7 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "freeze_window": (keys.freeze_window("xmas"), "freeze:xmas"),
     "deploy_slot": (keys.deploy_slot("web", "production"), "deployslot:web:production"),
     "deploy_slot_release": (keys.deploy_slot_release("orc-0123abcd"), "deployfree:orc-0123abcd"),
-    "deployment_status": (
-        keys.deployment_status("Acme/Web", 42, "success"),
-        "deploystatus:acme/web:42:success",
-    ),
+    "deployment_status": (keys.deployment_status("Acme/Web", 42), "deploystatus:acme/web:42"),
     "auto_rollback": (keys.auto_rollback("orc-0123abcd"), "autorollback:orc-0123abcd"),
     "deploy_queue": (
         keys.deploy_queue("web", "production", T + 0.25, "q1a2b3"),
@@ -116,6 +113,16 @@ def test_each_builder_owns_its_own_collection() -> None:
 
 def test_a_missing_run_id_is_stored_as_zero() -> None:
     assert keys.run("web", T, None, 2) == f"runlog:web:{STAMP}-0.2"
+
+
+def test_a_first_in_line_queue_key_sorts_before_every_ordinary_one() -> None:
+    first = keys.deploy_queue("web", "production", T + 0.25, "q1a2b3", first=True)
+    assert first == "deployq:web:production:!20261129T040230.250000Z-q1a2b3"
+    earlier = keys.deploy_queue("web", "production", T - 3600, "a")
+    later_first = keys.deploy_queue("web", "production", T + 1, "a", first=True)
+    assert sorted([earlier, later_first, first]) == [first, later_first, earlier]
+    assert first.startswith(keys.deploy_queue_prefix("web", "production"))
+    assert keys.parse_deploy_queue(first) == ("web", "production")
 
 
 def test_the_timestamp_formats() -> None:
