@@ -315,12 +315,16 @@ class DemoWorld:
         self.runs: dict[int, Run] = {}
         self.deployments: dict[int, Deployment] = {}
         self.deliveries: list[Delivery] = []
-        self._run_ids = itertools.count(7_100_000_001)
-        self._job_ids = itertools.count(31_000_000_001)
+        # Ids GitHub would never reuse: a world started again (the dev server restarted, its
+        # store kept) must not hand out the run and Deployment ids of the last one, or the
+        # bot would take the new run's events for a finished run's stale ones.
+        epoch = max(int(now()), 1)
+        self._run_ids = itertools.count(epoch * 100 + 1)
+        self._job_ids = itertools.count(epoch * 1000 + 1)
         self._numbers = itertools.count(1)
-        self._deployment_ids = itertools.count(2_100_000_001)
-        self._status_ids = itertools.count(4_200_000_001)
-        self._delivery_ids = itertools.count(91_000_000_001)
+        self._deployment_ids = itertools.count(epoch * 100 + 1)
+        self._status_ids = itertools.count(epoch * 1000 + 1)
+        self._delivery_ids = itertools.count(epoch * 1000 + 1)
         # The demo's deploy workflow makes a Deployment of its own (as a job with
         # `environment:` does) until a client creates Deployments through the API: then the
         # client (the bot) owns them, as a workflow without `environment:` would leave it.

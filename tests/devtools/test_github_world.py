@@ -206,3 +206,15 @@ def test_the_demo_has_a_failing_pull_request_with_its_ci_run(world: DemoWorld) -
     assert not [run for run in world.runs.values() if run.workflow.file == "deploy.yml"], (
         "no deploy before the first /deploy: /verify-latest has nothing to pass"
     )
+
+
+def test_a_world_started_again_hands_out_new_run_and_deployment_ids() -> None:
+    """The dev server restarts with its store kept: the runs and Deployments of the new
+    stand-in must not reuse the last one's ids (the bot would take the new run's events
+    for a finished run's stale ones, and skip the new Deployment's statuses)."""
+    first = DemoWorld(Clock(), site_url="http://127.0.0.1:1/sites/demo/")
+    later = Clock()
+    later.now += 3600
+    second = DemoWorld(later, site_url="http://127.0.0.1:1/sites/demo/")
+    assert next(first._run_ids) != next(second._run_ids)
+    assert next(first._deployment_ids) != next(second._deployment_ids)
