@@ -17,6 +17,7 @@ from orchestrator.aws.events import http_api_event, response_body
 from orchestrator.config import load_settings
 from orchestrator.devkeys import load_or_create_dev_identity
 from orchestrator.main import create_app
+from tests.support.cold import cold_process
 from tests.support.scripted_aws import Reply, ScriptedAWS
 from tests.support.signing import PING_INTERACTION, discord_headers, dumps, github_headers
 
@@ -238,14 +239,6 @@ NOT_FOR_A_PING = (
     "httpx",
     "boto3",
 )
-_COLD = """
-import json, sys
-events = json.load(sys.stdin)
-import orchestrator.main
-answers = [orchestrator.main.handler(event, None) for event in events]
-print(json.dumps([[a["statusCode"], a["body"]] for a in answers]))
-print(json.dumps(sorted(m for m in {names!r} if m in sys.modules)))
-"""
 
 
 def cold_start(
@@ -255,38 +248,9 @@ def cold_start(
     extra_env: dict[str, str] | None = None,
 ) -> tuple[list[Any], list[str]]:
     """A fresh process configured as on Lambda (production, no .env in its folder) answers
-    `events`; their answers and which of `names` it imported."""
-    identity = load_or_create_dev_identity(tmp_path / "keys")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "GITHUB_"))}
-    env.pop("ORCHESTRATOR_ENV_FILE", None)
-    env.update(
-        {
-            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-            "AWS_LAMBDA_FUNCTION_NAME": "orchestrator-cold",
-            "ORCHESTRATOR_ENV": "prod",
-            "ORCHESTRATOR_DATA_DIR": str(tmp_path),
-            "DISCORD_PUBLIC_KEY": identity.discord_public_key,
-            "DISCORD_APPLICATION_ID": "100000000000000001",
-            "DISCORD_BOT_TOKEN": "bot-token",
-            "DISCORD_GUILD_IDS": "100000000000000003",
-            "GITHUB_TOKEN": "github-token",
-            "GITHUB_WEBHOOK_SECRET": identity.github_webhook_secret,
-            **(extra_env or {}),
-        }
-    )
-    run = subprocess.run(
-        [sys.executable, "-c", _COLD.format(names=names)],
-        input=json.dumps(events),
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr
-    answers, imported = (json.loads(line) for line in run.stdout.strip().splitlines()[-2:])
-    return answers, imported
+    `events`; their answers (status, body) and which of `names` it imported."""
+    answers, modules = cold_process(tmp_path, events, extra_env)
+    return [[a["statusCode"], a["body"]] for a in answers], sorted(set(names) & modules)
 
 
 def test_a_cold_ping_imports_only_what_its_answer_needs(tmp_path: Path) -> None:

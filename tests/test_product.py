@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import pkgutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +28,7 @@ from orchestrator.discord.interactions import Interaction
 from orchestrator.discord.tree import Bot
 from orchestrator.jobs.base import Job
 from orchestrator.services import Services
+from tests.support.cold import cold_process
 from tests.support.signing import discord_headers, dumps
 
 DEPLOYER = "900000000000000002"
@@ -153,54 +151,24 @@ def test_services_given_a_tree_dispatch_on_it(tmp_path: Path) -> None:
     assert Services(settings, bot=mine).commands is mine
 
 
-# A fresh process, as a cold Lambda container: it answers `events` through the handler,
-# finishes its in-process jobs, then says which command and domain modules it imported.
-_COLD = """
-import json, sys
-events = json.load(sys.stdin)
-import orchestrator.main
-answers = [orchestrator.main.handler(event, None) for event in events]
-orchestrator.main.app.state.services.close()
-print(json.dumps(answers))
-print(json.dumps(sorted(m for m in sys.modules if m.startswith({prefixes!r}))))
-"""
 WATCHED = ("orchestrator.commands.", "orchestrator.deploys", "orchestrator.verification")
 
 
 def cold(tmp_path: Path, api_base: str, events: list[Any]) -> tuple[list[Any], list[str]]:
-    identity = load_or_create_dev_identity(tmp_path / "keys")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "GITHUB_"))}
-    env.pop("ORCHESTRATOR_ENV_FILE", None)
-    env.update(
+    """A fresh process, as a cold Lambda container: it answers `events` through the handler,
+    finishes its in-process jobs, then says which command and domain modules it imported."""
+    answers, modules = cold_process(
+        tmp_path,
+        events,
         {
-            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-            "AWS_LAMBDA_FUNCTION_NAME": "orchestrator-cold",
-            "ORCHESTRATOR_ENV": "prod",
             "ORCHESTRATOR_JOBS": "inprocess",
             "ORCHESTRATOR_STORE": "sqlite",
-            "ORCHESTRATOR_DATA_DIR": str(tmp_path),
-            "DISCORD_PUBLIC_KEY": identity.discord_public_key,
-            "DISCORD_APPLICATION_ID": APPLICATION,
-            "DISCORD_BOT_TOKEN": "bot-token",
             "DISCORD_API_BASE": api_base,
             "DISCORD_GUILD_IDS": DEV_GUILD_ID,
-            "GITHUB_TOKEN": "github-token",
-            "GITHUB_WEBHOOK_SECRET": identity.github_webhook_secret,
-        }
+        },
+        finish_jobs=True,
     )
-    run = subprocess.run(
-        [sys.executable, "-c", _COLD.format(prefixes=WATCHED)],
-        input=json.dumps(events),
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr
-    answers, imported = (json.loads(line) for line in run.stdout.strip().splitlines()[-2:])
-    return answers, imported
+    return answers, sorted(m for m in modules if m.startswith(WATCHED))
 
 
 APPLICATION = "100000000000000001"
