@@ -99,3 +99,10 @@ def parse_duration(text: str) -> float:
     if total <= 0:
         raise ValueError(f"{text.strip()!r} is no time at all")
     return float(total)
+
+
+def error_line(exc: BaseException, limit: int) -> str:
+    """An error in one short line for a user or a status: its message's first line (its
+    type's name when it has none), cut at `limit` characters."""
+    message = str(exc).strip()
+    return (message.splitlines()[0] if message else type(exc).__name__)[:limit]

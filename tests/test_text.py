@@ -128,3 +128,11 @@ def test_parse_duration_refuses_anything_else(text: str) -> None:
 def test_parse_duration_reads_what_duration_writes() -> None:
     for seconds in (42, 185, 7800, 273600):
         assert parse_duration(duration(seconds)) == seconds
+
+
+def test_an_error_is_one_short_line() -> None:
+    from orchestrator.text import error_line
+
+    assert error_line(ValueError("no such ref\ntraceback follows"), 100) == "no such ref"
+    assert error_line(ValueError("  \n  "), 100) == "ValueError"
+    assert error_line(ValueError("x" * 300), 120) == "x" * 120

@@ -266,4 +266,6 @@ async def dispatch_failed(github: GitHubClient, tracked: Tracked, error: Excepti
 
 
 def _short(exc: Exception) -> str:
-    return (str(exc) or type(exc).__name__).splitlines()[0][:120]
+    from orchestrator.text import error_line
+
+    return error_line(exc, 120)

@@ -126,8 +126,9 @@ def _refuse(reason: str, tone: Any, **values: Any) -> Answer:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:180]
+    from orchestrator.text import error_line
+
+    return error_line(exc, 180)
 
 
 def _failure(exc: BaseException) -> tuple[str, dict[str, str]]:
