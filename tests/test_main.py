@@ -318,3 +318,67 @@ def test_the_first_github_delivery_imports_the_intake(tmp_path: Path) -> None:
     answers, imported = cold_start(tmp_path, [event])
     assert answers[0][0] == 200
     assert {"orchestrator.github.events", "orchestrator.github.intake"} <= set(imported)
+
+
+_GC_PROBE = """
+import gc, json, os, sys
+import orchestrator
+gc.collect()  # counts start from zero: the import itself decides whether any collection runs
+before = [g["collections"] for g in gc.get_stats()]
+if os.environ.get("PROBE_GC_OFF"):
+    gc.disable()
+try:
+    import orchestrator.main
+    failed = None
+except Exception as exc:
+    failed = type(exc).__name__
+after = [g["collections"] for g in gc.get_stats()]
+print(json.dumps({
+    "collections_during_import": sum(after) - sum(before),
+    "enabled": gc.isenabled(),
+    "frozen": gc.get_freeze_count(),
+    "failed": failed,
+}))
+"""
+
+
+def _gc_probe(tmp_path: Path, **env: str) -> dict[str, Any]:
+    child = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "GITHUB_"))}
+    child.update(
+        PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+        ORCHESTRATOR_ENV_FILE="",
+        ORCHESTRATOR_DATA_DIR=str(tmp_path),
+        **env,
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", _GC_PROBE],
+        capture_output=True,
+        text=True,
+        env=child,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_the_cold_import_runs_without_the_cyclic_gc_then_freezes_what_it_built(
+    tmp_path: Path,
+) -> None:
+    probe = _gc_probe(tmp_path, ORCHESTRATOR_ENV="test")
+    assert probe["failed"] is None
+    # Paused for the whole import; loading the module's own code, before its first line
+    # runs, may still cross the threshold once. Unpaused, a start runs about a hundred.
+    assert probe["collections_during_import"] <= 1
+    assert probe["enabled"] is True  # and back on after it
+    assert probe["frozen"] > 10_000  # the app's objects: out of every later collection
+
+
+def test_a_failed_start_gives_the_gc_back_and_a_paused_one_stays_paused(tmp_path: Path) -> None:
+    failed = _gc_probe(tmp_path, ORCHESTRATOR_ENV="prod")  # no secrets: refuses to start
+    assert failed["failed"] == "ConfigError"
+    assert failed["enabled"] is True
+    kept_off = _gc_probe(tmp_path, ORCHESTRATOR_ENV="test", PROBE_GC_OFF="1")
+    assert kept_off["enabled"] is False  # whoever imported us had turned it off
