@@ -385,14 +385,28 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder(object_pairs_hook=_prune_object)
 
 
-def load_bounded(text: str) -> Any:
-    """`json.loads` for webhook payloads, in bounded memory.
+# Up to this many characters a body is decoded in one call of the C decoder: its objects
+# cost a few times its size at most (a few MB), and walking the top level in Python, as
+# `_load_streaming` does to keep a 25 MB push bounded, would cost more than the whole
+# decode of the usual few-KB delivery.
+STREAM_ABOVE = 512 * 1024
 
-    The top-level object is walked here, and the elements of its arrays are decoded one
-    at a time (C speed, through `raw_decode`), keeping only the first `_MAX_LIST`: a push
-    with tens of thousands of commits never has them all in memory at once. Everything
-    else goes through the C decoder with `_prune_object`. Accepts exactly what
-    `json.loads` accepts; anything else is a `json.JSONDecodeError`, as from `json.loads`.
+
+def load_bounded(text: str) -> Any:
+    """`json.loads` for webhook payloads, in bounded memory, objects pruned as they are
+    built (`_prune_object`). Accepts exactly what `json.loads` accepts; anything else is a
+    `json.JSONDecodeError`, as from `json.loads`. The same result either way a body is
+    decoded (in one call, or streamed when it is big)."""
+    if len(text) <= STREAM_ABOVE:
+        return _DECODER.decode(text)
+    return _load_streaming(text)
+
+
+def _load_streaming(text: str) -> Any:
+    """`load_bounded` for big bodies. The top-level object is walked here, and the elements
+    of its arrays are decoded one at a time (C speed, through `raw_decode`), keeping only
+    the first `_MAX_LIST`: a push with tens of thousands of commits never has them all in
+    memory at once. Everything else goes through the C decoder with `_prune_object`.
     """
     index = _WHITESPACE.match(text, 0).end()  # type: ignore[union-attr]
     if not text.startswith("{", index):

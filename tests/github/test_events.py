@@ -9,8 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orchestrator.github import events
 from orchestrator.github.events import (
+    STREAM_ABOVE,
     MalformedPayload,
+    _load_streaming,
     _prune_object,
     load_bounded,
     parse_body,
@@ -30,23 +33,31 @@ def reference(text: str) -> Any:
     return json.loads(text, object_pairs_hook=_prune_object)
 
 
+# Both ways a body is decoded: whole (the usual delivery) and streamed (a big one).
+LOADERS = pytest.mark.parametrize("load", [load_bounded, _load_streaming], ids=["whole", "stream"])
+
+
+@LOADERS
 @settings(max_examples=150, deadline=None)
 @given(st.dictionaries(st.text(max_size=10), JSON, max_size=10), st.sampled_from([None, 0, 2]))
-def test_same_result_as_json_loads_for_objects(value: dict[str, Any], indent: int | None) -> None:
+def test_same_result_as_json_loads_for_objects(
+    load: Any, value: dict[str, Any], indent: int | None
+) -> None:
     text = json.dumps(value, indent=indent)
-    assert load_bounded(text) == reference(text)
+    assert load(text) == reference(text)
 
 
+@LOADERS
 @settings(max_examples=150, deadline=None)
 @given(st.text(alphabet='{}[]":,0123456789 truefalsenul\\\\\n\t-.eE', max_size=40))
-def test_accepts_exactly_what_json_loads_accepts(text: str) -> None:
+def test_accepts_exactly_what_json_loads_accepts(load: Any, text: str) -> None:
     try:
         expected = reference(text)
     except (ValueError, RecursionError):
         with pytest.raises(json.JSONDecodeError):
-            load_bounded(text)
+            load(text)
         return
-    assert load_bounded(text) == expected
+    assert load(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -64,26 +75,41 @@ def test_accepts_exactly_what_json_loads_accepts(text: str) -> None:
     ],
 )
 def test_malformed_objects_are_refused(text: str) -> None:
-    with pytest.raises(json.JSONDecodeError):
-        load_bounded(text)
+    for load in (load_bounded, _load_streaming):
+        with pytest.raises(json.JSONDecodeError):
+            load(text)
     with pytest.raises(MalformedPayload):
         parse_body(text.encode(), "application/json")
 
 
-def test_long_top_level_arrays_keep_only_what_a_handler_reads() -> None:
+def test_long_top_level_arrays_keep_only_what_a_handler_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     text = json.dumps(
         {
             "commits": [{"id": i, "message": "m" * 3000} for i in range(2_000)],
             "ref": "refs/heads/main",
         }
     )
+    assert len(text) > STREAM_ABOVE
+    streamed: list[int] = []
+
+    def spy(body: str) -> Any:
+        streamed.append(len(body))
+        return _load_streaming(body)
+
+    monkeypatch.setattr(events, "_load_streaming", spy)
     parsed = load_bounded(text)
+    assert streamed == [len(text)]  # a big body is walked, never decoded whole
+    load_bounded(json.dumps({"commits": [], "ref": "x"}))
+    assert streamed == [len(text)]  # the usual small one is decoded in one call
     assert len(parsed["commits"]) == 50
     assert len(parsed["commits"][0]["message"]) == 2000
     assert parsed["ref"] == "refs/heads/main"
 
 
-def test_nested_repositories_are_summarised_and_duplicates_dropped() -> None:
+@LOADERS
+def test_nested_repositories_are_summarised_and_duplicates_dropped(load: Any) -> None:
     payload = {
         "repository": {
             "full_name": "a/b",
@@ -93,7 +119,7 @@ def test_nested_repositories_are_summarised_and_duplicates_dropped() -> None:
         },
         "workflow_run": {"head_repository": {"full_name": "a/b"}, "id": 3},
     }
-    parsed = load_bounded(json.dumps(payload))
+    parsed = load(json.dumps(payload))
     assert parsed["repository"] == {"full_name": "a/b", "id": 1, "owner": {"login": "a"}}
     assert parsed["workflow_run"] == {"id": 3}
 
