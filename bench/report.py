@@ -528,7 +528,7 @@ def render(results: dict[str, Any]) -> str:
             f"(per-run pairs {cell(through.get('ratio_per_rep'), 3)}). gidgethub only checks "
             "and decodes; ours also makes each delivery durable (dedup claim and a queued "
             "job), so the ratio is the price of that durability per delivery. Per delivery, "
-            "ours makes one hop to the store's writer thread and one SQLite transaction "
+            "ours makes one SQLite transaction, awaited inline (no thread hop) "
             "(claim and pending job record together, committed before the 202: WAL, "
             "`synchronous=NORMAL`, durable "
             "against a process crash, not a power loss), and the job, running meanwhile on "

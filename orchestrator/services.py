@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from orchestrator.jobs.base import Dispatcher, JobRegistry
     from orchestrator.jobs.runner import JobRunner
     from orchestrator.store.base import Store
-    from orchestrator.store.writer import Writer
+    from orchestrator.store.writer import StoreWriter
 
 
 class Services:
@@ -49,7 +49,7 @@ class Services:
         self._events = events
         self._registry = registry
         self._github_auth: Auth | None = None
-        self._writer: Writer | None = None
+        self._writer: StoreWriter | None = None
         self._lock = threading.Lock()
 
     @property
@@ -149,14 +149,17 @@ class Services:
         return self._store
 
     @property
-    def writer(self) -> Writer:
-        """Threads of their own for the store writes a request awaits (`store.writer`)."""
+    def writer(self) -> StoreWriter:
+        """How a request awaits its store writes (`store.writer`): on threads of their own,
+        or inline for a store whose writes are local and short (its `inline_writes`)."""
         if self._writer is None:
+            store = self.store
             with self._lock:
                 if self._writer is None:
-                    from orchestrator.store.writer import Writer
+                    from orchestrator.store.writer import InlineWriter, Writer
 
-                    self._writer = Writer()
+                    inline = getattr(store, "inline_writes", False)
+                    self._writer = InlineWriter() if inline else Writer()
         return self._writer
 
     @property

@@ -7,9 +7,10 @@ causes nothing. The claim outlives GitHub's redelivery window.
 
 The claim and the queued job's pending record are one atomic store write
 (`Dispatcher.dispatch_once` over `Store.claim_and_put`), durable before the endpoint
-answers 2xx: one transaction and one thread hop per delivery. A crash after the 2xx
-finds the job pending (resumed on the next start); a failed write leaves no claim, so
-GitHub's redelivery is not mistaken for a duplicate.
+answers 2xx: one transaction per delivery (awaited inline with SQLite, on a writer
+thread with DynamoDB). A crash after the 2xx finds the job pending (resumed on the next
+start); a failed write leaves no claim, so GitHub's redelivery is not mistaken for a
+duplicate.
 """
 
 from __future__ import annotations

@@ -137,9 +137,9 @@ async def webhook(request: Request, body: VerifiedBody) -> JSONResponse:
     if not services.events.accepts(name, event.action):
         return JSONResponse({"ignored": True, "event": event.key}, status_code=202)
 
-    # One hop to the store's writer thread, one store transaction: the claim and the queued
-    # job are durable together before the 2xx. StoreUnavailable (nothing written) becomes
-    # 503 (errors.install).
+    # One store transaction, awaited through the store's writer (inline for SQLite, a
+    # thread of its own for DynamoDB): the claim and the queued job are durable together
+    # before the 2xx. StoreUnavailable (nothing written) becomes 503 (errors.install).
     try:
         queued = await services.writer.run(queue_delivery, services.jobs, event, size)
     except StoreUnavailable:

@@ -1,4 +1,5 @@
-"""Blocking store writes awaited from the event loop, on threads of their own.
+"""Blocking store writes awaited from the event loop: on threads of their own (`Writer`), or
+right where they are awaited, for a store whose writes are local and short (`InlineWriter`).
 
 Why not `run_in_threadpool`: the webhook's one durable write per delivery is the hot path
 of `POST /github`, and anyio's general pool hop (capacity limiter, cancel scope, a new
@@ -18,11 +19,43 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
 _STOP = object()
+
+
+class StoreWriter(Protocol):
+    """What a request awaits its store write through (`Services.writer` picks one)."""
+
+    async def run(self, func: Callable[..., T], *args: Any) -> T: ...
+
+    def threads(self) -> int: ...
+
+    def close(self, timeout: float = 5.0) -> None: ...
+
+
+class InlineWriter:
+    """Runs the write on the awaiting request's own thread, for a store that says its
+    writes are local and short (`inline_writes`: SQLite, where a commit appends a few pages
+    to the WAL in tens of microseconds). A hop to a thread (a queue put, the thread's
+    wake-up, a call back into the loop) cost more than that write, per delivery; the
+    event loop waits out the write instead, as it waits out the signature check."""
+
+    def __init__(self) -> None:
+        self._closed = False
+
+    async def run(self, func: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise RuntimeError("the store writer is closed")
+        return func(*args)
+
+    def threads(self) -> int:
+        return 0
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._closed = True
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -123,8 +124,9 @@ def test_a_2xx_survives_a_crash_right_after_it(tmp_path: Path) -> None:
 def test_a_delivery_makes_no_general_thread_pool_hop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Per delivery, one hop to the store's writer thread: no sync dependency run in the
-    thread pool, no `run_in_threadpool` for the write (each a hop of its own, per delivery)."""
+    """Per delivery with SQLite, no thread hop at all: no sync dependency run in the thread
+    pool, no `run_in_threadpool` for the write, and the write itself runs inline, on the
+    request's own thread (the store says its writes are local and short)."""
     import fastapi.dependencies.utils
     import fastapi.routing
 
@@ -140,12 +142,17 @@ def test_a_delivery_makes_no_general_thread_pool_hop(
         monkeypatch.setattr(module, "run_in_threadpool", counted)
     settings = load_settings(ORCHESTRATOR_DATA_DIR=tmp_path, GITHUB_WEBHOOK_SECRET=SECRET)
     services = Services(settings)
-    writes: list[str] = []
+    writes: list[tuple[str, bool]] = []
     real_run = services.writer.run
 
     async def run(func: Any, *args: Any) -> Any:
-        writes.append(func.__name__)
-        return await real_run(func, *args)
+        request_thread = threading.get_ident()
+
+        def traced(*inner: Any) -> Any:
+            writes.append((func.__name__, threading.get_ident() == request_thread))
+            return func(*inner)
+
+        return await real_run(traced, *args)
 
     monkeypatch.setattr(services.writer, "run", run)
     body = dumps(completed_run())
@@ -156,7 +163,8 @@ def test_a_delivery_makes_no_general_thread_pool_hop(
         )
     assert answer.status_code == 202
     assert hops == []
-    assert writes == ["queue_delivery"]
+    assert writes == [("queue_delivery", True)]  # on the request's thread
+    assert services.writer.threads() == 0
     assert services.store.get(f"job:gh-{delivery}") is not None
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import pytest
 
-from orchestrator.store.writer import Writer
+from orchestrator.config import load_settings
+from orchestrator.services import Services
+from orchestrator.store.writer import InlineWriter, Writer
 
 
 def test_runs_the_call_on_a_thread_of_its_own_and_hands_back_the_result() -> None:
@@ -82,3 +85,38 @@ def test_a_closed_writer_refuses_new_calls() -> None:
 
     with pytest.raises(RuntimeError, match="closed"):
         asyncio.run(go())
+
+
+def test_the_inline_writer_runs_the_call_where_it_is_awaited() -> None:
+    writer = InlineWriter()
+    here = threading.get_ident()
+
+    def boom() -> None:
+        raise LookupError("store says no")
+
+    async def go() -> int:
+        with pytest.raises(LookupError, match="store says no"):
+            await writer.run(boom)
+        return await writer.run(lambda: threading.get_ident())
+
+    assert asyncio.run(go()) == here
+    assert writer.threads() == 0
+    writer.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        asyncio.run(go())
+
+
+def test_services_write_inline_only_to_a_store_that_says_its_writes_are_short(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sqlite = Services(load_settings(ORCHESTRATOR_DATA_DIR=tmp_path))
+    assert isinstance(sqlite.writer, InlineWriter)
+    sqlite.close()
+
+    class RemoteStore:
+        """A store with round trips (DynamoDB): no `inline_writes`."""
+
+    remote = Services(load_settings(ORCHESTRATOR_DATA_DIR=tmp_path))
+    monkeypatch.setattr(Services, "store", property(lambda self: RemoteStore()))
+    assert isinstance(remote.writer, Writer)
+    remote.writer.close()
