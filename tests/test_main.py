@@ -382,3 +382,20 @@ def test_a_failed_start_gives_the_gc_back_and_a_paused_one_stays_paused(tmp_path
     assert failed["enabled"] is True
     kept_off = _gc_probe(tmp_path, ORCHESTRATOR_ENV="test", PROBE_GC_OFF="1")
     assert kept_off["enabled"] is False  # whoever imported us had turned it off
+
+
+def test_the_two_front_doors_are_matched_before_any_other_route(tmp_path: Path) -> None:
+    """Routes are tried in order, a pattern each: a delivery or an interaction must not pay
+    for the docs and meta routes first."""
+    from orchestrator.routers import discord, docs, github, meta
+
+    app = create_app(load_settings(ORCHESTRATOR_DATA_DIR=tmp_path))
+    # FastAPI keeps each included router as one route (`original_router`), in order, after
+    # its own `/openapi.json`.
+    included = [getattr(route, "original_router", None) for route in app.router.routes]
+    assert [r for r in included if r is not None] == [
+        discord.router,
+        github.router,
+        meta.router,
+        docs.router,
+    ]
