@@ -46,7 +46,7 @@ from bench.payloads import (
 )
 from bench.stats import median, ratio, spread
 
-REPS = 6
+REPS = 10
 CHILD = common.BENCH_DIR / "coldstart_child.py"
 MOTO_SERVER = common.ROOT / "tests" / "support" / "moto_server.py"
 # Timed kinds of start (the bare artifact's sources-only copy is built for its size only).

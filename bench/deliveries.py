@@ -28,7 +28,7 @@ from bench import common
 from bench.payloads import WEBHOOK_SECRET, dumps, github_headers, workflow_run_completed
 from bench.stats import median, ratio, spread
 
-REPS = 3
+REPS = 5
 COUNT = 600
 WARMUP = 60
 BIG_REPS = 3

@@ -27,8 +27,8 @@ from bench.loadgen import http_request, write_requests
 from bench.payloads import APPLICATION_ID, WEBHOOK_SECRET, Keypair, SignedPing, signed_pings
 from bench.stats import median, ratio, spread
 
-REPS = 3
-COUNT = 2000
+REPS = 5
+COUNT = 3000
 WARMUP = 200
 CONNECTIONS = 16
 LOADGEN_TIMEOUT = 180.0
