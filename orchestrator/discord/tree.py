@@ -30,10 +30,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from orchestrator.discord.access import Access
-from orchestrator.discord.context import Autocompleter, Context, Handler
 from orchestrator.discord.interactions import OptionType
 from orchestrator.discord.options import (
     Option,
@@ -41,6 +40,11 @@ from orchestrator.discord.options import (
     check_name,
     check_option_order,
 )
+
+# Handlers are only annotated here: a module declaring commands, or dispatch answering a
+# deferred one, need not build what a handler gets and returns.
+if TYPE_CHECKING:
+    from orchestrator.discord.context import Autocompleter, Context, Handler
 
 
 class InteractionContext:
