@@ -30,8 +30,7 @@ import select
 import socket
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 from orchestrator.aws.sigv4 import host_header
@@ -55,8 +54,9 @@ class InvalidURL(ValueError):
     """An endpoint that is not an http(s) URL with a host."""
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
+    """An HTTP answer, read to the end (a `NamedTuple`: cheap to define on a cold path)."""
+
     status: int
     headers: dict[str, str]  # names in lower case
     body: bytes

@@ -18,26 +18,19 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.discord import responses
 from orchestrator.discord.access import Access
-from orchestrator.discord.context import (
-    Context,
-    Declined,
-    Handler,
-    Keep,
-    ModalReply,
-    Reply,
-    Update,
-    audit_interaction,
-)
 from orchestrator.discord.interactions import Interaction, InteractionType, Options
-from orchestrator.discord.messages import Message
-from orchestrator.discord.tree import CommandLookup, Leaf, Route
-from orchestrator.discord.voice import WHO
-from orchestrator.jobs.base import JobContext, JobRegistry
-from orchestrator.store import keys
 from orchestrator.store.base import StoreUnavailable
 
+# A cold container answering a deferred command runs `respond()` only up to the type 5 answer:
+# what only an immediate handler, a refusal, the job itself or a once-only button needs
+# (`Context` and the replies, `Message`, the phrases, the job registry, store keys) is
+# imported where it is used, so that answer does not pay for it
+# (`tests/discord/test_dispatch.py` keeps it so).
 if TYPE_CHECKING:
     from orchestrator.clients import Clients
+    from orchestrator.discord.context import Handler, Reply
+    from orchestrator.discord.tree import CommandLookup, Leaf, Route
+    from orchestrator.jobs.base import JobContext, JobRegistry
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +112,7 @@ Answer = tuple[dict[str, Any], str | None]
 
 
 def _refuse(reason: str, tone: Any, **values: Any) -> Answer:
+    from orchestrator.discord.messages import Message
     from orchestrator.discord.voice import say
 
     message = Message(content=say(reason, tone, **values), ephemeral=True)
@@ -176,6 +170,8 @@ PRESS_TTL = 7 * 24 * 3600
 
 
 def _press_key(interaction: Interaction) -> str:
+    from orchestrator.store import keys
+
     message = interaction.raw.get("message")
     message_id = message.get("id") if isinstance(message, dict) else None
     # Without a message id (never from Discord) fall back to the channel: still once.
@@ -270,6 +266,8 @@ async def _respond(bot: CommandLookup, interaction: Interaction, services: Clien
             return responses.autocomplete([]), None
         return await _autocomplete(bot, interaction, services), None
     if not allowed:
+        from orchestrator.discord.voice import WHO
+
         _audit(services, interaction, target, "denied")
         return _refuse("denied", tone, command=target.name, who=WHO[target.access.value])
     if target.once:
@@ -295,6 +293,8 @@ async def _respond(bot: CommandLookup, interaction: Interaction, services: Clien
         if kind == InteractionType.MESSAGE_COMPONENT:
             return responses.deferred_update(), None
         return responses.deferred(ephemeral=target.ephemeral), None
+
+    from orchestrator.discord.context import Context, Declined
 
     context = Context(
         interaction, services, interaction.options(), target.state, path=target.path, bot=bot
@@ -322,6 +322,8 @@ async def _respond(bot: CommandLookup, interaction: Interaction, services: Clien
 def _immediate_response(
     result: Reply, target: _Target, kind: int | None, tone: Any
 ) -> dict[str, Any]:
+    from orchestrator.discord.context import Declined, Keep, ModalReply, Update
+    from orchestrator.discord.messages import Message
     from orchestrator.discord.voice import say
 
     if isinstance(result, ModalReply):
@@ -352,6 +354,8 @@ async def _autocomplete(
     if leaf is None or focused is None or focused not in leaf.autocompleters:
         return responses.autocomplete([])
     typed = options.get(focused)
+    from orchestrator.discord.context import Context
+
     context = Context(interaction, services, options, path=leaf.path, bot=bot)
     try:
         choices = await asyncio.wait_for(
@@ -367,6 +371,8 @@ async def _autocomplete(
 def _audit(
     services: Clients, interaction: Interaction, target: _Target, result: str, **detail: Any
 ) -> None:
+    from orchestrator.discord.context import audit_interaction
+
     try:
         audit_interaction(services.store, interaction, target.name, result, **detail)
     except StoreUnavailable:
@@ -375,6 +381,8 @@ def _audit(
 
 async def run_deferred(bot: CommandLookup, interaction: Interaction, services: Clients) -> None:
     """Run a deferred handler and edit the deferred reply with what it returns."""
+    from orchestrator.discord.context import Context, Declined, Keep, ModalReply, Update
+    from orchestrator.discord.messages import Message
     from orchestrator.discord.voice import say
 
     tone = services.settings.tone
@@ -453,6 +461,8 @@ def deferred_jobs(bot: Callable[[], CommandLookup]) -> JobRegistry:
     """The deferred-interaction job, answering with `bot()`: the composition root's command
     tree (on demand: only the part that owns the interaction), built only when a deferred
     command runs."""
+    from orchestrator.jobs.base import JobRegistry
+
     jobs = JobRegistry()
 
     @jobs.job(DEFERRED_JOB)

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, Protocol, TypeVar
 
 from orchestrator.store import keys
 from orchestrator.store.base import JSONObject, Versioned
@@ -218,9 +218,10 @@ class JobNotStarted(RuntimeError):
     """
 
 
-@dataclass(frozen=True)
-class Claim:
-    """A once-only claim a job is dispatched under (`Dispatcher.dispatch_once`)."""
+class Claim(NamedTuple):
+    """A once-only claim a job is dispatched under (`Dispatcher.dispatch_once`). A
+    `NamedTuple`: the Lambda dispatcher imports this module before a deferred command's
+    answer, and a frozen dataclass's class costs ten times as much to build."""
 
     key: str
     ttl: float

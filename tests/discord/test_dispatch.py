@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from orchestrator import audit
+from orchestrator import audit, product
+from orchestrator.aws.events import http_api_event
 from orchestrator.config import load_settings
+from orchestrator.devkeys import load_or_create_dev_identity
+from orchestrator.devtools.simulate import DEV_GUILD_ID, Invoker, command_interaction
 from orchestrator.discord import dispatch
 from orchestrator.discord.access import Access
 from orchestrator.discord.context import Context, ModalReply, Update
@@ -21,7 +25,10 @@ from orchestrator.discord.tree import Bot
 from orchestrator.jobs.base import Job
 from orchestrator.services import Services
 from orchestrator.store.base import StoreUnavailable
+from tests.support.cold import cold_process
 from tests.support.discord_spec import DiscordSpec
+from tests.support.scripted_aws import Reply, ScriptedAWS
+from tests.support.signing import discord_headers, dumps
 
 ADMIN, DEPLOYER, STRANGER = "900", "901", "902"
 DEPLOY_ROLE = "77"
@@ -318,3 +325,59 @@ def test_per_command_allow_list(tmp_path: Path) -> None:
     services = Services(settings, jobs=RecordingJobs(), bot=make_bot())
     assert answer(services, command("hello", user="42"))["data"]["content"] == "hi you"
     assert answer(services, command("hello", user="43"))["data"]["flags"] == 64
+
+
+# What a cold container answering a deferred command must not import before its type 5
+# answer: what a handler gets and returns (the job builds it), the phrases (a refusal's), the
+# follow-up's REST client and message limits, the audit log (an open command records nothing),
+# the parts of the jobs seam that run jobs rather than start them, and PyNaCl's wrappers (the
+# signature check calls libsodium through its binding alone).
+NOT_FOR_A_DEFERRED_ANSWER = (
+    "nacl.signing",
+    "nacl.bindings",
+    "orchestrator.discord.context",
+    "orchestrator.discord.voice",
+    "orchestrator.discord.rest",
+    "orchestrator.discord.limits",
+    "orchestrator.audit",
+    "orchestrator.text",
+    "orchestrator.jobs.runner",
+    "orchestrator.jobs.retry",
+    "orchestrator.jobs.inprocess",
+)
+
+
+def test_a_cold_deferred_answer_imports_only_what_it_needs(tmp_path: Path) -> None:
+    """A cold Lambda container answers a signed `/ping` "deferred" (its job recorded and
+    handed to Lambda first) without importing what only the job or a refusal needs."""
+    identity = load_or_create_dev_identity(tmp_path / "keys")
+    raw = command_interaction(product.bot(), "/ping", "100000000000000001", Invoker(user_id="5"))
+    assert raw["guild_id"] == DEV_GUILD_ID
+    body = dumps(raw)
+    event = http_api_event("POST", "/discord", headers=discord_headers(identity, body), body=body)
+    with ScriptedAWS(Reply(200, {}), Reply(202), Reply(200, {}), Reply(200, {})) as aws:
+        answers, modules = cold_process(
+            tmp_path,
+            [event],
+            {
+                "ORCHESTRATOR_JOBS": "lambda",
+                "DISCORD_GUILD_IDS": DEV_GUILD_ID,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_REGION": "eu-west-1",
+                "AWS_ENDPOINT_URL": aws.url,
+            },
+        )
+    assert [(a["statusCode"], json.loads(a["body"])) for a in answers] == [
+        (200, {"type": 5, "data": {"flags": 64}})
+    ]
+    # The job is recorded, then handed to Lambda; then the answer's trace step is written.
+    record, invoke, *trace = aws.requests
+    assert record.header("X-Amz-Target") == "DynamoDB_20120810.PutItem"
+    assert json.loads(invoke.body)["orchestrator_job"]["name"] == dispatch.DEFERRED_JOB
+    assert [r.header("X-Amz-Target") for r in trace] == [
+        "DynamoDB_20120810.GetItem",
+        "DynamoDB_20120810.PutItem",
+    ]
+    assert "orchestrator.discord.dispatch" in modules  # it did answer through dispatch
+    assert sorted(modules & set(NOT_FOR_A_DEFERRED_ANSWER)) == []

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
-from nacl.signing import SigningKey
+import os
+import subprocess
+import sys
 
-from orchestrator.discord.verify import SignatureError, sign_request, verify_request
+import pytest
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+
+from orchestrator.discord.verify import (
+    SignatureError,
+    ed25519_valid,
+    sign_request,
+    verify_request,
+)
+from tests.support.cold import ROOT
 
 KEY = SigningKey(bytes(range(32)))
 PUBLIC = KEY.verify_key.encode().hex()
@@ -94,3 +105,87 @@ def test_the_wrong_key_fails() -> None:
     other = SigningKey(bytes(range(1, 33)))
     with pytest.raises(SignatureError, match="invalid"):
         check(sign_request(other.encode().hex(), str(NOW), BODY), str(NOW))
+
+
+# `ed25519_valid` calls libsodium directly; PyNaCl's `VerifyKey.verify` is the reference it
+# must agree with, on good signatures and on every kind of bad one.
+def _nacl_says(public: bytes, signature: bytes, message: bytes) -> bool:
+    try:
+        VerifyKey(public).verify(message, signature)
+    except (BadSignatureError, ValueError):
+        return False
+    return True
+
+
+def _cases() -> list[tuple[bytes, bytes, bytes]]:
+    key = SigningKey(bytes(range(1, 33)))
+    public = key.verify_key.encode()
+    other = SigningKey(bytes(32)).verify_key.encode()
+    cases = []
+    for message in (b"", b"x", BODY, bytes(range(256)) * 4):
+        signature = key.sign(message).signature
+        cases.append((public, signature, message))
+        cases.append((other, signature, message))  # the wrong key
+        cases.append((public, signature, message + b"!"))  # another message
+        for index in (0, 31, 32, 63):  # R and S, each end
+            flipped = bytearray(signature)
+            flipped[index] ^= 0x01
+            cases.append((public, bytes(flipped), message))
+        # S pushed past the group order (non-canonical): libsodium refuses it.
+        s_high = signature[:32] + bytes([*signature[32:63], signature[63] | 0xF0])
+        cases.append((public, s_high, message))
+    # Small-order and non-canonical public keys (the identity, zero, all ones).
+    for weak in (bytes([1]) + bytes(31), bytes(32), b"\xff" * 32):
+        cases.append((weak, key.sign(BODY).signature, BODY))
+    return cases
+
+
+@pytest.mark.parametrize(("public", "signature", "message"), _cases())
+def test_the_direct_check_agrees_with_pynacl(
+    public: bytes, signature: bytes, message: bytes
+) -> None:
+    assert ed25519_valid(public, signature, message) is _nacl_says(public, signature, message)
+
+
+def test_the_direct_check_accepts_what_pynacl_signs_and_nothing_else() -> None:
+    """Guards the cross-check: both sides cannot be agreeing on `False` for everything."""
+    outcomes = [ed25519_valid(p, s, m) for p, s, m in _cases()]
+    assert outcomes.count(True) == 4  # one good signature per message, no more
+
+
+@pytest.mark.parametrize("length", [0, 1, 63, 65, 128])
+def test_a_signature_or_key_of_another_length_is_invalid_not_a_crash(length: int) -> None:
+    signature = KEY.sign(BODY).signature
+    assert not ed25519_valid(KEY.verify_key.encode(), bytes(length), BODY)
+    assert not ed25519_valid(bytes(length or 1), signature, BODY)
+
+
+def test_verifying_imports_no_more_of_pynacl_than_libsodium() -> None:
+    """The point of the direct call: `nacl.signing` (and `nacl.bindings`, every primitive
+    PyNaCl wraps) stays out of a cold start."""
+    timestamp = str(NOW)
+    script = (
+        "import sys\n"
+        "from orchestrator.discord.verify import verify_signed\n"
+        f"verify_signed({PUBLIC!r}, {sign_request(PRIVATE, timestamp, BODY)!r}, "
+        f"{timestamp!r}, {BODY!r})\n"
+        "print(sorted(m for m in sys.modules if m.startswith('nacl')))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+        check=True,
+    )
+    assert run.stdout.split() == ["['nacl',", "'nacl._sodium']"]
+
+
+def test_a_signature_cannot_borrow_bytes_of_the_message() -> None:
+    """libsodium checks signature and message as one buffer: a 65-byte "signature" ending in
+    the message's first byte must not pass for the rest of the message."""
+    signature = KEY.sign(BODY).signature
+    public = KEY.verify_key.encode()
+    assert ed25519_valid(public, signature, BODY)
+    assert not ed25519_valid(public, signature + BODY[:1], BODY[1:])
