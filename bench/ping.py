@@ -98,6 +98,19 @@ def targets(keys: Keypair, data_dir: Path, peer_envs: dict[str, Any]) -> list[Ta
     ]
     found[0].argv = [py, str(common.PEERS_DIR / "serve_asgi.py"), "orchestrator.main:app"]
     found[1].argv = [py, str(common.PEERS_DIR / "serve_asgi.py"), "floor:app"]
+    # The framework's own ceiling: the thinnest FastAPI app doing the same check (the cold
+    # start's baseline too), with no access log, no request id, no body budget.
+    found.append(
+        Target(
+            "bare",
+            "bare FastAPI + PyNaCl (same check, nothing else)",
+            "/discord",
+            [py, str(common.PEERS_DIR / "serve_asgi.py"), "bare_fastapi:app"],
+            dict(peer_env),
+            "uvicorn",
+            {k: v for k, v in ours_versions.items()},
+        )
+    )
     for name, label, module, launcher, server in (
         ("dispike", "dispike (FastAPI)", "dispike_app:app", "serve_asgi.py", "uvicorn"),
         ("fdi", "flask-discord-interactions", "fdi_app:app", "serve_wsgi.py", "waitress"),
@@ -336,7 +349,7 @@ def run(
         (work / "data").mkdir()
         chosen = targets(keys, work / "data", peer_envs)
         if quick:
-            chosen = [t for t in chosen if t.name in ("ours", "floor")]
+            chosen = [t for t in chosen if t.name in ("ours", "floor", "bare")]
         http_round(chosen, pings, work, reps=reps, count=count, warmup=warmup)
         summary = {t.name: summarize(t) for t in chosen}
         rejections = rejection_costs(keys, work / "data", reps, 200 if quick else 1000)
@@ -348,6 +361,13 @@ def run(
             entry["ratio_to_floor"] = ratio(median(mine), median(floor_runs))
             paired = [m / f for m, f in zip(mine, floor_runs, strict=False) if f]
             entry["ratio_to_floor_per_rep"] = spread(paired) if paired else None
+    bare_runs = [r["rps"] for t in chosen if t.name == "bare" for r in t.runs]
+    ours = next((t for t in chosen if t.name == "ours"), None)
+    if ours is not None and ours.runs and bare_runs:
+        mine = [r["rps"] for r in ours.runs]
+        summary["ours"]["ratio_to_bare"] = ratio(median(mine), median(bare_runs))
+        paired = [m / b for m, b in zip(mine, bare_runs, strict=False) if b]
+        summary["ours"]["ratio_to_bare_per_rep"] = spread(paired) if paired else None
     return {
         "requests_per_run": count,
         "warmup_per_run": warmup,

@@ -324,6 +324,15 @@ def render(results: dict[str, Any]) -> str:
             "the bare minimum (signature check + PONG on the same server) a target keeps.",
             "",
         ]
+        ours_entry = ping.get("targets", {}).get("ours", {})
+        if ours_entry.get("ratio_to_bare") is not None:
+            lines += [
+                f"Ours against the bare FastAPI app: **{times(ours_entry['ratio_to_bare'])}** "
+                f"(per-run pairs {cell(ours_entry.get('ratio_to_bare_per_rep'), 2)}): what our "
+                "edge, access line and checks cost over the framework itself, whose own share "
+                "of the floor is the bare row's.",
+                "",
+            ]
         rej = ping.get("rejection", {})
         if rej:
             lines += [
@@ -392,8 +401,10 @@ def render(results: dict[str, Any]) -> str:
         f"A fresh `python -I -S -B` process per run ({cold.get('python', '?')}) puts the "
         "artifact folder first on `sys.path`, imports the handler and serves one signed PING "
         f"event; {cold.get('reps', '?')} runs per variant after one untimed run (page cache), "
-        "variants alternating. Wall = spawn to exit, seen from the parent; import and first "
-        "invoke are measured inside the child; peak RSS is the child's `ru_maxrss`.",
+        "variants alternating. Wall = spawn until the answer reaches the parent (a Lambda "
+        "container answers and stays: the interpreter's teardown after the answer is no part "
+        "of a cold start, and is shown apart as Exit); import and first invoke are measured "
+        "inside the child; peak RSS is the child's `ru_maxrss`.",
         "",
     ]
     if cold.get("fell_back"):
@@ -407,15 +418,17 @@ def render(results: dict[str, Any]) -> str:
             "job self-invoked on Lambda via moto)",
         }
         lines += [
-            "| Artifact | Wall ms | Import ms | First invoke ms | Peak RSS MB | Modules |",
-            "|---|---|---|---|---|---|",
+            "| Artifact | Wall ms | Import ms | First invoke ms | Exit ms | Peak RSS MB "
+            "| Modules |",
+            "|---|---|---|---|---|---|---|",
         ]
         for key, label in labels.items():
             v = _get(cold, "variants", key)
             if v:
                 lines.append(
                     f"| {label} | {cell(v['wall_ms'])} | {cell(v['import_ms'])} | "
-                    f"{cell(v['invoke_ms'], 1)} | {cell(v['maxrss_mb'], 1)} | {v['modules']} |"
+                    f"{cell(v['invoke_ms'], 1)} | {cell(v.get('exit_ms'), 1)} | "
+                    f"{cell(v['maxrss_mb'], 1)} | {v['modules']} |"
                 )
         r = cold.get("ratios", {})
         lines += [
