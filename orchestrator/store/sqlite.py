@@ -106,6 +106,12 @@ _QUERY_DESC = _QUERY.format(order="DESC")
 # the lock past busy_timeout) must not turn it into an error, nor mark the request's store
 # as failed. A claim raised after its commit loses the job it queued.
 _PURGE_EVERY = 500  # writes between sweeps of expired rows
+_PURGE_BATCH = 500  # rows deleted per write of a sweep (`purge_expired`)
+_PURGE_BATCH_SQL = """
+DELETE FROM records WHERE key IN (
+    SELECT key FROM records WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?
+)
+"""
 # WAL checkpoints (committed pages copied into the database file, an fsync on each side)
 # run on a thread of their own, every so many writes, instead of inside whichever commit
 # crosses SQLite's threshold: that commit would take milliseconds to a tenth of a second,
@@ -427,15 +433,21 @@ class SQLiteStore:
         self._run(lambda conn: conn.execute("SELECT 1").fetchone())
 
     def purge_expired(self) -> int:
-        """Delete rows whose TTL lapsed; reads already ignore them, this reclaims space."""
-        return self._write(
-            lambda conn: (
-                conn.execute(
-                    "DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?",
-                    (self._clock(),),
-                ).rowcount
+        """Delete rows whose TTL lapsed; reads already ignore them, this reclaims space.
+
+        In batches of `_PURGE_BATCH` rows, each its own write: a request's write waits for
+        this process's writers (`_write_lock`), inline on the event loop (`inline_writes`),
+        so no single write may hold the lock for long, even after a long downtime left
+        thousands of rows expired."""
+        at = self._clock()
+        deleted = 0
+        while True:
+            batch = self._write(
+                lambda conn: conn.execute(_PURGE_BATCH_SQL, (at, _PURGE_BATCH)).rowcount
             )
-        )
+            deleted += batch
+            if batch < _PURGE_BATCH:
+                return deleted
 
     def close(self) -> None:
         with self._checkpoints:

@@ -175,3 +175,34 @@ def test_a_carried_over_record_stays_under_the_size_cap(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="too large"):
         store.put_versioned(_kept("failed", 23.0, payload, error="e" * 2_000))
     assert store.get("job:k") == {"payload": payload, "status": "pending"}
+
+
+def test_a_sweep_deletes_in_short_writes_and_leaves_live_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests wait inline for this process's writers: a sweep of many expired rows is
+    several short writes, each taking and releasing the lock, never one long one."""
+    from orchestrator.store import sqlite as module
+
+    monkeypatch.setattr(module, "_PURGE_BATCH", 7)
+    clock = [1000.0]
+    store = SQLiteStore(tmp_path / "store.sqlite3", clock=lambda: clock[0])
+    for n in range(30):
+        store.put(f"audit:old-{n}", {"n": n}, ttl=10)
+    store.put("audit:live", {"n": 1}, ttl=3600)
+    store.put("audit:kept", {"n": 2})
+    clock[0] += 60
+    writes: list[int] = []
+    real = store._write
+
+    def counted(operation: object) -> object:
+        result = real(operation)  # type: ignore[arg-type]
+        writes.append(int(result))  # type: ignore[call-overload]
+        return result
+
+    monkeypatch.setattr(store, "_write", counted)
+    assert store.purge_expired() == 30
+    assert writes == [7, 7, 7, 7, 2]  # each write at most a batch
+    assert store.get("audit:live") == {"n": 1}
+    assert store.get("audit:kept") == {"n": 2}
+    store.close()
