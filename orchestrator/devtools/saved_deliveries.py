@@ -104,8 +104,19 @@ def parse_fixture(data: Any, source: str, event: str | None = None) -> SavedDeli
     return SavedDelivery(source, name, payload, delivery)
 
 
+def _replayable(file: Path, folder: Path) -> bool:
+    """Under a folder, what is not hidden (`.orchestrator/` holds the dev identity's keys,
+    `.venv/` packages' JSON) and not `node_modules/`: a checkout replayed whole posts its
+    saved deliveries, never its secrets or its dependencies' files."""
+    parts = file.relative_to(folder).parts
+    return not any(part.startswith(".") or part == "node_modules" for part in parts)
+
+
 def load_fixtures(path: Path, event: str | None = None) -> list[SavedDelivery]:
-    files = sorted(p for p in path.rglob("*.json")) if path.is_dir() else [path]
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.json") if _replayable(p, path))
+    else:
+        files = [path]
     if not files:
         raise FixtureError(f"no .json files under {path}")
     out = []

@@ -51,6 +51,19 @@ def test_directories_replay_in_name_order(tmp_path: Path) -> None:
     assert [d.event for d in load_fixtures(tmp_path)] == ["workflow_run", "workflow_job"]
 
 
+def test_a_folder_never_replays_hidden_files_or_dependencies(tmp_path: Path) -> None:
+    """`orchestrator replay .` in a checkout must not post `.orchestrator/dev-identity.json`
+    (the dev keys) or packages' JSON as webhook payloads."""
+    (tmp_path / "saved").mkdir()
+    (tmp_path / "saved" / "run.json").write_text(json.dumps({"workflow_run": {}}))
+    for hidden in (".orchestrator/dev-identity.json", ".venv/x/p.json", "node_modules/a.json"):
+        (tmp_path / hidden).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / hidden).write_text(json.dumps({"workflow_job": {}}))
+    assert [Path(d.source).name for d in load_fixtures(tmp_path)] == ["run.json"]
+    # Named on its own, a file is read wherever it is.
+    assert load_fixtures(tmp_path / "node_modules" / "a.json")[0].event == "workflow_job"
+
+
 def test_bad_files_explain_themselves(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{nope")
