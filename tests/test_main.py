@@ -17,7 +17,7 @@ from orchestrator.aws.events import http_api_event, response_body
 from orchestrator.config import load_settings
 from orchestrator.devkeys import load_or_create_dev_identity
 from orchestrator.main import create_app
-from tests.support.cold import cold_process
+from tests.support.cold import cold_process, fresh_python
 from tests.support.scripted_aws import Reply, ScriptedAWS
 from tests.support.signing import PING_INTERACTION, discord_headers, dumps, github_headers
 
@@ -350,17 +350,8 @@ def _gc_probe(tmp_path: Path, **env: str) -> dict[str, Any]:
         ORCHESTRATOR_DATA_DIR=str(tmp_path),
         **env,
     )
-    run = subprocess.run(
-        [sys.executable, "-c", _GC_PROBE],
-        capture_output=True,
-        text=True,
-        env=child,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr
-    result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    stdout = fresh_python(_GC_PROBE, child, tmp_path)
+    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     return result
 
 

@@ -54,16 +54,23 @@ def cold_process(
             **(env or {}),
         }
     )
+    stdout = fresh_python(_SCRIPT.format(finish_jobs=finish_jobs), child, tmp_path, events)
+    answers, imported = (json.loads(line) for line in stdout.strip().splitlines()[-2:])
+    return answers, set(imported)
+
+
+def fresh_python(script: str, env: dict[str, str], cwd: Path, given: Any = None) -> str:
+    """What `script` prints, run by a fresh interpreter (this one's) with exactly `env`,
+    `given` as JSON on its stdin; a failure shows its stderr."""
     run = subprocess.run(
-        [sys.executable, "-c", _SCRIPT.format(finish_jobs=finish_jobs)],
-        input=json.dumps(events),
+        [sys.executable, "-c", script],
+        input=json.dumps(given),
         capture_output=True,
         text=True,
-        env=child,
-        cwd=tmp_path,
+        env=env,
+        cwd=cwd,
         timeout=60,
         check=False,
     )
     assert run.returncode == 0, run.stderr
-    answers, imported = (json.loads(line) for line in run.stdout.strip().splitlines()[-2:])
-    return answers, set(imported)
+    return run.stdout
