@@ -6,21 +6,17 @@ expiry, rejection, and `dry_run:true` dispatching nothing (every Discord request
 from __future__ import annotations
 
 import asyncio
-import itertools
-import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from orchestrator import audit
-from orchestrator.config import load_settings
 from orchestrator.deploys import approvals, queue, tracking
-from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.devtools.simulate import Invoker, command_interaction, component_interaction
 from orchestrator.discord import dispatch
 from orchestrator.discord.interactions import Interaction
@@ -28,6 +24,7 @@ from orchestrator.schedules.aws import run_schedule_event
 from orchestrator.services import Services
 from tests.support import github_objects as gh
 from tests.support.commands import ADMIN, DEPLOYER, STRANGER, answer, sent
+from tests.support.deploy_world import DeployWorld, deploy_world, numbered_runs
 from tests.support.fake_github import FakeGitHub, Recorded
 from tests.support.sites import Site
 
@@ -52,20 +49,9 @@ def config_text(site: Site, production: str) -> str:
     )
 
 
-@dataclass
-class World:
-    services: Services
-    discord: DiscordStandIn
-    github: FakeGitHub
-    site: Site
-    config: Path
-
+class World(DeployWorld):
     def configure(self, production: str) -> None:
-        """Rewrite the config file (read per command); the mtime must move for the cache."""
-        before = self.config.stat().st_mtime_ns
-        self.config.write_text(config_text(self.site, production))
-        if self.config.stat().st_mtime_ns == before:
-            os.utime(self.config, ns=(before + 1_000_000, before + 1_000_000))
+        self.rewrite(config_text(self.site, production))
 
     def run(self, line: str, user: str = DEPLOYER) -> dict[str, Any]:
         raw = command_interaction(self.services.bot, line, "1", Invoker(user_id=user))
@@ -114,29 +100,20 @@ class World:
         return found
 
 
-def _run_ids(github: FakeGitHub) -> None:
-    """Each dispatch starts a run of its own: 100, 101, ... (GitHub answers with its id)."""
-    ids = itertools.count(100)
-
-    def respond(_: Recorded) -> tuple[int, Any, dict[str, str]]:
-        run_id = next(ids)
-        url = f"https://github.com/acme/web/actions/runs/{run_id}"
-        return 200, {"workflow_run_id": run_id, "run_url": url, "html_url": url}, {}
-
-    github.respond("POST", DEPLOY, respond)
-
-
 def _head(github: FakeGitHub, sha: str) -> None:
     github.on("GET", HEAD, sha, headers={"content-type": "application/vnd.github.sha"})
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    with Site(sha=LIVE) as site, FakeGitHub() as github, DiscordStandIn() as discord:
+    def configured(site: Site) -> str:
         site.routes["/version"].body = b'{"sha": "' + LIVE.encode() + b'"}'
-        config = tmp_path / "orchestrator.toml"
-        config.write_text(config_text(site, "approvals = 1\n"))
-        _run_ids(github)
+        return config_text(site, "approvals = 1\n")
+
+    deployers = f"{DEPLOYER},{OTHER},{THIRD}"
+    with deploy_world(World, tmp_path, configured, live_sha=LIVE, deployers=deployers) as world:
+        github = world.github
+        numbered_runs(github, DEPLOY, 100)
         _head(github, SHA)
         github.on(
             "GET",
@@ -153,19 +130,7 @@ def world(tmp_path: Path) -> Iterator[World]:
                 ],
             ),
         )
-        settings = load_settings(
-            ORCHESTRATOR_DATA_DIR=tmp_path,
-            ORCHESTRATOR_CONFIG=config,
-            DISCORD_ADMIN_USER_IDS=ADMIN,
-            DISCORD_DEPLOY_USER_IDS=f"{DEPLOYER},{OTHER},{THIRD}",
-            DISCORD_API_BASE=discord.api_base,
-            DISCORD_BOT_TOKEN="bot",
-            GITHUB_TOKEN="ghp",
-            GITHUB_API_BASE=github.url,
-        )
-        services = Services(settings)
-        yield World(services, discord, github, site, config)
-        services.close()
+        yield world
 
 
 def _audited(services: Services, action: str = "deploy.approval") -> list[dict[str, Any]]:

@@ -5,29 +5,26 @@ at a time per environment, against the local fakes (every Discord request schema
 from __future__ import annotations
 
 import asyncio
-import itertools
 import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from orchestrator import audit
-from orchestrator.config import load_settings
 from orchestrator.deploys import locks, queue, tracking
-from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.devtools.simulate import Invoker, command_interaction, component_interaction
 from orchestrator.discord import dispatch
 from orchestrator.discord.interactions import Interaction
 from orchestrator.schedules.aws import run_schedule_event
 from orchestrator.services import Services
 from tests.support.commands import ADMIN, DEPLOYER, STRANGER, answer, sent
+from tests.support.deploy_world import DeployWorld, deploy_world, numbered_runs
 from tests.support.discord_spec import DiscordSpec
-from tests.support.fake_github import FakeGitHub, Recorded
+from tests.support.fake_github import Recorded
 from tests.support.sites import Site
 from tests.support.world import completed_run, deliver
 
@@ -56,22 +53,9 @@ def config_text(site: Site, production: str = "", extra: str = "") -> str:
     )
 
 
-@dataclass
-class World:
-    services: Services
-    discord: DiscordStandIn
-    github: FakeGitHub
-    site: Site
-    config: Path
-
+class World(DeployWorld):
     def configure(self, production: str = "", extra: str = "") -> None:
-        """Rewrite the config file (read per command); the mtime must move for the cache."""
-        before = self.config.stat().st_mtime_ns
-        self.config.write_text(config_text(self.site, production, extra))
-        if self.config.stat().st_mtime_ns == before:
-            import os
-
-            os.utime(self.config, ns=(before + 1_000_000, before + 1_000_000))
+        self.rewrite(config_text(self.site, production, extra))
 
     def deploy(self, line: str, user: str = DEPLOYER) -> dict[str, Any]:
         application = self.services.settings.discord_application_id or "1"
@@ -100,40 +84,15 @@ def _text(body: dict[str, Any]) -> str:
     return str(body.get("content") or "") + str(body.get("embeds") or "")
 
 
-def _run_ids(github: FakeGitHub, path: str, first: int) -> None:
-    """Each dispatch starts a run of its own: 100, 101, ... (GitHub answers with its id)."""
-    ids = itertools.count(first)
-
-    def respond(_: Recorded) -> tuple[int, Any, dict[str, str]]:
-        run_id = next(ids)
-        url = f"https://github.com/acme/web/actions/runs/{run_id}"
-        return 200, {"workflow_run_id": run_id, "run_url": url, "html_url": url}, {}
-
-    github.respond("POST", path, respond)
-
-
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    with Site(sha=SHA) as site, FakeGitHub() as github, DiscordStandIn() as discord:
-        config = tmp_path / "orchestrator.toml"
-        config.write_text(config_text(site))
-        _run_ids(github, DEPLOY, 100)
-        _run_ids(github, PROMOTE, 500)
-        _run_ids(github, ROLLBACK, 600)
-        _run_ids(github, "/repos/acme/api/actions/workflows/deploy.yml/dispatches", 900)
-        settings = load_settings(
-            ORCHESTRATOR_DATA_DIR=tmp_path,
-            ORCHESTRATOR_CONFIG=config,
-            DISCORD_ADMIN_USER_IDS=ADMIN,
-            DISCORD_DEPLOY_USER_IDS=f"{DEPLOYER},{OTHER}",
-            DISCORD_API_BASE=discord.api_base,
-            DISCORD_BOT_TOKEN="bot",
-            GITHUB_TOKEN="ghp",
-            GITHUB_API_BASE=github.url,
-        )
-        services = Services(settings)
-        yield World(services, discord, github, site, config)
-        services.close()
+    deployers = f"{DEPLOYER},{OTHER}"
+    with deploy_world(World, tmp_path, config_text, live_sha=SHA, deployers=deployers) as world:
+        numbered_runs(world.github, DEPLOY, 100)
+        numbered_runs(world.github, PROMOTE, 500)
+        numbered_runs(world.github, ROLLBACK, 600)
+        numbered_runs(world.github, "/repos/acme/api/actions/workflows/deploy.yml/dispatches", 900)
+        yield world
 
 
 def _audited(services: Services, action: str) -> list[dict[str, Any]]:
@@ -461,7 +420,7 @@ def test_a_failed_dispatch_frees_the_environment(world: World) -> None:
     failed = world.deploy("/deploy app:web env:production")
     assert world.final(failed)["content"], "the failure is shown"
     assert queue.in_flight(world.services.store, "web", "production") is None
-    _run_ids(world.github, DEPLOY, 200)
+    numbered_runs(world.github, DEPLOY, 200)
     world.deploy("/deploy app:web env:production")
     assert queue.in_flight(world.services.store, "web", "production") is not None
 
