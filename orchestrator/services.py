@@ -12,7 +12,7 @@ HTTP client, and tests can hand in fakes by passing them to the constructor.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from orchestrator.config import JobsBackend, Settings
 
@@ -156,10 +156,18 @@ class Services:
             store = self.store
             with self._lock:
                 if self._writer is None:
-                    from orchestrator.store.writer import InlineWriter, Writer
+                    from orchestrator.store.writer import InlineStore, InlineWriter, Writer
 
-                    inline = getattr(store, "inline_writes", False)
-                    self._writer = InlineWriter() if inline else Writer()
+                    # Inline only when everything the request's write does is local: the
+                    # store's commit, and handing the job to this process's job loop (the
+                    # Lambda dispatcher's start is an HTTP call).
+                    inline = (
+                        getattr(store, "inline_writes", False)
+                        and self.settings.jobs is JobsBackend.INPROCESS
+                    )
+                    self._writer = (
+                        InlineWriter(cast(InlineStore, store), Writer()) if inline else Writer()
+                    )
         return self._writer
 
     @property

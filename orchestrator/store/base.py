@@ -46,6 +46,11 @@ class StoreUnavailable(StoreError):
     """
 
 
+class StoreBusy(StoreError):
+    """A write asked not to wait (`SQLiteStore.without_waiting`) found another writer at
+    work. Nothing was written; the caller may hand the write to a thread that can wait."""
+
+
 class InvalidKey(StoreError, ValueError):
     pass
 

@@ -23,7 +23,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -32,6 +32,7 @@ from orchestrator.store.base import (
     Clock,
     JSONObject,
     Record,
+    StoreBusy,
     StoreUnavailable,
     Versioned,
     encode_value,
@@ -107,6 +108,7 @@ _QUERY_DESC = _QUERY.format(order="DESC")
 # as failed. A claim raised after its commit loses the job it queued.
 _PURGE_EVERY = 500  # writes between sweeps of expired rows
 _PURGE_BATCH = 500  # rows deleted per write of a sweep (`purge_expired`)
+_PURGE_PAUSE = 0.001  # seconds between a sweep's writes, for other writers to get in
 _PURGE_BATCH_SQL = """
 DELETE FROM records WHERE key IN (
     SELECT key FROM records WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?
@@ -227,9 +229,45 @@ class SQLiteStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        """`_run` for a mutation: one writer of this process at a time."""
-        with self._write_lock:
-            return self._run(operation)
+        """`_run` for a mutation: one writer of this process at a time. Within
+        `without_waiting`, at once or `StoreBusy` (nothing written, no failure marked)."""
+        if not getattr(self._local, "no_wait", False):
+            with self._write_lock:
+                return self._run(operation)
+        if not self._write_lock.acquire(blocking=False):
+            raise StoreBusy("sqlite: another writer of this process is at work")
+        try:
+            fail_fast("sqlite")
+            try:
+                return operation(self._connection())
+            except sqlite3.OperationalError as exc:
+                message = str(exc).lower()
+                if "locked" in message or "busy" in message:  # busy_timeout is 0 here
+                    raise StoreBusy(f"sqlite: {exc}") from exc
+                mark_failed()
+                raise StoreUnavailable(f"sqlite: {exc}") from exc
+            except sqlite3.DatabaseError as exc:
+                mark_failed()
+                raise StoreUnavailable(f"sqlite: {exc}") from exc
+        finally:
+            self._write_lock.release()
+
+    @contextlib.contextmanager
+    def without_waiting(self) -> Iterator[None]:
+        """This thread's writes within are made at once or not at all: another writer of
+        this process or another process's SQLite lock raises `StoreBusy` before anything is
+        written, instead of being waited for (up to `busy_timeout`, then retried).
+
+        For a write awaited inline on the event loop (`store.writer.InlineWriter`): waiting
+        there would stall every request of the process, so a busy store sends the write to
+        a thread of its own instead."""
+        self._run(lambda conn: conn.execute("PRAGMA busy_timeout=0"))
+        self._local.no_wait = True
+        try:
+            yield
+        finally:
+            self._local.no_wait = False
+            self._run(lambda conn: conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}"))
 
     def _after_write(self) -> None:
         """Count a committed write and hand housekeeping to the store's thread when due.
@@ -448,6 +486,9 @@ class SQLiteStore:
             deleted += batch
             if batch < _PURGE_BATCH:
                 return deleted
+            # `_write_lock` is not fair: taken straight back, it could keep a request's
+            # write (waiting inline, or on its thread) out for the whole sweep.
+            time.sleep(_PURGE_PAUSE)
 
     def close(self) -> None:
         with self._checkpoints:

@@ -21,6 +21,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+from orchestrator.store.base import StoreBusy
+
 T = TypeVar("T")
 
 _STOP = object()
@@ -36,26 +38,44 @@ class StoreWriter(Protocol):
     def close(self, timeout: float = 5.0) -> None: ...
 
 
+class InlineStore(Protocol):
+    """A store whose writes can be made at once or refused (`StoreBusy`): SQLite's."""
+
+    def without_waiting(self) -> contextlib.AbstractContextManager[None]: ...
+
+
 class InlineWriter:
     """Runs the write on the awaiting request's own thread, for a store that says its
     writes are local and short (`inline_writes`: SQLite, where a commit appends a few pages
     to the WAL in tens of microseconds). A hop to a thread (a queue put, the thread's
-    wake-up, a call back into the loop) cost more than that write, per delivery; the
-    event loop waits out the write instead, as it waits out the signature check."""
+    wake-up, a call back into the loop) cost more than that write, per delivery.
 
-    def __init__(self) -> None:
+    Never a wait on the event loop, though: the write is tried without waiting
+    (`without_waiting`), and when another writer is at work (a job of this process, another
+    process holding SQLite's lock) it goes to `fallback`'s thread, which may wait. So `func`
+    must do nothing before its first store write that it cannot do twice (the webhook's
+    `queue_delivery` only builds the job's payload first)."""
+
+    def __init__(self, store: InlineStore, fallback: Writer) -> None:
+        self._store = store
+        self._fallback = fallback
         self._closed = False
 
     async def run(self, func: Callable[..., T], *args: Any) -> T:
         if self._closed:
             raise RuntimeError("the store writer is closed")
-        return func(*args)
+        try:
+            with self._store.without_waiting():
+                return func(*args)
+        except StoreBusy:
+            return await self._fallback.run(func, *args)
 
     def threads(self) -> int:
-        return 0
+        return self._fallback.threads()
 
     def close(self, timeout: float = 5.0) -> None:
         self._closed = True
+        self._fallback.close(timeout)
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

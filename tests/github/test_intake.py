@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from orchestrator.config import load_settings
+from orchestrator.devkeys import load_or_create_dev_identity
 from orchestrator.jobs.inprocess import InProcessDispatcher
 from orchestrator.main import create_app
 from orchestrator.services import Services
 from tests.support import github_objects as gh
-from tests.support.signing import dumps, github_headers
+from tests.support.signing import PING_INTERACTION, discord_headers, dumps, github_headers
 
 SECRET = "webhook-secret-for-tests"
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,3 +201,42 @@ def test_a_claim_that_cannot_be_released_still_answers_503_and_says_so(
     assert stuck.levelname == "ERROR" and stuck.__dict__["delivery"] == delivery
     assert services.store.get(f"delivery:{delivery}") is not None  # what the log warns of
     services.close(timeout=5)
+
+
+def test_a_delivery_meeting_a_busy_store_is_written_on_a_thread_not_on_the_loop(
+    tmp_path: Path,
+) -> None:
+    """Another process holds SQLite's write lock: the inline write is refused at once and the
+    delivery's transaction waits on a writer thread instead, so the event loop never stalls
+    (a PING answered meanwhile); the delivery is still claimed and queued before its 202."""
+    settings = load_settings(ORCHESTRATOR_DATA_DIR=tmp_path, GITHUB_WEBHOOK_SECRET=SECRET)
+    services = Services(settings)
+    identity = load_or_create_dev_identity(tmp_path)
+    body = dumps(completed_run())
+    delivery = str(uuid.uuid4())
+    with TestClient(create_app(services=services)) as client:
+        services.store.put("audit:warm", {"n": 0})
+        other = sqlite3.connect(settings.sqlite_file, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        answered: list[int] = []
+
+        def post() -> None:
+            headers = github_headers(SECRET, body, "workflow_run", delivery)
+            answered.append(client.post("/github", content=body, headers=headers).status_code)
+
+        poster = threading.Thread(target=post)
+        poster.start()
+        ping = dumps(PING_INTERACTION)
+        # While the delivery waits for the lock, the loop still answers.
+        deadline = time.monotonic() + 10
+        while services.writer.threads() == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        pong = client.post("/discord", content=ping, headers=discord_headers(identity, ping))
+        assert pong.status_code == 200 and not answered
+        other.execute("ROLLBACK")
+        poster.join(10)
+        other.close()
+        threads = services.writer.threads()
+    assert answered == [202]
+    assert threads == 1  # the refused write went to a thread
+    assert services.store.get(f"delivery:{delivery}") is not None

@@ -201,8 +201,48 @@ def test_a_sweep_deletes_in_short_writes_and_leaves_live_rows(
         return result
 
     monkeypatch.setattr(store, "_write", counted)
+    pauses: list[float] = []
+    monkeypatch.setattr(module.time, "sleep", pauses.append)
     assert store.purge_expired() == 30
     assert writes == [7, 7, 7, 7, 2]  # each write at most a batch
+    # ... and the lock (not fair) is let go between them, so a waiting writer gets in.
+    assert pauses == [module._PURGE_PAUSE] * 4
     assert store.get("audit:live") == {"n": 1}
     assert store.get("audit:kept") == {"n": 2}
+    store.close()
+
+
+def test_without_waiting_a_busy_store_refuses_at_once_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holding SQLite's write lock, or another writer of this process:
+    `StoreBusy` before anything is written, no retry sleep, no failure marked; outside
+    the block the store waits again, as before."""
+    from orchestrator.store.base import StoreBusy, failure_scope
+
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    store.put("audit:warm", {"n": 0})  # this thread's connection exists
+    sleeps: list[float] = []
+    monkeypatch.setattr(time, "sleep", lambda seconds: sleeps.append(seconds))
+    other = sqlite3.connect(tmp_path / "store.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process's writer
+    pending = Versioned("job:x", {"status": "pending"}, 1.0)
+
+    def busy_timeout() -> int:
+        return int(store._run(lambda conn: conn.execute("PRAGMA busy_timeout").fetchone()[0]))
+
+    with failure_scope():
+        with store.without_waiting():
+            assert busy_timeout() == 0  # SQLite's own wait is off too, not only ours
+            with pytest.raises(StoreBusy):
+                store.claim_and_put("delivery:x", 60, None, pending)
+        other.execute("ROLLBACK")
+        assert store.claim_and_put("delivery:x", 60, None, pending)  # not marked failed
+    assert sleeps == []
+    # Another writer of this process holds the lock.
+    with store._write_lock, store.without_waiting(), pytest.raises(StoreBusy):
+        store.claim("delivery:y", 60)
+    assert store.get("delivery:y") is None
+    assert busy_timeout() == 1000  # waiting again outside the block
+    other.close()
     store.close()

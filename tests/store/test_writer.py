@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from orchestrator.config import load_settings
 from orchestrator.services import Services
+from orchestrator.store.base import StoreBusy
 from orchestrator.store.writer import InlineWriter, Writer
 
 
@@ -87,8 +90,22 @@ def test_a_closed_writer_refuses_new_calls() -> None:
         asyncio.run(go())
 
 
+class _Store:
+    """`without_waiting` as SQLite's: busy for the first `busy` writes, then free."""
+
+    def __init__(self, busy: int = 0) -> None:
+        self.busy = busy
+
+    @contextlib.contextmanager
+    def without_waiting(self) -> Iterator[None]:
+        if self.busy:
+            self.busy -= 1
+            raise StoreBusy("another writer")
+        yield
+
+
 def test_the_inline_writer_runs_the_call_where_it_is_awaited() -> None:
-    writer = InlineWriter()
+    writer = InlineWriter(_Store(), Writer())
     here = threading.get_ident()
 
     def boom() -> None:
@@ -106,17 +123,40 @@ def test_the_inline_writer_runs_the_call_where_it_is_awaited() -> None:
         asyncio.run(go())
 
 
-def test_services_write_inline_only_to_a_store_that_says_its_writes_are_short(
+def test_a_busy_store_sends_the_inline_write_to_a_thread_that_may_wait() -> None:
+    writer = InlineWriter(_Store(busy=1), Writer())
+    here = threading.get_ident()
+
+    async def go() -> int:
+        return await writer.run(lambda: threading.get_ident())
+
+    assert asyncio.run(go()) != here  # refused at once, then written on the thread
+    assert writer.threads() == 1
+    assert asyncio.run(go()) == here  # free again: inline
+    writer.close()
+
+
+def test_services_write_inline_only_when_the_store_and_the_job_hand_off_are_local(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sqlite = Services(load_settings(ORCHESTRATOR_DATA_DIR=tmp_path))
     assert isinstance(sqlite.writer, InlineWriter)
     sqlite.close()
+    # SQLite, but jobs handed to Lambda: starting one is an HTTP call, never on the loop.
+    lambda_jobs = Services(
+        load_settings(
+            ORCHESTRATOR_DATA_DIR=tmp_path,
+            ORCHESTRATOR_JOBS="lambda",
+            ORCHESTRATOR_JOBS_FUNCTION="orchestrator-test",
+        )
+    )
+    assert type(lambda_jobs.writer) is Writer
+    lambda_jobs.close()
 
     class RemoteStore:
         """A store with round trips (DynamoDB): no `inline_writes`."""
 
     remote = Services(load_settings(ORCHESTRATOR_DATA_DIR=tmp_path))
     monkeypatch.setattr(Services, "store", property(lambda self: RemoteStore()))
-    assert isinstance(remote.writer, Writer)
+    assert type(remote.writer) is Writer
     remote.writer.close()
