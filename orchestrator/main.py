@@ -20,21 +20,27 @@ import gc
 _GC_WAS_ENABLED = gc.isenabled()
 gc.disable()
 
-import logging
-import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+try:
+    import logging
+    import os
+    from collections.abc import AsyncIterator
+    from contextlib import asynccontextmanager
+    from typing import Any
 
-from fastapi import FastAPI
+    from fastapi import FastAPI
 
-from orchestrator import __version__
-from orchestrator.config import ConfigError, Settings, finalize, load_settings
-from orchestrator.routers import discord, docs, errors, github, meta
-from orchestrator.routers.edge import SignedEdge
-from orchestrator.routers.middleware import AccessLog
-from orchestrator.services import Services
-from orchestrator.store.base import StoreUnavailable
+    from orchestrator import __version__
+    from orchestrator.config import ConfigError, Settings, finalize, load_settings
+    from orchestrator.routers import discord, docs, errors, github, meta
+    from orchestrator.routers.edge import SignedEdge
+    from orchestrator.routers.middleware import AccessLog
+    from orchestrator.services import Services
+    from orchestrator.store.base import StoreUnavailable
+except BaseException:  # a broken install: whoever imported us keeps a working GC
+    if _GC_WAS_ENABLED:
+        gc.enable()
+    raise
+
 
 DESCRIPTION = """\
 A Discord <-> GitHub deploy orchestrator.

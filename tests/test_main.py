@@ -327,6 +327,8 @@ gc.collect()  # counts start from zero: the import itself decides whether any co
 before = [g["collections"] for g in gc.get_stats()]
 if os.environ.get("PROBE_GC_OFF"):
     gc.disable()
+if os.environ.get("PROBE_BROKEN_IMPORT"):
+    sys.modules["orchestrator.routers.edge"] = None  # a broken install: main cannot import
 try:
     import orchestrator.main
     failed = None
@@ -371,6 +373,9 @@ def test_a_failed_start_gives_the_gc_back_and_a_paused_one_stays_paused(tmp_path
     failed = _gc_probe(tmp_path, ORCHESTRATOR_ENV="prod")  # no secrets: refuses to start
     assert failed["failed"] == "ConfigError"
     assert failed["enabled"] is True
+    broken = _gc_probe(tmp_path, ORCHESTRATOR_ENV="test", PROBE_BROKEN_IMPORT="1")
+    assert broken["failed"] == "ModuleNotFoundError"
+    assert broken["enabled"] is True  # failing before the app is built gives it back too
     kept_off = _gc_probe(tmp_path, ORCHESTRATOR_ENV="test", PROBE_GC_OFF="1")
     assert kept_off["enabled"] is False  # whoever imported us had turned it off
 
