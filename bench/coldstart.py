@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import json
+import select
 import subprocess
 import tempfile
 import time
@@ -48,6 +49,7 @@ from bench.payloads import (
 from bench.stats import median, ratio, spread
 
 REPS = 10
+START_TIMEOUT = 120.0  # seconds a cold start may take, answer and exit, before it is killed
 CHILD = common.BENCH_DIR / "coldstart_child.py"
 MOTO_SERVER = common.ROOT / "tests" / "support" / "moto_server.py"
 # Timed kinds of start (the bare artifact's sources-only copy is built for its size only).
@@ -221,14 +223,20 @@ def one_start(python: str, start: Start) -> dict[str, Any]:
         ) as process,
     ):
         assert process.stdout is not None
-        line = process.stdout.readline()  # the child flushes its one JSON line, then exits
+        deadline = started + START_TIMEOUT
+        # The child flushes its one JSON line, then exits; a child that hangs before or after
+        # answering is killed at the deadline, never waited for forever.
+        if not select.select([process.stdout], [], [], START_TIMEOUT)[0]:
+            process.kill()
+            raise RuntimeError(f"cold start {start.name} did not answer in {START_TIMEOUT:g} s")
+        line = process.stdout.readline()
         answered = time.perf_counter()
-        rest = process.stdout.read()
         try:
-            code = process.wait(timeout=120)
+            rest, _ = process.communicate(timeout=max(deadline - time.perf_counter(), 1.0))
         except subprocess.TimeoutExpired:
             process.kill()
-            raise RuntimeError(f"cold start {start.name} did not exit") from None
+            raise RuntimeError(f"cold start {start.name} did not exit after answering") from None
+        code = process.returncode
         exited = time.perf_counter()
         errors.seek(0)
         stderr = errors.read().decode("utf-8", "replace")

@@ -131,3 +131,36 @@ def test_our_artifact_is_rebuilt_when_its_source_changes(
     assert artifacts._source_fingerprint() == first
     module.write_text("A = 2\n")
     assert artifacts._source_fingerprint() != first
+
+
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        ("import time\ndef handler(event, context):\n    time.sleep(60)\n", "did not answer"),
+        (
+            "import atexit, time\natexit.register(time.sleep, 60)\n"
+            "def handler(event, context):\n"
+            "    return {'statusCode': 200, 'body': '{\"type\":1}'}\n",
+            "did not exit after answering",
+        ),
+    ],
+)
+def test_a_hanging_start_is_killed_at_the_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: str, problem: str
+) -> None:
+    """A child stuck before its answer, or after it (a thread, an exit hook), fails the
+    section at `START_TIMEOUT` instead of holding `make bench` forever."""
+    import sys
+    import time
+
+    from bench import coldstart
+
+    monkeypatch.setattr(coldstart, "START_TIMEOUT", 1.0)
+    (tmp_path / "stuck.py").write_text(code)
+    event = tmp_path / "event.json"
+    event.write_text("{}")
+    art = artifacts.Artifact("stuck", tmp_path, "stuck.handler", False, tmp_path / "x.zip")
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match=problem):
+        coldstart.one_start(sys.executable, Start("stuck", art, event, {}))
+    assert time.monotonic() - started < 30  # killed, not waited out
