@@ -74,11 +74,12 @@ def _url(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     import httpx
 
+    from orchestrator.config import load_settings
     from orchestrator.devtools.saved_deliveries import FixtureError, load_fixtures
     from orchestrator.github.verify import sign
 
     try:
-        deliveries = load_fixtures(args.path, args.event)
+        deliveries = load_fixtures(args.path, args.event, private=load_settings().data_dir)
     except FixtureError as exc:
         print(f"orchestrator: {exc}", file=sys.stderr)
         return 2

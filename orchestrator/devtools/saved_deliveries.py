@@ -104,17 +104,24 @@ def parse_fixture(data: Any, source: str, event: str | None = None) -> SavedDeli
     return SavedDelivery(source, name, payload, delivery)
 
 
-def _replayable(file: Path, folder: Path) -> bool:
+def _replayable(file: Path, folder: Path, private: Path | None) -> bool:
     """Under a folder, what is not hidden (`.orchestrator/` holds the dev identity's keys,
-    `.venv/` packages' JSON) and not `node_modules/`: a checkout replayed whole posts its
-    saved deliveries, never its secrets or its dependencies' files."""
+    `.venv/` packages' JSON), not `node_modules/` and not in `private` (the data folder,
+    wherever `ORCHESTRATOR_DATA_DIR` puts it): a checkout replayed whole posts its saved
+    deliveries, never its secrets or its dependencies' files."""
     parts = file.relative_to(folder).parts
-    return not any(part.startswith(".") or part == "node_modules" for part in parts)
+    if any(part.startswith(".") or part == "node_modules" for part in parts):
+        return False
+    return private is None or not file.resolve().is_relative_to(private.resolve())
 
 
-def load_fixtures(path: Path, event: str | None = None) -> list[SavedDelivery]:
+def load_fixtures(
+    path: Path, event: str | None = None, *, private: Path | None = None
+) -> list[SavedDelivery]:
+    """The saved deliveries in `path` (a file, or every `.json` under a folder, in name
+    order, skipping what `_replayable` keeps private)."""
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*.json") if _replayable(p, path))
+        files = sorted(p for p in path.rglob("*.json") if _replayable(p, path, private))
     else:
         files = [path]
     if not files:

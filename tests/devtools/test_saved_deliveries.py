@@ -60,6 +60,11 @@ def test_a_folder_never_replays_hidden_files_or_dependencies(tmp_path: Path) -> 
         (tmp_path / hidden).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / hidden).write_text(json.dumps({"workflow_job": {}}))
     assert [Path(d.source).name for d in load_fixtures(tmp_path)] == ["run.json"]
+    # A data folder that is not hidden (ORCHESTRATOR_DATA_DIR=var) holds the keys too.
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "dev-identity.json").write_text(json.dumps({"workflow_job": {}}))
+    kept = load_fixtures(tmp_path, private=tmp_path / "var")
+    assert [Path(d.source).name for d in kept] == ["run.json"]
     # Named on its own, a file is read wherever it is.
     assert load_fixtures(tmp_path / "node_modules" / "a.json")[0].event == "workflow_job"
 
