@@ -124,6 +124,9 @@ _WAL_SAFETY_PAGES = 20_000  # past this SQLite checkpoints in the commit again (
 # Writers hold SQLite's lock for microseconds; waiting a second means something is wrong,
 # and the request path must still answer in time (see `failure_scope`).
 _BUSY_TIMEOUT_MS = 1_000
+# `without_waiting`: how long a write may wait for this process's other writers (each
+# holds the lock for one transaction of well under a millisecond), never for SQLite's lock.
+_NO_WAIT_LOCK_SECONDS = 0.005
 _RETRIES = 2
 
 
@@ -190,20 +193,25 @@ class SQLiteStore:
 
     # -- connection handling -------------------------------------------------------------
 
-    def _connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+    def _connection(self, *, no_wait: bool = False) -> sqlite3.Connection:
+        """This thread's connection; with `no_wait`, its second one, whose busy timeout is 0
+        (`without_waiting`: switching one connection's timeout back and forth would cost
+        two statements per write)."""
+        attribute = "no_wait_conn" if no_wait else "conn"
+        conn: sqlite3.Connection | None = getattr(self._local, attribute, None)
         if conn is None:
+            busy_ms = 0 if no_wait else _BUSY_TIMEOUT_MS
             conn = sqlite3.connect(
                 self.path,
-                timeout=_BUSY_TIMEOUT_MS / 1000,
+                timeout=busy_ms / 1000,
                 isolation_level=None,  # autocommit: each statement is its own transaction
                 check_same_thread=True,
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA busy_timeout={busy_ms}")
             conn.execute(f"PRAGMA wal_autocheckpoint={_WAL_SAFETY_PAGES}")
-            self._local.conn = conn
+            setattr(self._local, attribute, conn)
             with self._lock:
                 self._connections.append(conn)
         return conn
@@ -234,15 +242,17 @@ class SQLiteStore:
         if not getattr(self._local, "no_wait", False):
             with self._write_lock:
                 return self._run(operation)
-        if not self._write_lock.acquire(blocking=False):
+        # This process's writers hold the lock for one short transaction: worth a wait of a
+        # few milliseconds. One that holds it longer is itself waiting on another process.
+        if not self._write_lock.acquire(timeout=_NO_WAIT_LOCK_SECONDS):
             raise StoreBusy("sqlite: another writer of this process is at work")
         try:
             fail_fast("sqlite")
             try:
-                return operation(self._connection())
+                return operation(self._connection(no_wait=True))
             except sqlite3.OperationalError as exc:
                 message = str(exc).lower()
-                if "locked" in message or "busy" in message:  # busy_timeout is 0 here
+                if "locked" in message or "busy" in message:  # its busy timeout is 0
                     raise StoreBusy(f"sqlite: {exc}") from exc
                 mark_failed()
                 raise StoreUnavailable(f"sqlite: {exc}") from exc
@@ -254,20 +264,19 @@ class SQLiteStore:
 
     @contextlib.contextmanager
     def without_waiting(self) -> Iterator[None]:
-        """This thread's writes within are made at once or not at all: another writer of
-        this process or another process's SQLite lock raises `StoreBusy` before anything is
-        written, instead of being waited for (up to `busy_timeout`, then retried).
+        """This thread's writes within are made at once or not at all: another process's
+        SQLite lock, or a writer of this process holding ours past `_NO_WAIT_LOCK_SECONDS`,
+        raises `StoreBusy` before anything is written, instead of being waited for (up to
+        `busy_timeout`, then retried).
 
         For a write awaited inline on the event loop (`store.writer.InlineWriter`): waiting
         there would stall every request of the process, so a busy store sends the write to
         a thread of its own instead."""
-        self._run(lambda conn: conn.execute("PRAGMA busy_timeout=0"))
         self._local.no_wait = True
         try:
             yield
         finally:
             self._local.no_wait = False
-            self._run(lambda conn: conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}"))
 
     def _after_write(self) -> None:
         """Count a committed write and hand housekeeping to the store's thread when due.
