@@ -50,11 +50,12 @@ class InlineWriter:
     to the WAL in tens of microseconds). A hop to a thread (a queue put, the thread's
     wake-up, a call back into the loop) cost more than that write, per delivery.
 
-    Never a wait on the event loop, though: the write is tried without waiting
-    (`without_waiting`), and when another writer is at work (a job of this process, another
-    process holding SQLite's lock) it goes to `fallback`'s thread, which may wait. So `func`
-    must do nothing before its first store write that it cannot do twice (the webhook's
-    `queue_delivery` only builds the job's payload first)."""
+    Never a real wait on the event loop, though: the write is tried without waiting
+    (`without_waiting`: at most a few milliseconds for this process's other writers, none
+    for another process's SQLite lock), and a busy store sends it to `fallback`'s thread,
+    which may wait. So `func` must make one store write and do nothing before it that it
+    cannot do twice (the webhook's `queue_delivery` builds the job's payload, then makes
+    its one claim-and-job write)."""
 
     def __init__(self, store: InlineStore, fallback: Writer) -> None:
         self._store = store
