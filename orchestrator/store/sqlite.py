@@ -166,8 +166,8 @@ def _has_json(conn: sqlite3.Connection) -> bool:
 class SQLiteStore:
     # A write is a local commit into the WAL (`synchronous=NORMAL`: no fsync), tens of
     # microseconds: a request awaits it inline rather than through a thread hop that costs
-    # more (`store.writer.InlineWriter`). Writers of this process still take turns on
-    # `_write_lock`; another process holding SQLite's lock is the rare wait (busy_timeout).
+    # more (`store.writer.InlineWriter`), tried `without_waiting`: another process holding
+    # SQLite's lock, or a writer of this process holding ours for long, sends it to a thread.
     inline_writes = True
 
     def __init__(self, path: Path, clock: Clock = now) -> None:
@@ -482,10 +482,10 @@ class SQLiteStore:
     def purge_expired(self) -> int:
         """Delete rows whose TTL lapsed; reads already ignore them, this reclaims space.
 
-        In batches of `_PURGE_BATCH` rows, each its own write: a request's write waits for
-        this process's writers (`_write_lock`), inline on the event loop (`inline_writes`),
-        so no single write may hold the lock for long, even after a long downtime left
-        thousands of rows expired."""
+        In batches of `_PURGE_BATCH` rows, each its own write: a request's inline write
+        waits a few milliseconds at most for this process's writers (`without_waiting`),
+        then goes to a thread, so short writes keep deliveries inline even after a long
+        downtime left thousands of rows expired."""
         at = self._clock()
         deleted = 0
         while True:
