@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from orchestrator import audit
-from orchestrator.config import load_settings
 from orchestrator.deploys import history, launch, queue, tracking
 from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.devtools.simulate import Invoker, command_interaction, component_interaction
@@ -30,6 +29,7 @@ from orchestrator.product import events as product_router
 from orchestrator.services import Services
 from tests.support import github_objects as gh
 from tests.support.commands import ADMIN, DEPLOYER, STRANGER, answer, sent
+from tests.support.deploy_world import fakes_settings
 from tests.support.fake_github import FakeGitHub, Recorded
 from tests.support.sites import Site
 from tests.support.world import completed_run, deliver
@@ -149,17 +149,7 @@ def open_world(tmp_path: Path, production: str = "") -> Iterator[World]:
         heads: dict[int, str] = {}
         _script(github, heads)
         statuses = github.deployments("acme/web")
-        settings = load_settings(
-            ORCHESTRATOR_DATA_DIR=tmp_path,
-            ORCHESTRATOR_CONFIG=config,
-            DISCORD_ADMIN_USER_IDS=ADMIN,
-            DISCORD_DEPLOY_USER_IDS=DEPLOYER,
-            DISCORD_API_BASE=discord.api_base,
-            DISCORD_BOT_TOKEN="bot",
-            GITHUB_TOKEN="ghp",
-            GITHUB_API_BASE=github.url,
-        )
-        services = Services(settings)
+        services = Services(fakes_settings(tmp_path, config, discord, github, DEPLOYER))
         yield World(services, discord, github, site, statuses, heads)
         services.close()
 

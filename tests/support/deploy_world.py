@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from orchestrator.config import load_settings
+from orchestrator.config import Settings, load_settings
 from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.services import Services
 from tests.support.commands import ADMIN
@@ -55,6 +55,23 @@ def numbered_runs(github: FakeGitHub, path: str, first: int) -> None:
     github.respond("POST", path, respond)
 
 
+def fakes_settings(
+    tmp_path: Path, config: Path, discord: DiscordStandIn, github: FakeGitHub, deployers: str
+) -> Settings:
+    """Settings pointing at the fakes: data in `tmp_path`, apps from `config`, `ADMIN` an
+    admin and `deployers` (comma-separated ids) allowed to deploy."""
+    return load_settings(
+        ORCHESTRATOR_DATA_DIR=tmp_path,
+        ORCHESTRATOR_CONFIG=config,
+        DISCORD_ADMIN_USER_IDS=ADMIN,
+        DISCORD_DEPLOY_USER_IDS=deployers,
+        DISCORD_API_BASE=discord.api_base,
+        DISCORD_BOT_TOKEN="bot",
+        GITHUB_TOKEN="ghp",
+        GITHUB_API_BASE=github.url,
+    )
+
+
 @contextmanager
 def deploy_world(
     kind: type[W],
@@ -69,17 +86,7 @@ def deploy_world(
     with Site(sha=live_sha) as site, FakeGitHub() as github, DiscordStandIn() as discord:
         config = tmp_path / "orchestrator.toml"
         config.write_text(config_text(site))
-        settings = load_settings(
-            ORCHESTRATOR_DATA_DIR=tmp_path,
-            ORCHESTRATOR_CONFIG=config,
-            DISCORD_ADMIN_USER_IDS=ADMIN,
-            DISCORD_DEPLOY_USER_IDS=deployers,
-            DISCORD_API_BASE=discord.api_base,
-            DISCORD_BOT_TOKEN="bot",
-            GITHUB_TOKEN="ghp",
-            GITHUB_API_BASE=github.url,
-        )
-        services = Services(settings)
+        services = Services(fakes_settings(tmp_path, config, discord, github, deployers))
         try:
             yield kind(services, discord, github, site, config)
         finally:
