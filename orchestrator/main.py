@@ -28,6 +28,7 @@ try:
     from typing import Any
 
     from fastapi import FastAPI
+    from starlette.types import ASGIApp
 
     from orchestrator import __version__
     from orchestrator.config import ConfigError, Settings, finalize, load_settings
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         # SIGTERM lands here: in-flight jobs finish, or are recorded pending for next start.
         services.close(services.settings.shutdown_grace)
 
-    app = FastAPI(
+    app = _App(
         title="orchestrator",
         version=__version__,
         description=DESCRIPTION,
@@ -93,9 +94,6 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     from orchestrator.logs import configure
 
     configure(services.settings.log_level, secrets=services.settings.secret_values())
-    # Signatures and size caps, before any routing, on the routers' own paths.
-    app.add_middleware(SignedEdge, discord_path=discord.PATH, github_path=github.PATH)
-    app.add_middleware(AccessLog)  # outermost: refusals are logged too
     errors.install(app)
     # Routes are matched in order, one pattern at a time: the two front doors first, the
     # pages people open now and then (meta, docs) after them.
@@ -104,6 +102,20 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(meta.router)
     app.include_router(docs.router)
     return app
+
+
+class _App(FastAPI):
+    """The FastAPI app with its two outer layers, outside FastAPI's own middleware.
+
+    `add_middleware` would put them inside Starlette's error, telemetry and body-limit
+    layers, three calls and a wrapped `send` on every request, PINGs included. The access
+    log is outermost (refusals are logged too); the signed edge (signatures and size caps,
+    before any routing, on the routers' own paths) is next. Whatever escapes the edge gets
+    the same JSON 500 as a crash inside the app (`AccessLog`)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        inner = super().build_middleware_stack()
+        return AccessLog(SignedEdge(inner, discord_path=discord.PATH, github_path=github.PATH))
 
 
 def refuse_an_invalid_config_file(settings: Settings) -> None:

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import logging
 import urllib.parse
+from collections.abc import Iterator
+from pathlib import PurePosixPath
 
 import pytest
 from fastapi.testclient import TestClient
@@ -46,6 +49,19 @@ def test_token_shapes_are_redacted(text: str, kept: str) -> None:
     assert kept in out
 
 
+def test_the_marker_check_is_any_marker_in_the_line() -> None:
+    """`_has_marker` is written out for speed: it must still say what a scan of every
+    marker says, for each marker anywhere in a line, alone or next to its neighbours."""
+    import random
+
+    rng = random.Random(7)
+    pieces = [*logs._MARKERS, "gh", "g", "h", "_", "pat", " ", "/", "webhooks", "x", "git"]
+    lines = [m for m in logs._MARKERS] + [f"a{m}b" for m in logs._MARKERS]
+    lines += ["".join(rng.choices(pieces, k=rng.randint(0, 6))) for _ in range(3000)]
+    for line in lines:
+        assert logs._has_marker(line) == any(m in line for m in logs._MARKERS), line
+
+
 def test_short_values_are_not_treated_as_secrets() -> None:
     assert Redactor(["abc"])("abc abc") == "abc abc"
 
@@ -80,8 +96,9 @@ def test_responses_carry_the_request_id(client: TestClient) -> None:
 
 @pytest.fixture
 def sole_handler(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    """Our JSON handler as the root's only handler, writing to a buffer (as in production,
-    where nothing else listens): the case `info_line` writes without a LogRecord."""
+    """Our JSON handler, writing to a buffer, as the one `info_line` writes through; the
+    tests make it the root's only handler with `alone()` (as in production, where nothing
+    else listens): the case `info_line` writes without a LogRecord."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JSONFormatter())
@@ -92,9 +109,23 @@ def sole_handler(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     return stream
 
 
+@contextlib.contextmanager
+def alone() -> Iterator[None]:
+    """Our handler as the root's only one within, whatever pytest's logging plugin added
+    for the test's call (its capture handlers would send every line the ordinary way)."""
+    root = logging.getLogger()
+    saved = root.handlers
+    root.handlers = [logs._handler] if logs._handler else []
+    try:
+        assert logs._sole_handler(logging.getLogger("test.access")) is logs._handler
+        yield
+    finally:
+        root.handlers = saved
+
+
 def test_info_line_writes_the_line_logging_would(sole_handler: io.StringIO) -> None:
     logger = logging.getLogger("test.access")
-    with log_context(request_id="r1", route="/discord", method="POST"):
+    with alone(), log_context(request_id="r1", route="/discord", method="POST"):
         info_line(logger, "request", {"status": 200, "duration_ms": 0.25})
         logger.info("request", extra={"status": 200, "duration_ms": 0.25})
     fast, slow = (json.loads(line) for line in sole_handler.getvalue().splitlines())
@@ -112,8 +143,28 @@ def test_info_line_writes_the_line_logging_would(sole_handler: io.StringIO) -> N
     }
 
 
+def test_info_line_encodes_exactly_as_the_formatter(sole_handler: io.StringIO) -> None:
+    """The access line's encoder is the formatter's C core, built once: the same text for
+    floats, non-ASCII text, escapes and values JSON has no type for (`default=str`)."""
+    logger = logging.getLogger("test.access")
+    fields = {"duration_ms": 0.1 + 0.2, "who": 'zoë \u2603 "q"\n', "path": PurePosixPath("/x")}
+    with alone(), log_context(request_id="r1", route="/d\u00e9j\u00e0"):
+        info_line(logger, "request", fields)
+    [line] = sole_handler.getvalue().splitlines()
+    head = {"ts": json.loads(line)["ts"], "level": "info", "logger": "test.access"}
+    entry = {**head, "msg": "request", "request_id": "r1", "route": "/d\u00e9j\u00e0", **fields}
+    assert line == logs._ENCODER.encode(entry)
+
+
+def test_info_line_never_raises_into_the_request(sole_handler: io.StringIO) -> None:
+    loop: list[object] = []
+    loop.append(loop)  # no JSON for this: the ordinary path reports it, the request goes on
+    with alone(), log_context(request_id="r1", odd=loop):
+        info_line(logging.getLogger("test.access"), "request", {"status": 200})
+
+
 def test_info_line_keeps_secrets_out(sole_handler: io.StringIO) -> None:
-    with log_context(route=f"/discord/{SECRET}", method="POST"):
+    with alone(), log_context(route=f"/discord/{SECRET}", method="POST"):
         info_line(logging.getLogger("test.access"), "request", {"status": 401})
     [line] = sole_handler.getvalue().splitlines()
     assert SECRET not in line
@@ -123,7 +174,8 @@ def test_info_line_keeps_secrets_out(sole_handler: io.StringIO) -> None:
 def test_info_line_honours_the_level(sole_handler: io.StringIO) -> None:
     logger = logging.getLogger("test.access")
     logger.setLevel(logging.WARNING)
-    info_line(logger, "request", {"status": 200})
+    with alone():
+        info_line(logger, "request", {"status": 200})
     assert sole_handler.getvalue() == ""
 
 

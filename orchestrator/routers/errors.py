@@ -35,6 +35,11 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 
 
+# The answer to a bug of ours: the same words wherever it is caught (here, or outside the
+# framework's layers by the access log).
+CRASH = ("internal", "something broke on our side")
+
+
 class Refusal(Exception):
     """Raised by edge code to answer with an error body; never logged as a crash."""
 
@@ -106,4 +111,4 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
-        return error_response(500, "internal", "something broke on our side")
+        return error_response(500, *CRASH)

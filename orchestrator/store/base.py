@@ -19,12 +19,11 @@ Why these operations:
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -68,14 +67,19 @@ _failure_scope: contextvars.ContextVar[dict[str, bool] | None] = contextvars.Con
 )
 
 
-@contextlib.contextmanager
-def failure_scope() -> Iterator[None]:
-    """Open a scope (the mutable dict is shared with worker threads the scope starts)."""
-    token = _failure_scope.set({})
-    try:
-        yield
-    finally:
-        _failure_scope.reset(token)
+class failure_scope:  # lower case: used like the function it was, `with failure_scope():`
+    """Open a scope (the mutable dict is shared with worker threads the scope starts).
+
+    A class, not `@contextmanager`: every request opens one, and a generator-based context
+    manager costs ~1.3 us where this costs ~0.4."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _failure_scope.set({})
+
+    def __exit__(self, *exc: object) -> None:
+        _failure_scope.reset(self._token)
 
 
 def fail_fast(backend: str) -> None:
