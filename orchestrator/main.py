@@ -108,14 +108,14 @@ class _App(FastAPI):
     """The FastAPI app with its two outer layers, outside FastAPI's own middleware.
 
     `add_middleware` would put them inside Starlette's error, telemetry and body-limit
-    layers, three calls and a wrapped `send` on every request, PINGs included. The access
-    log is outermost (refusals are logged too); the signed edge (signatures and size caps,
-    before any routing, on the routers' own paths) is next. Whatever escapes the edge gets
-    the same JSON 500 as a crash inside the app (`AccessLog`)."""
+    layers, three calls and a wrapped `send` on every request, PINGs included. The signed
+    edge is outermost (signatures and size caps, before any routing, on the routers' own
+    paths): it answers PINGs and refusals itself, logged, and a bug of its own with the
+    app's JSON 500. The access log wraps the rest (`routers.middleware`)."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        inner = super().build_middleware_stack()
-        return AccessLog(SignedEdge(inner, discord_path=discord.PATH, github_path=github.PATH))
+        inner = AccessLog(super().build_middleware_stack())
+        return SignedEdge(inner, discord_path=discord.PATH, github_path=github.PATH)
 
 
 def refuse_an_invalid_config_file(settings: Settings) -> None:

@@ -1,15 +1,19 @@
 """One access-log line per request, and the log context every other line inherits.
 
-A pure ASGI middleware (no per-request objects beyond a dict) so it costs
-microseconds on the PING path. The request id is the caller's
-`X-Request-Id`, else the Lambda request id, else a fresh one; it is echoed
-back so a user's report can be matched to our logs. The line itself goes through
-`logs.info_line`: the JSON line `logging` would write, without a `LogRecord`.
+The request id is the caller's `X-Request-Id`, else the Lambda request id, else a fresh
+one; it is echoed back so a user's report can be matched to our logs. The line itself
+goes through `logs.info_line`: the JSON line `logging` would write, without a `LogRecord`.
+
+Two layers write it. The signed edge (`routers.edge`, the outermost) answers PINGs and
+refusals itself and logs them with `log_answer`, without a layer around it: no wrapped
+`send` and no context to set up for an answer that runs no other code. What it passes
+on reaches `AccessLog`, which wraps the rest of the app. Both take the request id, start
+time and ids from the scope (`request_id`, `started`, `LOG_IDS`), so a delivery the edge
+verified is logged with the edge's time and the delivery id it read.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import time
@@ -18,13 +22,26 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestrator.logs import info_line, log_context
-from orchestrator.routers.errors import CRASH
 from orchestrator.store.base import failure_scope
 
 log = logging.getLogger("orchestrator.access")
 
+REQUEST_ID = "orchestrator.request_id"
+STARTED = "orchestrator.started"
+# Ids learnt before the app runs (the interaction id, the GitHub delivery id): fields of
+# the access line and of every line the request's code logs.
+LOG_IDS = "orchestrator.log_ids"
 
-def _request_id(scope: Scope) -> str:
+
+def request_id(scope: Scope) -> str:
+    """This request's id, chosen once (whichever layer asks first) and kept in the scope."""
+    chosen = scope.get(REQUEST_ID)
+    if chosen is None:
+        chosen = scope[REQUEST_ID] = _choose_request_id(scope)
+    return str(chosen)
+
+
+def _choose_request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id" and 0 < len(value) <= 100:
             return str(value.decode("latin-1"))
@@ -33,9 +50,44 @@ def _request_id(scope: Scope) -> str:
     return aws_id if isinstance(aws_id, str) else secrets.token_hex(8)
 
 
+def started(scope: Scope) -> float:
+    """When this request reached the first layer that asked (`time.perf_counter`)."""
+    at = scope.get(STARTED)
+    if at is None:
+        at = scope[STARTED] = time.perf_counter()
+    return float(at)
+
+
+def request_id_header(scope: Scope) -> tuple[bytes, bytes]:
+    """The response header that echoes the request id."""
+    return (b"x-request-id", request_id(scope).encode("latin-1"))
+
+
+def request_context(scope: Scope) -> log_context:
+    """The log context of this request's lines: its id, route, method and `LOG_IDS`."""
+    fields = {
+        "request_id": request_id(scope),
+        "route": scope.get("path"),
+        "method": scope.get("method"),
+    }
+    fields.update(scope.get(LOG_IDS) or ())
+    return log_context(**fields)
+
+
+def _write_line(scope: Scope, status: int) -> None:
+    duration_ms = round((time.perf_counter() - started(scope)) * 1000, 2)
+    info_line(log, "request", {"status": status, "duration_ms": duration_ms})
+
+
+def log_answer(scope: Scope, status: int) -> None:
+    """The access line of an answer given before the app ran (a PING, a refusal)."""
+    with request_context(scope):
+        _write_line(scope, status)
+
+
 class AccessLog:
-    """The outermost layer (`main._App`): every answer, refusals included, is logged, and a
-    bug outside the app's own error layer (in the signed edge) still gets the JSON 500."""
+    """Wraps the app: the request id echoed on its answers, the log context (and the store's
+    failure scope) its code runs in, and its access line."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -44,10 +96,9 @@ class AccessLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _request_id(scope)
-        echoed = (b"x-request-id", request_id.encode("latin-1"))
-        started = time.perf_counter()
-        status: int | None = None
+        started(scope)
+        echoed = request_id_header(scope)
+        status = 500  # what the line says if no answer was sent at all
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -56,33 +107,8 @@ class AccessLog:
                 message = {**message, "headers": [*message.get("headers", ()), echoed]}
             await send(message)
 
-        with (
-            failure_scope(),
-            log_context(request_id=request_id, route=scope.get("path"), method=scope.get("method")),
-        ):
+        with failure_scope(), request_context(scope):
             try:
                 await self.app(scope, receive, send_with_id)
-            except Exception:
-                if status is not None:
-                    raise  # answered already: the app's error layer logged it, re-raises it
-                # What the app's error layer does for a crash inside it, for one outside it;
-                # the traceback goes to our (redacted) log, not on to the server's.
-                _errors.exception("unhandled error")
-                await send_with_id(_CRASH_START)
-                await send_with_id(_CRASH_BODY)
             finally:
-                duration_ms = round((time.perf_counter() - started) * 1000, 2)
-                info_line(log, "request", {"status": status or 500, "duration_ms": duration_ms})
-
-
-_errors = logging.getLogger("orchestrator.routers.errors")
-_CRASH_JSON = json.dumps(dict(zip(("error", "message"), CRASH, strict=True))).encode()
-_CRASH_START: Message = {
-    "type": "http.response.start",
-    "status": 500,
-    "headers": [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(_CRASH_JSON)).encode()),
-    ],
-}
-_CRASH_BODY: Message = {"type": "http.response.body", "body": _CRASH_JSON}
+                _write_line(scope, status)

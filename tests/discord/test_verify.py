@@ -7,11 +7,15 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
 from orchestrator.discord.verify import (
     SignatureError,
+    _is_hex,
+    check_headers,
     ed25519_valid,
     sign_request,
     verify_request,
@@ -189,3 +193,38 @@ def test_a_signature_cannot_borrow_bytes_of_the_message() -> None:
     public = KEY.verify_key.encode()
     assert ed25519_valid(public, signature, BODY)
     assert not ed25519_valid(public, signature + BODY[:1], BODY[1:])
+
+
+_HEX_DIGITS = "0123456789abcdefABCDEF"
+
+
+@given(
+    st.text(
+        alphabet=st.one_of(
+            st.sampled_from(_HEX_DIGITS),
+            st.sampled_from(" \t\n\x0bgzGZ_-+x0\u0661\u00b2\uff10\u00e9"),
+            st.characters(),
+        ),
+        max_size=140,
+    )
+)
+def test_the_hex_check_is_exactly_whole_bytes_of_hex_digits(text: str) -> None:
+    whole_bytes = text != "" and len(text) % 2 == 0
+    assert _is_hex(text) == (whole_bytes and all(c in _HEX_DIGITS for c in text))
+    padded = (text * 128)[:128] if text else "a" * 128
+    assert _is_hex(padded) == all(c in _HEX_DIGITS for c in padded)
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "a" * 127 + "g",
+        "a" * 126 + " a",
+        "a" * 127 + "\u0661",
+        "a" * 127 + "\uff10",
+        "0x" + "a" * 126,
+    ],
+)
+def test_a_signature_with_anything_but_hex_digits_is_malformed(signature: str) -> None:
+    with pytest.raises(SignatureError, match="malformed signature"):
+        check_headers(signature, str(NOW), now=NOW, max_age=300)

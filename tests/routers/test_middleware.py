@@ -1,13 +1,17 @@
-"""The app's two outer layers: the access log, then the signed edge, outside FastAPI's own.
+"""The app's two outer layers: the signed edge, then the access log, outside FastAPI's own.
 
-They sit outside Starlette's error layer (`main._App`), so the access log answers for a bug
-in the edge itself: the same JSON 500 as a crash inside the app, logged to our log.
+They sit outside Starlette's error layer (`main._App`), so the edge answers for a bug of its
+own: the same JSON 500 as a crash inside the app, logged to our log. Whichever layer
+answers, the answer carries the request id and gets one access line.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -16,17 +20,18 @@ from starlette.middleware.errors import ServerErrorMiddleware
 
 from orchestrator.devkeys import DevIdentity
 from orchestrator.discord import verify
+from orchestrator.logs import JSONFormatter
 from orchestrator.routers.edge import SignedEdge
 from orchestrator.routers.middleware import AccessLog
-from tests.support.signing import PING_INTERACTION, discord_headers, dumps
+from tests.support.signing import PING_INTERACTION, discord_headers, dumps, github_headers
 
 PING = dumps(PING_INTERACTION)
 
 
-def test_the_access_log_and_the_edge_wrap_fastapis_own_layers(app: FastAPI) -> None:
+def test_the_edge_and_the_access_log_wrap_fastapis_own_layers(app: FastAPI) -> None:
     stack = app.build_middleware_stack()
-    assert isinstance(stack, AccessLog)
-    assert isinstance(stack.app, SignedEdge)
+    assert isinstance(stack, SignedEdge)
+    assert isinstance(stack.app, AccessLog)
     assert isinstance(stack.app.app, ServerErrorMiddleware)  # FastAPI's outermost, as built
 
 
@@ -85,3 +90,81 @@ def test_the_ping_is_answered_with_the_request_id(
     )
     assert (response.status_code, json.loads(response.content)) == (200, {"type": 1})
     assert response.headers["x-request-id"] == "p1"
+
+
+class JSONLines(io.StringIO):
+    """What our JSON formatter writes (context fields included) while the test runs."""
+
+    def entries(self, logger: str | None = None) -> list[dict[str, Any]]:
+        parsed = [json.loads(line) for line in self.getvalue().splitlines()]
+        return [e for e in parsed if logger is None or e["logger"] == logger]
+
+
+@pytest.fixture
+def json_lines() -> Iterator[JSONLines]:
+    stream = JSONLines()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JSONFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def test_the_edges_own_answers_get_one_access_line_with_the_ids(
+    client: TestClient, identity: DevIdentity, json_lines: JSONLines
+) -> None:
+    forged = {**discord_headers(identity, PING), "x-signature-ed25519": "ab" * 64}
+    pong = client.post(
+        "/discord", content=PING, headers={**discord_headers(identity, PING), "x-request-id": "a"}
+    )
+    refused = client.post("/discord", content=PING, headers={**forged, "x-request-id": "b"})
+    assert (pong.status_code, refused.status_code) == (200, 401)
+    assert refused.headers["x-request-id"] == "b"
+    lines = json_lines.entries("orchestrator.access")
+    assert [(line["status"], line["request_id"]) for line in lines] == [(200, "a"), (401, "b")]
+    assert lines[0]["interaction_id"] == PING_INTERACTION["id"]
+    assert "interaction_id" not in lines[1]  # a forged body's ids are never read
+    for line in lines:
+        assert (line["route"], line["method"]) == ("/discord", "POST")
+        assert isinstance(line["duration_ms"], float)
+
+
+def test_what_the_edge_passes_on_is_logged_once_in_the_edges_context(
+    client: TestClient, identity: DevIdentity, json_lines: JSONLines
+) -> None:
+    body = dumps({"zen": "Keep it logically awesome.", "hook_id": 1})
+    headers = github_headers(identity.github_webhook_secret, body, "ping", "delivery-7")
+    answer = client.post("/github", content=body, headers={**headers, "x-request-id": "c"})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-request-id"] == "c"
+    forged = {**headers, "x-hub-signature-256": "sha256=" + "0" * 64, "x-github-delivery": "d-8"}
+    assert client.post("/github", content=body, headers=forged).status_code == 401
+    line, refused = json_lines.entries("orchestrator.access")
+    # The delivery id the edge read, and what the route bound: one context, edge to route.
+    assert (line["request_id"], line["delivery_id"], line["event"]) == ("c", "delivery-7", "ping")
+    assert line["status"] == 200
+    assert (refused["status"], refused["delivery_id"]) == (401, "d-8")  # the header, as sent
+
+
+def test_a_bug_in_the_edge_is_logged_with_the_request_id(
+    app: FastAPI, identity: DevIdentity, monkeypatch: pytest.MonkeyPatch, json_lines: JSONLines
+) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("edge bug")
+
+    monkeypatch.setattr(verify, "verify_signed", broken)
+    with TestClient(app) as client:
+        client.post(
+            "/discord",
+            content=PING,
+            headers={**discord_headers(identity, PING), "x-request-id": "d"},
+        )
+    [crash] = [e for e in json_lines.entries() if e["msg"] == "unhandled error"]
+    assert crash["request_id"] == "d" and "edge bug" in crash["error"]
+    assert [e["status"] for e in json_lines.entries("orchestrator.access")] == [500]
