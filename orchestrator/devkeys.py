@@ -12,14 +12,15 @@ import contextlib
 import json
 import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 DEV_IDENTITY_FILE = "dev-identity.json"
 
 
-@dataclass(frozen=True)
-class DevIdentity:
+class DevIdentity(NamedTuple):
+    """The dev keys (a NamedTuple: cheap to define on a cold start, which imports this)."""
+
     discord_private_key: str  # hex Ed25519 seed
     discord_public_key: str  # hex Ed25519 public key, what the portal would show
     github_webhook_secret: str

@@ -8,9 +8,8 @@ so a field Discord stops sending degrades a feature instead of crashing it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class InteractionType(IntEnum):
@@ -163,8 +162,11 @@ class Options(Mapping[str, Any]):
         return default
 
 
-@dataclass(frozen=True)
-class Interaction:
+class Interaction(NamedTuple):
+    """An interaction's raw body and what we read of it. A NamedTuple, not a frozen
+    dataclass: this module is on every cold start's path, where a dataclass costs ~0.7 ms
+    to build on 3.12 and a NamedTuple a tenth of that."""
+
     raw: dict[str, Any]
 
     @property

@@ -24,8 +24,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 JSONObject = dict[str, Any]
 
@@ -95,8 +94,7 @@ def mark_failed() -> None:
         scope["failed"] = True
 
 
-@dataclass(frozen=True)
-class Versioned:
+class Versioned(NamedTuple):
     """A `put_if_newer` write (`Store.put_versioned`, or with a claim: `Store.claim_and_put`).
 
     `kept` names a field of `value` that the stored record already holds, unchanged,
@@ -113,8 +111,7 @@ class Versioned:
     kept_since: float | None = None
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     key: str
     value: JSONObject
 
