@@ -239,35 +239,41 @@ class SignedEdge:
         started(scope)
         ids: dict[str, str] = {}
         scope[LOG_IDS] = ids
-        interaction: dict[str, Any] | None = None
+        status: int | None = 500  # the line's status while the edge answers; None once passed on
         try:
-            services: Services = scope["app"].state.services
-            body = await self._verified(path, services, scope, receive, ids)
-            if path == self.discord_path:
-                interaction = _interaction(body)
-                interaction_id = interaction.get("id")
-                if isinstance(interaction_id, str):
-                    ids["interaction_id"] = interaction_id
-        except Refusal as refused:
-            payload = json.dumps({"error": refused.error, "message": refused.message})
-            await _answer(scope, send, refused.status, payload.encode(), refused.headers)
-            log_answer(scope, refused.status)
-            return
-        except Exception:
-            # Outside the framework's error layer: a bug here gets the answer and the log
-            # line a bug inside the app gets, and goes no further (not to the server's log).
-            with request_context(scope):
-                _errors.exception("unhandled error")
-            await _answer(scope, send, 500, _CRASH_JSON)
-            log_answer(scope, 500)
-            return
-        if interaction is not None:
-            if interaction.get("type") == 1:  # PING: the portal's handshake, answered here
-                await send(_pong_start(scope))
-                await send(_PONG_BODY)
-                log_answer(scope, 200)
+            interaction: dict[str, Any] | None = None
+            try:
+                services: Services = scope["app"].state.services
+                body = await self._verified(path, services, scope, receive, ids)
+                if path == self.discord_path:
+                    interaction = _interaction(body)
+                    interaction_id = interaction.get("id")
+                    if isinstance(interaction_id, str):
+                        ids["interaction_id"] = interaction_id
+            except Refusal as refused:
+                status = refused.status
+                payload = json.dumps({"error": refused.error, "message": refused.message})
+                await _answer(scope, send, status, payload.encode(), refused.headers)
                 return
-            scope[INTERACTION] = interaction
+            except Exception:
+                # Outside the framework's error layer: a bug here gets the answer and the log
+                # line a bug inside the app gets, and goes no further (not to the server's log).
+                with request_context(scope):
+                    _errors.exception("unhandled error")
+                await _answer(scope, send, 500, _CRASH_JSON)
+                return
+            if interaction is not None:
+                if interaction.get("type") == 1:  # PING: the portal's handshake, answered here
+                    status = 200
+                    await send(_pong_start(scope))
+                    await send(_PONG_BODY)
+                    return
+                scope[INTERACTION] = interaction
+            status = None  # the access log wraps the rest, and writes its line
+        finally:
+            # Once, whatever ends the edge's own answer (a send that fails, a cancellation).
+            if status is not None:
+                log_answer(scope, status)
         scope[VERIFIED_BODY] = body
         await self.app(scope, _replay(body), send)
 

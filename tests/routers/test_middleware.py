@@ -7,6 +7,7 @@ answers, the answer carries the request id and gets one access line.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -168,3 +169,58 @@ def test_a_bug_in_the_edge_is_logged_with_the_request_id(
     [crash] = [e for e in json_lines.entries() if e["msg"] == "unhandled error"]
     assert crash["request_id"] == "d" and "edge bug" in crash["error"]
     assert [e["status"] for e in json_lines.entries("orchestrator.access")] == [500]
+
+
+def _call(
+    app: FastAPI, headers: dict[str, str], body: bytes, send: Any, receive: Any = None
+) -> None:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/discord",
+        "raw_path": b"/discord",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+
+    async def whole_body() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    asyncio.run(app(scope, receive or whole_body, send))
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["PING", "refusal"])
+def test_an_answer_the_client_never_got_is_still_logged_once(
+    app: FastAPI, identity: DevIdentity, json_lines: JSONLines, signed: bool
+) -> None:
+    async def gone(message: dict[str, Any]) -> None:
+        raise OSError("client went away")
+
+    headers = discord_headers(identity, PING)
+    if not signed:
+        headers["x-signature-ed25519"] = "ab" * 64
+    with pytest.raises(OSError, match="client went away"):
+        _call(app, headers, PING, gone)
+    [line] = json_lines.entries("orchestrator.access")
+    assert line["status"] == (200 if signed else 401)
+
+
+def test_a_request_cancelled_while_its_body_is_read_is_logged_once(
+    app: FastAPI, identity: DevIdentity, json_lines: JSONLines
+) -> None:
+    async def never(message: dict[str, Any]) -> None:
+        raise AssertionError("nothing is sent")
+
+    async def cancelled() -> dict[str, Any]:
+        raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        _call(app, discord_headers(identity, PING), PING, never, cancelled)
+    [line] = json_lines.entries("orchestrator.access")
+    assert line["status"] == 500  # no answer went out
