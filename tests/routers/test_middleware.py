@@ -24,6 +24,7 @@ from orchestrator.discord import verify
 from orchestrator.logs import JSONFormatter
 from orchestrator.routers.edge import SignedEdge
 from orchestrator.routers.middleware import AccessLog
+from tests.support.asgi import post_scope
 from tests.support.signing import PING_INTERACTION, discord_headers, dumps, github_headers
 
 PING = dumps(PING_INTERACTION)
@@ -174,20 +175,7 @@ def test_a_bug_in_the_edge_is_logged_with_the_request_id(
 def _call(
     app: FastAPI, headers: dict[str, str], body: bytes, send: Any, receive: Any = None
 ) -> None:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/discord",
-        "raw_path": b"/discord",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
+    scope = post_scope("/discord", [(k.lower().encode(), v.encode()) for k, v in headers.items()])
 
     async def whole_body() -> dict[str, Any]:
         return {"type": "http.request", "body": body, "more_body": False}

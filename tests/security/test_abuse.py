@@ -28,6 +28,7 @@ from orchestrator.devkeys import DevIdentity, load_or_create_dev_identity
 from orchestrator.main import create_app
 from orchestrator.routers.edge import GITHUB_MAX_BODY_BYTES as GITHUB_CAP
 from orchestrator.services import Services
+from tests.support.asgi import post_scope
 from tests.support.signing import PING_INTERACTION, discord_headers, dumps
 from tests.support.tally import Tally
 
@@ -89,20 +90,7 @@ def call(
     raw_headers = [(k.lower().encode(), v.encode("latin-1")) for k, v in headers.items()]
     if declare and not any(k == b"content-length" for k, _ in raw_headers):
         raw_headers.append((b"content-length", str(sum(map(len, chunks))).encode()))
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": raw_headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 80),
-    }
+    scope = post_scope(path, raw_headers)
     pending = list(chunks)
     state = {"calls": 0, "read": 0}
     started: dict[str, Any] = {}
