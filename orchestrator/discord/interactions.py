@@ -50,6 +50,8 @@ _SNOWFLAKES = (
     ("message", "id"),
     ("data", "id"),
 )
+# Each path split once, not on every request: (path, first key, the keys below it).
+_SNOWFLAKE_STEPS = tuple((path, path[0], path[1:]) for path in _SNOWFLAKES)
 MAX_SNOWFLAKE_DIGITS = 20  # 64-bit
 MAX_ROLES = 250  # Discord's own cap on a guild's roles
 MAX_TOKEN_LENGTH = 1000  # interaction tokens are ~200 characters
@@ -73,9 +75,9 @@ def shape_problem(raw: Mapping[str, Any]) -> str | None:
     kind = raw.get("type")
     if type(kind) is not int:  # True and 1.0 compare equal to 1 (a PING): not here
         return "type must be an integer"
-    for path in _SNOWFLAKES:
-        node: Any = raw.get(path[0])  # most top-level keys are absent (a PING has two ids)
-        for part in path[1:]:
+    for path, first, rest in _SNOWFLAKE_STEPS:
+        node: Any = raw.get(first)  # most top-level keys are absent (a PING has two ids)
+        for part in rest:
             if node is None:
                 break
             node = node.get(part) if isinstance(node, dict) else None

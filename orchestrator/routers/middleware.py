@@ -63,26 +63,34 @@ def request_id_header(scope: Scope) -> tuple[bytes, bytes]:
     return (b"x-request-id", request_id(scope).encode("latin-1"))
 
 
-def request_context(scope: Scope) -> log_context:
-    """The log context of this request's lines: its id, route, method and `LOG_IDS`."""
-    fields = {
-        "request_id": request_id(scope),
-        "route": scope.get("path"),
-        "method": scope.get("method"),
-    }
+def _request_fields(scope: Scope) -> dict[str, Any]:
+    """What every line of this request says about it: its id, route, method and `LOG_IDS`."""
+    fields: dict[str, Any] = {"request_id": request_id(scope)}
+    for field, key in (("route", "path"), ("method", "method")):
+        value = scope.get(key)
+        if value is not None:
+            fields[field] = value
     fields.update(scope.get(LOG_IDS) or ())
-    return log_context(**fields)
+    return fields
 
 
-def _write_line(scope: Scope, status: int) -> None:
-    duration_ms = round((time.perf_counter() - started(scope)) * 1000, 2)
-    info_line(log, "request", {"status": status, "duration_ms": duration_ms})
+def request_context(scope: Scope) -> log_context:
+    """The log context of this request's lines (`_request_fields`)."""
+    return log_context(**_request_fields(scope))
+
+
+def _duration_ms(scope: Scope) -> float:
+    return round((time.perf_counter() - started(scope)) * 1000, 2)
 
 
 def log_answer(scope: Scope, status: int) -> None:
-    """The access line of an answer given before the app ran (a PING, a refusal)."""
-    with request_context(scope):
-        _write_line(scope, status)
+    """The access line of an answer given before the app ran (a PING, a refusal): the same
+    line `AccessLog` writes, its fields given to `info_line` directly, since no other line is
+    written in that context (a context variable set and reset per PING for one line)."""
+    fields = _request_fields(scope)
+    fields["status"] = status
+    fields["duration_ms"] = _duration_ms(scope)
+    info_line(log, "request", fields)
 
 
 class AccessLog:
@@ -111,4 +119,4 @@ class AccessLog:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                _write_line(scope, status)
+                info_line(log, "request", {"status": status, "duration_ms": _duration_ms(scope)})

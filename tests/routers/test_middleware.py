@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.middleware.errors import ServerErrorMiddleware
 
+from orchestrator import logs
 from orchestrator.devkeys import DevIdentity
 from orchestrator.discord import verify
 from orchestrator.logs import JSONFormatter
@@ -212,3 +213,36 @@ def test_a_request_cancelled_while_its_body_is_read_is_logged_once(
         _call(app, discord_headers(identity, PING), PING, never, cancelled)
     [line] = json_lines.entries("orchestrator.access")
     assert line["status"] == 500  # no answer went out
+
+
+def test_the_edges_line_is_written_as_the_access_logs_is(
+    client: TestClient, identity: DevIdentity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written with our handler alone on the root (production's case: no `LogRecord`), the
+    edge's own line has the access log's fields in the access log's order."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JSONFormatter())
+    monkeypatch.setattr(logs, "_handler", handler)
+    root = logging.getLogger()
+    saved = root.handlers
+    root.handlers = [handler]
+    try:
+        assert logs._sole_handler(logging.getLogger("orchestrator.access")) is handler
+        client.post(
+            "/discord",
+            content=PING,
+            headers={**discord_headers(identity, PING), "x-request-id": "o"},
+        )
+        client.get("/healthz", headers={"x-request-id": "h"})
+    finally:
+        root.handlers = saved
+    ping, health = (
+        json.loads(line)
+        for line in stream.getvalue().splitlines()
+        if json.loads(line)["logger"] == "orchestrator.access"
+    )
+    head = ["ts", "level", "logger", "msg", "request_id", "route", "method"]
+    assert list(ping) == [*head, "interaction_id", "status", "duration_ms"]
+    assert list(health) == [*head, "status", "duration_ms"]
+    assert (ping["request_id"], ping["status"], health["request_id"]) == ("o", 200, "h")
