@@ -52,6 +52,9 @@ _SNOWFLAKES = (
 )
 # Each path split once, not on every request: (path, first key, the keys below it).
 _SNOWFLAKE_STEPS = tuple((path, path[0], path[1:]) for path in _SNOWFLAKES)
+_TOP_LEVEL_STEPS = tuple(step for step in _SNOWFLAKE_STEPS if not step[2])
+# The objects holding what the other checks look into (nested ids, roles, the custom id).
+_NESTED = frozenset({"member", "data", *(step[1] for step in _SNOWFLAKE_STEPS if step[2])})
 MAX_SNOWFLAKE_DIGITS = 20  # 64-bit
 MAX_ROLES = 250  # Discord's own cap on a guild's roles
 MAX_TOKEN_LENGTH = 1000  # interaction tokens are ~200 characters
@@ -75,7 +78,9 @@ def shape_problem(raw: Mapping[str, Any]) -> str | None:
     kind = raw.get("type")
     if type(kind) is not int:  # True and 1.0 compare equal to 1 (a PING): not here
         return "type must be an integer"
-    for path, first, rest in _SNOWFLAKE_STEPS:
+    # No nested object at all (a PING): only the top-level ids can be there to check.
+    nested = not raw.keys().isdisjoint(_NESTED)
+    for path, first, rest in _SNOWFLAKE_STEPS if nested else _TOP_LEVEL_STEPS:
         node: Any = raw.get(first)  # most top-level keys are absent (a PING has two ids)
         for part in rest:
             if node is None:
@@ -83,7 +88,7 @@ def shape_problem(raw: Mapping[str, Any]) -> str | None:
             node = node.get(part) if isinstance(node, dict) else None
         if node is not None and not is_snowflake(node):
             return f"{'.'.join(path)} is not a snowflake"
-    roles = _dict(raw.get("member")).get("roles")
+    roles = _dict(raw.get("member")).get("roles") if nested else None
     if roles is not None and (
         not isinstance(roles, list)
         or len(roles) > MAX_ROLES
@@ -93,7 +98,7 @@ def shape_problem(raw: Mapping[str, Any]) -> str | None:
     token = raw.get("token")
     if token is not None and (not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH):
         return "token is not an interaction token"
-    custom_id = _dict(raw.get("data")).get("custom_id")
+    custom_id = _dict(raw.get("data")).get("custom_id") if nested else None
     if custom_id is not None and (
         not isinstance(custom_id, str) or len(custom_id) > MAX_CUSTOM_ID_LENGTH
     ):

@@ -74,12 +74,23 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _headers(scope: Scope, *names: bytes) -> list[str | None]:
+    """`_header` of each name, in one pass over the headers (the first of a repeated one)."""
+    found: list[str | None] = [None] * len(names)
+    for key, value in scope["headers"]:
+        if key in names:
+            at = names.index(key)
+            if found[at] is None:
+                found[at] = str(value.decode("latin-1"))
+    return found
+
+
 async def _read_capped(
-    scope: Scope, receive: Receive, limit: int, settings: Settings, claim: Claim
+    declared: str | None, receive: Receive, limit: int, settings: Settings, claim: Claim
 ) -> bytearray:
-    """The body, refusing a declared or actual size over `limit` as soon as it shows, a body
-    the process-wide budget cannot hold (503), and one slower than the deadline (408)."""
-    declared = _header(scope, b"content-length")
+    """The body, refusing a declared (`Content-Length`) or actual size over `limit` as soon
+    as it shows, a body the process-wide budget cannot hold (503), and one slower than the
+    deadline (408)."""
     size = 0
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):  # "²".isdigit() is True
@@ -298,14 +309,15 @@ class SignedEdge:
         self, services: Services, scope: Scope, receive: Receive, claim: Claim
     ) -> bytearray:
         settings = services.settings
-        signature = _header(scope, b"x-signature-ed25519")
-        timestamp = _header(scope, b"x-signature-timestamp")
+        signature, timestamp, declared = _headers(
+            scope, b"x-signature-ed25519", b"x-signature-timestamp", b"content-length"
+        )
         try:
             signature, timestamp = discord_verify.check_headers(
                 signature, timestamp, now=time.time(), max_age=settings.discord_signature_max_age
             )
             body = await _read_capped(
-                scope, receive, settings.discord_max_body_bytes, settings, claim
+                declared, receive, settings.discord_max_body_bytes, settings, claim
             )
             discord_verify.verify_signed(
                 settings.discord_public_key or "", signature, timestamp, bytes(body)
@@ -318,11 +330,11 @@ class SignedEdge:
         self, services: Services, scope: Scope, receive: Receive, claim: Claim
     ) -> bytearray:
         settings = services.settings
-        signature = _header(scope, b"x-hub-signature-256")
+        signature, declared = _headers(scope, b"x-hub-signature-256", b"content-length")
         secrets = [s.get_secret_value() for s in settings.github_webhook_secret]
         try:
             github_verify.check_header(signature)
-            body = await _read_capped(scope, receive, GITHUB_MAX_BODY_BYTES, settings, claim)
+            body = await _read_capped(declared, receive, GITHUB_MAX_BODY_BYTES, settings, claim)
             github_verify.verify_signature(secrets, signature, body)
         except github_verify.SignatureError as exc:
             raise Refusal(401, "bad_signature", str(exc)) from None

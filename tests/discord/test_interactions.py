@@ -1,6 +1,12 @@
 from __future__ import annotations
 
-from orchestrator.discord.interactions import Interaction
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orchestrator.discord.interactions import Interaction, shape_problem
 
 
 def command(options: list[dict[str, object]]) -> Interaction:
@@ -102,3 +108,106 @@ def test_modal_values_from_rows_and_labels() -> None:
         }
     )
     assert ix.modal_values() == {"title": "hi", "body": "there"}
+
+
+def _shape_problem_reference(raw: dict[str, Any]) -> str | None:
+    """`shape_problem` as first written: every path, every check, no shortcut."""
+    from orchestrator.discord.interactions import (
+        _SNOWFLAKES,
+        MAX_CUSTOM_ID_LENGTH,
+        MAX_ROLES,
+        MAX_TOKEN_LENGTH,
+        is_snowflake,
+    )
+
+    kind = raw.get("type")
+    if type(kind) is not int:
+        return "type must be an integer"
+    for path in _SNOWFLAKES:
+        node: Any = raw.get(path[0])
+        for part in path[1:]:
+            if node is None:
+                break
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None and not is_snowflake(node):
+            return f"{'.'.join(path)} is not a snowflake"
+    member = raw.get("member")
+    roles = (member if isinstance(member, dict) else {}).get("roles")
+    if roles is not None and (
+        not isinstance(roles, list)
+        or len(roles) > MAX_ROLES
+        or not all(is_snowflake(r) for r in roles)
+    ):
+        return "member.roles must be a list of snowflakes"
+    token = raw.get("token")
+    if token is not None and (not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH):
+        return "token is not an interaction token"
+    data = raw.get("data")
+    custom_id = (data if isinstance(data, dict) else {}).get("custom_id")
+    if custom_id is not None and (
+        not isinstance(custom_id, str) or len(custom_id) > MAX_CUSTOM_ID_LENGTH
+    ):
+        return f"data.custom_id is longer than {MAX_CUSTOM_ID_LENGTH} characters"
+    return None
+
+
+_leaf = st.one_of(
+    st.sampled_from(["1", "123456789012345678", "x", "", "١٢", "9" * 21]),
+    st.integers(-2, 3),
+    st.none(),
+    st.booleans(),
+    st.text(max_size=3),
+)
+_value = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(["id", "user", "roles", "custom_id", "x"]), inner, max_size=3
+        ),
+    ),
+    max_leaves=8,
+)
+_keys = st.sampled_from(
+    [
+        "type",
+        "id",
+        "application_id",
+        "guild_id",
+        "channel_id",
+        "channel",
+        "user",
+        "member",
+        "message",
+        "data",
+        "token",
+        "version",
+        "locale",
+    ]
+)
+
+
+@given(st.dictionaries(_keys, _value, max_size=8), st.integers(1, 5))
+def test_the_shape_check_says_what_every_check_says(raw: dict[str, Any], kind: int) -> None:
+    """The shortcut for bodies with no nested object (a PING) changes no answer."""
+    for body in (raw, {**raw, "type": kind}):
+        assert shape_problem(body) == _shape_problem_reference(body)
+
+
+@pytest.mark.parametrize(
+    "nested",
+    [
+        {"channel": {"id": "x"}},
+        {"user": {"id": "x"}},
+        {"member": {"user": {"id": "x"}}},
+        {"member": {"roles": ["x"]}},
+        {"member": {"roles": "1"}},
+        {"message": {"id": "9" * 21}},
+        {"data": {"id": ""}},
+        {"data": {"custom_id": "c" * 101}},
+    ],
+)
+def test_each_nested_check_still_runs_alone(nested: dict[str, Any]) -> None:
+    body = {"type": 3, "id": "1", "application_id": "2", **nested}
+    assert shape_problem(body) is not None
+    assert shape_problem(body) == _shape_problem_reference(body)

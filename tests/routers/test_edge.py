@@ -1,4 +1,5 @@
-"""`_receive_by`: a body already in hand costs no timer; one that has to wait is bounded."""
+"""The edge's ASGI helpers: `_receive_by` (a body already in hand costs no timer; one that has
+to wait is bounded) and `_headers` (one pass, what each lookup would find)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import asyncio
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from orchestrator.routers import edge
 from orchestrator.routers.edge import _receive_by
 
 MESSAGE = {"type": "http.request", "body": b"{}", "more_body": False}
@@ -88,3 +92,18 @@ def test_an_outside_cancellation_is_not_taken_for_the_deadline() -> None:
 
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(run())
+
+
+_NAMES = [b"content-length", b"x-signature-ed25519", b"x-signature-timestamp", b"x-other"]
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(_NAMES), st.binary(max_size=4)), max_size=8),
+    st.lists(st.sampled_from(_NAMES[:3]), min_size=1, max_size=3, unique=True),
+)
+def test_one_pass_over_the_headers_finds_what_each_lookup_finds(
+    headers: list[tuple[bytes, bytes]], names: list[bytes]
+) -> None:
+    """Repeated headers included: the first one counts, in one pass as in one lookup each."""
+    scope = {"headers": headers}
+    assert edge._headers(scope, *names) == [edge._header(scope, name) for name in names]
