@@ -75,11 +75,15 @@ def shape_problem(raw: Mapping[str, Any]) -> str | None:
 
     Checks only what Discord guarantees and we rely on: an integer `type`, snowflake ids,
     bounded token and custom id. Everything else stays lenient (see the accessors)."""
+    # No nested object at all (a PING): only the top-level ids can be there to check.
+    return _shape_problem(raw, nested=not raw.keys().isdisjoint(_NESTED))
+
+
+def _shape_problem(raw: Mapping[str, Any], *, nested: bool) -> str | None:
+    """`shape_problem`, with the nested checks (`nested=True`: all of them) or without."""
     kind = raw.get("type")
     if type(kind) is not int:  # True and 1.0 compare equal to 1 (a PING): not here
         return "type must be an integer"
-    # No nested object at all (a PING): only the top-level ids can be there to check.
-    nested = not raw.keys().isdisjoint(_NESTED)
     for path, first, rest in _SNOWFLAKE_STEPS if nested else _TOP_LEVEL_STEPS:
         node: Any = raw.get(first)  # most top-level keys are absent (a PING has two ids)
         for part in rest:

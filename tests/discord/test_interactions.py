@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.discord.interactions import Interaction, shape_problem
+from orchestrator.discord.interactions import Interaction, _shape_problem, shape_problem
 
 
 def command(options: list[dict[str, object]]) -> Interaction:
@@ -111,44 +111,8 @@ def test_modal_values_from_rows_and_labels() -> None:
 
 
 def _shape_problem_reference(raw: dict[str, Any]) -> str | None:
-    """`shape_problem` as first written: every path, every check, no shortcut."""
-    from orchestrator.discord.interactions import (
-        _SNOWFLAKES,
-        MAX_CUSTOM_ID_LENGTH,
-        MAX_ROLES,
-        MAX_TOKEN_LENGTH,
-        is_snowflake,
-    )
-
-    kind = raw.get("type")
-    if type(kind) is not int:
-        return "type must be an integer"
-    for path in _SNOWFLAKES:
-        node: Any = raw.get(path[0])
-        for part in path[1:]:
-            if node is None:
-                break
-            node = node.get(part) if isinstance(node, dict) else None
-        if node is not None and not is_snowflake(node):
-            return f"{'.'.join(path)} is not a snowflake"
-    member = raw.get("member")
-    roles = (member if isinstance(member, dict) else {}).get("roles")
-    if roles is not None and (
-        not isinstance(roles, list)
-        or len(roles) > MAX_ROLES
-        or not all(is_snowflake(r) for r in roles)
-    ):
-        return "member.roles must be a list of snowflakes"
-    token = raw.get("token")
-    if token is not None and (not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH):
-        return "token is not an interaction token"
-    data = raw.get("data")
-    custom_id = (data if isinstance(data, dict) else {}).get("custom_id")
-    if custom_id is not None and (
-        not isinstance(custom_id, str) or len(custom_id) > MAX_CUSTOM_ID_LENGTH
-    ):
-        return f"data.custom_id is longer than {MAX_CUSTOM_ID_LENGTH} characters"
-    return None
+    """Every check, no shortcut."""
+    return _shape_problem(raw, nested=True)
 
 
 _leaf = st.one_of(
