@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import math
 import time
 import types
@@ -35,6 +34,7 @@ from orchestrator.discord.interactions import shape_problem
 from orchestrator.github import verify as github_verify
 from orchestrator.routers.budget import BODIES, Claim
 from orchestrator.routers.errors import CRASH, Refusal
+from orchestrator.routers.errors import log as _errors
 from orchestrator.routers.middleware import (
     LOG_IDS,
     log_answer,
@@ -64,18 +64,11 @@ _PONG_START: Message = {
 }
 _PONG_BODY: Message = {"type": "http.response.body", "body": _PONG}
 _CRASH_JSON = json.dumps(dict(zip(("error", "message"), CRASH, strict=True))).encode()
-_errors = logging.getLogger("orchestrator.routers.errors")
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 def _headers(scope: Scope, *names: bytes) -> list[str | None]:
-    """`_header` of each name, in one pass over the headers (the first of a repeated one)."""
+    """The value of each named header, in one pass over them (the first of a repeated one),
+    or None where it is absent."""
     found: list[str | None] = [None] * len(names)
     for key, value in scope["headers"]:
         if key in names:
@@ -298,10 +291,7 @@ class SignedEdge:
         try:
             if path == self.discord_path:
                 return await self._discord(services, scope, receive, claim)
-            delivery_id = (_header(scope, b"x-github-delivery") or "")[:100]
-            if delivery_id:
-                ids["delivery_id"] = delivery_id
-            return await self._github(services, scope, receive, claim)
+            return await self._github(services, scope, receive, claim, ids)
         finally:
             claim.release()
 
@@ -327,10 +317,14 @@ class SignedEdge:
         return body
 
     async def _github(
-        self, services: Services, scope: Scope, receive: Receive, claim: Claim
+        self, services: Services, scope: Scope, receive: Receive, claim: Claim, ids: dict[str, str]
     ) -> bytearray:
         settings = services.settings
-        signature, declared = _headers(scope, b"x-hub-signature-256", b"content-length")
+        signature, declared, delivery = _headers(
+            scope, b"x-hub-signature-256", b"content-length", b"x-github-delivery"
+        )
+        if delivery:  # logged with the answer, refused or not
+            ids["delivery_id"] = delivery[:100]
         secrets = [s.get_secret_value() for s in settings.github_webhook_secret]
         try:
             github_verify.check_header(signature)

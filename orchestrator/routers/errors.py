@@ -36,7 +36,7 @@ ERROR_SCHEMA: dict[str, Any] = {
 
 
 # The answer to a bug of ours: the same words wherever it is caught (here, or outside the
-# framework's layers by the access log).
+# framework's layers by the signed edge).
 CRASH = ("internal", "something broke on our side")
 
 
