@@ -174,7 +174,20 @@ _adapter: Any = None
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point. A plain function, so our own events (EventBridge schedules,
-    async self-invoked jobs) are recognised before Mangum, which only understands HTTP."""
+    async self-invoked jobs) are recognised before Mangum, which only understands HTTP.
+
+    Lines logged on an event loop are written at the end of its turn (`logs.info_line`);
+    the container may be frozen as soon as this returns, so what is pending is written
+    first, and every invocation's lines land in its own log stream entry."""
+    from orchestrator.logs import flush
+
+    try:
+        return _handle(event, context)
+    finally:
+        flush()
+
+
+def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _adapter
     services: Services = app.state.services
     if isinstance(event, dict) and "orchestrator_schedule" in event:

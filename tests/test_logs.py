@@ -1,12 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import base64
-import contextlib
 import io
 import json
 import logging
+import threading
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import PurePosixPath
 
 import pytest
@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from orchestrator import logs
 from orchestrator.logs import REDACTED, JSONFormatter, Redactor, bind, info_line, log_context
+from tests.support.logs import alone, json_handler
 
 SECRET = "s3cr3t-value/with+chars="
 
@@ -100,27 +101,11 @@ def sole_handler(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     tests make it the root's only handler with `alone()` (as in production, where nothing
     else listens): the case `info_line` writes without a LogRecord."""
     stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JSONFormatter())
-    monkeypatch.setattr(logs, "_handler", handler)
+    handler = json_handler(monkeypatch, stream)
     monkeypatch.setattr(logging.getLogger(), "handlers", [handler])
     monkeypatch.setattr(logs, "redactor", Redactor([SECRET]))
     logging.getLogger("test.access").setLevel(logging.INFO)
     return stream
-
-
-@contextlib.contextmanager
-def alone() -> Iterator[None]:
-    """Our handler as the root's only one within, whatever pytest's logging plugin added
-    for the test's call (its capture handlers would send every line the ordinary way)."""
-    root = logging.getLogger()
-    saved = root.handlers
-    root.handlers = [logs._handler] if logs._handler else []
-    try:
-        assert logs._sole_handler(logging.getLogger("test.access")) is logs._handler
-        yield
-    finally:
-        root.handlers = saved
 
 
 def test_info_line_writes_the_line_logging_would(sole_handler: io.StringIO) -> None:
@@ -203,3 +188,131 @@ def test_one_access_line_per_request_with_method_path_status_and_duration(
     ]
     for record in lines:
         assert isinstance(record.__dict__["duration_ms"], float)
+
+
+class Writes(io.StringIO):
+    """A stream that counts its writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+@pytest.fixture
+def counted(sole_handler: io.StringIO) -> Writes:
+    stream = Writes()
+    assert logs._handler is not None
+    logs._handler.setStream(stream)
+    return stream
+
+
+def test_lines_logged_on_a_loop_are_written_together_at_the_end_of_its_turn(
+    counted: Writes,
+) -> None:
+    logger = logging.getLogger("test.access")
+
+    async def one_turn() -> None:
+        with alone():
+            for status in (200, 401, 413):
+                info_line(logger, "request", {"request_id": f"r{status}", "status": status})
+            assert counted.getvalue() == ""  # this turn is still answering
+            await asyncio.sleep(0)
+            assert counted.writes == 1
+
+    asyncio.run(one_turn())
+    lines = counted.getvalue().splitlines()
+    assert [json.loads(line)["status"] for line in lines] == [200, 401, 413]
+    for line in lines:  # each the line the formatter writes
+        entry = json.loads(line)
+        head = {"ts": entry["ts"], "level": "info", "logger": "test.access", "msg": "request"}
+        fields = {"request_id": entry["request_id"], "status": entry["status"]}
+        assert line == logs._ENCODER.encode({**head, **fields})
+
+
+def test_an_ordinary_line_is_written_after_the_pending_ones(counted: Writes) -> None:
+    logger = logging.getLogger("test.access")
+
+    async def one_turn() -> None:
+        with alone():
+            info_line(logger, "request", {"status": 200})
+            logger.warning("after the request")
+
+    asyncio.run(one_turn())
+    assert [json.loads(line)["msg"] for line in counted.getvalue().splitlines()] == [
+        "request",
+        "after the request",
+    ]
+
+
+def test_a_line_written_off_the_loop_writes_the_pending_ones_first(counted: Writes) -> None:
+    logger = logging.getLogger("test.access")
+
+    async def one_turn() -> None:
+        with alone():
+            info_line(logger, "request", {"status": 200})
+            worker = threading.Thread(target=info_line, args=(logger, "job", {"status": 1}))
+            worker.start()
+            worker.join()
+            assert [json.loads(line)["msg"] for line in counted.getvalue().splitlines()] == [
+                "request",
+                "job",
+            ]
+
+    asyncio.run(one_turn())
+    assert len(counted.getvalue().splitlines()) == 2  # nothing twice
+
+
+def test_flush_writes_what_is_pending_at_once(counted: Writes) -> None:
+    async def one_turn() -> None:
+        with alone():
+            info_line(logging.getLogger("test.access"), "request", {"status": 200})
+            logs.flush()
+            assert json.loads(counted.getvalue())["status"] == 200
+
+    asyncio.run(one_turn())
+    assert len(counted.getvalue().splitlines()) == 1
+
+
+def test_a_loop_that_never_turns_again_does_not_hold_later_lines(
+    counted: Writes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loop asked to write the pending lines, then closed before its turn ended (a test's,
+    a script's): the next loop's lines are written at the end of its own turn."""
+    gone = asyncio.new_event_loop()
+    gone.close()
+    monkeypatch.setattr(logs, "_scheduled", gone)
+
+    async def one_turn() -> None:
+        with alone():
+            info_line(logging.getLogger("test.access"), "request", {"status": 200})
+            await asyncio.sleep(0)
+            assert json.loads(counted.getvalue())["status"] == 200
+
+    asyncio.run(one_turn())
+
+
+def test_pending_lines_are_redacted_too(counted: Writes) -> None:
+    async def one_turn() -> None:
+        with alone(), log_context(route=f"/discord/{SECRET}"):
+            info_line(logging.getLogger("test.access"), "request", {"status": 401})
+
+    asyncio.run(one_turn())
+    assert SECRET not in counted.getvalue()
+    assert json.loads(counted.getvalue())["route"] == f"/discord/{REDACTED}"
+
+
+def test_a_line_json_cannot_hold_is_still_written(counted: Writes) -> None:
+    loop: list[object] = []
+    loop.append(loop)
+
+    async def one_turn() -> None:
+        with alone(), log_context(request_id="r1", odd=loop):
+            info_line(logging.getLogger("test.access"), "request", {"status": 200})
+
+    asyncio.run(one_turn())
+    entry = json.loads(counted.getvalue())
+    assert (entry["msg"], entry["error"]) == ("request", "fields could not be encoded as JSON")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -13,11 +15,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 import orchestrator.main
+from orchestrator import logs
 from orchestrator.aws.events import http_api_event, response_body
 from orchestrator.config import load_settings
 from orchestrator.devkeys import load_or_create_dev_identity
 from orchestrator.main import create_app
 from tests.support.cold import cold_process, fresh_python
+from tests.support.logs import alone, json_handler
 from tests.support.scripted_aws import Reply, ScriptedAWS
 from tests.support.signing import PING_INTERACTION, discord_headers, dumps, github_headers
 
@@ -97,6 +101,44 @@ def test_handler_accepts_plain_text_bodies_too() -> None:
     response = orchestrator.main.handler(event, None)
     assert response["statusCode"] == 200
     assert json.loads(response_body(response)) == {"type": 1}
+
+
+@pytest.fixture
+def stream(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    written = io.StringIO()
+    json_handler(monkeypatch, written)
+    return written
+
+
+def test_an_invocations_access_line_is_written_before_it_returns(stream: io.StringIO) -> None:
+    healthz = http_api_event("GET", "/healthz", headers={"x-request-id": "frozen-soon"})
+    with alone():
+        assert orchestrator.main.handler(healthz, None)["statusCode"] == 200
+        entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    [access] = [e for e in entries if e["logger"] == "orchestrator.access"]
+    assert access["request_id"] == "frozen-soon"
+
+
+def test_what_an_invocations_loop_left_pending_is_written_before_it_returns(
+    stream: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line logged in the loop's last turn waits for a turn that never comes (the loop
+    stops, the container may be frozen): the handler writes it before returning."""
+    import asyncio
+
+    def last_turn(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        loop = asyncio.new_event_loop()
+        logger = logging.getLogger("orchestrator.access")
+        loop.call_soon(logs.info_line, logger, "request", {"request_id": "last-turn"})
+        loop.call_soon(loop.stop)  # in the same turn: the line's write is left for the next
+        loop.run_forever()
+        loop.close()
+        return {"statusCode": 200}
+
+    monkeypatch.setattr(orchestrator.main, "_handle", last_turn)
+    with alone():
+        assert orchestrator.main.handler({}, None) == {"statusCode": 200}
+        assert json.loads(stream.getvalue())["request_id"] == "last-turn"
 
 
 def test_handler_survives_a_cleared_event_loop() -> None:

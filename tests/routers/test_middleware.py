@@ -26,6 +26,7 @@ from orchestrator.logs import JSONFormatter
 from orchestrator.routers.edge import SignedEdge
 from orchestrator.routers.middleware import AccessLog
 from tests.support.asgi import post_scope
+from tests.support.logs import alone, json_handler
 from tests.support.signing import PING_INTERACTION, discord_headers, dumps, github_headers
 
 PING = dumps(PING_INTERACTION)
@@ -221,22 +222,15 @@ def test_the_edges_line_is_written_as_the_access_logs_is(
     """Written with our handler alone on the root (production's case: no `LogRecord`), the
     edge's own line has the access log's fields in the access log's order."""
     stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JSONFormatter())
-    monkeypatch.setattr(logs, "_handler", handler)
-    root = logging.getLogger()
-    saved = root.handlers
-    root.handlers = [handler]
-    try:
-        assert logs._sole_handler(logging.getLogger("orchestrator.access")) is handler
+    json_handler(monkeypatch, stream)
+    with alone():
         client.post(
             "/discord",
             content=PING,
             headers={**discord_headers(identity, PING), "x-request-id": "o"},
         )
         client.get("/healthz", headers={"x-request-id": "h"})
-    finally:
-        root.handlers = saved
+        logs.flush()  # written at the end of the app's loop turn, which runs on its own
     ping, health = (
         json.loads(line)
         for line in stream.getvalue().splitlines()
