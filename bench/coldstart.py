@@ -48,7 +48,9 @@ from bench.payloads import (
 )
 from bench.stats import median, ratio, spread
 
-REPS = 10
+# Runs per variant: cold starts here come in a fast and a slow phase (~320 and ~420 ms),
+# so one run swings a pair's ratio by ±30%; twenty keep the median ratio within a few %.
+REPS = 20
 START_TIMEOUT = 120.0  # seconds a cold start may take, answer and exit, before it is killed
 CHILD = common.BENCH_DIR / "coldstart_child.py"
 MOTO_SERVER = common.ROOT / "tests" / "support" / "moto_server.py"

@@ -27,7 +27,9 @@ from bench.loadgen import http_request, write_requests
 from bench.payloads import APPLICATION_ID, WEBHOOK_SECRET, Keypair, SignedPing, signed_pings
 from bench.stats import median, ratio, spread
 
-REPS = 5
+# Runs per target. One run on this 2-core VM can swing ±15% (another tenant, the load
+# generator's own core): nine give medians, and per-run pairs, that one run cannot move.
+REPS = 9
 COUNT = 3000
 WARMUP = 200
 CONNECTIONS = 16
