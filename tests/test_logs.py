@@ -11,6 +11,8 @@ from pathlib import PurePosixPath
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orchestrator import logs
 from orchestrator.logs import REDACTED, JSONFormatter, Redactor, bind, info_line, log_context
@@ -316,3 +318,111 @@ def test_a_line_json_cannot_hold_is_still_written(counted: Writes) -> None:
     asyncio.run(one_turn())
     entry = json.loads(counted.getvalue())
     assert (entry["msg"], entry["error"]) == ("request", "fields could not be encoded as JSON")
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text for this")
+
+
+def test_a_line_that_cannot_be_encoded_costs_no_other_line_and_raises_nowhere(
+    counted: Writes,
+) -> None:
+    logger = logging.getLogger("test.access")
+
+    async def one_turn() -> None:
+        with alone():
+            info_line(logger, "request", {"request_id": "before"})
+            info_line(logger, "request", {"request_id": Unprintable()})
+            info_line(logger, "request", {"request_id": "after"})
+            logger.warning("unrelated")  # writes the pending lines first: must not raise
+
+    asyncio.run(one_turn())
+    entries = [json.loads(line) for line in counted.getvalue().splitlines()]
+    assert [e.get("request_id", e.get("error")) for e in entries] == [
+        "before",
+        "fields could not be encoded as JSON",
+        "after",
+        None,
+    ]
+    assert entries[-1]["msg"] == "unrelated"
+
+
+_LINE = st.text(st.characters(blacklist_characters="\n"), max_size=3000).map(lambda t: t + "\n")
+
+
+@given(st.lists(_LINE, max_size=40))
+def test_chunks_are_whole_lines_each_a_write_a_pipe_keeps_whole(lines: list[str]) -> None:
+    chunks = list(logs._chunks(lines))
+    assert [line for chunk in chunks for line in chunk] == lines
+    for chunk in chunks:
+        size = sum(len(line.encode("utf-8", "backslashreplace")) for line in chunk)
+        assert len(chunk) == 1 or size <= logs._PIPE_BUF
+
+
+class Refusing(Writes):
+    """A stream that cannot write some text (as a strict stream refuses a lone surrogate)."""
+
+    def write(self, text: str) -> int:
+        if "refused" in text:
+            raise UnicodeEncodeError("utf-8", text, 0, 1, "refused here")
+        return super().write(text)
+
+
+def test_a_line_the_stream_refuses_costs_no_other_line(
+    counted: Writes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = Refusing()
+    assert logs._handler is not None
+    logs._handler.setStream(stream)
+    monkeypatch.setattr(logging, "raiseExceptions", False)  # reported, quietly, here
+    logger = logging.getLogger("test.access")
+
+    async def one_turn() -> None:
+        with alone():
+            for request_id in ("before", "refused", "after"):
+                info_line(logger, "request", {"request_id": request_id})
+
+    asyncio.run(one_turn())
+    assert [json.loads(line)["request_id"] for line in stream.getvalue().splitlines()] == [
+        "before",
+        "after",
+    ]
+
+
+def test_a_turns_many_lines_go_out_in_writes_a_pipe_keeps_whole(counted: Writes) -> None:
+    logger = logging.getLogger("test.access")
+
+    async def one_turn() -> None:
+        with alone():
+            for n in range(60):
+                info_line(logger, "request", {"request_id": f"{n:016x}", "status": 200})
+
+    asyncio.run(one_turn())
+    assert len(counted.getvalue().splitlines()) == 60
+    assert counted.writes == len(list(logs._chunks(counted.getvalue().splitlines(True))))
+    assert counted.writes > 1
+
+
+def test_flush_returns_only_once_a_write_another_thread_started_is_done(counted: Writes) -> None:
+    """A test (or the Lambda handler) that flushes, then reads, must find every line logged
+    before: also one that another thread has taken and is writing right now."""
+    started, slow = threading.Event(), threading.Event()
+    write = counted.write
+
+    def slow_write(text: str) -> int:
+        started.set()
+        slow.wait(0.5)  # the other thread's write, taking its time
+        return write(text)
+
+    counted.write = slow_write  # type: ignore[method-assign]
+    with alone():
+        writer = threading.Thread(
+            target=info_line, args=(logging.getLogger("test.access"), "job", {"status": 1})
+        )
+        writer.start()
+        assert started.wait(5)
+        logs.flush()
+        assert json.loads(counted.getvalue())["msg"] == "job"
+        slow.set()
+        writer.join()

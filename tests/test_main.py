@@ -111,6 +111,8 @@ def stream(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
 
 
 def test_an_invocations_access_line_is_written_before_it_returns(stream: io.StringIO) -> None:
+    # End to end. Mangum's loop itself runs the turn's end before it stops; the next test
+    # is the one where only the handler's own `flush` can write the line.
     healthz = http_api_event("GET", "/healthz", headers={"x-request-id": "frozen-soon"})
     with alone():
         assert orchestrator.main.handler(healthz, None)["statusCode"] == 200

@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orchestrator.logs import info_line, log_context
+from orchestrator.logs import flush, info_line, log_context
 from orchestrator.store.base import failure_scope
 
 log = logging.getLogger("orchestrator.access")
@@ -116,7 +116,13 @@ class AccessLog:
             await send(message)
 
         with failure_scope(), request_context(scope):
+            crashed = True
             try:
                 await self.app(scope, receive, send_with_id)
+                crashed = False
             finally:
                 info_line(log, "request", {"status": status, "duration_ms": _duration_ms(scope)})
+                if crashed:
+                    # The server reports the crash next, maybe through a handler of its own
+                    # (plain `uvicorn` keeps its logging config): this line comes first.
+                    flush()

@@ -240,3 +240,36 @@ def test_the_edges_line_is_written_as_the_access_logs_is(
     assert list(ping) == [*head, "interaction_id", "status", "duration_ms"]
     assert list(health) == [*head, "status", "duration_ms"]
     assert (ping["request_id"], ping["status"], health["request_id"]) == ("o", 200, "h")
+
+
+def test_a_crashed_requests_line_is_written_before_the_server_reports_the_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Plain `uvicorn` reports a crash through its own handler, which does not write our
+    pending lines first: the access log writes the crashed request's line itself."""
+
+    async def crashing(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("route bug")
+
+    async def nothing(message: dict[str, Any]) -> None:
+        return None
+
+    stream = io.StringIO()
+    json_handler(monkeypatch, stream)
+
+    async def one_turn() -> None:
+        with pytest.raises(RuntimeError, match="route bug"):
+            await AccessLog(crashing)(post_scope("/x", []), _whole(b""), nothing)
+        # What the server does next (its traceback) comes after this line.
+        [line] = stream.getvalue().splitlines()
+        assert json.loads(line)["status"] == 500
+
+    with alone():
+        asyncio.run(one_turn())
+
+
+def _whole(body: bytes) -> Any:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
