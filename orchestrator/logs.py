@@ -371,6 +371,7 @@ def configure(level: str = "INFO", secrets: Iterable[str] = (), stream: Any = No
     _handler = handler
     # What an event loop's last turn left pending (a server stopped between turns).
     atexit.register(flush)
-    for noisy in ("uvicorn.access", "httpx", "httpcore", "botocore", "urllib3"):
+    # Their own access lines (uvicorn's, Mangum's "POST /discord 200") repeat ours, with less.
+    for noisy in ("uvicorn.access", "mangum", "httpx", "httpcore", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     _configured = True
