@@ -322,7 +322,8 @@ class JSONHandler(logging.StreamHandler[Any]):
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.write_pending()  # called with the lock held (`Handler.handle`)
+        if self is _handler:  # the pending lines are the configured handler's to write
+            self.write_pending()  # called with the lock held (`Handler.handle`)
         super().emit(record)
 
 

@@ -426,3 +426,19 @@ def test_flush_returns_only_once_a_write_another_thread_started_is_done(counted:
         assert json.loads(counted.getvalue())["msg"] == "job"
         slow.set()
         writer.join()
+
+
+def test_another_json_handler_leaves_the_pending_lines_to_ours(counted: Writes) -> None:
+    elsewhere = io.StringIO()
+    other = logs.JSONHandler(elsewhere)
+    other.setFormatter(JSONFormatter())
+    logger = logging.getLogger("test.access")
+
+    async def one_turn() -> None:
+        with alone():
+            info_line(logger, "request", {"status": 200})
+            other.handle(logging.makeLogRecord({"name": "x", "msg": "elsewhere", "levelno": 30}))
+            assert json.loads(elsewhere.getvalue())["msg"] == "elsewhere"  # and only that
+
+    asyncio.run(one_turn())
+    assert json.loads(counted.getvalue())["status"] == 200
