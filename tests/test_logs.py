@@ -8,6 +8,7 @@ import logging
 import threading
 import urllib.parse
 from pathlib import PurePosixPath
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from orchestrator import logs
 from orchestrator.logs import REDACTED, JSONFormatter, Redactor, bind, info_line, log_context
-from tests.support.logs import alone, json_handler
+from tests.support.logs import alone, in_one_turn, json_handler
 
 SECRET = "s3cr3t-value/with+chars="
 
@@ -192,6 +193,11 @@ def test_one_access_line_per_request_with_method_path_status_and_duration(
         assert isinstance(record.__dict__["duration_ms"], float)
 
 
+def written(stream: io.StringIO, field: str) -> list[Any]:
+    """`field` of each line written to `stream`, in order."""
+    return [json.loads(line)[field] for line in stream.getvalue().splitlines()]
+
+
 class Writes(io.StringIO):
     """A stream that counts its writes."""
 
@@ -227,7 +233,7 @@ def test_lines_logged_on_a_loop_are_written_together_at_the_end_of_its_turn(
 
     asyncio.run(one_turn())
     lines = counted.getvalue().splitlines()
-    assert [json.loads(line)["status"] for line in lines] == [200, 401, 413]
+    assert written(counted, "status") == [200, 401, 413]
     for line in lines:  # each the line the formatter writes
         entry = json.loads(line)
         head = {"ts": entry["ts"], "level": "info", "logger": "test.access", "msg": "request"}
@@ -238,44 +244,35 @@ def test_lines_logged_on_a_loop_are_written_together_at_the_end_of_its_turn(
 def test_an_ordinary_line_is_written_after_the_pending_ones(counted: Writes) -> None:
     logger = logging.getLogger("test.access")
 
-    async def one_turn() -> None:
-        with alone():
-            info_line(logger, "request", {"status": 200})
-            logger.warning("after the request")
+    def requests() -> None:
+        info_line(logger, "request", {"status": 200})
+        logger.warning("after the request")
 
-    asyncio.run(one_turn())
-    assert [json.loads(line)["msg"] for line in counted.getvalue().splitlines()] == [
-        "request",
-        "after the request",
-    ]
+    in_one_turn(requests)
+    assert written(counted, "msg") == ["request", "after the request"]
 
 
 def test_a_line_written_off_the_loop_writes_the_pending_ones_first(counted: Writes) -> None:
     logger = logging.getLogger("test.access")
 
-    async def one_turn() -> None:
-        with alone():
-            info_line(logger, "request", {"status": 200})
-            worker = threading.Thread(target=info_line, args=(logger, "job", {"status": 1}))
-            worker.start()
-            worker.join()
-            assert [json.loads(line)["msg"] for line in counted.getvalue().splitlines()] == [
-                "request",
-                "job",
-            ]
+    def requests() -> None:
+        info_line(logger, "request", {"status": 200})
+        worker = threading.Thread(target=info_line, args=(logger, "job", {"status": 1}))
+        worker.start()
+        worker.join()
+        assert written(counted, "msg") == ["request", "job"]
 
-    asyncio.run(one_turn())
+    in_one_turn(requests)
     assert len(counted.getvalue().splitlines()) == 2  # nothing twice
 
 
 def test_flush_writes_what_is_pending_at_once(counted: Writes) -> None:
-    async def one_turn() -> None:
-        with alone():
-            info_line(logging.getLogger("test.access"), "request", {"status": 200})
-            logs.flush()
-            assert json.loads(counted.getvalue())["status"] == 200
+    def requests() -> None:
+        info_line(logging.getLogger("test.access"), "request", {"status": 200})
+        logs.flush()
+        assert written(counted, "status") == [200]
 
-    asyncio.run(one_turn())
+    in_one_turn(requests)
     assert len(counted.getvalue().splitlines()) == 1
 
 
@@ -298,11 +295,11 @@ def test_a_loop_that_never_turns_again_does_not_hold_later_lines(
 
 
 def test_pending_lines_are_redacted_too(counted: Writes) -> None:
-    async def one_turn() -> None:
-        with alone(), log_context(route=f"/discord/{SECRET}"):
+    def requests() -> None:
+        with log_context(route=f"/discord/{SECRET}"):
             info_line(logging.getLogger("test.access"), "request", {"status": 401})
 
-    asyncio.run(one_turn())
+    in_one_turn(requests)
     assert SECRET not in counted.getvalue()
     assert json.loads(counted.getvalue())["route"] == f"/discord/{REDACTED}"
 
@@ -311,11 +308,11 @@ def test_a_line_json_cannot_hold_is_still_written(counted: Writes) -> None:
     loop: list[object] = []
     loop.append(loop)
 
-    async def one_turn() -> None:
-        with alone(), log_context(request_id="r1", odd=loop):
+    def requests() -> None:
+        with log_context(request_id="r1", odd=loop):
             info_line(logging.getLogger("test.access"), "request", {"status": 200})
 
-    asyncio.run(one_turn())
+    in_one_turn(requests)
     entry = json.loads(counted.getvalue())
     assert (entry["msg"], entry["error"]) == ("request", "fields could not be encoded as JSON")
 
@@ -330,14 +327,13 @@ def test_a_line_that_cannot_be_encoded_costs_no_other_line_and_raises_nowhere(
 ) -> None:
     logger = logging.getLogger("test.access")
 
-    async def one_turn() -> None:
-        with alone():
-            info_line(logger, "request", {"request_id": "before"})
-            info_line(logger, "request", {"request_id": Unprintable()})
-            info_line(logger, "request", {"request_id": "after"})
-            logger.warning("unrelated")  # writes the pending lines first: must not raise
+    def requests() -> None:
+        info_line(logger, "request", {"request_id": "before"})
+        info_line(logger, "request", {"request_id": Unprintable()})
+        info_line(logger, "request", {"request_id": "after"})
+        logger.warning("unrelated")  # writes the pending lines first: must not raise
 
-    asyncio.run(one_turn())
+    in_one_turn(requests)
     entries = [json.loads(line) for line in counted.getvalue().splitlines()]
     assert [e.get("request_id", e.get("error")) for e in entries] == [
         "before",
@@ -378,27 +374,22 @@ def test_a_line_the_stream_refuses_costs_no_other_line(
     monkeypatch.setattr(logging, "raiseExceptions", False)  # reported, quietly, here
     logger = logging.getLogger("test.access")
 
-    async def one_turn() -> None:
-        with alone():
-            for request_id in ("before", "refused", "after"):
-                info_line(logger, "request", {"request_id": request_id})
+    def requests() -> None:
+        for request_id in ("before", "refused", "after"):
+            info_line(logger, "request", {"request_id": request_id})
 
-    asyncio.run(one_turn())
-    assert [json.loads(line)["request_id"] for line in stream.getvalue().splitlines()] == [
-        "before",
-        "after",
-    ]
+    in_one_turn(requests)
+    assert written(stream, "request_id") == ["before", "after"]
 
 
 def test_a_turns_many_lines_go_out_in_writes_a_pipe_keeps_whole(counted: Writes) -> None:
     logger = logging.getLogger("test.access")
 
-    async def one_turn() -> None:
-        with alone():
-            for n in range(60):
-                info_line(logger, "request", {"request_id": f"{n:016x}", "status": 200})
+    def requests() -> None:
+        for n in range(60):
+            info_line(logger, "request", {"request_id": f"{n:016x}", "status": 200})
 
-    asyncio.run(one_turn())
+    in_one_turn(requests)
     assert len(counted.getvalue().splitlines()) == 60
     assert counted.writes == len(list(logs._chunks(counted.getvalue().splitlines(True))))
     assert counted.writes > 1
@@ -434,11 +425,10 @@ def test_another_json_handler_leaves_the_pending_lines_to_ours(counted: Writes) 
     other.setFormatter(JSONFormatter())
     logger = logging.getLogger("test.access")
 
-    async def one_turn() -> None:
-        with alone():
-            info_line(logger, "request", {"status": 200})
-            other.handle(logging.makeLogRecord({"name": "x", "msg": "elsewhere", "levelno": 30}))
-            assert json.loads(elsewhere.getvalue())["msg"] == "elsewhere"  # and only that
+    def requests() -> None:
+        info_line(logger, "request", {"status": 200})
+        other.handle(logging.makeLogRecord({"name": "x", "msg": "elsewhere", "levelno": 30}))
+        assert written(elsewhere, "msg") == ["elsewhere"]  # and only that
 
-    asyncio.run(one_turn())
-    assert json.loads(counted.getvalue())["status"] == 200
+    in_one_turn(requests)
+    assert written(counted, "status") == [200]

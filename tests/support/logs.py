@@ -7,10 +7,11 @@ ordinary way. Tests of what production writes make our handler the only one with
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -42,3 +43,14 @@ def json_handler(monkeypatch: pytest.MonkeyPatch, stream: io.StringIO) -> logs.J
     monkeypatch.setattr(logs, "_pending", [])
     monkeypatch.setattr(logs, "_scheduled", None)
     return handler
+
+
+def in_one_turn(body: Callable[[], object]) -> None:
+    """`body` run within one turn of an event loop, our handler alone: what it logs with
+    `info_line` is pending until the turn ends (or something writes it first)."""
+
+    async def turn() -> None:
+        with alone():
+            body()
+
+    asyncio.run(turn())
