@@ -2,7 +2,7 @@
 
 Why one class: the README's configuration table is generated from it (see
 `settings_table()`), so the code and the docs cannot disagree. Secrets are
-`SecretStr` so they never show up in a `repr`, a traceback or a log line.
+`Secret` so they never show up in a `repr`, a traceback or a log line.
 
 Two modes matter:
 
@@ -17,14 +17,16 @@ Two modes matter:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import math
 import os
+import re
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
-
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 LAMBDA_MARKER = "AWS_LAMBDA_FUNCTION_NAME"
 # DISCORD_GUILD_IDS=* : any guild (production must say so explicitly).
@@ -137,15 +139,234 @@ def _default_jobs() -> JobsBackend:
     return JobsBackend.LAMBDA if _on_lambda() else JobsBackend.INPROCESS
 
 
+class Secret:
+    """A configured secret: its value only through `get_secret_value()`, never in a `repr`,
+    a `str`, a traceback or a log line (`secret_values()` feeds the log scrubber too)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+# How a setting's value is read: from the text of a variable, or from a value given in code
+# (`load_settings(ORCHESTRATOR_DIGEST_HOUR=3)`). A parser raises ValueError with what the
+# value must be; the message never repeats the value (it may be a secret).
+Parse = Callable[[object], Any]
+
+
+class Field:
+    """One setting: the variable it is read from, how, its default, and the README's words.
+    (A plain class: `@dataclass` would cost the cold start a millisecond to write it.)"""
+
+    __slots__ = ("default", "default_factory", "doc", "parse", "variable")
+
+    def __init__(
+        self,
+        variable: str,
+        parse: Parse,
+        doc: str,
+        default: Any = None,
+        default_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        self.variable = variable
+        self.parse = parse
+        self.doc = doc
+        self.default = default
+        self.default_factory = default_factory
+
+    def default_value(self) -> Any:
+        return self.default_factory() if self.default_factory is not None else self.default
+
+    @property
+    def optional(self) -> bool:
+        """Unset is a value of its own (None): a blank value means unset, as in the
+        environment, where a template's empty parameter means "not configured"."""
+        return self.default is None and self.default_factory is None
+
+
+def setting(
+    variable: str,
+    parse: Parse,
+    *,
+    doc: str,
+    default: Any = None,
+    default_factory: Callable[[], Any] | None = None,
+) -> Any:
+    """Declare a setting in `Settings`' body. Typed `Any` so the declaration can carry the
+    attribute's real type (`digest_hour: int = setting(...)`); `FIELDS` collects them."""
+    return Field(variable, parse, doc, default, default_factory)
+
+
 def _param_field(variable: str) -> Any:
     """`<VARIABLE>_PARAM`: read by `orchestrator.aws.secrets` before settings load; declared
     here so it is documented and shown by `orchestrator config`."""
-    return Field(
-        default=None,
-        validation_alias=f"{variable}_PARAM",
-        description=f"On Lambda: name of the SSM SecureString holding `{variable}` (read once "
+    return setting(
+        f"{variable}_PARAM",
+        _text,
+        doc=f"On Lambda: name of the SSM SecureString holding `{variable}` (read once "
         f"per container at cold start; wins over `{variable}`).",
     )
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be text")
+    return value
+
+
+def _path(value: object) -> Path:
+    if not isinstance(value, str | os.PathLike):
+        raise ValueError("must be a path")
+    return Path(value)
+
+
+def _secret(value: object) -> Secret:
+    return value if isinstance(value, Secret) else Secret(_text(value))
+
+
+def _choice(options: type[StrEnum]) -> Parse:
+    def parse(value: object) -> StrEnum:
+        try:
+            return options(_text(value).strip().lower())
+        except ValueError:
+            raise ValueError("must be one of " + ", ".join(f"`{o}`" for o in options)) from None
+
+    return parse
+
+
+def _one_of(*options: str) -> Parse:
+    def parse(value: object) -> str:
+        if not isinstance(value, str) or value.strip().lower() not in options:
+            raise ValueError("must be one of " + ", ".join(f"`{o}`" for o in options))
+        return value.strip().lower()
+
+    return parse
+
+
+def _bounds(minimum: float | None, maximum: float | None, above: float | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f" from {minimum} to {maximum}"
+    if minimum is not None:
+        return f" of at least {minimum}"
+    return f" above {above}" if above is not None else ""
+
+
+def _whole(minimum: int | None = None, maximum: int | None = None) -> Parse:
+    def parse(value: object) -> int:
+        if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+            value = int(value)
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or (minimum is not None and value < minimum)
+            or (maximum is not None and value > maximum)
+        ):
+            raise ValueError("must be a whole number" + _bounds(minimum, maximum, None))
+        return value
+
+    return parse
+
+
+def _number(minimum: float | None = None, above: float | None = None) -> Parse:
+    def parse(value: object) -> float:
+        number = math.nan
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number = float(value)
+        elif isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                number = float(value)
+        if (
+            not math.isfinite(number)
+            or (minimum is not None and number < minimum)
+            or (above is not None and number <= above)
+        ):
+            raise ValueError("must be a number" + _bounds(minimum, None, above))
+        return number
+
+    return parse
+
+
+def _matching(pattern: str, shape: str) -> Parse:
+    def parse(value: object) -> str:
+        text = _text(value).strip()
+        if not re.fullmatch(pattern, text):
+            raise ValueError(f"must be {shape}")
+        return text
+
+    return parse
+
+
+def _base_path(value: object) -> str:
+    return "/" + _text(value).strip().strip("/")
+
+
+def _items(value: object) -> list[object]:
+    """A comma-separated list (blank items dropped), or a list given in code."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise ValueError("must be a comma-separated list")
+
+
+def _csv(value: object) -> list[str]:
+    items = _items(value)
+    if not all(isinstance(item, str) for item in items):
+        raise ValueError("must be a comma-separated list")
+    return [str(item) for item in items]
+
+
+def _secrets(value: object) -> list[Secret]:
+    try:
+        return [_secret(item) for item in _items(value)]
+    except ValueError:
+        raise ValueError("must be a comma-separated list") from None
+
+
+def _access_json(value: object) -> dict[str, dict[str, list[str]]]:
+    """`{"command": {"guilds" | "roles" | "users": ["id", ...]}}`, as JSON or as a dict."""
+    shape = ValueError('must be JSON like {"status": {"roles": ["123"]}}')
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            raise shape from None
+    if not isinstance(value, Mapping):
+        raise shape
+    access: dict[str, dict[str, list[str]]] = {}
+    for command, lists in value.items():
+        if not isinstance(command, str) or not isinstance(lists, Mapping):
+            raise shape
+        access[command] = {}
+        for key, ids in lists.items():
+            if not isinstance(key, str) or not isinstance(ids, list):
+                raise shape
+            if not all(isinstance(i, str) for i in ids):
+                raise shape
+            access[command][key] = list(ids)
+    return access
 
 
 # ORCHESTRATOR_ENV_FILE="" turns the file off (the tests do, so a developer's .env with real
@@ -164,12 +385,11 @@ def _read_env_file(path: Path | None) -> dict[str, str | None]:
 
 
 def _sourced(values: dict[str, Any]) -> dict[str, Any]:
-    """Explicit values over the environment over the dotenv file, keyed by each field's
-    variable name. Names match case-insensitively, as environment variables did under
-    pydantic-settings. A variable set to nothing (`NAME=` in the environment or the file, or
-    a bare `NAME` line in the file) is absent: the file or the default applies. A template
-    or shell passing an empty value means "not configured", not a value to validate (what
-    pydantic-settings calls `env_ignore_empty`, which the old class did not set).
+    """Explicit values over the environment over the dotenv file, keyed by field name (an
+    explicit value is named by its variable or its field). Names match case-insensitively,
+    as environment variables do. A variable set to nothing (`NAME=` in the environment or the
+    file, or a bare `NAME` line in the file) is absent: the file or the default applies. A
+    template or shell passing an empty value means "not configured", not a value to check.
 
     Why not pydantic-settings: importing it (and python-dotenv with it) was about a fifth of
     what our modules added to a Lambda cold start, to read some twenty variables."""
@@ -177,324 +397,368 @@ def _sourced(values: dict[str, Any]) -> dict[str, Any]:
     environment.update((k.lower(), v) for k, v in os.environ.items() if v)
     given = {k.lower(): k for k in values}
     merged: dict[str, Any] = {}
-    for name, field in Settings.model_fields.items():
-        key, names = _variable_names(name, field.validation_alias)
-        explicit = next((given[n] for n in (*names, name.lower()) if n in given), None)
+    for name, field in FIELDS.items():
+        variable = field.variable.lower()
+        explicit = given.get(variable, given.get(name))
         if explicit is not None:
-            merged[key] = values[explicit]
-            continue
-        found = next((environment[n] for n in names if environment.get(n)), None)  # "": unset
-        if found is not None:
-            merged[key] = found
+            merged[name] = values[explicit]
+        elif environment.get(variable):  # "": unset
+            merged[name] = environment[variable]
     return merged
 
 
-def _variable_names(name: str, alias: object) -> tuple[str, tuple[str, ...]]:
-    """A field's key for validation (its alias as spelled) and its variable names, lower-cased."""
-    spelled = (
-        [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else [str(alias or name)]
-    )
-    return spelled[0], tuple(n.lower() for n in spelled)
-
-
-class Settings(BaseModel):
+class Settings:
     """All configuration. Field descriptions feed the README table; keep them short.
 
-    Built from the environment (and `ENV_FILE`), explicit keyword values winning: the
-    pydantic-settings behaviour this class had, read with a few lines of our own."""
+    Built from the environment (and `ENV_FILE`), explicit keyword values winning; a value
+    that cannot work is a `ConfigError` naming each such variable (never its value).
 
-    model_config = ConfigDict(
-        extra="ignore",
-        populate_by_name=True,
-        hide_input_in_errors=True,
-        validate_default=True,
-    )
+    Why a plain class, not a pydantic model: building the model's validator at import was the
+    largest cost our own modules added to a Lambda cold start (~7 ms), for some fifty values
+    that each need one small parser (`setting`)."""
 
     def __init__(self, **values: Any) -> None:
-        super().__init__(**_sourced(values))
+        given = _sourced(values)
+        problems = []
+        for name, field in FIELDS.items():
+            if name not in given:
+                value = field.default_value()
+            elif field.optional and _blank(given[name]):
+                value = None  # a blank value is unset, like an empty variable
+            else:
+                try:
+                    value = field.parse(given[name])
+                except ValueError as exc:
+                    problems.append(f"{field.variable} {exc}")
+                    continue
+            self.__dict__[name] = value
+        if problems:
+            raise ConfigError(problems)
+        self.__dict__["_explicit"] = frozenset(given)
 
-    env: Env = Field(
+    @property
+    def explicit(self) -> frozenset[str]:
+        """The settings given in code, the environment or the dotenv file (not defaults)."""
+        result: frozenset[str] = self.__dict__["_explicit"]
+        return result
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with `changes` (field names, values as the fields hold them: not parsed),
+        which then count as given (`explicit`)."""
+        unknown = set(changes) - FIELDS.keys()
+        if unknown:
+            raise TypeError(f"not settings: {', '.join(sorted(unknown))}")
+        copy = object.__new__(Settings)
+        copy.__dict__.update(self.__dict__, **changes)
+        copy.__dict__["_explicit"] = self.explicit | frozenset(changes)
+        return copy
+
+    def __eq__(self, other: object) -> bool:
+        """Equal values (wherever they came from)."""
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in FIELDS)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in FIELDS)
+        return f"Settings({shown})"
+
+    env: Env = setting(
+        "ORCHESTRATOR_ENV",
+        _choice(Env),
         default_factory=_default_env,
-        validation_alias="ORCHESTRATOR_ENV",
-        description="`dev`, `test` or `prod`. `prod` (implied on Lambda) refuses to start "
+        doc="`dev`, `test` or `prod`. `prod` (implied on Lambda) refuses to start "
         "without its secrets; `dev` generates a local identity instead.",
     )
-    data_dir: Path = Field(
+    data_dir: Path = setting(
+        "ORCHESTRATOR_DATA_DIR",
+        _path,
         default_factory=_default_data_dir,
-        validation_alias="ORCHESTRATOR_DATA_DIR",
-        description="Where the embedded SQLite store, the dev identity and the running dev "
+        doc="Where the embedded SQLite store, the dev identity and the running dev "
         "server's address live.",
     )
-    store: StoreBackend = Field(
+    store: StoreBackend = setting(
+        "ORCHESTRATOR_STORE",
+        _choice(StoreBackend),
         default_factory=_default_store,
-        validation_alias="ORCHESTRATOR_STORE",
-        description="`sqlite` (default locally) or `dynamodb` (default on Lambda).",
+        doc="`sqlite` (default locally) or `dynamodb` (default on Lambda).",
     )
-    sqlite_path: Path | None = Field(
-        default=None,
-        validation_alias="ORCHESTRATOR_SQLITE_PATH",
-        description="SQLite file; defaults to `<data dir>/orchestrator.sqlite3`.",
+    sqlite_path: Path | None = setting(
+        "ORCHESTRATOR_SQLITE_PATH",
+        _path,
+        doc="SQLite file; defaults to `<data dir>/orchestrator.sqlite3`.",
     )
-    dynamodb_table: str = Field(
+    dynamodb_table: str = setting(
+        "ORCHESTRATOR_DYNAMODB_TABLE",
+        _text,
         default="orchestrator",
-        validation_alias="ORCHESTRATOR_DYNAMODB_TABLE",
-        description="DynamoDB table name when the store is `dynamodb`.",
+        doc="DynamoDB table name when the store is `dynamodb`.",
     )
-    jobs: JobsBackend = Field(
+    jobs: JobsBackend = setting(
+        "ORCHESTRATOR_JOBS",
+        _choice(JobsBackend),
         default_factory=_default_jobs,
-        validation_alias="ORCHESTRATOR_JOBS",
-        description="How deferred work runs: `inprocess` (a background loop in this process) "
+        doc="How deferred work runs: `inprocess` (a background loop in this process) "
         "or `lambda` (async self-invoke).",
     )
-    jobs_function: str | None = Field(
-        default=None,
-        validation_alias="ORCHESTRATOR_JOBS_FUNCTION",
-        description="With `lambda` jobs: the function jobs are invoked on (name or ARN; "
+    jobs_function: str | None = setting(
+        "ORCHESTRATOR_JOBS_FUNCTION",
+        _text,
+        doc="With `lambda` jobs: the function jobs are invoked on (name or ARN; "
         "`name:alias` runs them on the alias's published version). Default: this function.",
     )
-    api_base_path: str = Field(
+    api_base_path: str = setting(
+        "ORCHESTRATOR_API_BASE_PATH",
+        _base_path,
         default="/",
-        validation_alias="ORCHESTRATOR_API_BASE_PATH",
-        description="Path prefix stripped on Lambda, e.g. `/dev` for an API Gateway stage "
+        doc="Path prefix stripped on Lambda, e.g. `/dev` for an API Gateway stage "
         "named `dev`. The `$default` stage needs none.",
     )
-    public_url: str | None = Field(
-        default=None,
-        validation_alias="ORCHESTRATOR_PUBLIC_URL",
-        description="The URL this service is reached at (used in links and by `verify-deploy`).",
+    public_url: str | None = setting(
+        "ORCHESTRATOR_PUBLIC_URL",
+        _text,
+        doc="The URL this service is reached at (used in links and by `verify-deploy`).",
     )
-    config_file: Path = Field(
+    config_file: Path = setting(
+        "ORCHESTRATOR_CONFIG",
+        _path,
         default=Path("orchestrator.toml"),
-        validation_alias="ORCHESTRATOR_CONFIG",
-        description="TOML file with deployable `[[apps]]` and seed `[[notify]]` "
+        doc="TOML file with deployable `[[apps]]` and seed `[[notify]]` "
         "subscriptions (optional; see `docs/configuration.md`).",
     )
-    orchestrator_repo: str | None = Field(
-        default=None,
-        validation_alias="ORCHESTRATOR_REPO",
-        description="This service's own repository (owner/name): the verifier checks the "
+    orchestrator_repo: str | None = setting(
+        "ORCHESTRATOR_REPO",
+        _text,
+        doc="This service's own repository (owner/name): the verifier checks the "
         "running SHA against its branch head.",
     )
-    orchestrator_branch: str = Field(
+    orchestrator_branch: str = setting(
+        "ORCHESTRATOR_BRANCH",
+        _text,
         default="main",
-        validation_alias="ORCHESTRATOR_BRANCH",
-        description="The branch this service deploys from.",
+        doc="The branch this service deploys from.",
     )
-    shutdown_grace: float = Field(
+    shutdown_grace: float = setting(
+        "ORCHESTRATOR_SHUTDOWN_GRACE",
+        _number(minimum=0),
         default=10.0,
-        ge=0,
-        validation_alias="ORCHESTRATOR_SHUTDOWN_GRACE",
-        description="Seconds in-flight jobs get to finish on SIGTERM before they are recorded "
+        doc="Seconds in-flight jobs get to finish on SIGTERM before they are recorded "
         "as pending (and resumed on the next start).",
     )
     # Bodies are read before their signature can be checked, so these bound what a stranger
     # can make us hold. GitHub gives up on a delivery after 10 s itself, so a 30 s deadline
     # costs it nothing (25 MB in 30 s is under 7 Mbit/s); the budget admits two 25 MB
     # deliveries at once plus Discord's small interactions.
-    body_timeout: float = Field(
+    body_timeout: float = setting(
+        "ORCHESTRATOR_BODY_TIMEOUT",
+        _number(above=0),
         default=30.0,
-        gt=0,
-        validation_alias="ORCHESTRATOR_BODY_TIMEOUT",
-        description="Seconds a request to `/discord` or `/github` has to deliver its whole body "
+        doc="Seconds a request to `/discord` or `/github` has to deliver its whole body "
         "once reading starts; slower is `408`.",
     )
-    body_budget_bytes: int = Field(
+    body_budget_bytes: int = setting(
+        "ORCHESTRATOR_BODY_BUDGET_BYTES",
+        _whole(minimum=25_000_000),
         default=64_000_000,
-        ge=25_000_000,  # at least one GitHub delivery at its documented 25 MB cap
-        validation_alias="ORCHESTRATOR_BODY_BUDGET_BYTES",
-        description="Request-body bytes the process holds at once across all requests (declared "
+        doc="Request-body bytes the process holds at once across all requests (declared "
         "lengths count up front); past it `503` with `Retry-After`. At least 25000000.",
     )
-    limit_concurrency: int = Field(
+    limit_concurrency: int = setting(
+        "ORCHESTRATOR_LIMIT_CONCURRENCY",
+        _whole(minimum=1),
         default=100,
-        ge=1,
-        validation_alias="ORCHESTRATOR_LIMIT_CONCURRENCY",
-        description="`orchestrator serve`: connections plus requests in progress before new "
+        doc="`orchestrator serve`: connections plus requests in progress before new "
         "requests get `503` (uvicorn `--limit-concurrency`).",
     )
-    keep_alive_timeout: int = Field(
+    keep_alive_timeout: int = setting(
+        "ORCHESTRATOR_KEEP_ALIVE_TIMEOUT",
+        _whole(minimum=1),
         default=5,
-        ge=1,
-        validation_alias="ORCHESTRATOR_KEEP_ALIVE_TIMEOUT",
-        description="`orchestrator serve`: seconds an idle keep-alive connection stays open "
+        doc="`orchestrator serve`: seconds an idle keep-alive connection stays open "
         "(uvicorn `--timeout-keep-alive`).",
     )
-    header_timeout: float = Field(
+    header_timeout: float = setting(
+        "ORCHESTRATOR_HEADER_TIMEOUT",
+        _number(above=0),
         default=10.0,
-        gt=0,
-        validation_alias="ORCHESTRATOR_HEADER_TIMEOUT",
-        description="`orchestrator serve`: seconds a connection has to send a complete request "
+        doc="`orchestrator serve`: seconds a connection has to send a complete request "
         "head, from connecting or from the previous answer; then it is closed.",
     )
-    log_level: str = Field(
+    log_level: str = setting(
+        "ORCHESTRATOR_LOG_LEVEL",
+        _text,
         default="INFO",
-        validation_alias="ORCHESTRATOR_LOG_LEVEL",
-        description="Python log level name.",
+        doc="Python log level name.",
     )
-    tone: Tone = Field(
+    tone: Tone = setting(
+        "ORCHESTRATOR_TONE",
+        _choice(Tone),
         default=Tone.PLAYFUL,
-        validation_alias="ORCHESTRATOR_TONE",
-        description="`playful` (short, a little cheeky) or `plain` replies.",
+        doc="`playful` (short, a little cheeky) or `plain` replies.",
     )
 
-    scheduler: Literal["on", "off"] | None = Field(
-        default=None,
-        validation_alias="ORCHESTRATOR_SCHEDULER",
-        description="`on` or `off`: the in-process scheduler for uptime probes, digests, "
+    scheduler: Literal["on", "off"] | None = setting(
+        "ORCHESTRATOR_SCHEDULER",
+        _one_of("on", "off"),
+        doc="`on` or `off`: the in-process scheduler for uptime probes, digests, "
         "the deploy watch (lock reminders, waiting deploys, expired approvals) and the "
         "reconcile sweep (lost webhooks). "
         "Unset: `on` in dev, `off` in test and prod (prod uses EventBridge Scheduler).",
     )
-    probe_interval: int = Field(
+    probe_interval: int = setting(
+        "ORCHESTRATOR_PROBE_INTERVAL",
+        _whole(minimum=30),
         default=300,
-        ge=30,
-        validation_alias="ORCHESTRATOR_PROBE_INTERVAL",
-        description="Seconds between uptime probes of every app's URLs (local scheduler).",
+        doc="Seconds between uptime probes of every app's URLs (local scheduler).",
     )
-    ops_channel_id: str | None = Field(
-        default=None,
-        validation_alias="ORCHESTRATOR_OPS_CHANNEL_ID",
-        description="Channel for up/down alerts of apps without a `channel_id` (and of "
+    ops_channel_id: str | None = setting(
+        "ORCHESTRATOR_OPS_CHANNEL_ID",
+        _text,
+        doc="Channel for up/down alerts of apps without a `channel_id` (and of "
         "this service itself). Unset: such alerts are only recorded.",
     )
-    digest_hour: int = Field(
+    digest_hour: int = setting(
+        "ORCHESTRATOR_DIGEST_HOUR",
+        _whole(minimum=0, maximum=23),
         default=9,
-        ge=0,
-        le=23,
-        validation_alias="ORCHESTRATOR_DIGEST_HOUR",
-        description="UTC hour of the daily digest (the weekly one goes out Mondays).",
+        doc="UTC hour of the daily digest (the weekly one goes out Mondays).",
     )
-    digest_channel_id: str | None = Field(
-        default=None,
-        validation_alias="ORCHESTRATOR_DIGEST_CHANNEL_ID",
-        description="Channel the scheduled digests go to. Unset: no digest is posted.",
+    digest_channel_id: str | None = setting(
+        "ORCHESTRATOR_DIGEST_CHANNEL_ID",
+        _text,
+        doc="Channel the scheduled digests go to. Unset: no digest is posted.",
     )
 
-    reconcile_after: int = Field(
+    reconcile_after: int = setting(
+        "ORCHESTRATOR_RECONCILE_AFTER",
+        _whole(minimum=60),
         default=600,
-        ge=60,
-        validation_alias="ORCHESTRATOR_RECONCILE_AFTER",
-        description="Seconds after its dispatch a deploy still unfinished is looked up in "
+        doc="Seconds after its dispatch a deploy still unfinished is looked up in "
         "GitHub by the reconcile schedule (`orchestrator reconcile` looks at every one).",
     )
 
-    discord_public_key: str | None = Field(
-        default=None,
-        validation_alias="DISCORD_PUBLIC_KEY",
-        description="Hex Ed25519 public key from the Discord developer portal; verifies "
-        "`/discord`.",
+    discord_public_key: str | None = setting(
+        "DISCORD_PUBLIC_KEY",
+        _text,
+        doc="Hex Ed25519 public key from the Discord developer portal; verifies `/discord`.",
     )
-    discord_application_id: str | None = Field(
-        default=None,
-        validation_alias="DISCORD_APPLICATION_ID",
-        description="Discord application id; follow-ups and command registration.",
+    discord_application_id: str | None = setting(
+        "DISCORD_APPLICATION_ID",
+        _text,
+        doc="Discord application id; follow-ups and command registration.",
     )
-    discord_bot_token: SecretStr | None = Field(
-        default=None,
-        validation_alias="DISCORD_BOT_TOKEN",
-        description="Bot token for channel messages and command registration.",
+    discord_bot_token: Secret | None = setting(
+        "DISCORD_BOT_TOKEN",
+        _secret,
+        doc="Bot token for channel messages and command registration.",
     )
-    discord_api_base: str = Field(
+    discord_api_base: str = setting(
+        "DISCORD_API_BASE",
+        _text,
         default="https://discord.com/api/v10",
-        validation_alias="DISCORD_API_BASE",
-        description="Discord REST base URL. Outside prod, unless set, a local stand-in: the one "
+        doc="Discord REST base URL. Outside prod, unless set, a local stand-in: the one "
         "`orchestrator serve` runs in dev (on port 8765 when free), else `http://127.0.0.1:8765`.",
     )
-    discord_signature_max_age: int = Field(
+    discord_signature_max_age: int = setting(
+        "DISCORD_SIGNATURE_MAX_AGE",
+        _whole(minimum=1),
         default=300,
-        ge=1,
-        validation_alias="DISCORD_SIGNATURE_MAX_AGE",
-        description="Seconds a signed interaction stays acceptable (replay window).",
+        doc="Seconds a signed interaction stays acceptable (replay window).",
     )
-    discord_max_body_bytes: int = Field(
+    discord_max_body_bytes: int = setting(
+        "DISCORD_MAX_BODY_BYTES",
+        _whole(minimum=1024),
         default=1_048_576,
-        ge=1024,
-        validation_alias="DISCORD_MAX_BODY_BYTES",
-        description="Largest interaction body accepted; larger is 413 before verifying.",
+        doc="Largest interaction body accepted; larger is 413 before verifying.",
     )
 
-    discord_guild_ids: list[str] = Field(
+    discord_guild_ids: list[str] = setting(
+        "DISCORD_GUILD_IDS",
+        _csv,
         default_factory=list,
-        validation_alias="DISCORD_GUILD_IDS",
-        description="Comma-separated guild ids allowed to use the bot at all. Required in "
+        doc="Comma-separated guild ids allowed to use the bot at all. Required in "
         "prod (`*` opts into any guild, with a warning at startup); empty outside prod: any.",
     )
-    discord_admin_role_ids: list[str] = Field(
+    discord_admin_role_ids: list[str] = setting(
+        "DISCORD_ADMIN_ROLE_IDS",
+        _csv,
         default_factory=list,
-        validation_alias="DISCORD_ADMIN_ROLE_IDS",
-        description="Role ids whose members are admins (`/config`, `/notify`, relays).",
+        doc="Role ids whose members are admins (`/config`, `/notify`, relays).",
     )
-    discord_admin_user_ids: list[str] = Field(
+    discord_admin_user_ids: list[str] = setting(
+        "DISCORD_ADMIN_USER_IDS",
+        _csv,
         default_factory=list,
-        validation_alias="DISCORD_ADMIN_USER_IDS",
-        description="User ids who are admins.",
+        doc="User ids who are admins.",
     )
-    discord_deploy_role_ids: list[str] = Field(
+    discord_deploy_role_ids: list[str] = setting(
+        "DISCORD_DEPLOY_ROLE_IDS",
+        _csv,
         default_factory=list,
-        validation_alias="DISCORD_DEPLOY_ROLE_IDS",
-        description="Role ids allowed to run deploy-capable commands (admins always are).",
+        doc="Role ids allowed to run deploy-capable commands (admins always are).",
     )
-    discord_deploy_user_ids: list[str] = Field(
+    discord_deploy_user_ids: list[str] = setting(
+        "DISCORD_DEPLOY_USER_IDS",
+        _csv,
         default_factory=list,
-        validation_alias="DISCORD_DEPLOY_USER_IDS",
-        description="User ids allowed to run deploy-capable commands.",
+        doc="User ids allowed to run deploy-capable commands.",
     )
-    discord_command_access: dict[str, dict[str, list[str]]] = Field(
+    discord_command_access: dict[str, dict[str, list[str]]] = setting(
+        "DISCORD_COMMAND_ACCESS",
+        _access_json,
         default_factory=dict,
-        validation_alias="DISCORD_COMMAND_ACCESS",
-        description='Per-command allow-lists as JSON, e.g. `{"status": {"roles": ["123"]}}` '
+        doc='Per-command allow-lists as JSON, e.g. `{"status": {"roles": ["123"]}}` '
         "(keys: `guilds`, `roles`, `users`).",
     )
 
-    github_token: SecretStr | None = Field(
-        default=None,
-        validation_alias="GITHUB_TOKEN",
-        description="GitHub token for the REST API (workflow runs, dispatch, deliveries).",
+    github_token: Secret | None = setting(
+        "GITHUB_TOKEN",
+        _secret,
+        doc="GitHub token for the REST API (workflow runs, dispatch, deliveries).",
     )
-    github_app_id: str | None = Field(
-        default=None,
-        validation_alias="GITHUB_APP_ID",
-        description="GitHub App id, to authenticate as an App instead of with `GITHUB_TOKEN`.",
+    github_app_id: str | None = setting(
+        "GITHUB_APP_ID",
+        _text,
+        doc="GitHub App id, to authenticate as an App instead of with `GITHUB_TOKEN`.",
     )
-    github_app_private_key: SecretStr | None = Field(
-        default=None,
-        validation_alias="GITHUB_APP_PRIVATE_KEY",
-        description="The App's private key (PEM, `BEGIN RSA PRIVATE KEY`).",
+    github_app_private_key: Secret | None = setting(
+        "GITHUB_APP_PRIVATE_KEY",
+        _secret,
+        doc="The App's private key (PEM, `BEGIN RSA PRIVATE KEY`).",
     )
-    github_app_installation_id: int | None = Field(
-        default=None,
-        validation_alias="GITHUB_APP_INSTALLATION_ID",
-        description="The App installation to act as.",
+    github_app_installation_id: int | None = setting(
+        "GITHUB_APP_INSTALLATION_ID",
+        _whole(),
+        doc="The App installation to act as.",
     )
-    github_webhook_secret: list[SecretStr] = Field(
+    github_webhook_secret: list[Secret] = setting(
+        "GITHUB_WEBHOOK_SECRET",
+        _secrets,
         default_factory=list,
-        validation_alias=AliasChoices("GITHUB_WEBHOOK_SECRET"),
-        description="Webhook secret(s); a comma-separated list accepts several during rotation.",
+        doc="Webhook secret(s); a comma-separated list accepts several during rotation.",
     )
-    github_hook_repo: str | None = Field(
-        default=None,
-        pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
-        validation_alias="GITHUB_HOOK_REPO",
-        description="`owner/name` of the repository webhook whose failed deliveries the "
+    github_hook_repo: str | None = setting(
+        "GITHUB_HOOK_REPO",
+        _matching(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", "`owner/name`"),
+        doc="`owner/name` of the repository webhook whose failed deliveries the "
         "reconcile sweep (and `deliveries`) redelivers; with `GITHUB_HOOK_ID`.",
     )
-    github_hook_org: str | None = Field(
-        default=None,
-        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$",
-        validation_alias="GITHUB_HOOK_ORG",
-        description="The organisation of an org webhook instead; with `GITHUB_HOOK_ID`. "
+    github_hook_org: str | None = setting(
+        "GITHUB_HOOK_ORG",
+        _matching(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}", "an organisation's login"),
+        doc="The organisation of an org webhook instead; with `GITHUB_HOOK_ID`. "
         "Neither set: the GitHub App's own webhook (with App credentials), else none.",
     )
-    github_hook_id: int | None = Field(
-        default=None,
-        ge=1,
-        validation_alias="GITHUB_HOOK_ID",
-        description="The webhook's id (repository or org webhook).",
+    github_hook_id: int | None = setting(
+        "GITHUB_HOOK_ID",
+        _whole(minimum=1),
+        doc="The webhook's id (repository or org webhook).",
     )
-    github_api_base: str = Field(
+    github_api_base: str = setting(
+        "GITHUB_API_BASE",
+        _text,
         default="https://api.github.com",
-        validation_alias="GITHUB_API_BASE",
-        description="GitHub REST base URL (GitHub Enterprise, or a local fake). Unless set: in "
+        doc="GitHub REST base URL (GitHub Enterprise, or a local fake). Unless set: in "
         "dev, the local GitHub stand-in `orchestrator serve` runs; in tests, a closed local port.",
     )
 
@@ -504,43 +768,6 @@ class Settings(BaseModel):
     github_token_param: str | None = _param_field("GITHUB_TOKEN")
     github_webhook_secret_param: str | None = _param_field("GITHUB_WEBHOOK_SECRET")
     github_app_private_key_param: str | None = _param_field("GITHUB_APP_PRIVATE_KEY")
-
-    @field_validator(
-        "github_webhook_secret",
-        "discord_guild_ids",
-        "discord_admin_role_ids",
-        "discord_admin_user_ids",
-        "discord_deploy_role_ids",
-        "discord_deploy_user_ids",
-        mode="before",
-    )
-    @classmethod
-    def _split_csv(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("github_hook_repo", "github_hook_org", "github_hook_id", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: Any) -> Any:
-        """The template passes an empty parameter as an empty variable: not configured."""
-        if isinstance(value, str):
-            return value.strip() or None
-        return value
-
-    @field_validator("discord_command_access", mode="before")
-    @classmethod
-    def _parse_json(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            import json
-
-            return json.loads(value) if value.strip() else {}
-        return value
-
-    @field_validator("api_base_path")
-    @classmethod
-    def _normalise_base_path(cls, value: str) -> str:
-        return "/" + value.strip().strip("/")
 
     @property
     def sqlite_file(self) -> Path:
@@ -611,6 +838,12 @@ class Settings(BaseModel):
         return problems
 
 
+# Every setting, in declaration order (the README table's, `orchestrator config`'s).
+FIELDS: dict[str, Field] = {
+    name: value for name, value in vars(Settings).items() if isinstance(value, Field)
+}
+
+
 def _is_snowflake(value: str) -> bool:
     return 0 < len(value) <= 20 and value.isascii() and value.isdigit()
 
@@ -649,12 +882,12 @@ def finalize(settings: Settings) -> Settings:
         if not settings.discord_public_key:
             updates["discord_public_key"] = identity.discord_public_key
         if not settings.github_webhook_secret:
-            updates["github_webhook_secret"] = [SecretStr(identity.github_webhook_secret)]
+            updates["github_webhook_secret"] = [Secret(identity.github_webhook_secret)]
     if not settings.discord_application_id:
         updates["discord_application_id"] = DEV_APPLICATION_ID
-    if "discord_api_base" not in settings.model_fields_set:
+    if "discord_api_base" not in settings.explicit:
         updates["discord_api_base"] = DEV_DISCORD_API_BASE
-    if settings.env is Env.TEST and "github_api_base" not in settings.model_fields_set:
+    if settings.env is Env.TEST and "github_api_base" not in settings.explicit:
         updates["github_api_base"] = TEST_GITHUB_API_BASE
     if settings.env is Env.DEV and not (
         settings.discord_admin_role_ids or settings.discord_admin_user_ids
@@ -666,7 +899,7 @@ def finalize(settings: Settings) -> Settings:
             # ... and a teammate may deploy, to approve what the first one asks for
             # (`orchestrator simulate --user 100000000000000042`).
             updates["discord_deploy_user_ids"] = [DEV_TEAMMATE_ID]
-    return settings.model_copy(update=updates) if updates else settings
+    return settings.replace(**updates) if updates else settings
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -728,12 +961,7 @@ def settings_table() -> list[tuple[str, str, str]]:
     """(variable, default, description) for every setting and every other variable the code
     reads: the README's configuration table."""
     rows = []
-    for name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        if isinstance(alias, AliasChoices):
-            variable = str(alias.choices[0])
-        else:
-            variable = str(alias or name).upper()
+    for name, field in FIELDS.items():
         if field.default_factory is not None:
             default = {
                 "env": "`dev` (`prod` on Lambda)",
@@ -752,5 +980,5 @@ def settings_table() -> list[tuple[str, str, str]]:
             default = "unset"
         else:
             default = f"`{field.default}`"
-        rows.append((variable, default, field.description or ""))
+        rows.append((field.variable, default, field.doc))
     return rows + list(ENVIRONMENT_ONLY)

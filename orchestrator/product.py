@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,11 +34,11 @@ if TYPE_CHECKING:
     from orchestrator.jobs.base import JobRegistry
 
 
-@dataclass(frozen=True)
-class Feature:
+class Feature(NamedTuple):
     """A slash-command module under `orchestrator.commands` and what its `bot` declares:
     top-level commands, component routes and modal routes (a route is the part of a
-    custom_id before the first ':')."""
+    custom_id before the first ':'). A NamedTuple: every cold start imports this module, and
+    a frozen dataclass costs ~0.7 ms to build on 3.12."""
 
     module: str
     commands: tuple[str, ...]

@@ -73,10 +73,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        problems = _settings_problems(exc)
-        if problems is not None:
-            _say("invalid configuration: " + problems)
-            return 2
         if args.verbose:
             raise
         _say(f"unexpected error: {type(exc).__name__}: {_one_line(str(exc))}")
@@ -109,20 +105,6 @@ def _say(message: str) -> None:
 def _one_line(text: str, limit: int = 300) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _settings_problems(exc: Exception) -> str | None:
-    """pydantic's multi-line report on the settings, as one line naming each variable (its
-    input values are hidden: `hide_input_in_errors`); None for any other exception."""
-    from pydantic import ValidationError
-
-    if not isinstance(exc, ValidationError):
-        return None
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error.get("loc", ())) or exc.title
-        parts.append(f"{where}: {error.get('msg', 'invalid')}")
-    return "; ".join(parts) or _one_line(str(exc))
 
 
 def _remember_secrets(args: argparse.Namespace) -> None:

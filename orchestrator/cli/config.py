@@ -11,7 +11,14 @@ import argparse
 import sys
 from typing import Any
 
-from orchestrator.config import TEST_GITHUB_API_BASE, ConfigError, Settings, settings_table
+from orchestrator.config import (
+    FIELDS,
+    TEST_GITHUB_API_BASE,
+    ConfigError,
+    Secret,
+    Settings,
+    settings_table,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,10 +53,8 @@ def _filled_because(name: str, value: Any) -> str:
 
 
 def _shown(value: Any) -> str:
-    from pydantic import SecretStr
-
-    if isinstance(value, SecretStr) or (
-        isinstance(value, list) and value and isinstance(value[0], SecretStr)
+    if isinstance(value, Secret) or (
+        isinstance(value, list) and value and isinstance(value[0], Secret)
     ):
         return f"set ({len(value)})" if isinstance(value, list) else "set"
     if value is None or value == []:
@@ -63,7 +68,7 @@ def describe(settings: Settings, configured: Settings | None = None) -> str:
     """One line per setting. `configured` (what the environment says) marks the values
     `settings` got from elsewhere: the dev server's own identity and stand-ins."""
     lines = []
-    for name, field in Settings.model_fields.items():
+    for name, field in FIELDS.items():
         value = getattr(settings, name)
         shown = _shown(value)
         if configured is not None and getattr(configured, name) != value:
@@ -71,9 +76,7 @@ def describe(settings: Settings, configured: Settings | None = None) -> str:
             # A filled-in secret: where it comes from, still never its value.
             secret = shown.startswith("set")
             shown = f"set ({why})" if secret else f"{shown}  ({why})"
-        alias = field.validation_alias
-        variable = alias if isinstance(alias, str) else getattr(alias, "choices", [name])[0]
-        lines.append(f"{variable:<28} {shown}")
+        lines.append(f"{field.variable:<28} {shown}")
     return "\n".join(lines)
 
 

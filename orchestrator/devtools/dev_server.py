@@ -156,7 +156,7 @@ def standin_step() -> float:
 def explicit_settings() -> frozenset[str]:
     """The settings the developer chose (environment or `.env`), before `finalize` fills
     the dev defaults in (which would make every one of them look chosen)."""
-    return frozenset(Settings().model_fields_set)
+    return Settings().explicit
 
 
 def environment(

@@ -265,9 +265,7 @@ def test_a_non_deployer_cannot_approve(world: World) -> None:
 def test_a_deploy_allow_list_governs_the_buttons(world: World) -> None:
     request_id = world.ask()
     restricted = Services(
-        world.services.settings.model_copy(
-            update={"discord_command_access": {"deploy": {"users": [DEPLOYER]}}}
-        )
+        world.services.settings.replace(discord_command_access={"deploy": {"users": [DEPLOYER]}})
     )
     try:
         denied = answer(

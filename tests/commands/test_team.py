@@ -400,9 +400,7 @@ def test_finding_03_per_command_allow_lists_govern_their_buttons(world: Any) -> 
     services, _, github = world
     _fake_run_actions(github)
     _tracked_run(services)
-    restricted = Services(
-        services.settings.model_copy(update={"discord_command_access": ONLY_ADMIN})
-    )
+    restricted = Services(services.settings.replace(discord_command_access=ONLY_ADMIN))
     try:
         for custom_id in (
             f"release.promote:web:{NEW}",
@@ -621,7 +619,7 @@ def test_a_relay_without_a_bot_token_says_what_to_set_not_that_discord_refused(
     """Our missing configuration is ours: the answer names what to set, never "Discord
     refused it" (Discord was never asked)."""
     services, discord, _ = world
-    untokened = Services(services.settings.model_copy(update={"discord_bot_token": None}))
+    untokened = Services(services.settings.replace(discord_bot_token=None))
     try:
         preview = command(untokened, "/relay-send channel:4242 message:hello")
         done = press(untokened, buttons(preview)["Send"]["custom_id"])

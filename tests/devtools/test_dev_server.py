@@ -112,7 +112,7 @@ def test_serve_runs_the_stand_ins_in_dev_only_unless_asked(
     monkeypatch.setattr(dev_server, "DevTools", Tools)
     settings = load_settings(ORCHESTRATOR_ENV="dev" if env == "prod" else env)
     if env == "prod":
-        settings = settings.model_copy(update={"env": settings.env.PROD})
+        settings = settings.replace(env=settings.env.PROD)
     args = argparse.Namespace(stand_ins=flag, host="127.0.0.1", port=8123)
     found = serve.start_dev_tools(settings, args)
     assert (found is not None) is starts

@@ -176,7 +176,7 @@ def test_the_digest_schedule_posts_once_per_slot(world: World) -> None:
 def test_no_digest_channel_means_no_digest(tmp_path: Path, world: World) -> None:
     services = services_for(tmp_path / "quiet", world.site, world.discord)
     services = Services(
-        services.settings.model_copy(update={"digest_channel_id": None}),
+        services.settings.replace(digest_channel_id=None),
         store=world.services.store,
     )
     event = {"orchestrator_schedule": "digest.send-weekly", "at": "2026-11-30T09:00:00Z"}
