@@ -17,7 +17,6 @@ Two modes matter:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import math
@@ -151,6 +150,10 @@ class Secret:
     def get_secret_value(self) -> str:
         return self._value
 
+    def __len__(self) -> int:
+        """As pydantic's `SecretStr`: an empty secret is falsy (not configured)."""
+        return len(self._value)
+
     def __repr__(self) -> str:
         return "Secret('**********')"
 
@@ -271,32 +274,42 @@ def _bounds(minimum: float | None, maximum: float | None, above: float | None) -
     return f" above {above}" if above is not None else ""
 
 
+def _finite(value: object) -> float | None:
+    """`value` as a finite number, from a number or its text (`" 600.0 "`, `"64_000_000"`, as
+    Python reads them); None for anything else (a flag, `nan`, `inf`: no setting means
+    "never", and a timeout of infinity would let a connection hold its claim forever)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _whole(minimum: int | None = None, maximum: int | None = None) -> Parse:
     def parse(value: object) -> int:
-        if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
-            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            whole: int | None = value  # exact, however large (a float would round it)
+        else:
+            number = _finite(value)
+            whole = int(number) if number is not None and number.is_integer() else None
         if (
-            not isinstance(value, int)
-            or isinstance(value, bool)
-            or (minimum is not None and value < minimum)
-            or (maximum is not None and value > maximum)
+            whole is None
+            or (minimum is not None and whole < minimum)
+            or (maximum is not None and whole > maximum)
         ):
             raise ValueError("must be a whole number" + _bounds(minimum, maximum, None))
-        return value
+        return whole
 
     return parse
 
 
 def _number(minimum: float | None = None, above: float | None = None) -> Parse:
     def parse(value: object) -> float:
-        number = math.nan
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            number = float(value)
-        elif isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                number = float(value)
+        number = _finite(value)
         if (
-            not math.isfinite(number)
+            number is None
             or (minimum is not None and number < minimum)
             or (above is not None and number <= above)
         ):
@@ -351,7 +364,7 @@ def _access_json(value: object) -> dict[str, dict[str, list[str]]]:
 
         try:
             value = json.loads(value) if value.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: [[[[...]]]]
             raise shape from None
     if not isinstance(value, Mapping):
         raise shape

@@ -104,6 +104,8 @@ def test_a_variable_set_to_nothing_is_unset(
         ("ORCHESTRATOR_SHUTDOWN_GRACE", "-1", "must be a number of at least 0"),
         ("ORCHESTRATOR_BODY_TIMEOUT", "0", "must be a number above 0"),
         ("ORCHESTRATOR_BODY_TIMEOUT", "nan", "must be a number above 0"),
+        ("ORCHESTRATOR_BODY_TIMEOUT", "inf", "must be a number above 0"),  # no deadline at all
+        ("ORCHESTRATOR_HEADER_TIMEOUT", "1e400", "must be a number above 0"),
         ("ORCHESTRATOR_BODY_BUDGET_BYTES", "1000", "must be a whole number of at least 25000000"),
         ("ORCHESTRATOR_DIGEST_HOUR", "7.5", "must be a whole number from 0 to 23"),
         ("ORCHESTRATOR_DIGEST_HOUR", "-1", "must be a whole number from 0 to 23"),
@@ -114,6 +116,7 @@ def test_a_variable_set_to_nothing_is_unset(
         ("DISCORD_COMMAND_ACCESS", '{"deploy": {"users": 1}}', "must be JSON like"),
         ("DISCORD_COMMAND_ACCESS", '{"deploy": {"users": [1]}}', "must be JSON like"),
         ("DISCORD_COMMAND_ACCESS", '["deploy"]', "must be JSON like"),
+        ("DISCORD_COMMAND_ACCESS", "[" * 100_000 + "]" * 100_000, "must be JSON like"),
     ],
 )
 def test_a_value_that_cannot_work_is_named_not_echoed(
@@ -138,6 +141,8 @@ def test_values_given_in_code_are_read_like_the_environment_s(env_file: Path) ->
         ORCHESTRATOR_ENV="TEST",
         ORCHESTRATOR_SCHEDULER="Off",
         GITHUB_HOOK_ID="7",
+        ORCHESTRATOR_RECONCILE_AFTER="600.0",  # a template's Number parameter may say so
+        ORCHESTRATOR_BODY_BUDGET_BYTES="64_000_000",  # as the source writes it
     )
     as_values = Settings(
         shutdown_grace=2.5,
@@ -147,9 +152,13 @@ def test_values_given_in_code_are_read_like_the_environment_s(env_file: Path) ->
         env=config.Env.TEST,
         scheduler="off",
         github_hook_id=7,
+        reconcile_after=600.0,
+        body_budget_bytes=64_000_000,
     )
     assert as_text == as_values
     assert (as_text.shutdown_grace, as_text.probe_interval, as_text.github_hook_id) == (2.5, 60, 7)
+    assert (as_text.reconcile_after, as_text.body_budget_bytes) == (600, 64_000_000)
+    assert type(as_values.reconcile_after) is int
     assert [s.get_secret_value() for s in as_text.github_webhook_secret] == [
         "old-secret",
         "new-secret",
@@ -170,6 +179,13 @@ def test_a_blank_value_leaves_an_optional_setting_unset(env_file: Path) -> None:
     )
     with pytest.raises(ConfigError, match="ORCHESTRATOR_DIGEST_HOUR"):
         Settings(ORCHESTRATOR_DIGEST_HOUR=" ")  # a setting with a default is not optional
+
+
+def test_an_empty_secret_is_not_a_credential(env_file: Path) -> None:
+    settings = Settings(
+        GITHUB_APP_ID="1", GITHUB_APP_INSTALLATION_ID="2", GITHUB_APP_PRIVATE_KEY=config.Secret("")
+    )
+    assert not settings.has_github_app and not settings.has_github_credentials
 
 
 def test_secrets_never_show_themselves(env_file: Path) -> None:
