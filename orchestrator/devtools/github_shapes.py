@@ -81,7 +81,7 @@ def user(urls: Urls, login: str) -> JSON:
 
 
 def repository(urls: Urls) -> JSON:
-    """The full repository object (a superset of the minimal one runs and events carry)."""
+    """The full repository object, as events carry it at the top (runs: `repository_lite`)."""
     api, web = urls.repo_api, urls.repo_web
     created = "2026-01-05T09:00:00Z"
     return {
@@ -162,6 +162,51 @@ def repository(urls: Urls) -> JSON:
         "created_at": created,
         "updated_at": created,
     }
+
+
+# What a workflow run carries of its repositories (`repository`, `head_repository`), in REST
+# answers and webhooks alike: names, owner and the API's URL templates; none of the clone
+# URLs, counts, flags or dates of the full object (GitHub's published workflow_run examples,
+# and the webhook schema, which allows nothing more).
+_LITE_EXCLUDED = frozenset(
+    {
+        "git_url",
+        "ssh_url",
+        "clone_url",
+        "mirror_url",
+        "svn_url",
+        "homepage",
+        "language",
+        "forks_count",
+        "forks",
+        "stargazers_count",
+        "watchers_count",
+        "watchers",
+        "size",
+        "default_branch",
+        "open_issues_count",
+        "open_issues",
+        "is_template",
+        "topics",
+        "has_issues",
+        "has_projects",
+        "has_wiki",
+        "has_pages",
+        "has_downloads",
+        "archived",
+        "disabled",
+        "visibility",
+        "license",
+        "pushed_at",
+        "created_at",
+        "updated_at",
+    }
+)
+
+
+def repository_lite(urls: Urls) -> JSON:
+    """The repository as a workflow run carries it (see `_LITE_EXCLUDED`)."""
+    return {key: value for key, value in repository(urls).items() if key not in _LITE_EXCLUDED}
 
 
 def _git_person(commit: Commit) -> JSON:
@@ -264,7 +309,7 @@ def _pull_minimal(urls: Urls, world: DemoWorld, pull: Pull) -> JSON:
 def workflow_run(urls: Urls, world: DemoWorld, run: Run) -> JSON:
     api = f"{urls.repo_api}/actions/runs/{run.id}"
     found = world.commits[run.head_sha]
-    repo = repository(urls)
+    repo = repository_lite(urls)
     pulls = world.pulls.get(run.pull_number or 0)
     return {
         "id": run.id,
