@@ -782,6 +782,9 @@ class GitHubStandIn:
 
         class HandlerClass(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without TCP_NODELAY the second waits
+            # for the peer's delayed ACK, ~40 ms on every keep-alive answer.
+            disable_nagle_algorithm = True
 
             def _serve(self) -> None:
                 path, _, query = self.path.partition("?")

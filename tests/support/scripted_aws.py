@@ -68,6 +68,9 @@ class ScriptedAWS:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without TCP_NODELAY the second waits
+            # for the peer's delayed ACK, ~40 ms on every keep-alive answer.
+            disable_nagle_algorithm = True
 
             def _answer(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
