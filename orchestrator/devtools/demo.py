@@ -66,10 +66,12 @@ def demo_config(site_url: str, channel_id: str = DEV_CHANNEL_ID) -> str:
             "[apps.environments.production]",
             "approvals = 1",
             "",
+            "# A card per commit: its workflow runs, and the Deployments the bot records on",
+            "# GitHub (green only once verified: a deploy that fails verification says so).",
             "[[notify]]",
             f"repo = {value(REPO)}",
             f"channel_id = {value(channel_id)}",
-            'events = ["workflow_run.completed"]',
+            'events = ["workflow_run.completed", "deployment_status"]',
             "",
         ]
     )

@@ -671,6 +671,18 @@ def workflow_run_event(urls: Urls, world: DemoWorld, run: Run, action: str) -> J
     }
 
 
+def deployment_status_event(urls: Urls, parent: Deployment, found: DeploymentStatus) -> JSON:
+    """`deployment_status` `created`: what GitHub sends when a status is added to a
+    Deployment (by us: the orchestrator's own statuses come back this way)."""
+    return {
+        "action": "created",
+        "deployment_status": deployment_status(urls, parent, found),
+        "deployment": deployment(urls, parent),
+        "repository": repository(urls),
+        "sender": user(urls, parent.creator),
+    }
+
+
 def workflow_job_event(urls: Urls, found: Job, run: Run, action: str) -> JSON:
     return {
         "action": action,

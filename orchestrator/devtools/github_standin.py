@@ -200,14 +200,7 @@ class GitHubStandIn:
                     emits = self.world.tick(run_id)
                     outgoing += [self._payload(run_id, emit) for emit in emits]
 
-            def send_all() -> None:
-                for event, payload in outgoing:
-                    self.deliver(event, payload)
-
-            sender = threading.Thread(target=send_all, daemon=True, name=f"github-run-{run_id}")
-            with self._lock:
-                self._drivers = [t for t in self._drivers if t.is_alive()] + [sender]
-            sender.start()
+            self._send_later(outgoing, f"github-run-{run_id}")
             return
 
         def drive() -> None:
@@ -225,6 +218,20 @@ class GitHubStandIn:
         with self._lock:
             self._drivers = [t for t in self._drivers if t.is_alive()] + [thread]
         thread.start()
+
+    def _send_later(self, outgoing: list[tuple[str, dict[str, Any]]], name: str) -> None:
+        """Deliver `outgoing` in order from a thread of its own: the request that caused them
+        (a dispatch, a new Deployment status) is answered first, as GitHub answers before its
+        webhooks go out (and the receiver may be the very process waiting for that answer)."""
+
+        def send_all() -> None:
+            for event, payload in outgoing:
+                self.deliver(event, payload)
+
+        sender = threading.Thread(target=send_all, daemon=True, name=name)
+        with self._lock:
+            self._drivers = [t for t in self._drivers if t.is_alive()] + [sender]
+        sender.start()
 
     def _payload(self, run_id: int, emit: Emit) -> tuple[str, dict[str, Any]]:
         event, action, job_id = emit
@@ -677,6 +684,8 @@ class GitHubStandIn:
             log_url=log_url if isinstance(log_url, str) else "",
         )
         deployment = self.world.deployments[request.number("deployment")]
+        event = shapes.deployment_status_event(self.urls, deployment, status)
+        self._send_later([("deployment_status", event)], f"github-status-{status.id}")
         return Answer(201, shapes.deployment_status(self.urls, deployment, status))
 
     def _deliveries(self, request: Request) -> Answer:

@@ -149,7 +149,11 @@ def commit_facts(event: Event) -> dict[str, Any]:
         facts["author"] = text(obj, "head_commit", "author", "name") or text(obj, "actor", "login")
         facts["branch"] = text(obj, "head_branch")
     elif event.name == "deployment_status":
-        facts["branch"] = text(event.payload, "deployment", "ref")
+        ref = text(event.payload, "deployment", "ref")
+        sha = text(event.payload, "deployment", "sha") or ""
+        # A Deployment of an exact commit (ours always are: `ref` is the SHA) names no branch.
+        if ref and not (len(ref) >= 7 and sha.startswith(ref)):
+            facts["branch"] = ref
     repo_url = text(event.payload, "repository", "html_url")
     found = identity(event)
     if repo_url and found is not None:

@@ -69,7 +69,7 @@ def _problems(event: str, payload: dict[str, Any], *, strict: bool = False) -> l
 def deliveries() -> Iterator[list[tuple[str, dict[str, Any]]]]:
     """Every delivery the stand-in sends, to itself (it answers 404, as a receiver that moved
     would; each is still recorded), for: a dispatched run and its re-run, a failing run and
-    the re-run of its failed jobs."""
+    the re-run of its failed jobs, a Deployment's statuses (as the orchestrator posts them)."""
     with GitHubStandIn(step=0) as standin:
         standin.webhook_url = f"{standin.url}/_webhooks"
         runs = f"{standin.url}/repos/{REPO}/actions"
@@ -93,26 +93,50 @@ def deliveries() -> Iterator[list[tuple[str, dict[str, Any]]]]:
             rerun = client.post(f"{runs}/runs/{failing}/rerun-failed-jobs")
             assert rerun.status_code == 201
             _wait_for_completed(standin, 4)
+            deployments = f"{standin.url}/repos/{REPO}/deployments"
+            created = client.post(
+                deployments,
+                json={
+                    "ref": "main",
+                    "environment": "staging",
+                    "auto_merge": False,
+                    "required_contexts": [],
+                },
+            )
+            assert created.status_code == 201, created.text
+            statuses = f"{deployments}/{created.json()['id']}/statuses"
+            for state, extra in (
+                ("in_progress", {}),
+                ("failure", {"description": "verification failed", "log_url": standin.url}),
+            ):
+                answer = client.post(statuses, json={"state": state, **extra})
+                assert answer.status_code == 201, answer.text
+            _wait_for(standin, "deployment_status", 2)
         standin.webhook_url = None
         yield [(d.event, d.payload) for d in reversed(standin.world.deliveries)]
 
 
 def _wait_for_completed(standin: GitHubStandIn, count: int) -> None:
+    _wait_for(standin, "workflow_run", count, "completed")
+
+
+def _wait_for(standin: GitHubStandIn, event: str, count: int, action: str | None = None) -> None:
     deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline:
         sent = list(standin.world.deliveries)  # one copy, taken whole (a thread adds to it)
-        done = [d for d in sent if d.event == "workflow_run" and d.action == "completed"]
+        done = [d for d in sent if d.event == event and action in (None, d.action)]
         if len(done) >= count:
             return
         time.sleep(0.01)
-    raise AssertionError(f"fewer than {count} completed runs delivered within {WAIT} s")
+    raise AssertionError(f"fewer than {count} {event} {action or ''} delivered within {WAIT} s")
 
 
 def test_the_runs_sent_every_kind_of_delivery(
     deliveries: list[tuple[str, dict[str, Any]]],
 ) -> None:
     kinds = {(event, payload["action"]) for event, payload in deliveries}
-    conclusions = {p["workflow_run"]["conclusion"] for e, p in deliveries if e == "workflow_run"}
+    runs = [p["workflow_run"] for e, p in deliveries if e == "workflow_run"]
+    conclusions = {run["conclusion"] for run in runs}
     assert {"success", "failure"} <= conclusions
     assert {
         ("workflow_run", "requested"),
@@ -121,7 +145,10 @@ def test_the_runs_sent_every_kind_of_delivery(
         ("workflow_job", "queued"),
         ("workflow_job", "in_progress"),
         ("workflow_job", "completed"),
+        ("deployment_status", "created"),
     } <= kinds
+    states = [p["deployment_status"]["state"] for e, p in deliveries if e == "deployment_status"]
+    assert sorted(states) == ["failure", "in_progress"]  # each from its own thread: any order
 
 
 def test_every_delivery_fits_github_s_schema(

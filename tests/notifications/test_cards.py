@@ -153,3 +153,19 @@ def test_a_tracked_deploy_is_a_link_to_its_deploy_message() -> None:
     text = render_card(card).to_data()["embeds"][0]["description"]
     assert "Deploy of web" in text
     assert "[its deploy message](https://discord.com/channels/1/42/43)" in text
+
+
+def test_a_deployment_of_an_exact_commit_names_no_branch() -> None:
+    """The bot deploys exact SHAs (`ref` is the SHA): its `deployment_status` may open the
+    card before the run does, and must not put the SHA where the branch goes."""
+    by_branch = ci_events.deployment_status(status_id=1, state="success")
+    assert cards.commit_facts(ev("deployment_status", by_branch))["branch"] == "main"
+    for ref in (ci_events.SHA, ci_events.SHA[:7]):
+        exact = ci_events.deployment_status(status_id=2, state="success")
+        exact["deployment"]["ref"] = ref
+        assert "branch" not in cards.commit_facts(ev("deployment_status", exact))
+    card = card_of(ev("deployment_status", exact), run(1, "Deploy"))
+    assert (
+        card["branch"]
+        == ci_events.workflow_run(run_id=1, name="Deploy")["workflow_run"]["head_branch"]
+    )
