@@ -27,8 +27,9 @@ VERSION_PATTERN = 'app-version" content="([0-9a-f]{40})"'
 
 
 def demo_config(site_url: str, channel_id: str = DEV_CHANNEL_ID) -> str:
-    """The `[[apps]]` entry for the demo (and a subscription that posts its finished runs to
-    the simulator's channel), as TOML. `site_url` is the stand-in's live page, ending in `/`."""
+    """The `[[apps]]` entry for the demo (and a subscription that keeps a card per commit, its
+    finished runs and Deployment statuses, in the simulator's channel), as TOML. `site_url` is
+    the stand-in's live page, ending in `/`."""
 
     def value(text: str) -> str:
         return json.dumps(text)  # a JSON string is a TOML basic string

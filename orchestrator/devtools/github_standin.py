@@ -8,7 +8,8 @@ calls, for the demo repository `local/demo` (`github_world`).
 A dispatched run moves queued -> in progress -> completed one step every `step`
 seconds and, like GitHub, sends signed `workflow_run` and `workflow_job` webhooks
 (`X-GitHub-Event`, `X-GitHub-Delivery`, `X-Hub-Signature-256`) to `webhook_url`,
-recording each as a hook delivery that can be listed and redelivered. Successful
+recording each as a hook delivery that can be listed and redelivered; each Deployment
+status posted to it goes out as a `deployment_status` webhook the same way. Successful
 deploy runs change what the demo's live site serves (`/sites/demo/`, with the version
 in the page, and `/sites/demo/version`), so the verifier passes after a deploy and
 fails before one or after a failed one (or after a `stale=true` one: see `github_world`).
@@ -220,9 +221,10 @@ class GitHubStandIn:
         thread.start()
 
     def _send_later(self, outgoing: list[tuple[str, dict[str, Any]]], name: str) -> None:
-        """Deliver `outgoing` in order from a thread of its own: the request that caused them
-        (a dispatch, a new Deployment status) is answered first, as GitHub answers before its
-        webhooks go out (and the receiver may be the very process waiting for that answer)."""
+        """Deliver `outgoing` in order from a thread of its own, so the request that caused
+        them (a dispatch, a new Deployment status) is answered without waiting for them: the
+        receiver may be the very process waiting for that answer. (Webhooks of separate calls
+        may then arrive in any order, as GitHub's may.)"""
 
         def send_all() -> None:
             for event, payload in outgoing:

@@ -152,7 +152,7 @@ def commit_facts(event: Event) -> dict[str, Any]:
         ref = text(event.payload, "deployment", "ref")
         sha = text(event.payload, "deployment", "sha") or ""
         # A Deployment of an exact commit (ours always are: `ref` is the SHA) names no branch.
-        if ref and not (len(ref) >= 7 and sha.startswith(ref)):
+        if ref and not (len(ref) >= 7 and sha.lower().startswith(ref.lower())):
             facts["branch"] = ref
     repo_url = text(event.payload, "repository", "html_url")
     found = identity(event)
@@ -191,11 +191,16 @@ def fold(
     order = list(card.get("order") or [])
     if line_id not in order:
         order.append(line_id)
-    merged = {**card, "lines": lines, "order": order, "rev": int(card.get("rev") or 0) + 1}
-    for key, value in facts.items():
-        if not merged.get(key):  # the first event that knows a fact sets it
-            merged[key] = value
-    return merged
+    new_facts = {k: v for k, v in facts.items() if not card.get(k)}  # the first to know wins
+    # A newer version that shows the same (a Deployment's `queued`, then `in_progress`) is
+    # kept, so an older one stays refused, but is no change to show: no edit for it.
+    shown = known is None or _shown(known) != _shown(line) or bool(new_facts)
+    rev = int(card.get("rev") or 0) + (1 if shown else 0)
+    return {**card, **new_facts, "lines": lines, "order": order, "rev": rev}
+
+
+def _shown(line: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in line.items() if key != "version"}
 
 
 def verdict(card: dict[str, Any]) -> Verdict:

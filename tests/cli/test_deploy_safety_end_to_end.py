@@ -15,6 +15,7 @@ against GitHub's OpenAPI description.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -29,6 +30,7 @@ import pytest
 
 from orchestrator.config import DEV_TEAMMATE_ID
 from orchestrator.devtools.dev_server import read_record
+from orchestrator.devtools.discord_standin import RECORD_PATH as DISCORD_RECORD_PATH
 from orchestrator.devtools.github_standin import RECORD_PATH, SITE_PATH
 from orchestrator.devtools.github_world import REPO
 from orchestrator.http import VERIFY_AGENT
@@ -134,6 +136,12 @@ class Demo:
 class World:
     demo: Demo
     github: Site
+    discord: str  # the Discord stand-in, whose record lists what the bot sent
+
+    def sent(self) -> list[str]:
+        """Every request body the bot sent to Discord so far, as JSON text."""
+        found = httpx.get(f"{self.discord}{DISCORD_RECORD_PATH}", timeout=5).json()
+        return [json.dumps(r["body"], ensure_ascii=False) for r in found["requests"]]
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +152,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with serve(DEV_ENV, cwd=root, unset=NOT_GIVEN) as served:
         record = read_record(root / ".orchestrator")
         assert record is not None and record.github is not None, served.output()
-        yield World(Demo(root, served), Site(record.github))
+        assert record.discord is not None, served.output()
+        yield World(Demo(root, served), Site(record.github), record.discord)
 
 
 def button(output: str, name: str) -> str:
@@ -279,6 +288,17 @@ def test_a_failed_verification_on_staging_rolls_back_by_itself_once(world: World
     assert (back["workflow"], back["inputs"]["sha"]) == ("rollback.yml", head)
     assert len(_newest(github.deployments("staging"), known)) == 2, "one rollback, once"
     assert state["live_sha"] == head
+
+    def card_says_so() -> bool | None:
+        said = any(
+            docs[:7] in body and "Deployment to staging" in body and "failed" in body
+            for body in world.sent()
+        )
+        return True if said else None
+
+    # The failure status comes back as a `deployment_status` webhook: the commit's card,
+    # green for the run alone, now says the deploy did not hold.
+    eventually(card_says_so, "the docs commit's card showing its failed staging Deployment")
     assert assert_bodies_are_githubs(github, mark) >= 6
 
 

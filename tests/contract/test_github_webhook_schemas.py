@@ -1,8 +1,9 @@
 """The GitHub stand-in's webhooks, checked against GitHub's own webhook schemas.
 
-`orchestrator serve` in dev (and `orchestrator simulate`'s deploys) get their `workflow_run`
-and `workflow_job` deliveries from the stand-in (`orchestrator/devtools/github_standin.py`).
-Each delivery it sends while driving real runs (a dispatch, a re-run) is validated here
+`orchestrator serve` in dev (and `orchestrator simulate`'s deploys) get their `workflow_run`,
+`workflow_job` and `deployment_status` deliveries from the stand-in
+(`orchestrator/devtools/github_standin.py`). Each delivery it sends while driving real runs (a
+dispatch, a re-run) and recording a Deployment's statuses is validated here
 against the schema `@octokit/openapi` publishes for that event and action (`x-webhooks`),
 with objects closed as in `tests/support/github_spec.py`: a field the schema does not name
 is an invention a receiver could come to rely on, and a missing required one a field it

@@ -160,7 +160,7 @@ def test_a_deployment_of_an_exact_commit_names_no_branch() -> None:
     card before the run does, and must not put the SHA where the branch goes."""
     by_branch = ci_events.deployment_status(status_id=1, state="success")
     assert cards.commit_facts(ev("deployment_status", by_branch))["branch"] == "main"
-    for ref in (ci_events.SHA, ci_events.SHA[:7]):
+    for ref in (ci_events.SHA, ci_events.SHA[:7], ci_events.SHA.upper()):
         exact = ci_events.deployment_status(status_id=2, state="success")
         exact["deployment"]["ref"] = ref
         assert "branch" not in cards.commit_facts(ev("deployment_status", exact))
@@ -169,3 +169,32 @@ def test_a_deployment_of_an_exact_commit_names_no_branch() -> None:
         card["branch"]
         == ci_events.workflow_run(run_id=1, name="Deploy")["workflow_run"]["head_branch"]
     )
+
+
+def test_a_newer_status_that_shows_the_same_is_kept_but_edits_nothing() -> None:
+    """A Deployment's `queued` then `in_progress` both show "running": the newer one is
+    recorded (so the older stays refused) without a Discord edit that changes nothing."""
+
+    def status(status_id: int, state: str) -> Event:
+        return ev(
+            "deployment_status", ci_events.deployment_status(status_id=status_id, state=state)
+        )
+
+    card = card_of(status(1, "queued"))
+    assert card["rev"] == 1
+    line = cards.line_for(status(2, "in_progress"))
+    assert line is not None
+    same = cards.fold(card, *line, {})
+    assert same is not None and same["rev"] == 1, "nothing new to show"
+    assert (
+        same["lines"]["deploy:production"]["version"]
+        > card["lines"]["deploy:production"]["version"]
+    )
+    older = cards.line_for(status(1, "queued"))
+    assert older is not None and cards.fold(same, *older, {}) is None
+    done = cards.line_for(status(3, "success"))
+    assert done is not None
+    finished = cards.fold(same, *done, {})
+    assert finished is not None and finished["rev"] == 2
+    assert cards.plan({**finished, "sent_rev": 1, "message_id": "9"}) == "edit"
+    assert cards.plan({**same, "sent_rev": 1, "message_id": "9"}) is None
