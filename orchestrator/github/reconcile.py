@@ -1,7 +1,7 @@
-"""Out-of-order webhooks: is this event the newest word on its workflow run or job?
+"""Out-of-order webhooks: is this event the newest word on its workflow run, job or Deployment?
 
 GitHub sends events out of order, so a late `in_progress` can arrive after
-`completed`. Each run/job keeps the version of the newest event seen
+`completed`. Each run/job/Deployment keeps the version of the newest event seen
 (attempt, then `updated_at`, then how far along the status is); an older
 event is stale and must not overwrite or re-announce anything. Several
 handlers of the same delivery all see it as current.
@@ -9,12 +9,15 @@ handlers of the same delivery all see it as current.
 
 from __future__ import annotations
 
-from orchestrator.github.events import Event, WorkflowJob, WorkflowRun, timestamp
+from orchestrator.github.events import Event, WorkflowJob, WorkflowRun, number, text, timestamp
 from orchestrator.store import keys
 from orchestrator.store.base import Store
 
 STATE_TTL = 30 * 24 * 3600
 _RANK = {"requested": 0, "waiting": 0, "pending": 0, "queued": 1, "in_progress": 2, "completed": 3}
+# A Deployment status's state as a run's status: any final state ends it (a later final one,
+# `inactive` once superseded, still follows by its time).
+_DEPLOYMENT_STATUS = {"pending": "queued", "queued": "queued", "in_progress": "in_progress"}
 
 
 MAX_ATTEMPT = 10**6  # far past any real re-run count; keeps the arithmetic exact
@@ -45,6 +48,14 @@ def state_key(event: Event) -> tuple[str, float] | None:
             or timestamp(event.payload, "workflow_job", "created_at")
         )
         return keys.job_state(repo, job.id), version(job.attempt, updated, job.status)
+    if event.name == "deployment_status":
+        deployment_id = number(event.payload, "deployment", "id")
+        state = text(event.payload, "deployment_status", "state")
+        if deployment_id is None or state is None:
+            return None
+        created = timestamp(event.payload, "deployment_status", "created_at")
+        status = _DEPLOYMENT_STATUS.get(state, "completed")
+        return keys.deployment_state(repo, deployment_id), version(1, created, status)
     return None
 
 

@@ -139,6 +139,12 @@ def job_state(repo: str, job_id: int) -> str:
     return f"jobstate:{repo}:{job_id}"
 
 
+def deployment_state(repo: str, deployment_id: int) -> str:
+    """The newest `deployment_status` event seen for a GitHub Deployment (out-of-order
+    webhooks; not `deployment_status`, the record of the statuses we post ourselves)."""
+    return f"deploystate:{repo}:{deployment_id}"
+
+
 def redelivery(guid: str) -> str:
     """The claim of the one redelivery the reconcile sweep asks GitHub for, per delivery
     guid (GitHub's log may not list our request yet when the next sweep reads it)."""

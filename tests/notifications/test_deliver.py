@@ -351,3 +351,22 @@ def test_a_stale_event_posts_nothing_of_its_own(
     send(services, first)
     send(services, Event(first.name, "copy", first.payload))
     assert len(posts(discord)) == 1
+
+
+def test_a_late_deployment_status_posts_nothing_after_the_final_one(
+    services: Services, config: Path, discord: DiscordStandIn
+) -> None:
+    """In `each` mode, statuses arriving out of order (GitHub promises no order): an
+    `in_progress` created before the `success` that beat it is stale, not a new post."""
+    subscribe(config, mode="each")
+
+    def status(status_id: int, state: str, created_at: str) -> Event:
+        payload = ci_events.deployment_status(status_id=status_id, state=state)
+        payload["deployment_status"]["created_at"] = created_at
+        return Event("deployment_status", f"ds-{status_id}", payload)
+
+    send(services, status(2, "success", "2026-12-06T10:00:05Z"))
+    send(services, status(1, "in_progress", "2026-12-06T10:00:01Z"))
+    assert len(posts(discord)) == 1
+    send(services, status(3, "inactive", "2026-12-06T11:00:00Z"))  # superseded later: news
+    assert len(posts(discord)) == 2

@@ -35,6 +35,7 @@ SAMPLES: dict[str, tuple[str, str]] = {
     "delivery": (keys.delivery("72d3162e-cc78"), "delivery:72d3162e-cc78"),
     "run_state": (keys.run_state("acme/web", 7), "runstate:acme/web:7"),
     "job_state": (keys.job_state("acme/web", 9), "jobstate:acme/web:9"),
+    "deployment_state": (keys.deployment_state("acme/web", 5), "deploystate:acme/web:5"),
     "redelivery": (keys.redelivery("72d3162e-cc78"), "redelivered:72d3162e-cc78"),
     "reconcile_sweep": (keys.reconcile_sweep(), "reconcile:last"),
     "app_override": (keys.app_override("web"), "appcfg:web"),
