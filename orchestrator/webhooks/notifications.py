@@ -2,14 +2,16 @@
 
 Notifications sit below deploys, so this adapter is where they learn which workflow
 run is a tracked deploy (`deploy_link`): such a run shows on its commit's card as a
-link to the live deploy message, never as a second account of the same run.
+link to the live deploy message, never as a second account of the same run; neither it
+nor the statuses of the GitHub Deployment it records are posted on their own in the
+channel that message is in.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orchestrator.github.events import Event
+from orchestrator.github.events import Event, dig
 from orchestrator.github.routing import EventRouter
 from orchestrator.notifications.render import NOTIFIABLE_EVENTS
 
@@ -22,13 +24,23 @@ router = EventRouter()
 
 
 def deploy_link(services: Clients, event: Event) -> DeployLink | None:
-    """The live deploy message following this workflow run, if `/deploy` tracks it."""
-    if event.name != "workflow_run":
+    """The live deploy message this event is about, if `/deploy` tracks it: the workflow
+    run it follows, or the GitHub Deployment it records (ours: `deployments.is_ours`)."""
+    if event.name not in ("workflow_run", "deployment_status"):
         return None
     from orchestrator.deploys import tracking
     from orchestrator.notifications.cards import DeployLink
 
-    tracked = tracking.load_for_event(services.store, event)
+    if event.name == "workflow_run":
+        tracked = tracking.load_for_event(services.store, event)
+    else:
+        from orchestrator.deploys.deployments import is_ours
+
+        payload = dig(event.payload, "deployment", "payload")
+        ours = is_ours(payload)
+        tracked = (
+            tracking.load_correlation(services.store, payload["correlation_id"]) if ours else None
+        )
     if tracked is None:
         return None
     guilds = [g for g in services.settings.discord_guild_ids if g.isdigit()]
