@@ -247,16 +247,6 @@ def _secret(value: object) -> Secret:
     return value if isinstance(value, Secret) else Secret(_text(value))
 
 
-def _choice(options: type[StrEnum]) -> Parse:
-    def parse(value: object) -> StrEnum:
-        try:
-            return options(_text(value).strip().lower())
-        except ValueError:
-            raise ValueError("must be one of " + ", ".join(f"`{o}`" for o in options)) from None
-
-    return parse
-
-
 def _one_of(*options: str) -> Parse:
     def parse(value: object) -> str:
         if not isinstance(value, str) or value.strip().lower() not in options:
@@ -264,6 +254,12 @@ def _one_of(*options: str) -> Parse:
         return value.strip().lower()
 
     return parse
+
+
+def _choice(options: type[StrEnum]) -> Parse:
+    """`_one_of` the enum's values, as its member (a StrEnum member is its value)."""
+    pick = _one_of(*options)
+    return lambda value: options(pick(value))
 
 
 def _bounds(minimum: float | None, maximum: float | None, above: float | None) -> str:
