@@ -131,17 +131,76 @@ def test_info_line_writes_the_line_logging_would(sole_handler: io.StringIO) -> N
     }
 
 
-def test_info_line_encodes_exactly_as_the_formatter(sole_handler: io.StringIO) -> None:
+# A time whose milliseconds print the same from whole milliseconds and from `repr(float)`.
+NOW = 1_765_051_234.123
+
+
+@pytest.fixture
+def frozen(monkeypatch: pytest.MonkeyPatch) -> float:
+    """`time.time()` stopped at `NOW` (lines and `LogRecord.created` both read it)."""
+    monkeypatch.setattr(logs.time, "time", lambda: NOW)
+    return NOW
+
+
+def test_info_line_encodes_exactly_as_the_formatter(
+    sole_handler: io.StringIO, frozen: float
+) -> None:
     """The access line's encoder is the formatter's C core, built once: the same text for
     floats, non-ASCII text, escapes and values JSON has no type for (`default=str`)."""
     logger = logging.getLogger("test.access")
     fields = {"duration_ms": 0.1 + 0.2, "who": 'zoë \u2603 "q"\n', "path": PurePosixPath("/x")}
     with alone(), log_context(request_id="r1", route="/d\u00e9j\u00e0"):
         info_line(logger, "request", fields)
-    [line] = sole_handler.getvalue().splitlines()
-    head = {"ts": json.loads(line)["ts"], "level": "info", "logger": "test.access"}
+        logger.info("request", extra=fields)  # the formatter's own line, via a LogRecord
+    fast, slow = sole_handler.getvalue().splitlines()
+    head = {"ts": frozen, "level": "info", "logger": "test.access"}
     entry = {**head, "msg": "request", "request_id": "r1", "route": "/d\u00e9j\u00e0", **fields}
-    assert line == logs._ENCODER.encode(entry)
+    assert fast == logs._ENCODER.encode(entry)
+    # The formatter takes `extra=` as a set (its order is the set's), the same fields.
+    assert json.loads(slow) == json.loads(fast)
+
+
+@pytest.mark.parametrize(
+    ("now", "text"),
+    [(1_765_051_234.1, "1765051234.100"), (1_765_051_234.005, "1765051234.005"), (7.0, "7.000")],
+)
+def test_the_time_is_printed_from_whole_milliseconds(
+    sole_handler: io.StringIO, monkeypatch: pytest.MonkeyPatch, now: float, text: str
+) -> None:
+    monkeypatch.setattr(logs.time, "time", lambda: now)
+    logger = logging.getLogger("test.access")
+    with alone():
+        info_line(logger, "request", {"status": 200})
+        logger.info("request", extra={"status": 200})
+    for line in sole_handler.getvalue().splitlines():
+        assert line.startswith(f'{{"ts": {text}, "level": "info",')
+        assert json.loads(line)["ts"] == pytest.approx(now, abs=0.0005)
+
+
+def test_a_record_without_a_name_is_still_a_line(frozen: float) -> None:
+    record = logging.makeLogRecord({"msg": "x", "status": 200})
+    line = JSONFormatter().format(record)
+    assert json.loads(line)["logger"] is None
+    assert json.loads(line)["status"] == 200
+
+
+def test_a_field_named_like_the_head_takes_its_place_as_in_one_dictionary(
+    sole_handler: io.StringIO, frozen: float
+) -> None:
+    logger = logging.getLogger("test.access")
+    with alone():
+        info_line(logger, "request", {"level": "loud", "status": 200})
+        logger.info("request", extra={"level": "loud", "status": 200})
+    for line in sole_handler.getvalue().splitlines():
+        assert line == logs._ENCODER.encode(
+            {
+                "ts": frozen,
+                "level": "loud",
+                "logger": "test.access",
+                "msg": "request",
+                "status": 200,
+            }
+        )
 
 
 def test_info_line_never_raises_into_the_request(sole_handler: io.StringIO) -> None:
@@ -219,7 +278,7 @@ def counted(sole_handler: io.StringIO) -> Writes:
 
 
 def test_lines_logged_on_a_loop_are_written_together_at_the_end_of_its_turn(
-    counted: Writes,
+    counted: Writes, frozen: float
 ) -> None:
     logger = logging.getLogger("test.access")
 
@@ -236,7 +295,7 @@ def test_lines_logged_on_a_loop_are_written_together_at_the_end_of_its_turn(
     assert written(counted, "status") == [200, 401, 413]
     for line in lines:  # each the line the formatter writes
         entry = json.loads(line)
-        head = {"ts": entry["ts"], "level": "info", "logger": "test.access", "msg": "request"}
+        head = {"ts": frozen, "level": "info", "logger": "test.access", "msg": "request"}
         fields = {"request_id": entry["request_id"], "status": entry["status"]}
         assert line == logs._ENCODER.encode({**head, **fields})
 
@@ -432,3 +491,118 @@ def test_another_json_handler_leaves_the_pending_lines_to_ours(counted: Writes) 
 
     in_one_turn(requests)
     assert written(counted, "status") == [200]
+
+
+# --- access_line: the edge's access line, from a template ---------------------------------
+
+ACCESS = {
+    "request_id": "0123456789abcdef",
+    "route": "/discord",
+    "method": "POST",
+    "ids": {"interaction_id": "1100000000000000003"},
+    "status": 200,
+    "duration_ms": 0.12,
+}
+
+
+def _as_fields(access: dict[str, Any]) -> dict[str, Any]:
+    """What `info_line` is given for the same line: the ids between method and status."""
+    named = {k: v for k, v in access.items() if k not in ("ids", "status", "duration_ms")}
+    return {
+        **named,
+        **access["ids"],
+        "status": access["status"],
+        "duration_ms": access["duration_ms"],
+    }
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"ids": {}},
+        {"ids": {"delivery_id": "72d3162e-cc78-11e3-81ab-4c9367dc0958"}},
+        {"ids": {"interaction_id": "1", "delivery_id": 'odd "id"\\'}},
+        {"request_id": 'a "quoted"\\ id \u2603', "route": "/d\u00e9j\u00e0/", "method": "PATCH"},
+        {"status": 413, "duration_ms": 1234.5},
+        {"duration_ms": 0.1 + 0.2},
+    ],
+)
+def test_access_line_writes_what_info_line_writes(
+    sole_handler: io.StringIO, frozen: float, change: dict[str, Any]
+) -> None:
+    access = {**ACCESS, **change}
+    logger = logging.getLogger("test.access")
+    with alone():
+        logs.access_line(logger, "request", **access)
+        info_line(logger, "request", _as_fields(access))
+    template, dictionary = sole_handler.getvalue().splitlines()
+    assert template == dictionary
+    assert json.loads(template) == {
+        "ts": frozen,
+        "level": "info",
+        "logger": "test.access",
+        "msg": "request",
+        **_as_fields(access),
+    }
+
+
+def test_access_line_in_a_log_context_carries_its_fields_as_info_line_does(
+    sole_handler: io.StringIO, frozen: float
+) -> None:
+    logger = logging.getLogger("test.access")
+    with alone(), log_context(job_id="j1", route="/elsewhere"):
+        logs.access_line(logger, "request", **ACCESS)
+        info_line(logger, "request", _as_fields(ACCESS))
+    template, dictionary = sole_handler.getvalue().splitlines()
+    assert template == dictionary
+    assert json.loads(template)["job_id"] == "j1"
+
+
+def test_access_line_with_an_id_named_like_a_fixed_field_writes_one_of_each(
+    sole_handler: io.StringIO, frozen: float
+) -> None:
+    access = {**ACCESS, "ids": {"status": "spoofed", "interaction_id": "1"}}
+    logger = logging.getLogger("test.access")
+    with alone():
+        logs.access_line(logger, "request", **access)
+    [line] = sole_handler.getvalue().splitlines()
+    assert line.count('"status"') == 1
+    assert json.loads(line)["status"] == 200
+
+
+def test_access_line_reaches_any_other_listener_the_ordinary_way(
+    sole_handler: io.StringIO, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="test.access"):
+        logs.access_line(logging.getLogger("test.access"), "request", **ACCESS)
+    [record] = [r for r in caplog.records if r.name == "test.access"]
+    assert {k: record.__dict__[k] for k in _as_fields(ACCESS)} == _as_fields(ACCESS)
+
+
+def test_access_line_honours_the_level_and_keeps_secrets_out(sole_handler: io.StringIO) -> None:
+    logger = logging.getLogger("test.access")
+    with alone():
+        logger.setLevel(logging.WARNING)
+        logs.access_line(logger, "request", **ACCESS)
+        assert sole_handler.getvalue() == ""
+        logger.setLevel(logging.INFO)
+        logs.access_line(logger, "request", **{**ACCESS, "request_id": f"x{SECRET}x"})
+    [line] = sole_handler.getvalue().splitlines()
+    assert SECRET not in line
+    assert json.loads(line)["request_id"] == f"x{REDACTED}x"
+
+
+def test_access_lines_remember_a_bounded_number_of_texts(
+    sole_handler: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Routes come from requests: the texts kept for reuse stop growing at their cap, and
+    a route past it is still written right."""
+    monkeypatch.setattr(logs, "_TEXTS", {})
+    logger = logging.getLogger("test.access")
+    with alone():
+        for n in range(logs._TEXTS_MAX + 20):
+            logs.access_line(logger, "request", **{**ACCESS, "route": f"/r{n}"})
+    assert len(logs._TEXTS) == logs._TEXTS_MAX
+    routes = written(sole_handler, "route")  # type: ignore[arg-type]
+    assert routes == [f"/r{n}" for n in range(logs._TEXTS_MAX + 20)]

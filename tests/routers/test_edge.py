@@ -1,9 +1,11 @@
 """The edge's ASGI helpers: `_receive_by` (a body already in hand costs no timer; one that has
-to wait is bounded) and `_headers` (one pass, what each lookup would find)."""
+to wait is bounded), `_headers` (one pass, what each lookup would find) and `_decode_object`
+(the decoder's scanner called directly: the decoder's answer, value or error)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -109,3 +111,48 @@ def test_one_pass_over_the_headers_finds_what_each_lookup_finds(
     for key, value in headers:
         first.setdefault(key, value.decode("latin-1"))
     assert edge._headers({"headers": headers}, *names) == [first.get(name) for name in names]
+
+
+def _decoded(decode: Any, text: str) -> tuple[str, Any]:
+    try:
+        return ("value", decode(text))
+    except (ValueError, RecursionError) as exc:  # what `_interaction` turns into a 400
+        return ("refused", type(exc).__name__)
+
+
+_EDGES = [
+    "{}",
+    '{"type":1}',
+    '{"type": 1, "id": "1"}  \r\n\t',
+    "{} x",
+    "{}{}",
+    "{} \x0b",  # not JSON whitespace, though `str.isspace` says it is
+    "{} \u00a0",
+    "{",
+    '{"a": }',
+    '{"a": 1,}',
+    " {}",
+    "\ufeff{}",
+    "[]",
+    "1",
+    "",
+    "{" * 100_000,  # deeper than the stack: refused, as the decoder refuses it
+    '{"a": NaN, "b": [1, 2.5e3, true, null], "c": {"d": "\\u2603"}}',
+]
+
+
+@pytest.mark.parametrize("text", _EDGES, ids=range(len(_EDGES)))
+def test_decode_object_answers_as_the_decoder_does(text: str) -> None:
+    assert _decoded(edge._decode_object, text) == _decoded(json.JSONDecoder().decode, text)
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+    ),
+    st.sampled_from(["", " ", "\n", " x", "}", "\u2003"]),
+)
+def test_decode_object_answers_as_the_decoder_does_for_any_json(value: Any, tail: str) -> None:
+    text = json.dumps({"v": value}) + tail
+    assert _decoded(edge._decode_object, text) == _decoded(json.JSONDecoder().decode, text)

@@ -273,3 +273,25 @@ def _whole(body: bytes) -> Any:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "shown"), [(0.000123456, 0.12), (0.0019999, 1.99), (2.5, 2500.0), (0.0, 0.0)]
+)
+def test_durations_are_milliseconds_to_the_hundredth(
+    monkeypatch: pytest.MonkeyPatch, elapsed: float, shown: float
+) -> None:
+    from orchestrator.routers import middleware
+
+    monkeypatch.setattr(middleware.time, "perf_counter", lambda: 100.0 + elapsed)
+    duration = middleware._duration_ms({middleware.STARTED: 100.0})
+    assert duration == pytest.approx(shown, abs=0.011)
+    assert repr(duration) == repr(round(duration, 2))  # prints as the decimal it stands for
+
+
+def test_a_fresh_request_id_is_sixteen_hex_digits_and_new_each_time() -> None:
+    from orchestrator.routers import middleware
+
+    ids = {middleware.request_id({"headers": []}) for _ in range(50)}
+    assert len(ids) == 50
+    assert all(len(i) == 16 and int(i, 16) >= 0 for i in ids)
