@@ -4,7 +4,11 @@ Every target is served on 127.0.0.1 by one server process (uvicorn, one worker, 
 ASGI apps; waitress for the WSGI peer) and receives the very same pre-signed request
 bytes from `bench.loadgen` running in its own process: a fixed number of requests over
 a fixed number of keep-alive connections. Repetitions alternate between the targets,
-so drift on the machine hits all of them alike.
+so drift on the machine hits all of them alike, and each repetition starts every server
+afresh: a Python process's speed depends on the process itself (its hash seed, where its
+memory landed), by up to a tenth for the very same code here, so one process per target
+for the whole run would make every repetition of it the same draw (pyperf spawns its
+worker processes for the same reason).
 
     python -m bench.ping [--reps N] [--quick] [--out FILE]
 """
@@ -187,7 +191,8 @@ def http_round(
     count: int,
     warmup: int,
 ) -> None:
-    """Start every runnable target, then alternate repetitions between them; fills .runs."""
+    """Each repetition: start every runnable target afresh, run each once (the order rotating
+    from one repetition to the next), stop them; fills .runs."""
     files: dict[str, Path] = {}
     for path in {t.path for t in chosen}:
         file = work / f"requests{path.replace('/', '-')}.bin"
@@ -210,14 +215,16 @@ def http_round(
             servers.pop(target.name).stop()
 
     try:
-        with ThreadPoolExecutor(max_workers=4) as pool:  # servers start side by side
-            list(pool.map(start, [t for t in chosen if t.argv is not None and not t.error]))
         for rep in range(reps):
+            with ThreadPoolExecutor(max_workers=4) as pool:  # servers start side by side
+                list(pool.map(start, [t for t in chosen if t.argv is not None and not t.error]))
             order = [t for t in chosen if t.name in servers]
             order = order[rep % len(order) :] + order[: rep % len(order)] if order else []
             for target in order:
                 server = servers[target.name]
                 target.runs.append(_loadgen(server.port, files[target.path], count, warmup))
+            while servers:  # the next repetition runs on new processes
+                servers.popitem()[1].stop()
     finally:
         for server in servers.values():
             server.stop()

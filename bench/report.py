@@ -286,7 +286,9 @@ def render(results: dict[str, Any]) -> str:
     lines += [
         "## 1. Signed PING over HTTP",
         "",
-        f"One server process per target on 127.0.0.1; `bench/loadgen.py` (raw asyncio sockets, "
+        f"One server process per target on 127.0.0.1, started afresh for each run (a process's "
+        "own speed varies with its hash seed and memory layout); `bench/loadgen.py` (raw "
+        "asyncio sockets, "
         f"its own process) sends {num(ping.get('requests_per_run'))} requests per run over "
         f"{ping.get('connections', '?')} keep-alive connections after "
         f"{num(ping.get('warmup_per_run'))} warm-up requests; {ping.get('reps', '?')} runs per "
