@@ -49,6 +49,8 @@ class Claim:
     """What one request holds of the budget: grows to cover the body as it is learnt (the
     declared length up front, the bytes read so far without one), released exactly once."""
 
+    __slots__ = ("_budget", "_limit", "size")
+
     def __init__(self, budget: BodyBudget, limit: int) -> None:
         self._budget = budget
         self._limit = limit

@@ -59,15 +59,11 @@ _DECODER = json.JSONDecoder()
 _SCAN: Callable[[str, int], tuple[Any, int]] = make_scanner(_DECODER)  # type: ignore[arg-type]
 # What JSON allows around a value (RFC 8259 `ws`); `str.isspace` would allow more.
 _JSON_WHITESPACE = " \t\n\r"
-# The PING answer never changes but for the request id: built once, copied with it.
-_PONG_START: Message = {
-    "type": "http.response.start",
-    "status": 200,
-    "headers": [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(_PONG)).encode()),
-    ],
-}
+# The PING answer never changes but for the request id: its headers built once.
+_PONG_HEADERS = (
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(_PONG)).encode()),
+)
 _PONG_BODY: Message = {"type": "http.response.body", "body": _PONG}
 _CRASH_JSON = json.dumps(dict(zip(("error", "message"), CRASH, strict=True))).encode()
 
@@ -94,11 +90,16 @@ async def _read_capped(
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):  # "²".isdigit() is True
             raise Refusal(400, "malformed", "invalid Content-Length")
-        # Length first: int() of a 5,000-digit string raises (Python's digit limit).
-        digits = declared.lstrip("0") or "0"
-        if len(digits) > len(str(limit)) or int(digits) > limit:
+        # Length first: int() of a 5,000-digit string raises (Python's digit limit). Up to
+        # 18 characters int() is safe, and comparing the number alone decides.
+        if len(declared) > 18:
+            digits = declared.lstrip("0") or "0"
+            if len(digits) > len(str(limit)):
+                raise Refusal(413, "too_large", f"body over {limit} bytes")
+            declared = digits
+        size = int(declared)
+        if size > limit:
             raise Refusal(413, "too_large", f"body over {limit} bytes")
-        size = int(digits)
     # The declared length is claimed before a byte is read: a client announcing 25 MB and
     # trickling it holds its share of the budget from the start, not once it has sent it.
     if not claim.cover(size):
@@ -204,7 +205,11 @@ async def _answer(
 
 
 def _pong_start(scope: Scope) -> Message:
-    return {**_PONG_START, "headers": [*_PONG_START["headers"], request_id_header(scope)]}
+    return {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [*_PONG_HEADERS, request_id_header(scope)],
+    }
 
 
 def _interaction(body: bytearray) -> dict[str, Any]:

@@ -210,11 +210,19 @@ def test_discord_oversized_content_length_is_413_before_reading(
     answer = call(app, "/discord", {**headers, "content-length": "9" * 5000}, [b"{}"])
     tally.status(answer.status)
     assert answer.status == 413 and answer.receive_calls == 0
-    padded = {**headers, "content-length": "0" * 5000 + "2"}  # a long way to say 2
-    answer = call(app, "/discord", padded, [b"{}"])
-    tally.status(answer.status)
-    # Read, verified and judged on its content: `{}` has no interaction type.
-    assert (answer.status, answer.json()["message"]) == (400, "type must be an integer")
+    # Long ways to say 2 (either side of where the length check stops calling int()):
+    # read, verified and judged on its content: `{}` has no interaction type.
+    for zeros in (5000, 17, 18, 19):
+        padded = {**headers, "content-length": "0" * zeros + "2"}
+        answer = call(app, "/discord", padded, [b"{}"])
+        tally.status(answer.status)
+        assert (answer.status, answer.json()["message"]) == (400, "type must be an integer")
+    # And of saying one byte over the cap, either side of it: still too large.
+    for zeros in (0, 10, 18, 30):
+        over = {**headers, "content-length": "0" * zeros + str(DISCORD_CAP + 1)}
+        answer = call(app, "/discord", over, [b"{}"])
+        tally.status(answer.status)
+        assert answer.status == 413 and answer.receive_calls == 0, zeros
     assert touched == []
 
 
