@@ -218,9 +218,7 @@ def http_round(
         for rep in range(reps):
             with ThreadPoolExecutor(max_workers=4) as pool:  # servers start side by side
                 list(pool.map(start, [t for t in chosen if t.argv is not None and not t.error]))
-            order = [t for t in chosen if t.name in servers]
-            order = order[rep % len(order) :] + order[: rep % len(order)] if order else []
-            for target in order:
+            for target in _order([t for t in chosen if t.name in servers], rep):
                 server = servers[target.name]
                 target.runs.append(_loadgen(server.port, files[target.path], count, warmup))
             while servers:  # the next repetition runs on new processes
@@ -228,6 +226,23 @@ def http_round(
     finally:
         for server in servers.values():
             server.stop()
+
+
+def _order(running: list[Target], rep: int) -> list[Target]:
+    """This repetition's order: ours and the floor back to back (which of them first
+    alternating), so each per-run pair of the goal's ratio is two runs side by side, and
+    that pair and every other target rotating, so drift hits them all alike."""
+    pair = [t for t in running if t.name in ("ours", "floor")]
+    units = [pair] if pair else []
+    units += [[t] for t in running if t not in pair]
+    if not units:
+        return []
+    # Flipped every repetition and once more each full rotation: each side goes first as
+    # often, in every place of the order.
+    if (rep + rep // len(units)) % 2:
+        pair.reverse()
+    units = units[rep % len(units) :] + units[: rep % len(units)]
+    return [target for unit in units for target in unit]
 
 
 def summarize(target: Target) -> dict[str, Any]:

@@ -292,7 +292,8 @@ def render(results: dict[str, Any]) -> str:
         f"its own process) sends {num(ping.get('requests_per_run'))} requests per run over "
         f"{ping.get('connections', '?')} keep-alive connections after "
         f"{num(ping.get('warmup_per_run'))} warm-up requests; {ping.get('reps', '?')} runs per "
-        "target, alternating targets. Every target gets the same pre-signed bytes (one keypair, "
+        "target, ours and the floor back to back (each first as often), the targets' order "
+        "rotating. Every target gets the same pre-signed bytes (one keypair, "
         "PING bodies signed once); only the path differs where a peer fixes it.",
         "",
     ]
