@@ -206,13 +206,17 @@ def http_round(
         try:
             server = common.start_server(f"ping-{target.name}", argv, target.env, port)
         except (RuntimeError, TimeoutError, OSError) as exc:
-            target.error = f"server did not start: {exc} (see build/bench/logs)"
-            return
-        servers[target.name] = server
-        problem = _check_pong(port, target.path, pings[0])
+            problem: str | None = f"server did not start: {exc} (see build/bench/logs)"
+        else:
+            servers[target.name] = server
+            problem = _check_pong(port, target.path, pings[0])
+            if problem:
+                servers.pop(target.name).stop()
         if problem:
+            # A target that fails in a later repetition keeps no runs: its row says why,
+            # rather than medians of fewer runs than the others'.
             target.error = problem
-            servers.pop(target.name).stop()
+            target.runs.clear()
 
     try:
         for rep in range(reps):
@@ -237,9 +241,11 @@ def _order(running: list[Target], rep: int) -> list[Target]:
     units += [[t] for t in running if t not in pair]
     if not units:
         return []
-    # Flipped every repetition and once more each full rotation: each side goes first as
-    # often, in every place of the order.
-    if (rep + rep // len(units)) % 2:
+    # Flipped every repetition; with an even number of units each place comes back on
+    # repetitions of the same parity, so flipped once more each full rotation: each side
+    # goes first as often, in every place of the order.
+    turns = rep if len(units) % 2 else rep + rep // len(units)
+    if turns % 2:
         pair.reverse()
     units = units[rep % len(units) :] + units[: rep % len(units)]
     return [target for unit in units for target in unit]

@@ -241,6 +241,8 @@ def info_line(logger: logging.Logger, msg: str, fields: dict[str, Any]) -> None:
     context = _context.get()
     if context:
         fields = {**context, **fields}  # the formatter's order: the context's fields first
+    elif fields.__class__ is not dict:
+        fields = dict(fields)  # another mapping: the encoder writes only a dict as an object
     _enqueue(handler, (round(time.time() * 1000), logger.name, msg, fields))
 
 
@@ -283,35 +285,50 @@ def access_line(
     exactly these fields: encoding them as a dictionary was two thirds of the line's cost
     (each key escaped again, each value dispatched by type, measured with `valgrind`). Where
     the template could differ from the dictionary (a log context, an id named like one of
-    the fixed keys, another listener), the line goes the ordinary way."""
+    the fixed keys or the head's, a status that is not an int, a duration that is not a
+    finite float, text that is not a `str`, another listener), the line goes the ordinary
+    way."""
     if not logger.isEnabledFor(logging.INFO):
         return
     handler = _sole_handler(logger)
-    if handler is None or _context.get() or not ids.keys().isdisjoint(_ACCESS_KEYS):
+    line = None
+    if (
+        handler is not None
+        and not _context.get()
+        and ids.keys().isdisjoint(_ACCESS_KEYS)
+        # `%d` and `%r` print an int and a finite float as JSON does: not a bool (`true`),
+        # an int subclass, or NaN (`NaN` in JSON, `nan` from `%r`).
+        and status.__class__ is int
+        and duration_ms.__class__ is float
+        and duration_ms - duration_ms == 0.0
+    ):
+        texts = _TEXTS  # `texts.get(x) or _text(x)`: a dict lookup, a call the first time
+        try:
+            named = ""
+            for key, value in ids.items():
+                named += f", {texts.get(key) or _text(key)}: {encode_basestring(value)}"
+            ms = round(time.time() * 1000)
+            line = _ACCESS_TEXT % (
+                ms // 1000,
+                ms % 1000,
+                texts.get(logger.name) or _text(logger.name),
+                texts.get(msg) or _text(msg),
+                encode_basestring(request_id),
+                texts.get(route) or _text(route),
+                texts.get(method) or _text(method),
+                named,
+                status,
+                duration_ms,
+            )
+        except TypeError:  # text that is not a `str`: the encoder knows what to do with it
+            line = None
+    if handler is None or line is None:
         fields: dict[str, Any] = {"request_id": request_id, "route": route, "method": method}
         fields.update(ids)
         fields["status"] = status
         fields["duration_ms"] = duration_ms
         info_line(logger, msg, fields)
         return
-    texts = _TEXTS  # `texts.get(x) or _text(x)`: a dictionary lookup, a call only the first time
-    named = ""
-    for key, value in ids.items():
-        named += f", {texts.get(key) or _text(key)}: {encode_basestring(value)}"
-    ms = round(time.time() * 1000)
-    # `%d` and `%r` print an int and a float as JSON does (the time a float never reaches).
-    line = _ACCESS_TEXT % (
-        ms // 1000,
-        ms % 1000,
-        texts.get(logger.name) or _text(logger.name),
-        texts.get(msg) or _text(msg),
-        encode_basestring(request_id),
-        texts.get(route) or _text(route),
-        texts.get(method) or _text(method),
-        named,
-        status,
-        duration_ms,
-    )
     _enqueue(handler, line)
 
 

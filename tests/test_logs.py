@@ -7,7 +7,9 @@ import json
 import logging
 import threading
 import urllib.parse
+from http import HTTPStatus
 from pathlib import PurePosixPath
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -559,16 +561,51 @@ def test_access_line_in_a_log_context_carries_its_fields_as_info_line_does(
     assert json.loads(template)["job_id"] == "j1"
 
 
+@pytest.mark.parametrize("named", ["status", "request_id", "msg", "ts", "level", "logger"])
 def test_access_line_with_an_id_named_like_a_fixed_field_writes_one_of_each(
-    sole_handler: io.StringIO, frozen: float
+    sole_handler: io.StringIO, frozen: float, named: str
 ) -> None:
-    access = {**ACCESS, "ids": {"status": "spoofed", "interaction_id": "1"}}
+    access = {**ACCESS, "ids": {named: "spoofed", "interaction_id": "1"}}
     logger = logging.getLogger("test.access")
     with alone():
         logs.access_line(logger, "request", **access)
-    [line] = sole_handler.getvalue().splitlines()
-    assert line.count('"status"') == 1
-    assert json.loads(line)["status"] == 200
+        info_line(logger, "request", _as_fields(access))
+    template, dictionary = sole_handler.getvalue().splitlines()
+    assert template == dictionary
+    assert template.count(f'"{named}"') == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status": True},  # JSON `true`, where `%d` would print 1
+        {"status": HTTPStatus.OK},
+        {"duration_ms": float("nan")},  # JSON `NaN`, where `%r` would print nan
+        {"duration_ms": float("inf")},
+        {"duration_ms": 3},
+        {"request_id": 42},
+        {"ids": {"interaction_id": 7}},
+        {"route": None},
+    ],
+)
+def test_access_line_outside_its_types_writes_what_info_line_writes(
+    sole_handler: io.StringIO, frozen: float, change: dict[str, Any]
+) -> None:
+    """What `log_answer` never passes still gets the ordinary line, never an error."""
+    access = {**ACCESS, **change}
+    logger = logging.getLogger("test.access")
+    with alone():
+        logs.access_line(logger, "request", **access)
+        info_line(logger, "request", _as_fields(access))
+    template, dictionary = sole_handler.getvalue().splitlines()
+    assert template == dictionary
+
+
+def test_info_line_takes_any_mapping_of_fields(sole_handler: io.StringIO, frozen: float) -> None:
+    logger = logging.getLogger("test.access")
+    with alone():
+        info_line(logger, "request", MappingProxyType({"status": 200}))  # type: ignore[arg-type]
+    assert json.loads(sole_handler.getvalue())["status"] == 200
 
 
 def test_access_line_reaches_any_other_listener_the_ordinary_way(

@@ -235,12 +235,12 @@ def _decode_object(text: str) -> Any:
     if text[:1] == "{":
         try:
             value, end = _SCAN(text, 0)
-        except StopIteration:  # no value where one starts: `decode` names the error
+        except StopIteration:  # a member with no value (`{"a": }`): `decode` names the error
             pass
         else:
             if end == len(text) or not text[end:].strip(_JSON_WHITESPACE):
                 return value
-    return _DECODER.decode(text)
+    return _DECODER.decode(text)  # what else there is: its answer, or its named error
 
 
 class SignedEdge:
@@ -273,10 +273,7 @@ class SignedEdge:
         try:
             interaction: dict[str, Any] | None = None
             try:
-                # `state[...]`, not `state.services`: Starlette's `State` answers attribute
-                # reads from `__getattr__`, after a failed lookup raised and caught inside
-                # (~1 us of every request); its item read goes straight to the same dict.
-                services: Services = scope["app"].state["services"]
+                services: Services = scope["app"].state.services
                 body = await self._verified(path, services, scope, receive, ids)
                 if path == self.discord_path:
                     interaction = _interaction(body)

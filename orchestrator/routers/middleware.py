@@ -2,7 +2,8 @@
 
 The request id is the caller's `X-Request-Id`, else the Lambda request id, else a fresh
 one; it is echoed back so a user's report can be matched to our logs. The line itself
-goes through `logs.info_line`: the JSON line `logging` would write, without a `LogRecord`.
+goes through `logs.info_line` (`logs.access_line` for the edge's answers): the JSON line
+`logging` would write, without a `LogRecord`.
 
 Two layers write it. The signed edge (`routers.edge`, the outermost) answers PINGs and
 refusals itself and logs them with `log_answer`, without a layer around it: no wrapped
