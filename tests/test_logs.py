@@ -518,6 +518,16 @@ def _as_fields(access: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _both_ways(stream: io.StringIO, access: dict[str, Any]) -> tuple[str, str]:
+    """The line `access_line` writes for `access`, then the one `info_line` writes for it."""
+    logger = logging.getLogger("test.access")
+    with alone():
+        logs.access_line(logger, "request", **access)
+        info_line(logger, "request", _as_fields(access))
+    template, dictionary = stream.getvalue().splitlines()
+    return template, dictionary
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -534,11 +544,7 @@ def test_access_line_writes_what_info_line_writes(
     sole_handler: io.StringIO, frozen: float, change: dict[str, Any]
 ) -> None:
     access = {**ACCESS, **change}
-    logger = logging.getLogger("test.access")
-    with alone():
-        logs.access_line(logger, "request", **access)
-        info_line(logger, "request", _as_fields(access))
-    template, dictionary = sole_handler.getvalue().splitlines()
+    template, dictionary = _both_ways(sole_handler, access)
     assert template == dictionary
     assert json.loads(template) == {
         "ts": frozen,
@@ -566,11 +572,7 @@ def test_access_line_with_an_id_named_like_a_fixed_field_writes_one_of_each(
     sole_handler: io.StringIO, frozen: float, named: str
 ) -> None:
     access = {**ACCESS, "ids": {named: "spoofed", "interaction_id": "1"}}
-    logger = logging.getLogger("test.access")
-    with alone():
-        logs.access_line(logger, "request", **access)
-        info_line(logger, "request", _as_fields(access))
-    template, dictionary = sole_handler.getvalue().splitlines()
+    template, dictionary = _both_ways(sole_handler, access)
     assert template == dictionary
     assert template.count(f'"{named}"') == 1
 
@@ -593,11 +595,7 @@ def test_access_line_outside_its_types_writes_what_info_line_writes(
 ) -> None:
     """What `log_answer` never passes still gets the ordinary line, never an error."""
     access = {**ACCESS, **change}
-    logger = logging.getLogger("test.access")
-    with alone():
-        logs.access_line(logger, "request", **access)
-        info_line(logger, "request", _as_fields(access))
-    template, dictionary = sole_handler.getvalue().splitlines()
+    template, dictionary = _both_ways(sole_handler, access)
     assert template == dictionary
 
 
