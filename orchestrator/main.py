@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         # lookup per request (measured ~20 us of a PING's ~200 us); our logs carry the ids.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    app.state.services = services
+    app.state["services"] = services
     from orchestrator.logs import configure
 
     configure(services.settings.log_level, secrets=services.settings.secret_values())
@@ -163,7 +163,7 @@ def _register_snapstart_hooks() -> None:
     one environment lookup."""
     from orchestrator.aws import snapstart
 
-    services: Services = app.state.services
+    services: Services = app.state["services"]
     snapstart.register(services.reset_after_restore)
 
 
@@ -189,7 +189,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _adapter
-    services: Services = app.state.services
+    services: Services = app.state["services"]
     if isinstance(event, dict) and "orchestrator_schedule" in event:
         from orchestrator.schedules.aws import run_schedule_event
 

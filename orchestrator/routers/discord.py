@@ -59,7 +59,7 @@ _PING_EXAMPLE = {"type": 1, "id": "1", "application_id": "1", "token": "t", "ver
 )
 @router.post(PATH + "/", include_in_schema=False)
 async def interactions(request: Request, raw: VerifiedInteraction) -> JSONResponse:
-    services: Services = request.app.state.services
+    services: Services = request.app.state["services"]
     interaction = Interaction(raw)
     bind(interaction_type=interaction.type)
     from orchestrator.discord.dispatch import UnsupportedInteraction, respond

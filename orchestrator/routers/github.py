@@ -106,7 +106,7 @@ _PING_BODY = {"zen": "Keep it logically awesome.", "hook_id": 1}
 )
 @router.post(PATH + "/", include_in_schema=False)
 async def webhook(request: Request, body: VerifiedBody) -> JSONResponse:
-    services: Services = request.app.state.services
+    services: Services = request.app.state["services"]
 
     name = request.headers.get("x-github-event", "")
     delivery = request.headers.get("x-github-delivery", "")

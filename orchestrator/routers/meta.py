@@ -114,7 +114,7 @@ def _json(schema: dict[str, Any], example: dict[str, Any], description: str) -> 
     },
 )
 async def healthz(request: Request) -> JSONResponse:
-    services: Services = request.app.state.services
+    services: Services = request.app.state["services"]
     try:
         await run_in_threadpool(services.store.ping)
     except StoreUnavailable:
