@@ -60,6 +60,10 @@ _MARKERS = (
 )
 _GH_MARKERS = tuple(marker for marker in _MARKERS if marker.startswith("gh"))
 REDACTED = "[redacted]"
+# Between the texts `Redactor.each` redacts together: matched by no token pattern (not a
+# word character, not whitespace, in no token's alphabet), and in no JSON line (the encoder
+# escapes it), so a match never spans two texts and the split gives them back.
+_SEPARATOR = "\x00"
 # Built once: `json.dumps` with any non-default argument builds a new encoder per call,
 # which was half the cost of encoding a log line (10 us against 4.5 us, measured).
 _ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
@@ -103,6 +107,8 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._needles: list[str] = []
+        # A secret holding `_SEPARATOR` could be replaced across two texts joined by `each`.
+        self._joins_badly = False
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
@@ -112,7 +118,22 @@ class Redactor:
             for form in _encodings(secret):
                 if form not in self._needles:
                     self._needles.append(form)
+                    self._joins_badly = self._joins_badly or _SEPARATOR in form
         self._needles.sort(key=len, reverse=True)
+
+    def each(self, texts: list[str]) -> list[str]:
+        """`[self(text) for text in texts]`, in one pass over them all: the per-call work
+        (the needle loop, `lower`, the marker scans) was half of what redacting a short line
+        cost, and a loop turn's access lines are written together. Joined by a character
+        no replacement can span (not in any pattern, nor in a needle, where `add` checks),
+        so the texts come back one for one; if they do not (a text holding that character),
+        each is redacted alone."""
+        if len(texts) < 2 or self._joins_badly:
+            return [self(text) for text in texts]
+        redacted = self(_SEPARATOR.join(texts)).split(_SEPARATOR)
+        if len(redacted) != len(texts):
+            return [self(text) for text in texts]
+        return redacted
 
     def __call__(self, text: str) -> str:
         for needle in self._needles:
@@ -432,10 +453,8 @@ class JSONHandler(logging.StreamHandler[Any]):
         taken = _pending[:]
         # Only what was taken: a line another thread adds meanwhile stays for the next write.
         del _pending[: len(taken)]
-        lines = [
-            redactor(line if isinstance(line, str) else _encode(line)) + self.terminator
-            for line in taken
-        ]
+        texts = [line if isinstance(line, str) else _encode(line) for line in taken]
+        lines = [line + self.terminator for line in redactor.each(texts)]
         for chunk in _chunks(lines):
             if not self._write("".join(chunk)) and len(chunk) > 1:
                 for line in chunk:  # one line the stream refuses costs no other line

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from orchestrator import logs
@@ -66,6 +66,26 @@ def test_the_marker_check_is_any_marker_in_the_line() -> None:
     lines += ["".join(rng.choices(pieces, k=rng.randint(0, 6))) for _ in range(3000)]
     for line in lines:
         assert logs._has_marker(line) == any(m in line for m in logs._MARKERS), line
+
+
+_PIECES = [SECRET, "\x00", "\n", " ", "Bot ", "bot", "token ", "/webhooks/1/", "ghp_", "_", "{"]
+_PIECES += ["github_pat_", "A" * 20, "x", '"', "\u2603", "sec", "ret-value"]
+
+
+@given(
+    st.lists(st.lists(st.sampled_from(_PIECES), max_size=8).map("".join), max_size=6),
+    st.sampled_from([[SECRET], [SECRET, "sec\x00ret-value"], [], ["token abcdef"]]),
+)
+# A secret spanning two texts, its lost separator made up by a text holding one.
+@example(["a\x00b", "sec", "ret-value"], ["sec\x00ret-value"])
+def test_redacting_texts_together_is_redacting_each_alone(
+    texts: list[str], secrets: list[str]
+) -> None:
+    """`each` joins the texts to redact them in one pass: never a replacement across two
+    of them (a token pattern, a secret holding the separator), and one text back for each,
+    whatever they hold (the separator included)."""
+    redactor = Redactor(secrets)
+    assert redactor.each(texts) == [redactor(text) for text in texts]
 
 
 def test_short_values_are_not_treated_as_secrets() -> None:
