@@ -52,7 +52,7 @@ _SNOWFLAKES = (
 )
 # Each path split once, not on every request: (path, first key, the keys below it).
 _SNOWFLAKE_STEPS = tuple((path, path[0], path[1:]) for path in _SNOWFLAKES)
-_TOP_LEVEL_STEPS = tuple(step for step in _SNOWFLAKE_STEPS if not step[2])
+_TOP_LEVEL_KEYS = tuple(first for _, first, rest in _SNOWFLAKE_STEPS if not rest)
 # The objects holding what the other checks look into (nested ids, roles, the custom id).
 _NESTED = frozenset({"member", "data", *(step[1] for step in _SNOWFLAKE_STEPS if step[2])})
 MAX_SNOWFLAKE_DIGITS = 20  # 64-bit
@@ -84,8 +84,13 @@ def _shape_problem(raw: Mapping[str, Any], *, nested: bool) -> str | None:
     kind = raw.get("type")
     if type(kind) is not int:  # True and 1.0 compare equal to 1 (a PING): not here
         return "type must be an integer"
-    for path, first, rest in _SNOWFLAKE_STEPS if nested else _TOP_LEVEL_STEPS:
-        node: Any = raw.get(first)  # most top-level keys are absent (a PING has two ids)
+    if not nested:  # a PING's, every request's way past the edge: the top level alone
+        for key in _TOP_LEVEL_KEYS:
+            value = raw.get(key)  # most top-level keys are absent (a PING has two ids)
+            if value is not None and not is_snowflake(value):
+                return f"{key} is not a snowflake"
+    for path, first, rest in _SNOWFLAKE_STEPS if nested else ():
+        node: Any = raw.get(first)
         for part in rest:
             if node is None:
                 break
