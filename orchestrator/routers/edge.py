@@ -38,6 +38,8 @@ from orchestrator.routers.errors import CRASH, Refusal
 from orchestrator.routers.errors import log as _errors
 from orchestrator.routers.middleware import (
     LOG_IDS,
+    REQUEST_ID_HEADER,
+    choose_request_id,
     log_answer,
     request_context,
     request_id_header,
@@ -68,15 +70,30 @@ _PONG_BODY: Message = {"type": "http.response.body", "body": _PONG}
 _CRASH_JSON = json.dumps(dict(zip(("error", "message"), CRASH, strict=True))).encode()
 
 
-def _headers(scope: Scope, *names: bytes) -> list[str | None]:
-    """The value of each named header, in one pass over them (the first of a repeated one),
-    or None where it is absent."""
-    found: list[str | None] = [None] * len(names)
+def _positions(*names: bytes) -> dict[bytes, int]:
+    """Each header name `_headers` looks for, and where its value goes."""
+    return {name: at for at, name in enumerate(names)}
+
+
+# What each door reads of the headers, in one pass: its signature headers, the declared
+# body length, and the request id (`middleware.choose_request_id`).
+_DISCORD_HEADERS = _positions(
+    b"x-signature-ed25519", b"x-signature-timestamp", b"content-length", REQUEST_ID_HEADER
+)
+_GITHUB_HEADERS = _positions(
+    b"x-hub-signature-256", b"content-length", b"x-github-delivery", REQUEST_ID_HEADER
+)
+
+
+def _headers(scope: Scope, wanted: dict[bytes, int]) -> list[str | None]:
+    """The value of each `wanted` header at its position, in one pass over the headers (the
+    first of a repeated one), or None where it is absent. One dictionary lookup a header:
+    a quarter less than testing each name against a tuple of those wanted."""
+    found: list[str | None] = [None] * len(wanted)
     for key, value in scope["headers"]:
-        if key in names:
-            at = names.index(key)
-            if found[at] is None:
-                found[at] = str(value.decode("latin-1"))
+        at = wanted.get(key)
+        if at is not None and found[at] is None:
+            found[at] = value.decode("latin-1")
     return found
 
 
@@ -107,17 +124,31 @@ async def _read_capped(
     # A bytearray grows in place: no second full-size copy when the last chunk arrives.
     body = bytearray()
     # One deadline for the whole body, not per chunk: a byte every few seconds must not
-    # keep a connection (and its claim) forever.
-    deadline = asyncio.get_running_loop().time() + settings.body_timeout
+    # keep a connection (and its claim) forever. Set at the body's first wait: a body in
+    # hand (a PING's, nearly always) needs none, and a chunk in hand takes microseconds.
+    deadline: float | None = None
     try:
         while True:
-            message = await _receive_by(receive, deadline)
+            # `await receive()`, its first step taken here: a small body is usually in hand
+            # already (the server read it with the headers), and then `receive()` returns
+            # without suspending, so arming a timer for it (`asyncio.timeout`, ~5 us of a
+            # ~100 us PING), or a coroutine to arm it in, would guard nothing.
+            steps = receive().__await__()
+            try:
+                waiting_on = steps.send(None)
+            except StopIteration as done:
+                message: Message = done.value
+            else:
+                if deadline is None:
+                    deadline = asyncio.get_running_loop().time() + settings.body_timeout
+                message = await _receive_by(steps, waiting_on, deadline)
             if message["type"] == "http.disconnect":
                 raise Refusal(400, "malformed", "client disconnected")
             chunk = message.get("body", b"")
-            if len(body) + len(chunk) > limit:
+            size = len(body) + len(chunk)
+            if size > limit:
                 raise Refusal(413, "too_large", f"body over {limit} bytes")
-            if not claim.cover(len(body) + len(chunk)):  # no (or a false) Content-Length
+            if size > claim.size and not claim.cover(size):  # no (or a false) Content-Length
                 raise _busy(settings)
             body += chunk
             if not message.get("more_body", False):
@@ -132,20 +163,12 @@ async def _read_capped(
         ) from None
 
 
-async def _receive_by(receive: Receive, deadline: float) -> Message:
-    """`await receive()`, timed out at `deadline` (loop time) if it has to wait.
-
-    A small body is usually in hand already when the app asks for it (the server read it
-    with the headers), and then `receive()` returns without suspending: arming a timer for
-    it (`asyncio.timeout`, ~5 us of a ~100 us PING) would guard nothing. So the awaitable
-    is stepped once by hand; only if it suspends does the rest of it run under the
-    deadline, exactly as if it had been awaited inside `asyncio.timeout_at` all along."""
-    steps = receive().__await__()
-    try:
-        waiting_on = steps.send(None)
-    except StopIteration as done:
-        message: Message = done.value
-        return message
+async def _receive_by(
+    steps: Generator[Any, Any, Message], waiting_on: Any, deadline: float
+) -> Message:
+    """The rest of a `receive()` whose first step suspended on `waiting_on`, timed out at
+    `deadline` (loop time): exactly as if it had been awaited inside
+    `asyncio.timeout_at(deadline)` all along."""
     async with asyncio.timeout_at(deadline):
         return await _resume(steps, waiting_on)
 
@@ -273,8 +296,18 @@ class SignedEdge:
         try:
             interaction: dict[str, Any] | None = None
             try:
-                services: Services = scope["app"].state.services
-                body = await self._verified(path, services, scope, receive, ids)
+                services: Services = scope["app"].state["services"]
+                # The body, read and verified. Its claim on the body budget ends here, refused
+                # or not (before any answer is sent): from now on it is a verified request's,
+                # which only Discord or GitHub can send.
+                claim = Claim(BODIES, services.settings.body_budget_bytes)
+                try:
+                    if path == self.discord_path:
+                        body = await self._discord(services, scope, receive, claim)
+                    else:
+                        body = await self._github(services, scope, receive, claim, ids)
+                finally:
+                    claim.release()
                 if path == self.discord_path:
                     interaction = _interaction(body)
                     interaction_id = interaction.get("id")
@@ -307,27 +340,12 @@ class SignedEdge:
         scope[VERIFIED_BODY] = body
         await self.app(scope, _replay(body), send)
 
-    async def _verified(
-        self, path: str, services: Services, scope: Scope, receive: Receive, ids: dict[str, str]
-    ) -> bytearray:
-        """The body, read and verified. Its claim on the body budget ends here, refused or
-        not (before any answer is sent): from now on it is a verified request's, which only
-        Discord or GitHub can send."""
-        claim = Claim(BODIES, services.settings.body_budget_bytes)
-        try:
-            if path == self.discord_path:
-                return await self._discord(services, scope, receive, claim)
-            return await self._github(services, scope, receive, claim, ids)
-        finally:
-            claim.release()
-
     async def _discord(
         self, services: Services, scope: Scope, receive: Receive, claim: Claim
     ) -> bytearray:
         settings = services.settings
-        signature, timestamp, declared = _headers(
-            scope, b"x-signature-ed25519", b"x-signature-timestamp", b"content-length"
-        )
+        signature, timestamp, declared, given_id = _headers(scope, _DISCORD_HEADERS)
+        choose_request_id(scope, given_id)
         try:
             signature, timestamp = discord_verify.check_headers(
                 signature, timestamp, now=time.time(), max_age=settings.discord_signature_max_age
@@ -346,9 +364,8 @@ class SignedEdge:
         self, services: Services, scope: Scope, receive: Receive, claim: Claim, ids: dict[str, str]
     ) -> bytearray:
         settings = services.settings
-        signature, declared, delivery = _headers(
-            scope, b"x-hub-signature-256", b"content-length", b"x-github-delivery"
-        )
+        signature, declared, delivery, given_id = _headers(scope, _GITHUB_HEADERS)
+        choose_request_id(scope, given_id)
         if delivery:  # logged with the answer, refused or not
             ids["delivery_id"] = delivery[:100]
         secrets = [s.get_secret_value() for s in settings.github_webhook_secret]

@@ -34,22 +34,35 @@ STARTED = "orchestrator.started"
 LOG_IDS = "orchestrator.log_ids"
 
 
+REQUEST_ID_HEADER = b"x-request-id"
+
+
 def request_id(scope: Scope) -> str:
     """This request's id, chosen once (whichever layer asks first) and kept in the scope."""
     chosen = scope.get(REQUEST_ID)
     if chosen is None:
-        chosen = scope[REQUEST_ID] = _choose_request_id(scope)
+        given = None
+        for name, value in scope.get("headers", ()):
+            if name == REQUEST_ID_HEADER:
+                given = value.decode("latin-1")
+                break
+        chosen = choose_request_id(scope, given)
     return str(chosen)
 
 
-def _choose_request_id(scope: Scope) -> str:
-    for name, value in scope.get("headers", ()):
-        if name == b"x-request-id" and 0 < len(value) <= 100:
-            return str(value.decode("latin-1"))
-    context: Any = scope.get("aws.context")
-    aws_id = getattr(context, "aws_request_id", None)
-    # What `secrets.token_hex(8)` returns, without its three Python calls on the way to it.
-    return aws_id if isinstance(aws_id, str) else os.urandom(8).hex()
+def choose_request_id(scope: Scope, given: str | None) -> str:
+    """Choose this request's id and keep it in the scope (`request_id` finds it there):
+    `given`, the first `X-Request-Id` (the signed edge reads it in its own pass over the
+    headers), if it is 1-100 characters; else the Lambda request id; else a fresh one."""
+    if given is not None and 0 < len(given) <= 100:
+        chosen = given
+    else:
+        context: Any = scope.get("aws.context")
+        aws_id = getattr(context, "aws_request_id", None)
+        # What `secrets.token_hex(8)` returns, without its three Python calls on the way.
+        chosen = aws_id if isinstance(aws_id, str) else os.urandom(8).hex()
+    scope[REQUEST_ID] = chosen
+    return chosen
 
 
 def started(scope: Scope) -> float:
@@ -62,7 +75,7 @@ def started(scope: Scope) -> float:
 
 def request_id_header(scope: Scope) -> tuple[bytes, bytes]:
     """The response header that echoes the request id."""
-    return (b"x-request-id", request_id(scope).encode("latin-1"))
+    return (REQUEST_ID_HEADER, request_id(scope).encode("latin-1"))
 
 
 def _request_fields(scope: Scope) -> dict[str, Any]:

@@ -1,11 +1,13 @@
-"""The edge's ASGI helpers: `_receive_by` (a body already in hand costs no timer; one that has
-to wait is bounded), `_headers` (one pass, what each lookup would find) and `_decode_object`
-(the decoder's scanner called directly: the decoder's answer, value or error)."""
+"""The edge's ASGI helpers: `_read_capped` (a body already in hand costs no timer; one that
+has to wait is bounded), `_headers` (one pass, what each lookup would find) and
+`_decode_object` (the decoder's scanner called directly: the decoder's answer, value or
+error)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orchestrator.routers import edge
-from orchestrator.routers.edge import _receive_by
+from orchestrator.routers.budget import BodyBudget, Claim
+from orchestrator.routers.errors import Refusal
 
 MESSAGE = {"type": "http.request", "body": b"{}", "more_body": False}
 
@@ -22,9 +25,15 @@ async def _ready() -> dict[str, Any]:
     return MESSAGE
 
 
+async def _read(receive: Any, body_timeout: float = 5.0) -> bytearray:
+    """`_read_capped` with a declared length of 2, a 10-byte cap and its own budget."""
+    settings: Any = SimpleNamespace(body_timeout=body_timeout)
+    return await edge._read_capped("2", receive, 10, settings, Claim(BodyBudget(), 100))
+
+
 @pytest.fixture
 def timers(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The deadlines `_receive_by` armed a timer for."""
+    """The deadlines the body read armed a timer for."""
     armed: list[float] = []
     real = asyncio.timeout_at
 
@@ -36,46 +45,48 @@ def timers(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return armed
 
 
-def test_a_message_in_hand_costs_no_timer(timers: list[float]) -> None:
-    async def run() -> Any:
-        return await _receive_by(_ready, asyncio.get_running_loop().time() + 5)
-
-    assert asyncio.run(run()) is MESSAGE
+def test_a_body_in_hand_costs_no_timer(timers: list[float]) -> None:
+    assert asyncio.run(_read(_ready)) == b"{}"
     assert timers == []
 
 
-def test_a_receive_that_waits_is_awaited_to_its_answer(timers: list[float]) -> None:
-    async def run() -> Any:
+def test_a_receive_that_waits_is_awaited_to_its_answer_under_one_deadline(
+    timers: list[float],
+) -> None:
+    async def run() -> tuple[bytearray, float]:
         loop = asyncio.get_running_loop()
-        arrived: asyncio.Future[dict[str, Any]] = loop.create_future()
-        loop.call_later(0.01, arrived.set_result, MESSAGE)
+        arrived: list[asyncio.Future[dict[str, Any]]] = []
 
         async def receive() -> dict[str, Any]:
-            return await arrived
+            # Two chunks, each waited for: one deadline for the whole body, not one each.
+            future = loop.create_future()
+            more = not arrived
+            loop.call_later(0.01, future.set_result, {**MESSAGE, "body": b"{", "more_body": more})
+            arrived.append(future)
+            return await future
 
-        return await _receive_by(receive, loop.time() + 5)
+        began = loop.time()
+        return await _read(receive), began
 
-    assert asyncio.run(run()) is MESSAGE
-    assert len(timers) == 1
+    body, began = asyncio.run(run())
+    assert body == b"{{"
+    assert len(timers) == 2 and timers[0] == timers[1]
+    assert began + 5 <= timers[0] < began + 5.5  # set at the first wait, from the setting
 
 
-def test_a_receive_that_waits_past_the_deadline_times_out() -> None:
+def test_a_receive_that_waits_past_the_deadline_is_refused_and_cancelled() -> None:
     never_released = []
 
-    async def run() -> None:
-        loop = asyncio.get_running_loop()
+    async def receive() -> dict[str, Any]:
+        try:
+            await asyncio.sleep(1)  # a body far slower than the deadline
+        finally:
+            never_released.append("receive cancelled")
+        return MESSAGE
 
-        async def receive() -> dict[str, Any]:
-            try:
-                await asyncio.sleep(1)  # a body far slower than the deadline
-            finally:
-                never_released.append("receive cancelled")
-            return MESSAGE
-
-        await _receive_by(receive, loop.time() + 0.02)
-
-    with pytest.raises(TimeoutError):
-        asyncio.run(run())
+    with pytest.raises(Refusal) as refused:
+        asyncio.run(_read(receive, body_timeout=0.02))
+    assert refused.value.status == 408
     assert never_released == ["receive cancelled"]
 
 
@@ -87,7 +98,7 @@ def test_an_outside_cancellation_is_not_taken_for_the_deadline() -> None:
             await loop.create_future()
             return MESSAGE
 
-        task = asyncio.create_task(_receive_by(receive, loop.time() + 5))
+        task = asyncio.create_task(_read(receive))
         await asyncio.sleep(0.01)
         task.cancel()
         await task
@@ -110,7 +121,8 @@ def test_one_pass_over_the_headers_finds_what_each_lookup_finds(
     first = {}
     for key, value in headers:
         first.setdefault(key, value.decode("latin-1"))
-    assert edge._headers({"headers": headers}, *names) == [first.get(name) for name in names]
+    wanted = {name: at for at, name in enumerate(names)}
+    assert edge._headers({"headers": headers}, wanted) == [first.get(name) for name in names]
 
 
 def _decoded(decode: Any, text: str) -> tuple[str, Any]:

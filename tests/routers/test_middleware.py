@@ -295,3 +295,34 @@ def test_a_fresh_request_id_is_sixteen_hex_digits_and_new_each_time() -> None:
     ids = {middleware.request_id({"headers": []}) for _ in range(50)}
     assert len(ids) == 50
     assert all(len(i) == 16 and int(i, 16) >= 0 for i in ids)
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ([b"abc"], "abc"),
+        ([b"x" * 100], "x" * 100),
+        ([b"x" * 101], None),  # too long: a fresh id
+        ([b""], None),
+        ([b"", b"second"], None),  # the first header decides, as the edge reads it
+        ([b"first", b"second"], "first"),
+        ([], None),
+    ],
+)
+def test_the_request_id_is_the_first_x_request_id_if_usable(
+    given: list[bytes], kept: str | None
+) -> None:
+    """The edge reads the header in its own pass (`_headers`) and `request_id` on its own:
+    both choose the same id."""
+    from orchestrator.routers import edge, middleware
+
+    headers = [(b"host", b"h"), *((b"x-request-id", value) for value in given)]
+    alone_scope: dict[str, Any] = {"headers": headers}
+    by_edge: dict[str, Any] = {"headers": headers}
+    edge_sees = edge._headers(by_edge, edge._DISCORD_HEADERS)[-1]
+    chosen = (middleware.request_id(alone_scope), middleware.choose_request_id(by_edge, edge_sees))
+    if kept is None:
+        assert all(len(c) == 16 and int(c, 16) >= 0 for c in chosen)
+    else:
+        assert chosen == (kept, kept)
+    assert middleware.request_id(by_edge) == chosen[1]  # kept in the scope
