@@ -148,12 +148,13 @@ def config_problems(services: Services) -> tuple[list[str], bool]:
         return [], False  # judged above / the store's own check answers for it
 
 
-_WHERE = re.compile(r"(?:apps|notify)\[[^\]\s]{1,40}\](?:\.[a-z_]+)?")
+# Compiled by `re` (and kept in its cache) when a problem is first shown, not at import.
+_WHERE = r"(?:apps|notify)\[[^\]\s]{1,40}\](?:\.[a-z_]+)?"
 
 
 def where(problem: str) -> str:
     """The field a problem names (`apps[web].frontend_url`), without its reason or value."""
-    found = _WHERE.match(problem)
+    found = re.match(_WHERE, problem)
     return found.group(0) if found else "config file"
 
 
