@@ -288,3 +288,23 @@ def section_main(
         return 1
     emit(result, args.out)
     return 0
+
+
+def paired_order(names: Sequence[str], pair: tuple[str, str], rep: int) -> list[str]:
+    """Repetition `rep`'s order of `names`: the two sides of a goal's ratio (`pair`) back to
+    back, which of them first alternating, so each per-run pair is two runs side by side;
+    that pair and every other name rotating, so drift on the machine hits them all alike.
+
+    Each side goes first as often, in every place of the order: flipped every repetition,
+    and with an even number of units (where each place comes back on repetitions of the
+    same parity) flipped once more each full rotation."""
+    both = [name for name in names if name in pair]
+    units = [both] if both else []
+    units += [[name] for name in names if name not in pair]
+    if not units:
+        return []
+    turns = rep if len(units) % 2 else rep + rep // len(units)
+    if turns % 2:
+        both.reverse()
+    units = units[rep % len(units) :] + units[: rep % len(units)]
+    return [name for unit in units for name in unit]

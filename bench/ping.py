@@ -233,22 +233,9 @@ def http_round(
 
 
 def _order(running: list[Target], rep: int) -> list[Target]:
-    """This repetition's order: ours and the floor back to back (which of them first
-    alternating), so each per-run pair of the goal's ratio is two runs side by side, and
-    that pair and every other target rotating, so drift hits them all alike."""
-    pair = [t for t in running if t.name in ("ours", "floor")]
-    units = [pair] if pair else []
-    units += [[t] for t in running if t not in pair]
-    if not units:
-        return []
-    # Flipped every repetition; with an even number of units each place comes back on
-    # repetitions of the same parity, so flipped once more each full rotation: each side
-    # goes first as often, in every place of the order.
-    turns = rep if len(units) % 2 else rep + rep // len(units)
-    if turns % 2:
-        pair.reverse()
-    units = units[rep % len(units) :] + units[: rep % len(units)]
-    return [target for unit in units for target in unit]
+    """This repetition's order: ours and the floor back to back (`common.paired_order`)."""
+    by_name = {target.name: target for target in running}
+    return [by_name[name] for name in common.paired_order(list(by_name), ("ours", "floor"), rep)]
 
 
 def summarize(target: Target) -> dict[str, Any]:

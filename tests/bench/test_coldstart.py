@@ -164,3 +164,19 @@ def test_a_hanging_start_is_killed_at_the_deadline(
     with pytest.raises(RuntimeError, match=problem):
         coldstart.one_start(sys.executable, Start("stuck", art, event, {}))
     assert time.monotonic() - started < 30  # killed, not waited out
+
+
+def test_ours_and_the_bare_artifact_start_back_to_back_each_first_as_often() -> None:
+    """The cold start's per-run pairs are side by side, as the PING's (`paired_order`)."""
+    from bench import coldstart
+
+    reps = 4 * (len(coldstart.VARIANTS) - 1)  # two full rotations of the order, twice
+    leads: dict[int, list[bool]] = {}
+    for rep in range(reps):
+        order = coldstart.start_order(rep)
+        assert sorted(order) == sorted(coldstart.VARIANTS)
+        ours, bare = order.index("ours"), order.index("bare")
+        assert abs(ours - bare) == 1
+        leads.setdefault(min(ours, bare), []).append(ours < bare)
+    for place, firsts in leads.items():
+        assert firsts.count(True) == firsts.count(False), (place, firsts)
