@@ -39,11 +39,12 @@ _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {
     "color_message",  # uvicorn's ANSI-coloured duplicate of `msg`
 }
 
-# Token shapes, as (pattern, flags); compiled when a line first needs them (`_token_patterns`).
+# Token shapes; compiled when a line first needs them (`_token_patterns`).
 _TOKEN_PATTERNS = (
     # Discord interaction/webhook tokens live in URL paths.
     r"(/webhooks/\d+/)[A-Za-z0-9_\-.]{20,}",
-    r"(?i)(\b(?:bot|bearer|token)\s+)[A-Za-z0-9_\-.=]{20,}",
+    # After any whitespace, or the two-character escape JSON writes a tab or a line break as.
+    r"(?i)(\b(?:bot|bearer|token)(?:\s|\\[tnrf])+)[A-Za-z0-9_\-.=]{20,}",
     r"\b(gh[pousr]_)[A-Za-z0-9]{20,}",
     r"\b(github_pat_)[A-Za-z0-9_]{20,}",
 )
@@ -56,12 +57,15 @@ def _token_patterns() -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(pattern) for pattern in _TOKEN_PATTERNS)
 
 
-# What `_TOKEN_PATTERNS` need to see in a (lowered) line before they can match.
+# What `_TOKEN_PATTERNS` need to see in a (lowered) line before they can match. The words
+# alone, not "bot " and the like: the pattern takes any whitespace after them (a tab, a
+# no-break space, which JSON lines keep as they are), and a marker must hold wherever a
+# pattern can match, or whether a token is redacted would depend on the rest of the text.
 _MARKERS = (
     "/webhooks/",
-    "bot ",
-    "bearer ",
-    "token ",
+    "bot",
+    "bearer",
+    "token",
     "ghp_",
     "gho_",
     "ghu_",
@@ -105,9 +109,9 @@ def _has_marker(lowered: str) -> bool:
     # five short GitHub token prefixes all start "gh", so one scan rules them all out.
     return (
         "/webhooks/" in lowered
-        or "bot " in lowered
-        or "bearer " in lowered
-        or "token " in lowered
+        or "bot" in lowered
+        or "bearer" in lowered
+        or "token" in lowered
         or "github_pat_" in lowered
         or ("gh" in lowered and any(marker in lowered for marker in _GH_MARKERS))
     )

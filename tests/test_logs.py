@@ -78,6 +78,8 @@ _PIECES += ["github_pat_", "A" * 20, "x", '"', "\u2603", "sec", "ret-value"]
 )
 # A secret spanning two texts, its lost separator made up by a text holding one.
 @example(["a\x00b", "sec", "ret-value"], ["sec\x00ret-value"])
+# A token after whitespace other than a space: redacted alone as next to a "Bot " line.
+@example(["Bot ", "bot\n" + "A" * 20], [])
 def test_redacting_texts_together_is_redacting_each_alone(
     texts: list[str], secrets: list[str]
 ) -> None:
@@ -86,6 +88,13 @@ def test_redacting_texts_together_is_redacting_each_alone(
     whatever they hold (the separator included)."""
     redactor = Redactor(secrets)
     assert redactor.each(texts) == [redactor(text) for text in texts]
+
+
+@pytest.mark.parametrize("space", [" ", "\t", "\n", "\u00a0", "\u2003", "\u2028", "\x85"])
+def test_a_token_after_any_whitespace_is_redacted(space: str) -> None:
+    """The pattern takes any whitespace after `Bot`; its marker check must let it run."""
+    line = json.dumps({"msg": f"auth Bot{space}{'A' * 24}"}, ensure_ascii=False)
+    assert "A" * 24 not in Redactor()(line) and REDACTED in Redactor()(line)
 
 
 def test_short_values_are_not_treated_as_secrets() -> None:
