@@ -14,6 +14,9 @@ Why these operations:
 * `claim_and_put` is the two together in one atomic write: a claim that must never be
   left without its record (a webhook delivery and its queued job), in one transaction
   instead of two, so there is no window in which a crash leaves one without the other.
+* `claim_and_put_many` and `put_versioned_many` are those writes for a batch: one commit
+  where the backend can make one (SQLite), so a process running many jobs at once records
+  their starts and their outcomes in one transaction each, not one per job.
 * the rest is a plain key/value store with TTL and prefix listing.
 """
 
@@ -23,7 +26,7 @@ import contextvars
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 JSONObject = dict[str, Any]
@@ -111,6 +114,15 @@ class Versioned(NamedTuple):
     kept_since: float | None = None
 
 
+class ClaimAndPut(NamedTuple):
+    """One item of `Store.claim_and_put_many`: the arguments of one `claim_and_put`."""
+
+    key: str
+    ttl: float
+    value: JSONObject | None
+    write: Versioned
+
+
 class Record(NamedTuple):
     key: str
     value: JSONObject
@@ -177,7 +189,24 @@ class Store(Protocol):
         """
         ...
 
+    def claim_and_put_many(self, items: Sequence[ClaimAndPut]) -> list[bool | None]:
+        """Each item as `claim_and_put` makes it, in order (a later item sees an earlier
+        one's claim), in one transaction where the backend has one for them (SQLite).
+
+        Per item: True (claimed and written), False (the claim was taken; nothing written)
+        or None (not written: a backend writing them one by one could not write this one,
+        or stopped at a failure before it). Raises (StoreUnavailable, ValueError for a
+        value too large) only with nothing written.
+        """
+        ...
+
     def put(self, key: str, value: JSONObject, ttl: float | None = None) -> None: ...
+
+    def put_versioned_many(self, writes: Sequence[Versioned]) -> None:
+        """`put_versioned` for each write, in one transaction where the backend has one
+        (SQLite). StoreUnavailable: none written there; one by one, those before it are.
+        For writes that may land again or not at all (a job's outcome records)."""
+        ...
 
     def put_versioned(self, write: Versioned) -> bool:
         """`put_if_newer(write)`, free to carry `write.kept` over (see `Versioned`)."""

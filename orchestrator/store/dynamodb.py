@@ -46,12 +46,13 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from orchestrator.store.base import (
+    ClaimAndPut,
     Clock,
     JSONObject,
     Record,
@@ -394,6 +395,25 @@ class DynamoDBStore:
             ) from exc
         return True
 
+    def claim_and_put_many(self, items: Sequence[ClaimAndPut]) -> list[bool | None]:
+        """One `claim_and_put` after another: a transaction fails as a whole when any of its
+        conditions does, and a taken claim is an answer here, not a failure. An item that
+        cannot be written (too large) is None and the others go on; a store failure stops
+        it, the rest not written (None)."""
+        won: list[bool | None] = []
+        for item in items:
+            try:
+                won.append(self.claim_and_put(item.key, item.ttl, item.value, item.write))
+            except StoreError:
+                if not won:
+                    raise  # nothing written
+                return won + [None] * (len(items) - len(won))
+            except ValueError:
+                if len(items) == 1:
+                    raise
+                won.append(None)
+        return won
+
     def _claim_item(
         self, key: str, ttl: float, value: JSONObject | None, at: float
     ) -> dict[str, AttributeValueTypeDef]:
@@ -440,6 +460,10 @@ class DynamoDBStore:
         UpdateItem is billed by the item's full size anyway, so carrying a field over would
         save nothing but a few bytes on the wire while costing a read."""
         return self.put_if_newer(write.key, write.value, write.version, write.ttl)
+
+    def put_versioned_many(self, writes: Sequence[Versioned]) -> None:
+        for write in writes:
+            self.put_versioned(write)
 
     def put_if_newer(
         self, key: str, value: JSONObject, version: float, ttl: float | None = None

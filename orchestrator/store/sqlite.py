@@ -3,8 +3,8 @@
 One connection per thread (sqlite3 connections must not be shared), WAL so
 readers never block the writer, and every mutation is a single statement so
 atomicity comes from SQLite itself rather than from locks in this process;
-that is what makes `claim` correct across several uvicorn workers. The one
-mutation of two rows, `claim_and_put`, is one `BEGIN IMMEDIATE` transaction.
+that is what makes `claim` correct across several uvicorn workers. A mutation of several
+rows (`claim_and_put`, the batch writes) is one `BEGIN IMMEDIATE` transaction.
 
 Durability: WAL with `synchronous=NORMAL`. A commit is in the WAL file, handed to the
 operating system, before the call returns, so it survives the process being killed at
@@ -23,12 +23,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from orchestrator.store.base import (
     MAX_VALUE_BYTES,
+    ClaimAndPut,
     Clock,
     JSONObject,
     Record,
@@ -161,6 +162,20 @@ def _has_json(conn: sqlite3.Connection) -> bool:
     except sqlite3.OperationalError:
         return False
     return True
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """Several statements, one commit. IMMEDIATE takes SQLite's write lock up front (waiting
+    out busy_timeout), so they cannot be interleaved with another writer's."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 class SQLiteStore:
@@ -363,22 +378,45 @@ class SQLiteStore:
         put = self._versioned(write, at)
 
         def both(conn: sqlite3.Connection) -> bool:
-            # IMMEDIATE takes the write lock up front (waiting out busy_timeout), so the two
-            # statements cannot be interleaved with another writer's; one commit for both.
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(conn):
                 if conn.execute(_CLAIM, claim).rowcount != 1:
-                    conn.execute("ROLLBACK")
-                    return False
+                    return False  # nothing written: the commit writes nothing
                 put(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
             return True
 
         won = self._write(both)
+        self._after_write()
+        return won
+
+    def claim_and_put_many(self, items: Sequence[ClaimAndPut]) -> list[bool | None]:
+        at = self._clock()
+        steps = []
+        for item in items:
+            split_key(item.key)
+            split_key(item.write.key)
+            claim = {
+                "key": item.key,
+                "value": encode_value(item.value or {"claimed_at": at}),
+                "expires_at": expiry(item.ttl, at),
+                "now": at,
+            }
+            steps.append((claim, self._versioned(item.write, at)))
+
+        def each(conn: sqlite3.Connection) -> list[bool | None]:
+            # All the items or, on any failure, none (`_run` retries the whole of it while
+            # the database is locked). A later claim sees an earlier one's.
+            won: list[bool | None] = []
+            with _transaction(conn):
+                for claim, put in steps:
+                    taken = conn.execute(_CLAIM, claim).rowcount == 1
+                    if taken:
+                        put(conn)
+                    won.append(taken)
+            return won
+
+        if not steps:
+            return []
+        won = self._write(each)
         self._after_write()
         return won
 
@@ -394,6 +432,21 @@ class SQLiteStore:
         changed = self._write(self._versioned(write, self._clock()))
         self._after_write()
         return changed
+
+    def put_versioned_many(self, writes: Sequence[Versioned]) -> None:
+        at = self._clock()
+        for write in writes:
+            split_key(write.key)
+        steps = [self._versioned(write, at) for write in writes]
+
+        def each(conn: sqlite3.Connection) -> None:
+            with _transaction(conn):
+                for put in steps:
+                    put(conn)
+
+        if steps:
+            self._write(each)
+            self._after_write()
 
     def _versioned(self, write: Versioned, at: float) -> Callable[[sqlite3.Connection], bool]:
         """The statements of a `Versioned` write: the carry-over update when `write.kept`

@@ -1,16 +1,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
+from orchestrator.jobs import inprocess
 from orchestrator.jobs.base import Claim, Job, JobContext, JobNotStarted, JobRegistry
 from orchestrator.jobs.inprocess import InProcessDispatcher
 from orchestrator.jobs.runner import JobRunner
 from orchestrator.services import Services
 from orchestrator.store import keys
+from orchestrator.store.base import (
+    MAX_VALUE_BYTES,
+    ClaimAndPut,
+    Store,
+    StoreUnavailable,
+    Versioned,
+)
 
 
 @pytest.fixture
@@ -179,8 +190,12 @@ def test_a_runner_that_crashes_is_logged_and_leaves_nothing_in_flight(
     services: Services, jobs: JobRegistry, caplog: pytest.LogCaptureFixture
 ) -> None:
     class Crashing(JobRunner):
-        async def run(self, job: Job) -> str:  # type: ignore[override]
+        async def execute(self, job: Job, func: object) -> tuple[str, object]:  # type: ignore[override]
             raise RuntimeError("store gone")
+
+    @jobs.job("any")
+    async def any_job(ctx: JobContext) -> None:
+        pass
 
     dispatcher = InProcessDispatcher(services, Crashing(services, jobs))
     for _ in range(3):
@@ -189,6 +204,209 @@ def test_a_runner_that_crashes_is_logged_and_leaves_nothing_in_flight(
     assert dispatcher.inflight() == 0
     assert [r.message for r in caplog.records].count("job runner crashed") == 3
     dispatcher.close()
+
+
+class _Counting:
+    """The store, counting its batch writes (how many items each) and failing on demand."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.claims: list[int] = []
+        self.outcomes: list[int] = []
+        self.claims_fail: Exception | None = None
+        self.outcomes_fail: Exception | None = None
+
+    def claim_and_put_many(self, items: Sequence[ClaimAndPut]) -> list[bool | None]:
+        if self.claims_fail is not None:
+            raise self.claims_fail
+        self.claims.append(len(items))
+        return self._store.claim_and_put_many(items)
+
+    def put_versioned_many(self, writes: Sequence[Versioned]) -> None:
+        if self.outcomes_fail is not None:
+            raise self.outcomes_fail
+        self.outcomes.append(len(writes))
+        self._store.put_versioned_many(writes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+@pytest.fixture
+def counting(services: Services, monkeypatch: pytest.MonkeyPatch) -> _Counting:
+    counting = _Counting(services.store)
+    monkeypatch.setattr(services, "_store", counting)
+    return counting
+
+
+def _hold(dispatcher: InProcessDispatcher) -> threading.Event:
+    """Keep the dispatcher's loop busy until the event is set: what is handed over
+    meanwhile is there together when it next looks."""
+    release = threading.Event()
+    entered = threading.Event()
+
+    def hold() -> None:
+        entered.set()
+        release.wait(5)
+
+    dispatcher._ensure_loop().call_soon_threadsafe(hold)
+    assert entered.wait(5)
+    return release
+
+
+def test_jobs_handed_over_together_are_claimed_and_recorded_in_one_write_per_batch(
+    services: Services, jobs: JobRegistry, counting: _Counting
+) -> None:
+    ran: list[int] = []
+
+    @jobs.job("tick")
+    async def tick(ctx: JobContext) -> None:
+        ran.append(ctx.job.payload["n"])
+
+    dispatcher = make_dispatcher(services, jobs)
+    release = _hold(dispatcher)
+    handed = [dispatcher.dispatch("tick", {"n": n}) for n in range(40)]
+    release.set()
+    assert dispatcher.drain(timeout=5)
+    assert sorted(ran) == list(range(40))
+    assert counting.claims == [32, 8]  # `_BATCH` a transaction
+    assert counting.outcomes == [32, 8]  # they all ended in the same turn of the loop
+    assert {services.store.get(keys.job(job.id))["status"] for job in handed} == {"done"}
+    dispatcher.close()
+
+
+def test_the_same_attempt_twice_in_one_batch_runs_once(
+    services: Services, jobs: JobRegistry, counting: _Counting
+) -> None:
+    runs: list[str] = []
+
+    @jobs.job("count")
+    async def count(ctx: JobContext) -> None:
+        runs.append(ctx.job.id)
+
+    dispatcher = make_dispatcher(services, jobs)
+    release = _hold(dispatcher)
+    job = Job("count", {}, id="twice")
+    dispatcher.submit(job)
+    dispatcher.submit(job)  # e.g. resumed by a worker starting while this one runs it
+    release.set()
+    assert dispatcher.drain(timeout=5)
+    assert runs == ["twice"]
+    assert counting.claims == [2]
+    dispatcher.close()
+
+
+def test_jobs_the_store_cannot_start_stay_pending_and_leave_nothing_in_flight(
+    services: Services, jobs: JobRegistry, counting: _Counting, caplog: pytest.LogCaptureFixture
+) -> None:
+    @jobs.job("tick")
+    async def tick(ctx: JobContext) -> None:
+        raise AssertionError("never started")
+
+    counting.claims_fail = StoreUnavailable("sqlite: disk I/O error")
+    dispatcher = make_dispatcher(services, jobs)
+    release = _hold(dispatcher)
+    handed = [dispatcher.dispatch("tick", {}) for _ in range(3)]
+    release.set()
+    assert dispatcher.drain(timeout=5)
+    assert dispatcher.inflight() == 0
+    assert {services.store.get(keys.job(job.id))["status"] for job in handed} == {"pending"}
+    assert any(r.message.startswith("jobs not started") for r in caplog.records)
+    dispatcher.close()
+
+
+def test_a_job_whose_record_cannot_be_written_does_not_hold_up_its_batch(
+    services: Services, jobs: JobRegistry
+) -> None:
+    """Its running record is too large for the store: it alone stays pending."""
+    ran: list[str] = []
+
+    @jobs.job("tick")
+    async def tick(ctx: JobContext) -> None:
+        ran.append(ctx.job.id)
+
+    dispatcher = make_dispatcher(services, jobs)
+    release = _hold(dispatcher)
+    dispatcher.submit(Job("tick", {}, id="a"))
+    # Just under the cap as pending; its running record (started_at) tips it over.
+    big = Job("tick", {"blob": "x" * (MAX_VALUE_BYTES - 100)}, id="big")
+    dispatcher.submit(big)
+    dispatcher.submit(Job("tick", {}, id="c"))
+    release.set()
+    assert dispatcher.drain(timeout=5)
+    assert sorted(ran) == ["a", "c"]
+    assert services.store.get(keys.job("big"))["status"] == "pending"
+    dispatcher.close()
+
+
+def test_outcomes_the_store_cannot_record_leave_nothing_in_flight(
+    services: Services, jobs: JobRegistry, counting: _Counting, caplog: pytest.LogCaptureFixture
+) -> None:
+    ran: list[str] = []
+
+    @jobs.job("tick")
+    async def tick(ctx: JobContext) -> None:
+        ran.append(ctx.job.id)
+
+    counting.outcomes_fail = StoreUnavailable("sqlite: disk I/O error")
+    dispatcher = make_dispatcher(services, jobs)
+    job = dispatcher.dispatch("tick", {})
+    assert dispatcher.drain(timeout=5)
+    assert ran == [job.id] and dispatcher.inflight() == 0
+    # It ran; its record says so as far as the store took it (as after a crash right then).
+    assert services.store.get(keys.job(job.id))["status"] == "running"
+    assert "job outcomes not recorded" in [r.message for r in caplog.records]
+    dispatcher.close()
+
+
+def test_a_job_after_an_idle_spell_starts_at_once_and_a_stream_in_batches(
+    services: Services, jobs: JobRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inprocess, "_LINGER", 1.0)
+    started: dict[str, float] = {}
+
+    @jobs.job("stamp")
+    async def stamp(ctx: JobContext) -> None:
+        started[ctx.job.id] = time.monotonic()
+
+    dispatcher = make_dispatcher(services, jobs)
+    handed = time.monotonic()
+    dispatcher.dispatch("stamp", {}, job_id="first")
+    assert dispatcher.drain(timeout=5)
+    assert started["first"] - handed < 0.5  # idle: not held back by the linger
+    dispatcher.dispatch("stamp", {}, job_id="second")
+    dispatcher.dispatch("stamp", {}, job_id="third")
+    assert dispatcher.drain(timeout=5)
+    # Within the linger of the first batch: the next one waits it out, and takes both.
+    assert started["second"] - started["first"] >= 0.9
+    assert abs(started["third"] - started["second"]) < 0.5
+    dispatcher.close()
+
+
+def test_each_job_runs_in_the_context_it_was_handed_over_in(
+    services: Services, jobs: JobRegistry
+) -> None:
+    """As a task made by its caller would: a request's log ids follow its job, and two
+    jobs of one batch do not share theirs."""
+    seen: dict[str, str | None] = {}
+
+    @jobs.job("peek")
+    async def peek(ctx: JobContext) -> None:
+        seen[ctx.job.id] = _WHO.get()
+
+    dispatcher = make_dispatcher(services, jobs)
+    release = _hold(dispatcher)
+    for who in ("ada", "bob"):
+        token = _WHO.set(who)
+        dispatcher.dispatch("peek", {}, job_id=f"job-{who}")
+        _WHO.reset(token)
+    release.set()
+    assert dispatcher.drain(timeout=5)
+    assert seen == {"job-ada": "ada", "job-bob": "bob"}
+    dispatcher.close()
+
+
+_WHO: contextvars.ContextVar[str | None] = contextvars.ContextVar("who", default=None)
 
 
 def test_drain_waits_for_every_job_handed_over(services: Services, jobs: JobRegistry) -> None:

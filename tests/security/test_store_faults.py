@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from orchestrator.devtools.discord_standin import DiscordStandIn
 from orchestrator.github.verify import sign
 from orchestrator.main import create_app
 from orchestrator.services import Services
-from orchestrator.store.base import StoreUnavailable, Versioned
+from orchestrator.store.base import ClaimAndPut, StoreUnavailable, Versioned
 from orchestrator.store.sqlite import SQLiteStore
 from tests.support.security import (
     CHANNEL,
@@ -217,6 +217,18 @@ class FailingJobRecords:
             self.failures -= 1
             raise StoreUnavailable("injected: job record write failed")
         return self._store.claim_and_put(key, ttl, value, write)
+
+    def claim_and_put_many(self, items: Sequence[ClaimAndPut]) -> list[bool | None]:
+        if any(item.write.key.startswith("job:") for item in items) and self.failures > 0:
+            self.failures -= 1
+            raise StoreUnavailable("injected: job record write failed")
+        return self._store.claim_and_put_many(items)
+
+    def put_versioned_many(self, writes: Sequence[Versioned]) -> None:
+        if any(write.key.startswith("job:") for write in writes) and self.failures > 0:
+            self.failures -= 1
+            raise StoreUnavailable("injected: job record write failed")
+        self._store.put_versioned_many(writes)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.store.base import InvalidKey, Store, Versioned
+from orchestrator.store.base import ClaimAndPut, InvalidKey, Store, Versioned
 from orchestrator.store.dynamodb import create_table
 from tests.support.moto_server import delete_table, moto_endpoint  # noqa: F401
 from tests.support.stores import StoreSpec, race, race_claim_and_put
@@ -270,3 +270,64 @@ def test_claim_and_put_once_across_processes_and_threads(spec: StoreSpec) -> Non
     record = store.get("job:race")
     store.close()
     assert record == {"by": winners[0]}  # the record is the winner's, and only its
+
+
+def test_claim_and_put_many_is_each_claim_and_put_in_order(store: Store) -> None:
+    store.claim("jobrun:taken.1", ttl=60)
+    store.put_if_newer("job:newer", {"status": "done"}, version=13.0)
+    items = [
+        ClaimAndPut("jobrun:a.1", 60, None, Versioned("job:a", {"status": "running"}, 12.0)),
+        ClaimAndPut("jobrun:taken.1", 60, None, Versioned("job:taken", {"s": "running"}, 12.0)),
+        # The same attempt again in one batch: the earlier item's claim is seen.
+        ClaimAndPut("jobrun:a.1", 60, None, Versioned("job:a", {"status": "again"}, 12.5)),
+        ClaimAndPut("jobrun:newer.1", 60, None, Versioned("job:newer", {"s": "running"}, 12.0)),
+    ]
+    assert store.claim_and_put_many(items) == [True, False, False, True]
+    assert store.get("job:a") == {"status": "running"}
+    assert store.get("job:taken") is None
+    assert store.get("job:newer") == {"status": "done"}  # kept, as `put_if_newer` would
+    assert store.claim("jobrun:newer.1", ttl=60) is False
+    assert store.claim_and_put_many([]) == []
+
+
+def test_put_versioned_many_writes_each_never_backwards(store: Store) -> None:
+    store.put_versioned(_status("done", 23.0, {"v": 1}))
+    store.put_versioned_many(
+        [
+            Versioned("job:one", {"status": "done"}, 13.0, ttl=600),
+            _status("running", 22.0, {"v": 1}),  # older than what is stored: refused
+            Versioned("job:two", {"status": "failed"}, 13.0, ttl=600),
+        ]
+    )
+    assert store.get("job:one") == {"status": "done"}
+    assert store.get("job:kept") == {"name": "x", "payload": {"v": 1}, "status": "done"}
+    assert store.get("job:two") == {"status": "failed"}
+    store.put_versioned_many([])
+
+
+def test_claim_and_put_many_writes_nothing_it_reports_unwritten(
+    spec: StoreSpec, store: Store
+) -> None:
+    """An item too large to store: SQLite (one transaction) refuses the batch with nothing
+    written; DynamoDB (one transaction per item) writes the others and answers None for
+    it. Either way, no claim is left that its caller does not know it won."""
+    small = Versioned("job:small", {"status": "running"}, 12.0)
+    too_big = Versioned("job:big", {"blob": "x" * 400_000}, 12.0)
+    after = Versioned("job:after", {"status": "running"}, 12.0)
+    items = [
+        ClaimAndPut("jobrun:small.1", 60, None, small),
+        ClaimAndPut("jobrun:big.1", 60, None, too_big),
+        ClaimAndPut("jobrun:after.1", 60, None, after),
+    ]
+    if spec.backend == "sqlite":
+        with pytest.raises(ValueError, match="too large"):
+            store.claim_and_put_many(items)
+        written = False
+    else:
+        assert store.claim_and_put_many(items) == [True, None, True]
+        written = True
+    for name in ("small", "after"):
+        assert (store.get(f"job:{name}") is not None) is written
+        assert store.claim(f"jobrun:{name}.1", ttl=60) is not written
+    assert store.get("job:big") is None
+    assert store.claim("jobrun:big.1", ttl=60) is True

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from orchestrator.aws.clients import client as aws_client
-from orchestrator.store.base import StoreError, StoreUnavailable, Versioned
+from orchestrator.store.base import ClaimAndPut, StoreError, StoreUnavailable, Versioned
 from orchestrator.store.dynamodb import DynamoDBStore, create_table
 from tests.support.moto_server import delete_table, moto_endpoint  # noqa: F401
 from tests.support.servers import QuietHTTPServer, free_port
@@ -252,6 +252,33 @@ def test_claim_and_put_retries_a_transaction_conflict(scripted: Any) -> None:
     store = store_at(fake.url, [])
     assert store.claim_and_put("delivery:1", 60, None, _JOB) is True
     assert fake.targets() == ["TransactWriteItems", "TransactWriteItems"]
+    store.close()
+
+
+def _starts(*names: str) -> list[ClaimAndPut]:
+    return [
+        ClaimAndPut(f"jobrun:{n}.1", 60, None, Versioned(f"job:{n}", {"n": n}, 12.0)) for n in names
+    ]
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_a_batch_of_claims_stops_at_a_store_failure(scripted: Any) -> None:
+    """One transaction per item; an outage stops the batch there, and what it did not
+    write it says so (None), so none of those is claimed unbeknown to its caller."""
+    fake = scripted((200, {}), error("InternalServerError", status=500))
+    store = store_at(fake.url, [], max_attempts=1)
+    assert store.claim_and_put_many(_starts("a", "b", "c")) == [True, None, None]
+    assert fake.targets() == ["TransactWriteItems"] * 2
+    store.close()
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_a_batch_of_claims_failing_at_once_raises_with_nothing_written(scripted: Any) -> None:
+    fake = scripted(error("InternalServerError", status=500))
+    store = store_at(fake.url, [], max_attempts=1)
+    with pytest.raises(StoreUnavailable):
+        store.claim_and_put_many(_starts("a", "b"))
+    assert fake.targets() == ["TransactWriteItems"]
     store.close()
 
 

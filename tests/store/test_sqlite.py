@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.store.base import StoreUnavailable, Versioned
+from orchestrator.store.base import ClaimAndPut, StoreUnavailable, Versioned
 from orchestrator.store.sqlite import SQLiteStore
 
 
@@ -44,6 +44,43 @@ def test_claim_and_put_is_one_commit(tmp_path: Path) -> None:
     )
     store.claim_and_put("delivery:1", 60, None, Versioned("job:gh-1", {}, version=11.0))
     assert commits == ["BEGIN IMMEDIATE", "COMMIT"]
+    store.close()
+
+
+def test_a_batch_of_claims_is_one_commit_and_rolls_back_whole(tmp_path: Path) -> None:
+    """A batch of job starts is one transaction: one commit for all, and when one of its
+    rows fails, none of its claims stays (each would be a job claimed and never run)."""
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    commits: list[str] = []
+    store._connection().set_trace_callback(
+        lambda sql: (
+            commits.append(sql) if sql.strip().upper() in {"COMMIT", "BEGIN IMMEDIATE"} else None
+        )
+    )
+    items = [
+        ClaimAndPut(f"jobrun:{n}.1", 60, None, Versioned(f"job:{n}", {"n": n}, 12.0))
+        for n in ("a", "b", "c")
+    ]
+    assert store.claim_and_put_many(items[:2]) == [True, True]
+    store.put_versioned_many([Versioned("job:a", {"done": True}, 13.0)] * 2)
+    assert commits == ["BEGIN IMMEDIATE", "COMMIT"] * 2
+    db = sqlite3.connect(tmp_path / "store.sqlite3", isolation_level=None)
+    db.execute(
+        "CREATE TRIGGER no_c BEFORE INSERT ON records WHEN NEW.key = 'job:c' "
+        "BEGIN SELECT RAISE(ABORT, 'injected: job c refused'); END"
+    )
+    fresh = [
+        ClaimAndPut(f"jobrun:{n}.2", 60, None, Versioned(f"job:{n}2", {"n": n}, 12.0))
+        for n in ("x", "y")
+    ]
+    with pytest.raises(StoreUnavailable, match="injected"):
+        store.claim_and_put_many([*fresh, items[2]])
+    assert store.get("job:x2") is None
+    assert store.claim("jobrun:x.2", ttl=60) is True  # rolled back with the rest
+    with pytest.raises(StoreUnavailable, match="injected"):
+        store.put_versioned_many([Versioned("job:b", {"done": True}, 13.0), items[2].write])
+    assert store.get("job:b") == {"n": "b"}  # rolled back too
+    db.close()
     store.close()
 
 
