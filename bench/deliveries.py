@@ -105,6 +105,9 @@ def throughput(reps: int, count: int, warmup: int, work: Path) -> dict[str, Any]
             "statuses": [r["statuses"] for r in items],
             "failed": sum(r["count"] - r["ok"] for r in items),
         }
+        if all("jobs_left" in r for r in items):
+            out["sides"][side]["jobs_left"] = spread([r["jobs_left"] for r in items])
+            out["sides"][side]["close_ms"] = spread([r["close_seconds"] * 1000 for r in items])
     if "gidgethub" in runs:
         ours = [r["per_second"] for r in runs["ours"]]
         theirs = [r["per_second"] for r in runs["gidgethub"]]
