@@ -172,9 +172,11 @@ class InProcessDispatcher:
     def _start(self) -> None:
         """On the loop: claim the jobs handed over (but those `close` gave up on), in one
         store write per `_BATCH`, and start a task for each this process won."""
-        self._last_start = asyncio.get_running_loop().time()
         with self._lock:
             runs, self._starting = self._starting, []
+        if not runs:  # a wake-up whose jobs an earlier batch took: no batch, no linger
+            return
+        self._last_start = asyncio.get_running_loop().time()
         for run in runs:
             if run.cancelled:
                 self._finished(run)

@@ -383,6 +383,34 @@ def test_a_job_after_an_idle_spell_starts_at_once_and_a_stream_in_batches(
     dispatcher.close()
 
 
+def test_a_wake_up_that_finds_nothing_to_start_holds_no_job_back(
+    services: Services, jobs: JobRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wake-up whose jobs an earlier batch took starts no batch, so the next job is not
+    made to wait out a linger for it."""
+    monkeypatch.setattr(inprocess, "_LINGER", 1.0)
+    started: dict[str, float] = {}
+
+    @jobs.job("stamp")
+    async def stamp(ctx: JobContext) -> None:
+        started[ctx.job.id] = time.monotonic()
+
+    dispatcher = make_dispatcher(services, jobs)
+    woken = threading.Event()
+
+    def stale_wake_up() -> None:
+        dispatcher._start()
+        woken.set()
+
+    dispatcher._ensure_loop().call_soon_threadsafe(stale_wake_up)
+    assert woken.wait(5)
+    handed = time.monotonic()
+    dispatcher.dispatch("stamp", {}, job_id="next")
+    assert dispatcher.drain(timeout=5)
+    assert started["next"] - handed < 0.5
+    dispatcher.close()
+
+
 def test_each_job_runs_in_the_context_it_was_handed_over_in(
     services: Services, jobs: JobRegistry
 ) -> None:
