@@ -16,7 +16,7 @@ import functools
 import logging
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orchestrator.jobs.base import (
     Claim,
@@ -41,10 +41,11 @@ T = TypeVar("T")
 # Job starts, or outcomes, per store transaction. A batch holds the store's write lock for
 # about 50 us a job; a request's inline write waits at most 5 ms for it (`store.sqlite`).
 _BATCH = 32
-# While jobs keep coming, a batch starts at most this long after the one before, so the
+# While jobs keep coming, a batch starts no sooner than this after the one before, so the
 # ones handed over meanwhile start together: one wake-up of the loop, one claim write and
 # one outcome write for all of them, instead of the loop taking the GIL and the store's
-# write lock from the requests once per job. A job after an idle spell starts at once.
+# write lock from the requests once per job. A job waits at most this long for its batch;
+# one after an idle spell starts at once.
 _LINGER = 0.02
 
 
@@ -64,6 +65,13 @@ class _Run:
         self.cancelled = True
         if self.task is not None:
             self.task.cancel()
+
+
+def _job_ids(runs: list[_Run]) -> dict[str, Any]:
+    """A log line's fields naming the jobs it is about."""
+    if len(runs) == 1:
+        return {"job_id": runs[0].job.id, "job": runs[0].job.name}
+    return {"job_ids": [run.job.id for run in runs], "count": len(runs)}
 
 
 def _batches(items: list[T]) -> Iterator[list[T]]:
@@ -142,21 +150,17 @@ class InProcessDispatcher:
         loop = self._ensure_loop()
         run = _Run(job)
         with self._lock:
+            # Checked again here, under the lock `close` sets it under: a job handed over
+            # is either refused or among those `close` waits for (or records as pending).
+            if self._closed:
+                raise RuntimeError("job dispatcher is closed")
             self._inflight.add(run)
             self._starting.append(run)
             wake = len(self._starting) == 1
-        if not wake:
-            return
-        try:
+        if wake:
             # A context of its own: the batch is no one request's (its log ids, its store
             # failure scope); each job's task runs in the context it was handed over in.
             loop.call_soon_threadsafe(self._wake, context=contextvars.Context())
-        except RuntimeError:  # the loop was closed meanwhile: nothing will start these
-            with self._lock:
-                stranded, self._starting = self._starting, []
-            for each in stranded:
-                self._finished(each)
-            raise
 
     def _wake(self) -> None:
         """On the loop: start the jobs handed over, now if the last batch started
@@ -189,7 +193,8 @@ class InProcessDispatcher:
                     self.runner.execute(run.job, func), context=run.context
                 )
                 run.task = task
-                task.add_done_callback(functools.partial(self._executed, run))
+                # In the job's context too: a line logged there carries its request's ids.
+                task.add_done_callback(functools.partial(self._executed, run), context=run.context)
 
     def _claim(self, runs: list[_Run]) -> list[JobFunc | Status]:
         """`JobRunner.start` for `runs`; "pending" for those it could not start (their
@@ -199,12 +204,12 @@ class InProcessDispatcher:
         except StoreUnavailable:
             log.exception(
                 "jobs not started: the store failed; they stay pending, for the next start",
-                extra={"count": len(runs)},
+                extra=_job_ids(runs),
             )
         except Exception:
             if len(runs) > 1:  # one record cannot be written (too large): the rest can
                 return [started for run in runs for started in self._claim([run])]
-            log.exception("job not started; it stays pending", extra={"job_id": runs[0].job.id})
+            log.exception("job not started; it stays pending", extra=_job_ids(runs))
         return ["pending"] * len(runs)
 
     def _executed(self, run: _Run, task: asyncio.Task[tuple[Status, Versioned]]) -> None:
@@ -215,7 +220,7 @@ class InProcessDispatcher:
             return
         error = task.exception()
         if error is not None:
-            log.error("job runner crashed", exc_info=error)
+            log.error("job runner crashed", exc_info=error, extra=_job_ids([run]))
             self._finished(run)
             return
         self._ended.append((run, task.result()[1]))
@@ -227,13 +232,25 @@ class InProcessDispatcher:
         `_BATCH`; each job is finished (for `drain`) once its outcome is written."""
         ended, self._ended = self._ended, []
         for batch in _batches(ended):
-            try:
-                self.runner.finish([outcome for _, outcome in batch])
-            except Exception:
-                # The jobs ran; their records say running (as for a crash right after).
-                log.exception("job outcomes not recorded", extra={"count": len(batch)})
+            self._write_outcomes(batch)
             for run, _ in batch:
                 self._finished(run)
+
+    def _write_outcomes(self, ended: list[tuple[_Run, Versioned]]) -> None:
+        """`JobRunner.finish` for `ended`; one by one if one outcome cannot be written (a
+        failure's record, its error added, over the size cap), so it costs no other job
+        its record. One that is not written leaves its job recorded running, as a crash
+        right then would."""
+        try:
+            self.runner.finish([outcome for _, outcome in ended])
+        except StoreUnavailable:
+            log.exception("job outcomes not recorded", extra=_job_ids([r for r, _ in ended]))
+        except Exception:
+            if len(ended) > 1:
+                for each in ended:
+                    self._write_outcomes([each])
+                return
+            log.exception("job outcome not recorded", extra=_job_ids([r for r, _ in ended]))
 
     def _finished(self, run: _Run) -> None:
         with self._idle:  # last: `drain` returning means the job is over, its log too
@@ -278,12 +295,12 @@ class InProcessDispatcher:
     def close(self, timeout: float = 10.0) -> None:
         """Let in-flight jobs finish within `timeout`; record the rest as pending, for the
         next start to resume (as a new attempt: they may have done part of their work)."""
-        finished = self.drain(timeout)
+        self.drain(timeout)
         with self._lock:
-            self._closed = True
+            self._closed = True  # from now on `_run_soon` refuses: nothing joins `leftover`
             loop, thread = self._loop, self._thread
             leftover = list(self._inflight)
-        if not finished:
+        if leftover:
             log.warning(
                 "stopping with jobs still running; they will resume on the next start",
                 extra={"count": len(leftover)},

@@ -4,9 +4,9 @@ Apart from `jobs.base` because it is the one part of the jobs seam that needs th
 retry plan (`jobs.retry`), which itself builds on `jobs.base`.
 
 A run is three steps: `start` claims the attempt and records it running, `execute` runs
-it, `finish` records its outcome. `run` is the three for one job (a Lambda invocation,
-`jobs retry`); a dispatcher running many jobs at once (`jobs.inprocess`) makes the first
-and the last one store write for all the jobs at hand, not one each.
+it, `finish` records its outcome. `run` is the three for one job (a Lambda invocation, a
+schedule's event); a dispatcher running many jobs at once (`jobs.inprocess`) makes the
+first and the last one store write for all the jobs at hand, not one each.
 """
 
 from __future__ import annotations

@@ -194,9 +194,11 @@ class Store(Protocol):
         one's claim), in one transaction where the backend has one for them (SQLite).
 
         Per item: True (claimed and written), False (the claim was taken; nothing written)
-        or None (not written: a backend writing them one by one could not write this one,
-        or stopped at a failure before it). Raises (StoreUnavailable, ValueError for a
-        value too large) only with nothing written.
+        or None: a backend writing them one by one did not write it (too large to), or
+        stopped at a store failure at it or before it. A failure is what `claim_and_put`
+        raising would be: the failing item's write was not confirmed, and a write whose
+        answer was lost may yet have landed. Raises (StoreUnavailable, ValueError for a
+        value too large) when no item was written.
         """
         ...
 
@@ -204,8 +206,9 @@ class Store(Protocol):
 
     def put_versioned_many(self, writes: Sequence[Versioned]) -> None:
         """`put_versioned` for each write, in one transaction where the backend has one
-        (SQLite). StoreUnavailable: none written there; one by one, those before it are.
-        For writes that may land again or not at all (a job's outcome records)."""
+        (SQLite). Raises as `put_versioned` does (StoreUnavailable, ValueError for a value
+        too large): none written there; one by one, those before it are. For writes that
+        may land again or not at all (a job's outcome records)."""
         ...
 
     def put_versioned(self, write: Versioned) -> bool:

@@ -171,11 +171,13 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
+        # Inside: a COMMIT that fails (busy, I/O) leaves the transaction open, holding the
+        # write lock, and the retry's BEGIN would fail inside it.
+        conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 class SQLiteStore:

@@ -21,6 +21,8 @@ from orchestrator.store.base import (
     Store,
     StoreUnavailable,
     Versioned,
+    failure_scope,
+    mark_failed,
 )
 
 
@@ -186,6 +188,26 @@ def test_an_attempt_is_claimed_and_recorded_running_together(
     assert claimable is False
 
 
+def test_a_job_handed_over_while_the_dispatcher_closes_is_refused_not_stranded(
+    services: Services, jobs: JobRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`close` lands between the loop check and the hand-over: the job is refused (the
+    webhook then releases its claim), not left on a stopped loop with `drain` waiting."""
+    dispatcher = make_dispatcher(services, jobs)
+    ensure = dispatcher._ensure_loop
+
+    def ensure_then_close() -> asyncio.AbstractEventLoop:
+        loop = ensure()
+        dispatcher.close()
+        return loop
+
+    monkeypatch.setattr(dispatcher, "_ensure_loop", ensure_then_close)
+    with pytest.raises(JobNotStarted):
+        dispatcher.dispatch_once(Claim("delivery:d-3", 60), "any", {}, job_id="gh-d-3")
+    assert dispatcher.inflight() == 0
+    assert services.store.get("job:gh-d-3")["status"] == "pending"  # for the next start
+
+
 def test_a_runner_that_crashes_is_logged_and_leaves_nothing_in_flight(
     services: Services, jobs: JobRegistry, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -202,7 +224,9 @@ def test_a_runner_that_crashes_is_logged_and_leaves_nothing_in_flight(
         dispatcher.dispatch("any", {})
     assert dispatcher.drain(timeout=5)
     assert dispatcher.inflight() == 0
-    assert [r.message for r in caplog.records].count("job runner crashed") == 3
+    crashed = [r for r in caplog.records if r.message == "job runner crashed"]
+    assert len(crashed) == 3
+    assert all(r.__dict__.get("job") == "any" and r.__dict__.get("job_id") for r in crashed)
     dispatcher.close()
 
 
@@ -336,6 +360,55 @@ def test_a_job_whose_record_cannot_be_written_does_not_hold_up_its_batch(
     assert dispatcher.drain(timeout=5)
     assert sorted(ran) == ["a", "c"]
     assert services.store.get(keys.job("big"))["status"] == "pending"
+    dispatcher.close()
+
+
+def test_an_outcome_too_large_to_record_costs_no_other_job_its_record(
+    services: Services, jobs: JobRegistry
+) -> None:
+    """A failure's record adds its error to a payload that only just fitted: that one
+    record cannot be written, and the others of its batch are written all the same."""
+
+    @jobs.job("tick")
+    async def tick(ctx: JobContext) -> None:
+        if ctx.job.id == "big":
+            raise RuntimeError("x" * 400)
+
+    dispatcher = make_dispatcher(services, jobs)
+    release = _hold(dispatcher)
+    for n in range(3):
+        dispatcher.submit(Job("tick", {}, id=f"ok{n}"))
+    dispatcher.submit(Job("tick", {"blob": "x" * (MAX_VALUE_BYTES - 300)}, id="big"))
+    release.set()
+    assert dispatcher.drain(timeout=5)
+    assert dispatcher.inflight() == 0
+    statuses = {n: services.store.get(keys.job(n))["status"] for n in ("ok0", "ok1", "ok2")}
+    assert statuses == {"ok0": "done", "ok1": "done", "ok2": "done"}
+    assert services.store.get(keys.job("big"))["status"] == "running"  # as after a crash
+    dispatcher.close()
+
+
+def test_a_batch_is_no_one_requests_and_survives_a_request_whose_store_failed(
+    services: Services, jobs: JobRegistry
+) -> None:
+    """The request that handed a job over may hit a store failure later (its failure scope
+    then fails every store call of that request at once): the batch its job is in, others'
+    jobs too, is started outside that scope."""
+    ran: list[str] = []
+
+    @jobs.job("tick")
+    async def tick(ctx: JobContext) -> None:
+        ran.append(ctx.job.id)
+
+    dispatcher = make_dispatcher(services, jobs)
+    release = _hold(dispatcher)
+    with failure_scope():
+        dispatcher.dispatch("tick", {}, job_id="mine")
+        mark_failed()  # a later write of the same request failed
+    dispatcher.dispatch("tick", {}, job_id="theirs")
+    release.set()
+    assert dispatcher.drain(timeout=5)
+    assert sorted(ran) == ["mine", "theirs"]
     dispatcher.close()
 
 

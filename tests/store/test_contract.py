@@ -331,3 +331,11 @@ def test_claim_and_put_many_writes_nothing_it_reports_unwritten(
         assert store.claim(f"jobrun:{name}.1", ttl=60) is not written
     assert store.get("job:big") is None
     assert store.claim("jobrun:big.1", ttl=60) is True
+
+
+def test_a_batch_of_one_claim_too_large_raises_with_nothing_written(store: Store) -> None:
+    """As `claim_and_put` alone: the caller (a single job's run) learns it at once."""
+    too_big = Versioned("job:big", {"blob": "x" * 400_000}, 12.0)
+    with pytest.raises(ValueError, match="too large"):
+        store.claim_and_put_many([ClaimAndPut("jobrun:big.1", 60, None, too_big)])
+    assert store.claim("jobrun:big.1", ttl=60) is True

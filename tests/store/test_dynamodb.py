@@ -263,11 +263,25 @@ def _starts(*names: str) -> list[ClaimAndPut]:
 
 @pytest.mark.usefixtures("aws_credentials")
 def test_a_batch_of_claims_stops_at_a_store_failure(scripted: Any) -> None:
-    """One transaction per item; an outage stops the batch there, and what it did not
-    write it says so (None), so none of those is claimed unbeknown to its caller."""
+    """One transaction per item; an outage stops the batch there: the failing item and
+    the rest are None (not confirmed written; the rest not even sent)."""
     fake = scripted((200, {}), error("InternalServerError", status=500))
     store = store_at(fake.url, [], max_attempts=1)
     assert store.claim_and_put_many(_starts("a", "b", "c")) == [True, None, None]
+    assert fake.targets() == ["TransactWriteItems"] * 2
+    store.close()
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_a_batch_that_claimed_nothing_before_a_store_failure_raises(scripted: Any) -> None:
+    other = {"pk": {"S": "jobrun"}, "sk": {"S": "a.1"}, "writer": {"S": "someone-else"}}
+    fake = scripted(
+        _cancelled("ConditionalCheckFailed", "None", item=other),
+        error("InternalServerError", status=500),
+    )
+    store = store_at(fake.url, [], max_attempts=1)
+    with pytest.raises(StoreUnavailable):
+        store.claim_and_put_many(_starts("a", "b", "c"))
     assert fake.targets() == ["TransactWriteItems"] * 2
     store.close()
 

@@ -84,6 +84,41 @@ def test_a_batch_of_claims_is_one_commit_and_rolls_back_whole(tmp_path: Path) ->
     store.close()
 
 
+class _CommitFailsOnce:
+    """A connection whose next COMMIT fails as a busy database's would."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.failed = False
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "COMMIT" and not self.failed:
+            self.failed = True
+            raise sqlite3.OperationalError("database is locked")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._conn, name)
+
+
+def test_a_commit_that_fails_rolls_back_and_the_write_is_retried(tmp_path: Path) -> None:
+    """Not left open: an open transaction would keep the write lock from every other writer,
+    and the retry's BEGIN would fail inside it."""
+    store = SQLiteStore(tmp_path / "store.sqlite3")
+    real = store._connection()
+    flaky = _CommitFailsOnce(real)
+    store._local.conn = flaky
+    job = Versioned("job:gh-1", {"status": "pending"}, version=11.0)
+    assert store.claim_and_put("delivery:1", 60, None, job) is True
+    assert flaky.failed and not real.in_transaction
+    other = SQLiteStore(tmp_path / "store.sqlite3")
+    assert other.claim("delivery:2", ttl=60) is True  # the write lock was let go
+    assert other.get("job:gh-1") == {"status": "pending"}
+    other.close()
+    store._local.conn = real
+    store.close()
+
+
 def test_wal_checkpoints_run_on_their_own_thread(tmp_path: Path) -> None:
     """A checkpoint (an fsync on each side) inside a commit stalls whoever waits on that
     commit, a webhook's 2xx included; so commits leave it to a thread of the store's."""
