@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -79,11 +80,7 @@ def test_unknown_job_is_recorded_as_failed(services: Services, jobs: JobRegistry
 
 
 def test_the_same_job_runs_once(services: Services, jobs: JobRegistry) -> None:
-    runs: list[str] = []
-
-    @jobs.job("count")
-    async def count(ctx: JobContext) -> None:
-        runs.append(ctx.job.id)
+    runs = _recording(jobs, "count")
 
     runner = JobRunner(services, jobs)
     job = Job("count", {}, id="fixed", attempt=1)
@@ -263,9 +260,10 @@ def counting(services: Services, monkeypatch: pytest.MonkeyPatch) -> _Counting:
     return counting
 
 
-def _hold(dispatcher: InProcessDispatcher) -> threading.Event:
-    """Keep the dispatcher's loop busy until the event is set: what is handed over
-    meanwhile is there together when it next looks."""
+@contextlib.contextmanager
+def _held(dispatcher: InProcessDispatcher) -> Iterator[None]:
+    """Keep the dispatcher's loop busy for the block: what is handed over meanwhile is
+    there together when it next looks."""
     release = threading.Event()
     entered = threading.Event()
 
@@ -275,7 +273,21 @@ def _hold(dispatcher: InProcessDispatcher) -> threading.Event:
 
     dispatcher._ensure_loop().call_soon_threadsafe(hold)
     assert entered.wait(5)
-    return release
+    try:
+        yield
+    finally:
+        release.set()
+
+
+def _recording(jobs: JobRegistry, name: str = "tick") -> list[str]:
+    """Register job `name`, which notes the id of each of its runs in the list returned."""
+    ran: list[str] = []
+
+    @jobs.job(name)
+    async def note(ctx: JobContext) -> None:
+        ran.append(ctx.job.id)
+
+    return ran
 
 
 def test_jobs_handed_over_together_are_claimed_and_recorded_in_one_write_per_batch(
@@ -288,9 +300,8 @@ def test_jobs_handed_over_together_are_claimed_and_recorded_in_one_write_per_bat
         ran.append(ctx.job.payload["n"])
 
     dispatcher = make_dispatcher(services, jobs)
-    release = _hold(dispatcher)
-    handed = [dispatcher.dispatch("tick", {"n": n}) for n in range(40)]
-    release.set()
+    with _held(dispatcher):
+        handed = [dispatcher.dispatch("tick", {"n": n}) for n in range(40)]
     assert dispatcher.drain(timeout=5)
     assert sorted(ran) == list(range(40))
     assert counting.claims == [32, 8]  # `_BATCH` a transaction
@@ -302,18 +313,13 @@ def test_jobs_handed_over_together_are_claimed_and_recorded_in_one_write_per_bat
 def test_the_same_attempt_twice_in_one_batch_runs_once(
     services: Services, jobs: JobRegistry, counting: _Counting
 ) -> None:
-    runs: list[str] = []
-
-    @jobs.job("count")
-    async def count(ctx: JobContext) -> None:
-        runs.append(ctx.job.id)
+    runs = _recording(jobs, "count")
 
     dispatcher = make_dispatcher(services, jobs)
-    release = _hold(dispatcher)
-    job = Job("count", {}, id="twice")
-    dispatcher.submit(job)
-    dispatcher.submit(job)  # e.g. resumed by a worker starting while this one runs it
-    release.set()
+    with _held(dispatcher):
+        job = Job("count", {}, id="twice")
+        dispatcher.submit(job)
+        dispatcher.submit(job)  # e.g. resumed by a worker starting while this one runs it
     assert dispatcher.drain(timeout=5)
     assert runs == ["twice"]
     assert counting.claims == [2]
@@ -329,9 +335,8 @@ def test_jobs_the_store_cannot_start_stay_pending_and_leave_nothing_in_flight(
 
     counting.claims_fail = StoreUnavailable("sqlite: disk I/O error")
     dispatcher = make_dispatcher(services, jobs)
-    release = _hold(dispatcher)
-    handed = [dispatcher.dispatch("tick", {}) for _ in range(3)]
-    release.set()
+    with _held(dispatcher):
+        handed = [dispatcher.dispatch("tick", {}) for _ in range(3)]
     assert dispatcher.drain(timeout=5)
     assert dispatcher.inflight() == 0
     assert {services.store.get(keys.job(job.id))["status"] for job in handed} == {"pending"}
@@ -343,20 +348,15 @@ def test_a_job_whose_record_cannot_be_written_does_not_hold_up_its_batch(
     services: Services, jobs: JobRegistry
 ) -> None:
     """Its running record is too large for the store: it alone stays pending."""
-    ran: list[str] = []
-
-    @jobs.job("tick")
-    async def tick(ctx: JobContext) -> None:
-        ran.append(ctx.job.id)
+    ran = _recording(jobs)
 
     dispatcher = make_dispatcher(services, jobs)
-    release = _hold(dispatcher)
-    dispatcher.submit(Job("tick", {}, id="a"))
-    # Just under the cap as pending; its running record (started_at) tips it over.
-    big = Job("tick", {"blob": "x" * (MAX_VALUE_BYTES - 100)}, id="big")
-    dispatcher.submit(big)
-    dispatcher.submit(Job("tick", {}, id="c"))
-    release.set()
+    with _held(dispatcher):
+        dispatcher.submit(Job("tick", {}, id="a"))
+        # Just under the cap as pending; its running record (started_at) tips it over.
+        big = Job("tick", {"blob": "x" * (MAX_VALUE_BYTES - 100)}, id="big")
+        dispatcher.submit(big)
+        dispatcher.submit(Job("tick", {}, id="c"))
     assert dispatcher.drain(timeout=5)
     assert sorted(ran) == ["a", "c"]
     assert services.store.get(keys.job("big"))["status"] == "pending"
@@ -375,11 +375,10 @@ def test_an_outcome_too_large_to_record_costs_no_other_job_its_record(
             raise RuntimeError("x" * 400)
 
     dispatcher = make_dispatcher(services, jobs)
-    release = _hold(dispatcher)
-    for n in range(3):
-        dispatcher.submit(Job("tick", {}, id=f"ok{n}"))
-    dispatcher.submit(Job("tick", {"blob": "x" * (MAX_VALUE_BYTES - 300)}, id="big"))
-    release.set()
+    with _held(dispatcher):
+        for n in range(3):
+            dispatcher.submit(Job("tick", {}, id=f"ok{n}"))
+        dispatcher.submit(Job("tick", {"blob": "x" * (MAX_VALUE_BYTES - 300)}, id="big"))
     assert dispatcher.drain(timeout=5)
     assert dispatcher.inflight() == 0
     statuses = {n: services.store.get(keys.job(n))["status"] for n in ("ok0", "ok1", "ok2")}
@@ -394,19 +393,14 @@ def test_a_batch_is_no_one_requests_and_survives_a_request_whose_store_failed(
     """The request that handed a job over may hit a store failure later (its failure scope
     then fails every store call of that request at once): the batch its job is in, others'
     jobs too, is started outside that scope."""
-    ran: list[str] = []
-
-    @jobs.job("tick")
-    async def tick(ctx: JobContext) -> None:
-        ran.append(ctx.job.id)
+    ran = _recording(jobs)
 
     dispatcher = make_dispatcher(services, jobs)
-    release = _hold(dispatcher)
-    with failure_scope():
-        dispatcher.dispatch("tick", {}, job_id="mine")
-        mark_failed()  # a later write of the same request failed
-    dispatcher.dispatch("tick", {}, job_id="theirs")
-    release.set()
+    with _held(dispatcher):
+        with failure_scope():
+            dispatcher.dispatch("tick", {}, job_id="mine")
+            mark_failed()  # a later write of the same request failed
+        dispatcher.dispatch("tick", {}, job_id="theirs")
     assert dispatcher.drain(timeout=5)
     assert sorted(ran) == ["mine", "theirs"]
     dispatcher.close()
@@ -415,11 +409,7 @@ def test_a_batch_is_no_one_requests_and_survives_a_request_whose_store_failed(
 def test_outcomes_the_store_cannot_record_leave_nothing_in_flight(
     services: Services, jobs: JobRegistry, counting: _Counting, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ran: list[str] = []
-
-    @jobs.job("tick")
-    async def tick(ctx: JobContext) -> None:
-        ran.append(ctx.job.id)
+    ran = _recording(jobs)
 
     counting.outcomes_fail = StoreUnavailable("sqlite: disk I/O error")
     dispatcher = make_dispatcher(services, jobs)
@@ -432,9 +422,9 @@ def test_outcomes_the_store_cannot_record_leave_nothing_in_flight(
     dispatcher.close()
 
 
-def test_a_job_after_an_idle_spell_starts_at_once_and_a_stream_in_batches(
-    services: Services, jobs: JobRegistry, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def started(jobs: JobRegistry, monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
+    """A linger of 1 s, and job "stamp", which notes when each of its runs started."""
     monkeypatch.setattr(inprocess, "_LINGER", 1.0)
     started: dict[str, float] = {}
 
@@ -442,6 +432,12 @@ def test_a_job_after_an_idle_spell_starts_at_once_and_a_stream_in_batches(
     async def stamp(ctx: JobContext) -> None:
         started[ctx.job.id] = time.monotonic()
 
+    return started
+
+
+def test_a_job_after_an_idle_spell_starts_at_once_and_a_stream_in_batches(
+    services: Services, jobs: JobRegistry, started: dict[str, float]
+) -> None:
     dispatcher = make_dispatcher(services, jobs)
     handed = time.monotonic()
     dispatcher.dispatch("stamp", {}, job_id="first")
@@ -457,17 +453,10 @@ def test_a_job_after_an_idle_spell_starts_at_once_and_a_stream_in_batches(
 
 
 def test_a_wake_up_that_finds_nothing_to_start_holds_no_job_back(
-    services: Services, jobs: JobRegistry, monkeypatch: pytest.MonkeyPatch
+    services: Services, jobs: JobRegistry, started: dict[str, float]
 ) -> None:
     """A wake-up whose jobs an earlier batch took starts no batch, so the next job is not
     made to wait out a linger for it."""
-    monkeypatch.setattr(inprocess, "_LINGER", 1.0)
-    started: dict[str, float] = {}
-
-    @jobs.job("stamp")
-    async def stamp(ctx: JobContext) -> None:
-        started[ctx.job.id] = time.monotonic()
-
     dispatcher = make_dispatcher(services, jobs)
     woken = threading.Event()
 
@@ -496,12 +485,11 @@ def test_each_job_runs_in_the_context_it_was_handed_over_in(
         seen[ctx.job.id] = _WHO.get()
 
     dispatcher = make_dispatcher(services, jobs)
-    release = _hold(dispatcher)
-    for who in ("ada", "bob"):
-        token = _WHO.set(who)
-        dispatcher.dispatch("peek", {}, job_id=f"job-{who}")
-        _WHO.reset(token)
-    release.set()
+    with _held(dispatcher):
+        for who in ("ada", "bob"):
+            token = _WHO.set(who)
+            dispatcher.dispatch("peek", {}, job_id=f"job-{who}")
+            _WHO.reset(token)
     assert dispatcher.drain(timeout=5)
     assert seen == {"job-ada": "ada", "job-bob": "bob"}
     dispatcher.close()
