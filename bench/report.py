@@ -549,8 +549,9 @@ def render(results: dict[str, Any]) -> str:
             "`synchronous=NORMAL`, durable "
             "against a process crash, not a power loss). The jobs run meanwhile on the same "
             "2 cores, a batch at a time: those handed over within 20 ms of the last batch's "
-            "start are claimed (each attempt with its `running` record) in one transaction, "
-            "and their outcomes recorded in one more.",
+            "start are claimed (each attempt with its `running` record) in one transaction "
+            "(up to 32 a transaction), and the outcomes of those that end in the same turn "
+            "of the jobs' loop recorded in one more.",
             "",
         ]
         left = _get(sides, "ours", "jobs_left")

@@ -67,6 +67,10 @@ class _Run:
             self.task.cancel()
 
 
+_NOT_STARTED = "jobs not started; they stay pending, for the next start to resume"
+_NOT_RECORDED = "job outcomes not recorded; those jobs stay recorded running"
+
+
 def _job_ids(runs: list[_Run]) -> dict[str, Any]:
     """A log line's fields naming the jobs it is about."""
     if len(runs) == 1:
@@ -198,19 +202,28 @@ class InProcessDispatcher:
 
     def _claim(self, runs: list[_Run]) -> list[JobFunc | Status]:
         """`JobRunner.start` for `runs`; "pending" for those it could not start (their
-        records stay pending, for the next start to resume)."""
+        records stay pending, for the next start to resume). When the batch cannot be
+        written for one of its records (too large), the rest are written one by one."""
         try:
             return self.runner.start([run.job for run in runs])
         except StoreUnavailable:
-            log.exception(
-                "jobs not started: the store failed; they stay pending, for the next start",
-                extra=_job_ids(runs),
-            )
+            log.exception(_NOT_STARTED, extra=_job_ids(runs))
+            return ["pending"] * len(runs)
         except Exception:
-            if len(runs) > 1:  # one record cannot be written (too large): the rest can
-                return [started for run in runs for started in self._claim([run])]
-            log.exception("job not started; it stays pending", extra=_job_ids(runs))
-        return ["pending"] * len(runs)
+            if len(runs) == 1:
+                log.exception(_NOT_STARTED, extra=_job_ids(runs))
+                return ["pending"]
+        started: list[JobFunc | Status] = []
+        for at, run in enumerate(runs):
+            try:
+                started += self.runner.start([run.job])
+            except StoreUnavailable:  # down after all: one line for the rest, not one each
+                log.exception(_NOT_STARTED, extra=_job_ids(runs[at:]))
+                return started + ["pending"] * (len(runs) - at)
+            except Exception:
+                log.exception(_NOT_STARTED, extra=_job_ids([run]))
+                started.append("pending")
+        return started
 
     def _executed(self, run: _Run, task: asyncio.Task[tuple[Status, Versioned]]) -> None:
         """On the loop: a job's task ended. Its outcome joins those to record at the end
@@ -243,14 +256,22 @@ class InProcessDispatcher:
         right then would."""
         try:
             self.runner.finish([outcome for _, outcome in ended])
+            return
         except StoreUnavailable:
-            log.exception("job outcomes not recorded", extra=_job_ids([r for r, _ in ended]))
+            log.exception(_NOT_RECORDED, extra=_job_ids([run for run, _ in ended]))
+            return
         except Exception:
-            if len(ended) > 1:
-                for each in ended:
-                    self._write_outcomes([each])
+            if len(ended) == 1:
+                log.exception(_NOT_RECORDED, extra=_job_ids([ended[0][0]]))
                 return
-            log.exception("job outcome not recorded", extra=_job_ids([r for r, _ in ended]))
+        for at, (run, outcome) in enumerate(ended):
+            try:
+                self.runner.finish([outcome])
+            except StoreUnavailable:  # down after all: one line for the rest, not one each
+                log.exception(_NOT_RECORDED, extra=_job_ids([r for r, _ in ended[at:]]))
+                return
+            except Exception:
+                log.exception(_NOT_RECORDED, extra=_job_ids([run]))
 
     def _finished(self, run: _Run) -> None:
         with self._idle:  # last: `drain` returning means the job is over, its log too

@@ -64,9 +64,10 @@ class JobRunner:
         claimed but still recorded as pending, never to run.
 
         Per job, the function to run now, or how it ends here: "duplicate" (claimed
-        before), "failed" (an unknown job, so recorded), "pending" (the store failed
-        after earlier jobs of the batch; its record stays pending, for the next start).
-        StoreUnavailable: nothing written, every record stays pending.
+        before), "failed" (an unknown job, so recorded), "pending" (not written: a backend
+        writing one by one could not write its record, or failed at it or before it; the
+        record stays pending, for the next start). Raises (StoreUnavailable, ValueError for
+        a record too large) with nothing written: every record stays pending.
         """
         funcs: list[JobFunc | None] = []
         items = []
@@ -87,7 +88,7 @@ class JobRunner:
         started: list[JobFunc | Status] = []
         for job, func, won in zip(jobs, funcs, claimed, strict=True):
             if won is None:
-                log.error("job not started: the store failed; it stays pending", extra=_ids(job))
+                log.error("job not started: not written; it stays pending", extra=_ids(job))
                 started.append("pending")
             elif not won:
                 log.info("job duplicate skipped", extra=_ids(job))

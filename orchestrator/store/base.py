@@ -198,7 +198,7 @@ class Store(Protocol):
         stopped at a store failure at it or before it. A failure is what `claim_and_put`
         raising would be: the failing item's write was not confirmed, and a write whose
         answer was lost may yet have landed. Raises (StoreUnavailable, ValueError for a
-        value too large) when no item was written.
+        value too large) only when no item was written.
         """
         ...
 

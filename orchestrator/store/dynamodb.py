@@ -195,17 +195,6 @@ def _cancellation_codes(exc: AWSError) -> list[str]:
     return [str(reason.get("Code", "")) for reason in reasons if isinstance(reason, dict)]
 
 
-def _fits(item: ClaimAndPut) -> bool:
-    """Whether both values of a claim-and-put are within the item size cap (`encode_value`
-    refuses them otherwise), checked before anything is sent."""
-    try:
-        encode_value(item.value or {})
-        encode_value(item.write.value)
-    except ValueError:
-        return False
-    return True
-
-
 class DynamoDBStore:
     def __init__(
         self,
@@ -408,20 +397,21 @@ class DynamoDBStore:
 
     def claim_and_put_many(self, items: Sequence[ClaimAndPut]) -> list[bool | None]:
         """One `claim_and_put` after another: a transaction fails as a whole when any of its
-        conditions does, and a taken claim is an answer here, not a failure. An item too
-        large to write is None, not sent, and the others go on; a store failure stops the
-        batch there, the rest not sent (None)."""
+        conditions does, and a taken claim is an answer here, not a failure. An item it
+        refuses before sending (a value too large) is None and the others go on; a store
+        failure stops the batch there, the rest not sent (None)."""
         won: list[bool | None] = []
         for item in items:
-            if len(items) > 1 and not _fits(item):
-                won.append(None)
-                continue
             try:
                 won.append(self.claim_and_put(item.key, item.ttl, item.value, item.write))
             except StoreError:
                 if not any(won):
                     raise  # nothing written (as far as `claim_and_put` knows)
                 return won + [None] * (len(items) - len(won))
+            except ValueError:  # raised before sending: nothing of this item was written
+                if len(items) == 1:
+                    raise
+                won.append(None)
         return won
 
     def _claim_item(
