@@ -15,7 +15,7 @@ import contextvars
 import functools
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from orchestrator.jobs.base import (
@@ -76,6 +76,34 @@ def _job_ids(runs: list[_Run]) -> dict[str, Any]:
     if len(runs) == 1:
         return {"job_id": runs[0].job.id, "job": runs[0].job.name}
     return {"job_ids": [run.job.id for run in runs], "count": len(runs)}
+
+
+def _write_or_each(
+    runs: list[_Run], write: Callable[[list[_Run]], list[T]], unwritten: T, failed: str
+) -> list[T]:
+    """`write(runs)`, a result per run. When it fails for one of them (a record too large),
+    each is written alone, so that one costs no other its write; a store outage gives the
+    runs left `unwritten` and one log line between them, not a traceback each."""
+    try:
+        return write(runs)
+    except StoreUnavailable:
+        log.exception(failed, extra=_job_ids(runs))
+        return [unwritten] * len(runs)
+    except Exception:
+        if len(runs) == 1:
+            log.exception(failed, extra=_job_ids(runs))
+            return [unwritten]
+    results: list[T] = []
+    for at, run in enumerate(runs):
+        try:
+            results += write([run])
+        except StoreUnavailable:  # down after all
+            log.exception(failed, extra=_job_ids(runs[at:]))
+            return results + [unwritten] * (len(runs) - at)
+        except Exception:
+            log.exception(failed, extra=_job_ids([run]))
+            results.append(unwritten)
+    return results
 
 
 def _batches(items: list[T]) -> Iterator[list[T]]:
@@ -202,28 +230,10 @@ class InProcessDispatcher:
 
     def _claim(self, runs: list[_Run]) -> list[JobFunc | Status]:
         """`JobRunner.start` for `runs`; "pending" for those it could not start (their
-        records stay pending, for the next start to resume). When the batch cannot be
-        written for one of its records (too large), the rest are written one by one."""
-        try:
-            return self.runner.start([run.job for run in runs])
-        except StoreUnavailable:
-            log.exception(_NOT_STARTED, extra=_job_ids(runs))
-            return ["pending"] * len(runs)
-        except Exception:
-            if len(runs) == 1:
-                log.exception(_NOT_STARTED, extra=_job_ids(runs))
-                return ["pending"]
-        started: list[JobFunc | Status] = []
-        for at, run in enumerate(runs):
-            try:
-                started += self.runner.start([run.job])
-            except StoreUnavailable:  # down after all: one line for the rest, not one each
-                log.exception(_NOT_STARTED, extra=_job_ids(runs[at:]))
-                return started + ["pending"] * (len(runs) - at)
-            except Exception:
-                log.exception(_NOT_STARTED, extra=_job_ids([run]))
-                started.append("pending")
-        return started
+        records stay pending, for the next start to resume)."""
+        return _write_or_each(
+            runs, lambda some: self.runner.start([run.job for run in some]), "pending", _NOT_STARTED
+        )
 
     def _executed(self, run: _Run, task: asyncio.Task[tuple[Status, Versioned]]) -> None:
         """On the loop: a job's task ended. Its outcome joins those to record at the end
@@ -250,28 +260,15 @@ class InProcessDispatcher:
                 self._finished(run)
 
     def _write_outcomes(self, ended: list[tuple[_Run, Versioned]]) -> None:
-        """`JobRunner.finish` for `ended`; one by one if one outcome cannot be written (a
-        failure's record, its error added, over the size cap), so it costs no other job
-        its record. One that is not written leaves its job recorded running, as a crash
-        right then would."""
-        try:
-            self.runner.finish([outcome for _, outcome in ended])
-            return
-        except StoreUnavailable:
-            log.exception(_NOT_RECORDED, extra=_job_ids([run for run, _ in ended]))
-            return
-        except Exception:
-            if len(ended) == 1:
-                log.exception(_NOT_RECORDED, extra=_job_ids([ended[0][0]]))
-                return
-        for at, (run, outcome) in enumerate(ended):
-            try:
-                self.runner.finish([outcome])
-            except StoreUnavailable:  # down after all: one line for the rest, not one each
-                log.exception(_NOT_RECORDED, extra=_job_ids([r for r, _ in ended[at:]]))
-                return
-            except Exception:
-                log.exception(_NOT_RECORDED, extra=_job_ids([run]))
+        """`JobRunner.finish` for `ended`. One that is not written leaves its job recorded
+        running, as a crash right then would."""
+        outcomes = dict(ended)
+
+        def finish(some: list[_Run]) -> list[None]:
+            self.runner.finish([outcomes[run] for run in some])
+            return [None] * len(some)
+
+        _write_or_each(list(outcomes), finish, None, _NOT_RECORDED)
 
     def _finished(self, run: _Run) -> None:
         with self._idle:  # last: `drain` returning means the job is over, its log too

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from orchestrator.store.base import (
     MAX_VALUE_BYTES,
@@ -162,6 +162,16 @@ def _has_json(conn: sqlite3.Connection) -> bool:
     except sqlite3.OperationalError:
         return False
     return True
+
+
+def _claim_params(key: str, ttl: float, value: JSONObject | None, at: float) -> dict[str, Any]:
+    """The parameters of `_CLAIM` for a claim of `key` made at `at`."""
+    return {
+        "key": key,
+        "value": encode_value(value or {"claimed_at": at}),
+        "expires_at": expiry(ttl, at),
+        "now": at,
+    }
 
 
 @contextlib.contextmanager
@@ -353,12 +363,7 @@ class SQLiteStore:
     def claim(self, key: str, ttl: float, value: JSONObject | None = None) -> bool:
         split_key(key)
         at = self._clock()
-        params = {
-            "key": key,
-            "value": encode_value(value or {"claimed_at": at}),
-            "expires_at": expiry(ttl, at),
-            "now": at,
-        }
+        params = _claim_params(key, ttl, value, at)
         # One statement: insert, or take over a row whose TTL has lapsed. The row count
         # tells whether this caller won; SQLite serialises writers across processes.
         changed = self._write(lambda conn: conn.execute(_CLAIM, params).rowcount)
@@ -371,12 +376,7 @@ class SQLiteStore:
         split_key(key)
         split_key(write.key)
         at = self._clock()
-        claim = {
-            "key": key,
-            "value": encode_value(value or {"claimed_at": at}),
-            "expires_at": expiry(ttl, at),
-            "now": at,
-        }
+        claim = _claim_params(key, ttl, value, at)
         put = self._versioned(write, at)
 
         def both(conn: sqlite3.Connection) -> bool:
@@ -396,12 +396,7 @@ class SQLiteStore:
         for item in items:
             split_key(item.key)
             split_key(item.write.key)
-            claim = {
-                "key": item.key,
-                "value": encode_value(item.value or {"claimed_at": at}),
-                "expires_at": expiry(item.ttl, at),
-                "now": at,
-            }
+            claim = _claim_params(item.key, item.ttl, item.value, at)
             steps.append((claim, self._versioned(item.write, at)))
 
         def each(conn: sqlite3.Connection) -> list[bool | None]:
