@@ -28,7 +28,7 @@ try:
     from typing import Any
 
     from fastapi import FastAPI
-    from starlette.types import ASGIApp
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
     from orchestrator import __version__
     from orchestrator.config import ConfigError, Settings, finalize, load_settings
@@ -112,6 +112,20 @@ class _App(FastAPI):
     edge is outermost (signatures and size caps, before any routing, on the routers' own
     paths): it answers PINGs and refusals itself, logged, and a bug of its own with the
     app's JSON 500. The access log wraps the rest (`routers.middleware`)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An HTTP request goes straight to the middleware stack, as FastAPI's `__call__`
+        then Starlette's send it for this app (no `root_path`; telemetry off, as
+        `create_app` builds it): one frame where they take two, and no telemetry lookup, on
+        every PING. Anything else (lifespan, a `root_path` set) goes their way."""
+        if scope["type"] == "http" and not self.root_path:
+            scope["app"] = self
+            stack = self.middleware_stack
+            if stack is None:
+                stack = self.middleware_stack = self.build_middleware_stack()
+            await stack(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
     def build_middleware_stack(self) -> ASGIApp:
         inner = AccessLog(super().build_middleware_stack())

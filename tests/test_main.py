@@ -441,6 +441,26 @@ def test_the_two_front_doors_are_matched_before_any_other_route(tmp_path: Path) 
     ]
 
 
+def test_the_app_is_built_with_fastapis_telemetry_off(tmp_path: Path) -> None:
+    """`_App.__call__` sends HTTP requests straight to the middleware stack, as FastAPI's own
+    `__call__` does only while its telemetry is off: if this fails, recheck that shortcut."""
+    app = create_app(load_settings(ORCHESTRATOR_DATA_DIR=tmp_path))
+    assert app._native_telemetry.enabled() is False
+
+
+def test_an_app_given_a_root_path_is_served_the_frameworks_way(tmp_path: Path) -> None:
+    """FastAPI puts the app's `root_path` in the scope, and the OpenAPI page lists it as the
+    server: the shortcut in `_App.__call__` steps aside for such an app."""
+    app = create_app(load_settings(ORCHESTRATOR_DATA_DIR=tmp_path))
+    with TestClient(app) as client:
+        assert "servers" not in client.get("/openapi.json").json()
+    app.root_path = "/stage"
+    app.openapi_schema = None  # built per root path: forget the first one
+    with TestClient(app) as client:
+        assert client.get("/openapi.json").json()["servers"] == [{"url": "/stage"}]
+        assert client.get("/healthz").status_code == 200
+
+
 _DATACLASS_PROBE = """
 import dataclasses, json
 built = []

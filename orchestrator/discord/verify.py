@@ -68,31 +68,35 @@ def ed25519_valid(public_key: bytes, signature: bytes, message: bytes) -> bool:
     return bool(lib.crypto_sign_open(opened, opened_len, signed, len(signed), public_key) == 0)
 
 
-def _is_hex(text: str) -> bool:
-    """Hex digits only, a non-zero even number of them (whole bytes). `bytes.fromhex` skips
-    ASCII whitespace and refuses every other non-hex character, so it parsed exactly hex
-    digits when it made a byte of every two characters; in C, with no per-character
-    check in front of it (`isalnum` cost three times the parse itself)."""
+def _hex_bytes(text: str) -> bytes | None:
+    """The bytes `text` spells in hex digits only, a non-zero even number of them (whole
+    bytes); None for anything else. `bytes.fromhex` skips ASCII whitespace and refuses
+    every other non-hex character, so it parsed exactly hex digits when it made a byte of
+    every two characters; in C, with no per-character check in front of it (`isalnum`
+    cost three times the parse itself)."""
     try:
-        return 0 < 2 * len(bytes.fromhex(text)) == len(text)
+        raw = bytes.fromhex(text)
     except ValueError:
-        return False
+        return None
+    return raw if 0 < 2 * len(raw) == len(text) else None
 
 
 def check_headers(
     signature: str | None, timestamp: str | None, *, now: float, max_age: float
-) -> tuple[str, str]:
+) -> tuple[bytes, str]:
     """The checks that need no body: run before reading it, so a request that cannot be
-    valid costs neither the read nor the signature check."""
+    valid costs neither the read nor the signature check. The signature comes back as its
+    64 bytes (checking the hex is decoding it: `verify_signed` takes them as they are)."""
     if not signature or not timestamp:
         raise SignatureError("missing signature headers")
-    if len(signature) != _SIGNATURE_HEX_LEN or not _is_hex(signature):
+    raw = _hex_bytes(signature) if len(signature) == _SIGNATURE_HEX_LEN else None
+    if raw is None:
         raise SignatureError("malformed signature")
     if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
         raise SignatureError("malformed timestamp")
     if abs(now - int(timestamp)) > max_age:
         raise SignatureError("timestamp outside the accepted window")
-    return signature, timestamp
+    return raw, timestamp
 
 
 def verify_request(
@@ -105,16 +109,17 @@ def verify_request(
     max_age: float,
 ) -> None:
     """Return None if Discord signed this body at an acceptable time; else SignatureError."""
-    signature, timestamp = check_headers(signature, timestamp, now=now, max_age=max_age)
-    verify_signed(public_key, signature, timestamp, body)
+    raw, timestamp = check_headers(signature, timestamp, now=now, max_age=max_age)
+    verify_signed(public_key, raw, timestamp, body)
 
 
-def verify_signed(public_key: str, signature: str, timestamp: str, body: bytes) -> None:
-    """The Ed25519 check alone, for headers `check_headers` already accepted."""
+def verify_signed(
+    public_key: str, signature: bytes, timestamp: str, body: bytes | bytearray
+) -> None:
+    """The Ed25519 check alone, for headers `check_headers` accepted (the signature as the
+    bytes it returned)."""
     try:
-        valid = ed25519_valid(
-            verify_key(public_key), bytes.fromhex(signature), timestamp.encode() + body
-        )
+        valid = ed25519_valid(verify_key(public_key), signature, timestamp.encode() + body)
     except ValueError:
         # A key that is not 32 hex bytes can verify nothing: the answer is still 401, never
         # a 500 (startup refuses such a key; this holds if one slips past anyway).

@@ -66,8 +66,9 @@ class Claim:
         return True
 
     def release(self) -> None:
-        self._budget.give_back(self.size)
-        self.size = 0
+        if self.size:  # most claims never held a byte (a body in hand, `edge._read_capped`)
+            self._budget.give_back(self.size)
+            self.size = 0
 
 
 # The one budget of this process; the edge claims from it, tests read `held`.

@@ -33,11 +33,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from orchestrator.discord import verify as discord_verify
 from orchestrator.discord.interactions import shape_problem
 from orchestrator.github import verify as github_verify
-from orchestrator.routers.budget import BODIES, Claim
+from orchestrator.routers.budget import BODIES, BodyBudget, Claim
 from orchestrator.routers.errors import CRASH, Refusal
 from orchestrator.routers.errors import log as _errors
 from orchestrator.routers.middleware import (
     LOG_IDS,
+    REQUEST_ID,
     REQUEST_ID_HEADER,
     choose_request_id,
     log_answer,
@@ -98,11 +99,21 @@ def _headers(scope: Scope, wanted: dict[bytes, int]) -> list[str | None]:
 
 
 async def _read_capped(
-    declared: str | None, receive: Receive, limit: int, settings: Settings, claim: Claim
+    declared: str | None,
+    receive: Receive,
+    limit: int,
+    settings: Settings,
+    budget: BodyBudget = BODIES,
 ) -> bytearray:
     """The body, refusing a declared (`Content-Length`) or actual size over `limit` as soon
-    as it shows, a body the process-wide budget cannot hold (503), and one slower than the
-    deadline (408)."""
+    as it shows, a body the process-wide `budget` cannot hold (503), and one slower than the
+    deadline (408).
+
+    The claim on the budget covers the wait for the body and ends with it: the caller
+    verifies the body next, with no `await` in between, so no other request of this loop
+    can run before that is done. A body the server already holds whole (a PING's, nearly
+    always: read with the headers) is taken as it is: no wait, so no deadline and no claim
+    (refusing it would free nothing)."""
     size = 0
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):  # "²".isdigit() is True
@@ -117,28 +128,39 @@ async def _read_capped(
         size = int(declared)
         if size > limit:
             raise Refusal(413, "too_large", f"body over {limit} bytes")
-    # The declared length is claimed before a byte is read: a client announcing 25 MB and
-    # trickling it holds its share of the budget from the start, not once it has sent it.
+    # `await receive()`, its first step taken here: a small body is usually in hand already,
+    # and then `receive()` returns without suspending, so arming a timer for it
+    # (`asyncio.timeout`, ~5 us of a ~100 us PING), or a coroutine to arm it in, would
+    # guard nothing.
+    first = receive().__await__()
+    steps: Generator[Any, Any, Message] | None = first
+    try:
+        waiting_on = first.send(None)
+    except StopIteration as done:
+        message: Message = done.value
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            whole = message.get("body", b"")
+            if len(whole) > limit:
+                raise Refusal(413, "too_large", f"body over {limit} bytes") from None
+            return bytearray(whole)
+        steps = waiting_on = None  # a first chunk, or a disconnect, in hand
+    # From here on the rest is waited for. The declared length is claimed before another
+    # byte is: a client announcing 25 MB and trickling it holds its share of the budget from
+    # the start, not once it has sent it.
+    claim = Claim(budget, settings.body_budget_bytes)
     if not claim.cover(size):
+        if steps is not None:
+            steps.close()
         raise _busy(settings)
     # A bytearray grows in place: no second full-size copy when the last chunk arrives.
     body = bytearray()
     # One deadline for the whole body, not per chunk: a byte every few seconds must not
-    # keep a connection (and its claim) forever. Set at the body's first wait: a body in
-    # hand (a PING's, nearly always) needs none, and a chunk in hand takes microseconds.
+    # keep a connection (and its claim) forever. Set at the body's first wait: a chunk in
+    # hand takes microseconds.
     deadline: float | None = None
     try:
         while True:
-            # `await receive()`, its first step taken here: a small body is usually in hand
-            # already (the server read it with the headers), and then `receive()` returns
-            # without suspending, so arming a timer for it (`asyncio.timeout`, ~5 us of a
-            # ~100 us PING), or a coroutine to arm it in, would guard nothing.
-            steps = receive().__await__()
-            try:
-                waiting_on = steps.send(None)
-            except StopIteration as done:
-                message: Message = done.value
-            else:
+            if steps is not None:
                 if deadline is None:
                     deadline = asyncio.get_running_loop().time() + settings.body_timeout
                 message = await _receive_by(steps, waiting_on, deadline)
@@ -153,6 +175,12 @@ async def _read_capped(
             body += chunk
             if not message.get("more_body", False):
                 return body
+            steps = receive().__await__()
+            try:
+                waiting_on = steps.send(None)
+            except StopIteration as done:
+                message = done.value
+                steps = None
     except TimeoutError:
         raise Refusal(
             408,
@@ -161,6 +189,8 @@ async def _read_capped(
             # The rest of the body may still come: this connection cannot carry another request.
             {"connection": "close"},
         ) from None
+    finally:
+        claim.release()
 
 
 async def _receive_by(
@@ -227,11 +257,11 @@ async def _answer(
     await send({"type": "http.response.body", "body": body})
 
 
-def _pong_start(scope: Scope) -> Message:
+def _pong_start(request_id: str) -> Message:
     return {
         "type": "http.response.start",
         "status": 200,
-        "headers": [*_PONG_HEADERS, request_id_header(scope)],
+        "headers": [*_PONG_HEADERS, (REQUEST_ID_HEADER, request_id.encode("latin-1"))],
     }
 
 
@@ -297,17 +327,12 @@ class SignedEdge:
             interaction: dict[str, Any] | None = None
             try:
                 services: Services = scope["app"].state["services"]
-                # The body, read and verified. Its claim on the body budget ends here, refused
-                # or not (before any answer is sent): from now on it is a verified request's,
-                # which only Discord or GitHub can send.
-                claim = Claim(BODIES, services.settings.body_budget_bytes)
-                try:
-                    if path == self.discord_path:
-                        body = await self._discord(services, scope, receive, claim)
-                    else:
-                        body = await self._github(services, scope, receive, claim, ids)
-                finally:
-                    claim.release()
+                # The body, read and verified (a claim on the body budget while it was read).
+                # From now on it is a verified request's, which only Discord or GitHub can send.
+                if path == self.discord_path:
+                    body = await self._discord(services, scope, receive)
+                else:
+                    body = await self._github(services, scope, receive, ids)
                 if path == self.discord_path:
                     interaction = _interaction(body)
                     interaction_id = interaction.get("id")
@@ -328,7 +353,8 @@ class SignedEdge:
             if interaction is not None:
                 if interaction.get("type") == 1:  # PING: the portal's handshake, answered here
                     status = 200
-                    await send(_pong_start(scope))
+                    # The request id the door's header pass chose (`choose_request_id`).
+                    await send(_pong_start(scope[REQUEST_ID]))
                     await send(_PONG_BODY)
                     return
                 scope[INTERACTION] = interaction
@@ -340,28 +366,23 @@ class SignedEdge:
         scope[VERIFIED_BODY] = body
         await self.app(scope, _replay(body), send)
 
-    async def _discord(
-        self, services: Services, scope: Scope, receive: Receive, claim: Claim
-    ) -> bytearray:
+    async def _discord(self, services: Services, scope: Scope, receive: Receive) -> bytearray:
         settings = services.settings
         signature, timestamp, declared, given_id = _headers(scope, _DISCORD_HEADERS)
         choose_request_id(scope, given_id)
         try:
-            signature, timestamp = discord_verify.check_headers(
+            raw, timestamp = discord_verify.check_headers(
                 signature, timestamp, now=time.time(), max_age=settings.discord_signature_max_age
             )
-            body = await _read_capped(
-                declared, receive, settings.discord_max_body_bytes, settings, claim
-            )
-            discord_verify.verify_signed(
-                settings.discord_public_key or "", signature, timestamp, bytes(body)
-            )
+            body = await _read_capped(declared, receive, settings.discord_max_body_bytes, settings)
+            # `timestamp.encode() + body` is bytes already: no copy of the body to make one.
+            discord_verify.verify_signed(settings.discord_public_key or "", raw, timestamp, body)
         except discord_verify.SignatureError as exc:
             raise Refusal(401, "bad_signature", str(exc)) from None
         return body
 
     async def _github(
-        self, services: Services, scope: Scope, receive: Receive, claim: Claim, ids: dict[str, str]
+        self, services: Services, scope: Scope, receive: Receive, ids: dict[str, str]
     ) -> bytearray:
         settings = services.settings
         signature, declared, delivery, given_id = _headers(scope, _GITHUB_HEADERS)
@@ -371,7 +392,7 @@ class SignedEdge:
         secrets = [s.get_secret_value() for s in settings.github_webhook_secret]
         try:
             github_verify.check_header(signature)
-            body = await _read_capped(declared, receive, GITHUB_MAX_BODY_BYTES, settings, claim)
+            body = await _read_capped(declared, receive, GITHUB_MAX_BODY_BYTES, settings)
             github_verify.verify_signature(secrets, signature, body)
         except github_verify.SignatureError as exc:
             raise Refusal(401, "bad_signature", str(exc)) from None

@@ -107,10 +107,11 @@ def log_answer(scope: Scope, status: int) -> None:
     """The access line of an answer given before the app ran (a PING, a refusal): the same
     line `AccessLog` writes, through `access_line`, since the edge's answers have exactly
     its fields (the edge only answers a POST to one of its paths) and no log context."""
+    chosen = scope.get(REQUEST_ID)  # chosen by now, nearly always: `request_id` otherwise
     access_line(
         log,
         "request",
-        request_id=request_id(scope),
+        request_id=chosen if chosen.__class__ is str else request_id(scope),
         route=scope["path"],
         method=scope["method"],
         ids=scope.get(LOG_IDS) or {},

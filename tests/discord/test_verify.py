@@ -14,11 +14,12 @@ from nacl.signing import SigningKey, VerifyKey
 
 from orchestrator.discord.verify import (
     SignatureError,
-    _is_hex,
+    _hex_bytes,
     check_headers,
     ed25519_valid,
     sign_request,
     verify_request,
+    verify_signed,
 )
 from tests.support.cold import ROOT
 
@@ -171,7 +172,7 @@ def test_verifying_imports_no_more_of_pynacl_than_libsodium() -> None:
     script = (
         "import sys\n"
         "from orchestrator.discord.verify import verify_signed\n"
-        f"verify_signed({PUBLIC!r}, {sign_request(PRIVATE, timestamp, BODY)!r}, "
+        f"verify_signed({PUBLIC!r}, {bytes.fromhex(sign_request(PRIVATE, timestamp, BODY))!r}, "
         f"{timestamp!r}, {BODY!r})\n"
         "print(sorted(m for m in sys.modules if m.startswith('nacl')))\n"
     )
@@ -210,9 +211,22 @@ _HEX_DIGITS = "0123456789abcdefABCDEF"
 )
 def test_the_hex_check_is_exactly_whole_bytes_of_hex_digits(text: str) -> None:
     whole_bytes = text != "" and len(text) % 2 == 0
-    assert _is_hex(text) == (whole_bytes and all(c in _HEX_DIGITS for c in text))
+    hex_only = whole_bytes and all(c in _HEX_DIGITS for c in text)
+    assert _hex_bytes(text) == (bytes.fromhex(text) if hex_only else None)
     padded = (text * 128)[:128] if text else "a" * 128
-    assert _is_hex(padded) == all(c in _HEX_DIGITS for c in padded)
+    hex_only = all(c in _HEX_DIGITS for c in padded)
+    assert _hex_bytes(padded) == (bytes.fromhex(padded) if hex_only else None)
+
+
+def test_the_accepted_signature_comes_back_as_its_bytes() -> None:
+    """`check_headers` decodes the hex once; `verify_signed` takes those bytes."""
+    signature = sign_request(PRIVATE, str(NOW), BODY)
+    raw, stamp = check_headers(signature, str(NOW), now=NOW, max_age=300)
+    assert (raw, stamp) == (bytes.fromhex(signature), str(NOW))
+    verify_signed(PUBLIC, raw, stamp, BODY)
+    verify_signed(PUBLIC, raw, stamp, bytearray(BODY))  # the edge's body, as it read it
+    with pytest.raises(SignatureError):
+        verify_signed(PUBLIC, raw, stamp, BODY + b" ")
 
 
 @pytest.mark.parametrize(

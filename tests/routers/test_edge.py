@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orchestrator.routers import edge
-from orchestrator.routers.budget import BodyBudget, Claim
+from orchestrator.routers.budget import BodyBudget
 from orchestrator.routers.errors import Refusal
 
 MESSAGE = {"type": "http.request", "body": b"{}", "more_body": False}
@@ -25,10 +25,12 @@ async def _ready() -> dict[str, Any]:
     return MESSAGE
 
 
-async def _read(receive: Any, body_timeout: float = 5.0) -> bytearray:
+async def _read(
+    receive: Any, body_timeout: float = 5.0, budget: BodyBudget | None = None
+) -> bytearray:
     """`_read_capped` with a declared length of 2, a 10-byte cap and its own budget."""
-    settings: Any = SimpleNamespace(body_timeout=body_timeout)
-    return await edge._read_capped("2", receive, 10, settings, Claim(BodyBudget(), 100))
+    settings: Any = SimpleNamespace(body_timeout=body_timeout, body_budget_bytes=100)
+    return await edge._read_capped("2", receive, 10, settings, budget or BodyBudget())
 
 
 @pytest.fixture
@@ -88,6 +90,64 @@ def test_a_receive_that_waits_past_the_deadline_is_refused_and_cancelled() -> No
         asyncio.run(_read(receive, body_timeout=0.02))
     assert refused.value.status == 408
     assert never_released == ["receive cancelled"]
+
+
+def _spent() -> BodyBudget:
+    """A budget someone else has used up (its limit is the 100 bytes `_read` gives it)."""
+    budget = BodyBudget()
+    assert budget.take(100, 100)
+    return budget
+
+
+def test_a_body_in_hand_is_taken_even_when_the_budget_is_spent() -> None:
+    """Nothing is waited for, so nothing is claimed: refusing it would free nothing."""
+    budget = _spent()
+    assert asyncio.run(_read(_ready, budget=budget)) == b"{}"
+    assert budget.held == 100
+
+
+def test_a_body_to_wait_for_is_refused_when_the_budget_is_spent_and_its_receive_closed() -> None:
+    closed: list[str] = []
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def receive() -> dict[str, Any]:
+            try:
+                await loop.create_future()  # the body has not arrived
+            finally:
+                closed.append("receive closed")
+            return MESSAGE
+
+        await _read(receive, budget=_spent())
+
+    with pytest.raises(Refusal) as refused:
+        asyncio.run(run())
+    assert refused.value.status == 503
+    assert closed == ["receive closed"]
+
+
+def test_the_claim_covers_the_wait_and_ends_with_the_read() -> None:
+    budget = BodyBudget()
+    held: list[int] = []
+
+    async def run() -> bytearray:
+        loop = asyncio.get_running_loop()
+
+        def arrive(future: asyncio.Future[dict[str, Any]]) -> None:
+            held.append(budget.held)  # as the body was waited for
+            future.set_result(MESSAGE)
+
+        async def receive() -> dict[str, Any]:
+            future = loop.create_future()
+            loop.call_later(0.01, arrive, future)
+            return await future
+
+        return await _read(receive, budget=budget)
+
+    assert asyncio.run(run()) == b"{}"
+    assert held == [2]  # the declared length, claimed before the wait
+    assert budget.held == 0
 
 
 def test_an_outside_cancellation_is_not_taken_for_the_deadline() -> None:
