@@ -11,6 +11,8 @@ the job never waits for the next request.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import contextvars
 import functools
 import logging
@@ -47,6 +49,10 @@ _BATCH = 32
 # write lock from the requests once per job. A job waits at most this long for its batch;
 # one after an idle spell starts at once.
 _LINGER = 0.02
+# How long `close` waits for the loop to say which jobs are left over (see `close`), once
+# and, if the loop is by then writing outcomes, once more. It answers within a turn of the
+# loop, unless a job blocks the loop's thread or the store is slow to take a write.
+_ANSWER = 2.0
 
 
 class _Run:
@@ -312,12 +318,22 @@ class InProcessDispatcher:
 
     def close(self, timeout: float = 10.0) -> None:
         """Let in-flight jobs finish within `timeout`; record the rest as pending, for the
-        next start to resume (as a new attempt: they may have done part of their work)."""
+        next start to resume (as a new attempt: they may have done part of their work).
+
+        The loop decides which jobs are left (`_collect_leftover`): a job is finished once
+        its outcome is written, on the loop, after its task ended. Read from this thread, a
+        job whose `done` the loop was writing (or had queued) would be left over too, and
+        recorded pending as a new attempt, which the next start runs again under a claim
+        of its own (a second notification, a second deploy). If the loop does not answer
+        within `_ANSWER` (a job blocking its thread, a store slow to take the outcomes),
+        this thread decides after all, as a crash right then would: a job that ended in
+        that loop's last turn may then run again."""
         self.drain(timeout)
         with self._lock:
             self._closed = True  # from now on `_run_soon` refuses: nothing joins `leftover`
             loop, thread = self._loop, self._thread
-            leftover = list(self._inflight)
+            unfinished = bool(self._inflight)  # none: none can join, nothing to decide
+        leftover = self._leftover(loop) if unfinished and loop is not None else []
         if leftover:
             log.warning(
                 "stopping with jobs still running; they will resume on the next start",
@@ -325,8 +341,6 @@ class InProcessDispatcher:
             )
             for run in leftover:
                 job = run.job
-                if loop is not None:
-                    loop.call_soon_threadsafe(run.cancel)
                 record(
                     self.services.store,
                     Job(job.name, job.payload, job.id, job.attempt + 1),
@@ -337,3 +351,59 @@ class InProcessDispatcher:
             loop.call_soon_threadsafe(loop.stop)
         if thread is not None:
             thread.join(timeout=1.0)
+
+    def _leftover(self, loop: asyncio.AbstractEventLoop) -> list[_Run]:
+        """For `close`: the runs not finished, cancelled, as the loop collects them; as this
+        thread sees them if the loop does not answer in time."""
+        if loop.is_running():  # else stopped by an earlier `close`: nothing is written now
+            answer: concurrent.futures.Future[list[_Run]] = concurrent.futures.Future()
+            loop.call_soon_threadsafe(self._collect_leftover, answer, context=contextvars.Context())
+            try:
+                return answer.result(_ANSWER)
+            except TimeoutError:
+                # Not taken up: withdrawn, so the loop never acts on it. Taken up: the loop
+                # is writing the outcomes of jobs that ended, and answers once it has.
+                if not answer.cancel():
+                    with contextlib.suppress(TimeoutError):
+                        return answer.result(_ANSWER)
+                log.warning(
+                    "job loop did not say which jobs are left; deciding without it",
+                    extra={"timeout": _ANSWER},
+                )
+            except Exception:
+                log.exception("job loop failed to say which jobs are left; deciding without it")
+        with self._lock:
+            leftover = list(self._inflight)
+        for run in leftover:
+            loop.call_soon_threadsafe(run.cancel)
+        return leftover
+
+    def _collect_leftover(self, answer: concurrent.futures.Future[list[_Run]]) -> None:
+        """On the loop, for `close` (nothing joins any more): write the outcomes of the jobs
+        that ended, then cancel the runs still unfinished (running, or handed over and not
+        started) and answer with them. A task that ended in this turn has its outcome noted
+        by a callback queued behind this one: this waits a turn for it, so that job is
+        finished, not left over."""
+        if answer.cancelled():  # `close` stopped waiting, and decided without the loop
+            return
+        noted = {run for run, _ in self._ended}
+        with self._lock:
+            unnoted = any(
+                run.task is not None and run.task.done() and run not in noted
+                for run in self._inflight
+            )
+        if unnoted:
+            asyncio.get_running_loop().call_soon(self._collect_leftover, answer)
+            return
+        if not answer.set_running_or_notify_cancel():
+            return
+        try:
+            self._record()  # what their own turn would have done: these jobs are finished
+            with self._lock:
+                leftover = list(self._inflight)
+            for run in leftover:
+                run.cancel()
+        except BaseException as exc:
+            answer.set_exception(exc)
+            raise
+        answer.set_result(leftover)

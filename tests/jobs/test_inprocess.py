@@ -658,3 +658,109 @@ def test_drain_waits_for_every_job_handed_over(services: Services, jobs: JobRegi
     assert sorted(finished) == list(range(20))
     assert dispatcher.inflight() == 0
     dispatcher.close()
+
+
+class _Blocking:
+    """The store, its outcome writes (`put_versioned_many`) held until released."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.writing = threading.Event()
+        self.release = threading.Event()
+
+    def put_versioned_many(self, writes: Sequence[Versioned]) -> None:
+        self.writing.set()
+        assert self.release.wait(5)
+        self._store.put_versioned_many(writes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def _release_when_close_asks(
+    loop: asyncio.AbstractEventLoop, release: threading.Event, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Release the held loop once `close` has asked anything of it (the question it asks
+    the loop, or, deciding without it, the cancellation of what it took to be left over):
+    `close` has made up its mind, or is waiting for the loop to."""
+    ask = loop.call_soon_threadsafe
+
+    def asked(callback: Any, *args: Any, **kwargs: Any) -> Any:
+        handle = ask(callback, *args, **kwargs)
+        release.set()
+        return handle
+
+    monkeypatch.setattr(loop, "call_soon_threadsafe", asked)
+
+
+@pytest.mark.parametrize("when", ["not yet noticed", "outcome queued", "outcome being written"])
+def test_a_job_that_ended_as_the_dispatcher_closes_is_done_not_run_again(
+    when: str, services: Services, jobs: JobRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its task has ended but its outcome is not written yet (its end not yet noticed, its
+    outcome queued to be written, or being written) when `close`'s drain gives up: it is
+    recorded done, not pending as a next attempt that the next start would run again."""
+    release = threading.Event()
+    ran = _recording(jobs)
+    store = _Blocking(services.store)
+    if when == "outcome being written":
+        monkeypatch.setattr(services, "_store", store)
+        release = store.release
+    held = threading.Event()
+
+    def hold() -> None:
+        held.set()
+        assert release.wait(5)
+
+    @jobs.job("ends")
+    async def ends(ctx: JobContext) -> None:
+        ran.append(ctx.job.id)
+        if when != "outcome being written":
+            # Holds the loop's next turn: the task's end (or its last step) is queued
+            # behind it, and `close` asks the loop while it holds.
+            asyncio.get_running_loop().call_soon(hold)
+        if when == "not yet noticed":
+            await asyncio.sleep(0)  # ends in the turn `close`'s question is queued in
+
+    dispatcher = make_dispatcher(services, jobs)
+    dispatcher.dispatch("ends", {}, job_id="ended")
+    assert (store.writing if when == "outcome being written" else held).wait(5)
+    _release_when_close_asks(dispatcher._ensure_loop(), release, monkeypatch)
+    dispatcher.close(timeout=0.1)  # the drain gives up: the job is not finished yet
+    assert ran == ["ended"]
+    recorded = services.store.get(keys.job("ended"))
+    assert (recorded["status"], recorded["attempt"]) == ("done", 1)
+    restarted = make_dispatcher(services, jobs)
+    assert restarted.resume_pending() == []
+    restarted.close()
+
+
+def test_a_loop_that_does_not_answer_close_leaves_its_jobs_pending(
+    services: Services,
+    jobs: JobRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A job blocking the loop's thread: `close` waits `_ANSWER` for the loop, then decides
+    without it, and the job is recorded pending for the next start all the same."""
+    monkeypatch.setattr(inprocess, "_ANSWER", 0.1)
+    release = threading.Event()
+    blocking = threading.Event()
+
+    @jobs.job("blocks")
+    async def blocks(ctx: JobContext) -> None:
+        blocking.set()
+        release.wait(5)  # not awaited: the loop's thread is held
+
+    dispatcher = make_dispatcher(services, jobs)
+    dispatcher.dispatch("blocks", {}, job_id="stuck")
+    assert blocking.wait(5)
+    try:
+        started = time.monotonic()
+        dispatcher.close(timeout=0.1)
+        assert time.monotonic() - started < 3  # drain, `_ANSWER`, the thread's join
+    finally:
+        release.set()
+    recorded = services.store.get(keys.job("stuck"))
+    assert (recorded["status"], recorded["attempt"]) == ("pending", 2)
+    assert any("deciding without it" in r.message for r in caplog.records)
