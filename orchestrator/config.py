@@ -569,7 +569,7 @@ class Settings:
         "ORCHESTRATOR_BODY_BUDGET_BYTES",
         _whole(minimum=25_000_000),
         default=64_000_000,
-        doc="Request-body bytes the process holds at once across all requests (declared "
+        doc="Request-body bytes the process waits for at once across all requests (declared "
         "lengths count up front); past it `503` with `Retry-After`. At least 25000000.",
     )
     limit_concurrency: int = setting(

@@ -4,8 +4,11 @@ The edge must read a body before it can check the signature over it, so anyone w
 the URL can make it buffer up to the per-request cap (25 MB for GitHub) by sending a
 well-formed but wrong signature. One such request is fine; forty of them at once is a
 gigabyte. The cap per request cannot prevent that, only a limit on the sum can: every
-request claims the bytes it will hold before holding them, and one that would take the
-sum past the budget is refused (503) instead of read.
+request whose body is still to come claims the bytes it will hold before waiting for them,
+and one that would take the sum past the budget is refused (503) instead of read. A body
+the server already holds whole when the edge asks for it (uvicorn buffers at most a socket
+read, ~256 KB, before the app asks) claims nothing: it is checked and let go with no wait
+in between, and refusing it would free nothing (`edge._read_capped`).
 
 The counter is per process, not per app or event loop, because memory is per process:
 several apps in one process (tests do that) or several loops share it, and a plain lock

@@ -77,12 +77,16 @@ def _positions(*names: bytes) -> dict[bytes, int]:
 
 
 # What each door reads of the headers, in one pass: its signature headers, the declared
-# body length, and the request id (`middleware.choose_request_id`).
+# body length, the request id (`middleware.choose_request_id`), and `Expect` (`_read_capped`).
 _DISCORD_HEADERS = _positions(
-    b"x-signature-ed25519", b"x-signature-timestamp", b"content-length", REQUEST_ID_HEADER
+    b"x-signature-ed25519",
+    b"x-signature-timestamp",
+    b"content-length",
+    REQUEST_ID_HEADER,
+    b"expect",
 )
 _GITHUB_HEADERS = _positions(
-    b"x-hub-signature-256", b"content-length", b"x-github-delivery", REQUEST_ID_HEADER
+    b"x-hub-signature-256", b"content-length", b"x-github-delivery", REQUEST_ID_HEADER, b"expect"
 )
 
 
@@ -104,6 +108,8 @@ async def _read_capped(
     limit: int,
     settings: Settings,
     budget: BodyBudget = BODIES,
+    *,
+    expect: str | None = None,
 ) -> bytearray:
     """The body, refusing a declared (`Content-Length`) or actual size over `limit` as soon
     as it shows, a body the process-wide `budget` cannot hold (503), and one slower than the
@@ -113,7 +119,9 @@ async def _read_capped(
     verifies the body next, with no `await` in between, so no other request of this loop
     can run before that is done. A body the server already holds whole (a PING's, nearly
     always: read with the headers) is taken as it is: no wait, so no deadline and no claim
-    (refusing it would free nothing)."""
+    (refusing it would free nothing). A client that sent `expect` (`Expect: 100-continue`)
+    has sent no body yet, and asking for it invites it (uvicorn answers `100 Continue` at
+    the first `receive()`): its claim comes first, so a spent budget refuses it unasked."""
     size = 0
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):  # "²".isdigit() is True
@@ -128,37 +136,42 @@ async def _read_capped(
         size = int(declared)
         if size > limit:
             raise Refusal(413, "too_large", f"body over {limit} bytes")
-    # `await receive()`, its first step taken here: a small body is usually in hand already,
-    # and then `receive()` returns without suspending, so arming a timer for it
-    # (`asyncio.timeout`, ~5 us of a ~100 us PING), or a coroutine to arm it in, would
-    # guard nothing.
-    first = receive().__await__()
-    steps: Generator[Any, Any, Message] | None = first
+    claim: Claim | None = None
     try:
-        waiting_on = first.send(None)
-    except StopIteration as done:
-        message: Message = done.value
-        if message["type"] == "http.request" and not message.get("more_body", False):
-            whole = message.get("body", b"")
-            if len(whole) > limit:
-                raise Refusal(413, "too_large", f"body over {limit} bytes") from None
-            return bytearray(whole)
-        steps = waiting_on = None  # a first chunk, or a disconnect, in hand
-    # From here on the rest is waited for. The declared length is claimed before another
-    # byte is: a client announcing 25 MB and trickling it holds its share of the budget from
-    # the start, not once it has sent it.
-    claim = Claim(budget, settings.body_budget_bytes)
-    if not claim.cover(size):
-        if steps is not None:
-            steps.close()
-        raise _busy(settings)
-    # A bytearray grows in place: no second full-size copy when the last chunk arrives.
-    body = bytearray()
-    # One deadline for the whole body, not per chunk: a byte every few seconds must not
-    # keep a connection (and its claim) forever. Set at the body's first wait: a chunk in
-    # hand takes microseconds.
-    deadline: float | None = None
-    try:
+        if expect is not None:
+            claim = _claim(budget, size, settings)
+        # `await receive()`, its first step taken here: a small body is usually in hand
+        # already, and then `receive()` returns without suspending, so arming a timer for it
+        # (`asyncio.timeout`, ~5 us of a ~100 us PING), or a coroutine to arm it in, would
+        # guard nothing.
+        first = receive().__await__()
+        steps: Generator[Any, Any, Message] | None = first
+        try:
+            waiting_on = first.send(None)
+        except StopIteration as done:
+            message: Message = done.value
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                whole = message.get("body", b"")
+                if len(whole) > limit:
+                    raise Refusal(413, "too_large", f"body over {limit} bytes") from None
+                return bytearray(whole)
+            steps = waiting_on = None  # a first chunk, or a disconnect, in hand
+        if claim is None:
+            # From here on the rest is waited for. The declared length is claimed before
+            # another byte is: a client announcing 25 MB and trickling it holds its share of
+            # the budget from the start, not once it has sent it.
+            try:
+                claim = _claim(budget, size, settings)
+            except Refusal:
+                if steps is not None:
+                    steps.close()
+                raise
+        # A bytearray grows in place: no second full-size copy when the last chunk arrives.
+        body = bytearray()
+        # One deadline for the whole body, not per chunk: a byte every few seconds must not
+        # keep a connection (and its claim) forever. Set at the body's first wait: a chunk
+        # in hand takes microseconds.
+        deadline: float | None = None
         while True:
             if steps is not None:
                 if deadline is None:
@@ -190,7 +203,16 @@ async def _read_capped(
             {"connection": "close"},
         ) from None
     finally:
-        claim.release()
+        if claim is not None:
+            claim.release()
+
+
+def _claim(budget: BodyBudget, size: int, settings: Settings) -> Claim:
+    """A claim of `size` bytes on `budget`, or the 503 of a spent budget."""
+    claim = Claim(budget, settings.body_budget_bytes)
+    if not claim.cover(size):
+        raise _busy(settings)
+    return claim
 
 
 async def _receive_by(
@@ -325,6 +347,7 @@ class SignedEdge:
         status: int | None = 500  # the line's status while the edge answers; None once passed on
         try:
             interaction: dict[str, Any] | None = None
+            answer: tuple[int, bytes, dict[str, str] | None] | None = None  # a refusal's
             try:
                 services: Services = scope["app"].state["services"]
                 # The body, read and verified (a claim on the body budget while it was read).
@@ -339,16 +362,20 @@ class SignedEdge:
                     if isinstance(interaction_id, str):
                         ids["interaction_id"] = interaction_id
             except Refusal as refused:
-                status = refused.status
                 payload = json.dumps({"error": refused.error, "message": refused.message})
-                await _answer(scope, send, status, payload.encode(), refused.headers)
-                return
+                answer = (refused.status, payload.encode(), refused.headers)
             except Exception:
                 # Outside the framework's error layer: a bug here gets the answer and the log
                 # line a bug inside the app gets, and goes no further (not to the server's log).
                 with request_context(scope):
                     _errors.exception("unhandled error")
-                await _answer(scope, send, 500, _CRASH_JSON)
+                answer = (500, _CRASH_JSON, None)
+            if answer is not None:
+                # Sent once the exception is gone: its traceback holds the frames that read
+                # the body (up to 25 MB, no longer claimed), and a client that never reads
+                # its answer would keep them alive as long as the send waits.
+                status = answer[0]
+                await _answer(scope, send, *answer)
                 return
             if interaction is not None:
                 if interaction.get("type") == 1:  # PING: the portal's handshake, answered here
@@ -368,13 +395,15 @@ class SignedEdge:
 
     async def _discord(self, services: Services, scope: Scope, receive: Receive) -> bytearray:
         settings = services.settings
-        signature, timestamp, declared, given_id = _headers(scope, _DISCORD_HEADERS)
+        signature, timestamp, declared, given_id, expect = _headers(scope, _DISCORD_HEADERS)
         choose_request_id(scope, given_id)
         try:
             raw, timestamp = discord_verify.check_headers(
                 signature, timestamp, now=time.time(), max_age=settings.discord_signature_max_age
             )
-            body = await _read_capped(declared, receive, settings.discord_max_body_bytes, settings)
+            body = await _read_capped(
+                declared, receive, settings.discord_max_body_bytes, settings, expect=expect
+            )
             # `timestamp.encode() + body` is bytes already: no copy of the body to make one.
             discord_verify.verify_signed(settings.discord_public_key or "", raw, timestamp, body)
         except discord_verify.SignatureError as exc:
@@ -385,14 +414,16 @@ class SignedEdge:
         self, services: Services, scope: Scope, receive: Receive, ids: dict[str, str]
     ) -> bytearray:
         settings = services.settings
-        signature, declared, delivery, given_id = _headers(scope, _GITHUB_HEADERS)
+        signature, declared, delivery, given_id, expect = _headers(scope, _GITHUB_HEADERS)
         choose_request_id(scope, given_id)
         if delivery:  # logged with the answer, refused or not
             ids["delivery_id"] = delivery[:100]
         secrets = [s.get_secret_value() for s in settings.github_webhook_secret]
         try:
             github_verify.check_header(signature)
-            body = await _read_capped(declared, receive, GITHUB_MAX_BODY_BYTES, settings)
+            body = await _read_capped(
+                declared, receive, GITHUB_MAX_BODY_BYTES, settings, expect=expect
+            )
             github_verify.verify_signature(secrets, signature, body)
         except github_verify.SignatureError as exc:
             raise Refusal(401, "bad_signature", str(exc)) from None

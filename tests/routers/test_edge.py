@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tracemalloc
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,6 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from orchestrator.config import load_settings
+from orchestrator.main import create_app
 from orchestrator.routers import edge
 from orchestrator.routers.budget import BodyBudget
 from orchestrator.routers.errors import Refusal
@@ -26,11 +30,18 @@ async def _ready() -> dict[str, Any]:
 
 
 async def _read(
-    receive: Any, body_timeout: float = 5.0, budget: BodyBudget | None = None
+    receive: Any,
+    body_timeout: float = 5.0,
+    budget: BodyBudget | None = None,
+    *,
+    declared: str | None = "2",
+    expect: str | None = None,
 ) -> bytearray:
     """`_read_capped` with a declared length of 2, a 10-byte cap and its own budget."""
     settings: Any = SimpleNamespace(body_timeout=body_timeout, body_budget_bytes=100)
-    return await edge._read_capped("2", receive, 10, settings, budget or BodyBudget())
+    return await edge._read_capped(
+        declared, receive, 10, settings, budget or BodyBudget(), expect=expect
+    )
 
 
 @pytest.fixture
@@ -150,6 +161,35 @@ def test_the_claim_covers_the_wait_and_ends_with_the_read() -> None:
     assert budget.held == 0
 
 
+def test_a_body_in_hand_over_the_cap_is_refused() -> None:
+    """No Content-Length to refuse it by: the body itself is measured."""
+
+    async def eleven_bytes() -> dict[str, Any]:
+        return {**MESSAGE, "body": b"x" * 11}
+
+    with pytest.raises(Refusal) as refused:
+        asyncio.run(_read(eleven_bytes, declared=None))
+    assert refused.value.status == 413
+
+
+def test_a_client_expecting_100_continue_is_refused_before_it_is_asked_for_its_body() -> None:
+    """uvicorn answers `100 Continue` at the first `receive()`: with the budget spent, the
+    client is told 503 without being invited to upload first."""
+    asked: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        asked.append("receive")
+        return MESSAGE
+
+    with pytest.raises(Refusal) as refused:
+        asyncio.run(_read(receive, budget=_spent(), expect="100-continue"))
+    assert refused.value.status == 503
+    assert asked == []
+    budget = BodyBudget()
+    assert asyncio.run(_read(receive, budget=budget, expect="100-continue")) == b"{}"
+    assert budget.held == 0  # claimed for the ask, given back with the read
+
+
 def test_an_outside_cancellation_is_not_taken_for_the_deadline() -> None:
     async def run() -> None:
         loop = asyncio.get_running_loop()
@@ -228,3 +268,41 @@ def test_decode_object_answers_as_the_decoder_does(text: str) -> None:
 def test_decode_object_answers_as_the_decoder_does_for_any_json(value: Any, tail: str) -> None:
     text = json.dumps({"v": value}) + tail
     assert _decoded(edge._decode_object, text) == _decoded(json.JSONDecoder().decode, text)
+
+
+def test_a_refused_body_is_let_go_before_the_refusal_is_sent(tmp_path: Path) -> None:
+    """The refusal is sent outside the `except` that caught it: the exception's traceback
+    holds the frames that read the body, and a client that never reads its answer would
+    keep that body alive, no longer claimed, for as long as the send waits."""
+    app = create_app(load_settings(ORCHESTRATOR_DATA_DIR=tmp_path))
+    chunk, chunks = 1_000_000, 5
+    sent: list[int] = []
+    held_while_sending: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        sent.append(chunk)  # made here, kept by no one but the edge
+        return {"type": "http.request", "body": b"a" * chunk, "more_body": len(sent) < chunks}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            held_while_sending.append(tracemalloc.get_traced_memory()[0])
+            assert message["status"] == 401
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/github",
+        "headers": [
+            (b"x-hub-signature-256", b"sha256=" + b"ab" * 32),  # well formed, wrong
+            (b"x-github-event", b"push"),
+            (b"content-length", str(chunk * chunks).encode()),
+        ],
+    }
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        asyncio.run(app(scope, receive, send))
+    finally:
+        tracemalloc.stop()
+    assert len(sent) == chunks  # read whole, then refused
+    assert held_while_sending[0] - before < chunk  # not the 5 MB it read

@@ -196,6 +196,21 @@ def test_finding_04_bodies_past_the_budget_are_503_and_the_budget_is_given_back(
             assert answer.json()["error"] == "unavailable"
             assert int(answer.headers["retry-after"]) >= 1
 
+            # A client waiting to be asked for its body (`Expect: 100-continue`) is not asked:
+            # the first thing it hears is the 503, not an invitation to upload 2 MB first.
+            with contextlib.closing(connect(url)) as polite:
+                send_head(
+                    polite,
+                    "/github",
+                    {
+                        **fake_signed("/github"),
+                        "content-length": "2000000",
+                        "expect": "100-continue",
+                    },
+                )
+                answer = read_answer(polite, timeout=10)
+            assert answer.status == 503, answer
+
             # Without a Content-Length the claim grows with the chunks: cut off past the budget.
             with contextlib.closing(connect(url)) as streamer:
                 send_head(

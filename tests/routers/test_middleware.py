@@ -319,7 +319,8 @@ def test_the_request_id_is_the_first_x_request_id_if_usable(
     headers = [(b"host", b"h"), *((b"x-request-id", value) for value in given)]
     alone_scope: dict[str, Any] = {"headers": headers}
     by_edge: dict[str, Any] = {"headers": headers}
-    edge_sees = edge._headers(by_edge, edge._DISCORD_HEADERS)[-1]
+    at = edge._DISCORD_HEADERS[middleware.REQUEST_ID_HEADER]
+    edge_sees = edge._headers(by_edge, edge._DISCORD_HEADERS)[at]
     chosen = (middleware.request_id(alone_scope), middleware.choose_request_id(by_edge, edge_sees))
     if kept is None:
         assert all(len(c) == 16 and int(c, 16) >= 0 for c in chosen)
