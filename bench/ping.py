@@ -31,9 +31,12 @@ from bench.loadgen import http_request, write_requests
 from bench.payloads import APPLICATION_ID, WEBHOOK_SECRET, Keypair, SignedPing, signed_pings
 from bench.stats import median, ratio, spread
 
-# Runs per target. One run on this 2-core VM can swing ±15% (another tenant, the load
-# generator's own core): nine give medians, and per-run pairs, that one run cannot move.
-REPS = 9
+# Runs per target. One run on this 2-core VM can swing ±30% (another tenant, the load
+# generator's own core): a run's pairs have spanned 0.57-1.06 of the floor around a median
+# of 0.81, and nine runs' medians still parted from their pairs by 0.06 (the floor's median
+# jumping with two fast runs). Fifteen give medians and pairs that a run or two cannot move,
+# for ~70 s more of `make bench`.
+REPS = 15
 COUNT = 3000
 WARMUP = 200
 CONNECTIONS = 16
