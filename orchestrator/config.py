@@ -552,7 +552,8 @@ class Settings:
         _number(minimum=0),
         default=10.0,
         doc="Seconds in-flight jobs get to finish on SIGTERM before they are recorded "
-        "as pending (and resumed on the next start).",
+        "as pending (and resumed on the next start); a job loop too busy to answer adds up "
+        "to 4 s.",
     )
     # Bodies are read before their signature can be checked, so these bound what a stranger
     # can make us hold. GitHub gives up on a delivery after 10 s itself, so a 30 s deadline

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import contextvars
 import functools
 import logging
@@ -59,13 +58,14 @@ class _Run:
     """One job handed to the loop: the context it was handed over in (its task runs in
     it, as a task made there would), and its task once started (loop thread only)."""
 
-    __slots__ = ("cancelled", "context", "job", "task")
+    __slots__ = ("cancelled", "context", "job", "noted", "task")
 
     def __init__(self, job: Job) -> None:
         self.job = job
         self.context = contextvars.copy_context()
         self.task: asyncio.Task[tuple[Status, Versioned]] | None = None
         self.cancelled = False
+        self.noted = False  # its task's end taken in (`_executed`), once
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -243,7 +243,10 @@ class InProcessDispatcher:
 
     def _executed(self, run: _Run, task: asyncio.Task[tuple[Status, Versioned]]) -> None:
         """On the loop: a job's task ended. Its outcome joins those to record at the end
-        of this turn of the loop."""
+        of this turn of the loop. Once per run: `_collect_leftover` may take it in first."""
+        if run.noted:
+            return
+        run.noted = True
         if task.cancelled():
             self._finished(run)
             return
@@ -348,7 +351,10 @@ class InProcessDispatcher:
                     interrupted=True,
                 )
         if loop is not None:
-            loop.call_soon_threadsafe(loop.stop)
+            # A turn late: a task cancelled above takes its cancellation in the next turn,
+            # unwinding its job in its own context. Stopped first, it would be left pending
+            # and closed by the garbage collector instead, outside that context.
+            loop.call_soon_threadsafe(loop.call_soon, loop.stop)
         if thread is not None:
             thread.join(timeout=1.0)
 
@@ -359,13 +365,15 @@ class InProcessDispatcher:
             answer: concurrent.futures.Future[list[_Run]] = concurrent.futures.Future()
             loop.call_soon_threadsafe(self._collect_leftover, answer, context=contextvars.Context())
             try:
-                return answer.result(_ANSWER)
+                try:
+                    return answer.result(_ANSWER)
+                except TimeoutError:
+                    # Not taken up: withdrawn, so the loop never acts on it. Taken up: the
+                    # loop is writing the outcomes of jobs that ended, and answers once it has.
+                    if answer.cancel():
+                        raise
+                    return answer.result(_ANSWER)
             except TimeoutError:
-                # Not taken up: withdrawn, so the loop never acts on it. Taken up: the loop
-                # is writing the outcomes of jobs that ended, and answers once it has.
-                if not answer.cancel():
-                    with contextlib.suppress(TimeoutError):
-                        return answer.result(_ANSWER)
                 log.warning(
                     "job loop did not say which jobs are left; deciding without it",
                     extra={"timeout": _ANSWER},
@@ -379,25 +387,24 @@ class InProcessDispatcher:
         return leftover
 
     def _collect_leftover(self, answer: concurrent.futures.Future[list[_Run]]) -> None:
-        """On the loop, for `close` (nothing joins any more): write the outcomes of the jobs
-        that ended, then cancel the runs still unfinished (running, or handed over and not
-        started) and answer with them. A task that ended in this turn has its outcome noted
-        by a callback queued behind this one: this waits a turn for it, so that job is
-        finished, not left over."""
-        if answer.cancelled():  # `close` stopped waiting, and decided without the loop
-            return
-        noted = {run for run, _ in self._ended}
-        with self._lock:
-            unnoted = any(
-                run.task is not None and run.task.done() and run not in noted
-                for run in self._inflight
-            )
-        if unnoted:
-            asyncio.get_running_loop().call_soon(self._collect_leftover, answer)
-            return
+        """On the loop, for `close` (nothing joins any more): take in the ends of tasks
+        that ended (a task that ended this turn has its `_executed` queued behind this;
+        taken in here, that one does nothing), write the outcomes of those jobs, then
+        cancel the runs still unfinished (running, or handed over and not started) and
+        answer with them. All in this one turn: jobs ending turn after turn cannot keep
+        the answer waiting."""
         if not answer.set_running_or_notify_cancel():
-            return
+            return  # `close` stopped waiting, and decided without the loop
         try:
+            with self._lock:
+                ended = [
+                    run
+                    for run in self._inflight
+                    if run.task is not None and run.task.done() and not run.noted
+                ]
+            for run in ended:
+                if run.task is not None:
+                    self._executed(run, run.task)
             self._record()  # what their own turn would have done: these jobs are finished
             with self._lock:
                 leftover = list(self._inflight)

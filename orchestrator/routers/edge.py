@@ -139,7 +139,9 @@ async def _read_capped(
     claim: Claim | None = None
     try:
         if expect is not None:
-            claim = _claim(budget, size, settings)
+            # At least a byte: with no Content-Length (chunked) nothing else would ask the
+            # budget before the invitation, and a spent one must refuse it.
+            claim = _claim(budget, max(size, 1), settings)
         # `await receive()`, its first step taken here: a small body is usually in hand
         # already, and then `receive()` returns without suspending, so arming a timer for it
         # (`asyncio.timeout`, ~5 us of a ~100 us PING), or a coroutine to arm it in, would

@@ -764,3 +764,70 @@ def test_a_loop_that_does_not_answer_close_leaves_its_jobs_pending(
     recorded = services.store.get(keys.job("stuck"))
     assert (recorded["status"], recorded["attempt"]) == ("pending", 2)
     assert any("deciding without it" in r.message for r in caplog.records)
+
+
+def test_jobs_ending_turn_after_turn_do_not_keep_close_from_its_answer(
+    services: Services,
+    jobs: JobRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The loop answers `close` in the turn it is asked, taking in the tasks that ended that
+    turn itself: with a job ending on every turn, waiting a turn for their callbacks would
+    never end, and `close` would decide without the loop (and re-queue jobs that finished)."""
+    monkeypatch.setattr(inprocess, "_ANSWER", 0.05)
+    completed: set[str] = set()
+    first_done = threading.Event()
+
+    @jobs.job("steps")
+    async def steps(ctx: JobContext) -> None:
+        for _ in range(int(ctx.job.payload["turns"])):
+            await asyncio.sleep(0)
+        completed.add(ctx.job.id)
+        first_done.set()
+
+    dispatcher = make_dispatcher(services, jobs)
+    ids = [f"steps-{n}" for n in range(1000)]
+    for n, job_id in enumerate(ids):
+        dispatcher.dispatch("steps", {"turns": 100 + n}, job_id=job_id)  # one ends a turn
+    assert first_done.wait(10)
+    dispatcher.close(timeout=0)
+    assert not any("deciding without it" in r.message for r in caplog.records)
+    for job_id in ids:
+        recorded = services.store.get(keys.job(job_id))
+        expected = ("done", 1) if job_id in completed else ("pending", 2)
+        assert (recorded["status"], recorded["attempt"]) == expected, job_id
+    assert 0 < len(completed) < len(ids)  # close came while they were ending
+
+
+def test_a_loop_that_fails_after_taking_closes_question_still_lets_close_finish(
+    services: Services,
+    jobs: JobRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Taken up, then slower than `_ANSWER`, then failed: `close` decides without the loop,
+    records the job pending, stops the loop and joins its thread; nothing escapes."""
+    monkeypatch.setattr(inprocess, "_ANSWER", 0.1)
+    started = threading.Event()
+
+    @jobs.job("waits")
+    async def waits(ctx: JobContext) -> None:
+        started.set()
+        await asyncio.Event().wait()  # until cancelled
+
+    dispatcher = make_dispatcher(services, jobs)
+    dispatcher.dispatch("waits", {}, job_id="waiting")
+    assert started.wait(5)
+
+    def slow_then_broken() -> None:
+        time.sleep(0.15)
+        raise RuntimeError("outcome write broke")
+
+    monkeypatch.setattr(dispatcher, "_record", slow_then_broken)
+    thread = dispatcher._thread
+    dispatcher.close(timeout=0.05)
+    recorded = services.store.get(keys.job("waiting"))
+    assert (recorded["status"], recorded["attempt"]) == ("pending", 2)
+    assert thread is not None and not thread.is_alive()
+    assert any("deciding without it" in r.message for r in caplog.records)

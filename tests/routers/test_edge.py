@@ -181,10 +181,11 @@ def test_a_client_expecting_100_continue_is_refused_before_it_is_asked_for_its_b
         asked.append("receive")
         return MESSAGE
 
-    with pytest.raises(Refusal) as refused:
-        asyncio.run(_read(receive, budget=_spent(), expect="100-continue"))
-    assert refused.value.status == 503
-    assert asked == []
+    for declared in ("2", None):  # a declared length, or none (chunked)
+        with pytest.raises(Refusal) as refused:
+            asyncio.run(_read(receive, budget=_spent(), expect="100-continue", declared=declared))
+        assert refused.value.status == 503
+        assert asked == []
     budget = BodyBudget()
     assert asyncio.run(_read(receive, budget=budget, expect="100-continue")) == b"{}"
     assert budget.held == 0  # claimed for the ask, given back with the read
