@@ -69,7 +69,7 @@ class Claim:
         return True
 
     def release(self) -> None:
-        if self.size:  # most claims never held a byte (a body in hand, `edge._read_capped`)
+        if self.size:  # a claim of nothing yet (no Content-Length, no chunk) gives nothing
             self._budget.give_back(self.size)
             self.size = 0
 
