@@ -670,3 +670,55 @@ def test_access_lines_remember_a_bounded_number_of_texts(
     assert len(logs._TEXTS) == logs._TEXTS_MAX
     routes = written(sole_handler, "route")  # type: ignore[arg-type]
     assert routes == [f"/r{n}" for n in range(logs._TEXTS_MAX + 20)]
+
+
+@pytest.mark.parametrize(
+    "durations",
+    [
+        [200.0],  # after a status of 200: equal keys, printed "200" and "200.0"
+        [0.0, -0.0, 0.0],  # equal keys, printed "0.0" and "-0.0"
+        [0.5, 1.0, 0.5, 1e-07, 1e16],
+    ],
+)
+def test_access_lines_print_each_number_as_json_does_whatever_came_before(
+    sole_handler: io.StringIO, frozen: float, monkeypatch: pytest.MonkeyPatch, durations: list[float]
+) -> None:
+    """Statuses and durations are printed once and their text reused: an int and a float that
+    compare equal, or the two zeros, are still each printed as JSON prints it."""
+    monkeypatch.setattr(logs, "_STATUSES", {})
+    monkeypatch.setattr(logs, "_DURATIONS", {})
+    for duration in durations:
+        sole_handler.seek(0)
+        sole_handler.truncate()
+        template, dictionary = _both_ways(sole_handler, {**ACCESS, "duration_ms": duration})
+        assert template == dictionary
+        assert template.endswith(f'"duration_ms": {json.dumps(duration)}}}')
+
+
+def test_access_lines_remember_a_bounded_number_of_numbers(
+    sole_handler: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logs, "_STATUSES", {})
+    monkeypatch.setattr(logs, "_DURATIONS", {})
+    logger = logging.getLogger("test.access")
+    count = logs._NUMBERS_MAX + 20
+    with alone():
+        for n in range(count):
+            logs.access_line(logger, "request", **{**ACCESS, "status": n, "duration_ms": n + 0.5})
+    assert len(logs._STATUSES) == len(logs._DURATIONS) == logs._NUMBERS_MAX
+    assert written(sole_handler, "status") == list(range(count))
+    assert written(sole_handler, "duration_ms") == [n + 0.5 for n in range(count)]
+
+
+def test_access_lines_carry_each_its_own_time(
+    sole_handler: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The time's text is reused by lines of the same millisecond, and only by them."""
+    logger = logging.getLogger("test.access")
+    times = [1_700_000_000.0012, 1_700_000_000.0012, 1_700_000_000.0098, 1_700_000_001.0004]
+    with alone():
+        for at in times:
+            monkeypatch.setattr(logs.time, "time", lambda at=at: at)
+            logs.access_line(logger, "request", **ACCESS)
+    assert written(sole_handler, "ts") == [round(at * 1000) / 1000 for at in times]
+    assert sole_handler.getvalue().splitlines()[2].startswith('{"ts": 1700000000.010, ')

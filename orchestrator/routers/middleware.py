@@ -111,12 +111,12 @@ def log_answer(scope: Scope, status: int) -> None:
     access_line(
         log,
         "request",
-        request_id=chosen if chosen.__class__ is str else request_id(scope),
-        route=scope["path"],
-        method=scope["method"],
-        ids=scope.get(LOG_IDS) or {},
-        status=status,
-        duration_ms=_duration_ms(scope),
+        chosen if chosen.__class__ is str else request_id(scope),
+        scope["path"],
+        scope["method"],
+        scope.get(LOG_IDS) or {},
+        status,
+        _duration_ms(scope),
     )
 
 
