@@ -24,6 +24,7 @@ for _name in list(os.environ):
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import hypothesis  # noqa: E402
 import pytest  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
@@ -32,6 +33,15 @@ from orchestrator.config import Settings, load_settings  # noqa: E402
 from orchestrator.devkeys import DevIdentity, load_or_create_dev_identity  # noqa: E402
 from orchestrator.main import create_app  # noqa: E402
 from orchestrator.services import Services  # noqa: E402
+
+# Property tests check answers, not speed (that is `bench/`'s): no per-example deadline, and
+# no health check on how fast inputs are made. On a fresh checkout Hypothesis first builds
+# its Unicode tables (`.hypothesis/`), and a busy 2-vCPU machine made a text strategy's
+# first inputs "too slow" there: a failure of the machine, not of the code.
+hypothesis.settings.register_profile(
+    "orchestrator", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("orchestrator")
 
 PUBLIC_TEST_ADDRESS = "93.184.216.34"  # what every name "resolves" to in tests
 
