@@ -74,22 +74,34 @@ def shape_problem(raw: Mapping[str, Any]) -> str | None:
     """Why `raw` cannot be an interaction Discord sent, or None.
 
     Checks only what Discord guarantees and we rely on: an integer `type`, snowflake ids,
-    bounded token and custom id. Everything else stays lenient (see the accessors)."""
-    # No nested object at all (a PING): only the top-level ids can be there to check.
-    return _shape_problem(raw, nested=not raw.keys().isdisjoint(_NESTED))
+    bounded token and custom id. Everything else stays lenient (see the accessors).
+
+    A body with no nested object (a PING, the most frequent) can only go wrong at its top
+    level, checked here in one frame: `is_snowflake`'s test is written out for its ids, where
+    calling the full check (and `is_snowflake` per id) cost ~2% of PING throughput under
+    uvicorn. A test holds both to the same answers."""
+    if not raw.keys().isdisjoint(_NESTED):
+        return _shape_problem(raw)
+    if type(raw.get("type")) is not int:  # True and 1.0 compare equal to 1 (a PING): not here
+        return "type must be an integer"
+    for key in _TOP_LEVEL_KEYS:
+        value = raw.get(key)  # most top-level keys are absent (a PING has two ids)
+        if value is not None and not (
+            isinstance(value, str)
+            and 0 < len(value) <= MAX_SNOWFLAKE_DIGITS
+            and value.isascii()
+            and value.isdigit()
+        ):
+            return f"{key} is not a snowflake"
+    return _token_problem(raw.get("token"))
 
 
-def _shape_problem(raw: Mapping[str, Any], *, nested: bool) -> str | None:
-    """`shape_problem`, with the nested checks (`nested=True`: all of them) or without."""
+def _shape_problem(raw: Mapping[str, Any]) -> str | None:
+    """`shape_problem`'s every check, nested ones included."""
     kind = raw.get("type")
     if type(kind) is not int:  # True and 1.0 compare equal to 1 (a PING): not here
         return "type must be an integer"
-    if not nested:  # a PING's, every request's way past the edge: the top level alone
-        for key in _TOP_LEVEL_KEYS:
-            value = raw.get(key)  # most top-level keys are absent (a PING has two ids)
-            if value is not None and not is_snowflake(value):
-                return f"{key} is not a snowflake"
-    for path, first, rest in _SNOWFLAKE_STEPS if nested else ():
+    for path, first, rest in _SNOWFLAKE_STEPS:
         node: Any = raw.get(first)
         for part in rest:
             if node is None:
@@ -97,21 +109,27 @@ def _shape_problem(raw: Mapping[str, Any], *, nested: bool) -> str | None:
             node = node.get(part) if isinstance(node, dict) else None
         if node is not None and not is_snowflake(node):
             return f"{'.'.join(path)} is not a snowflake"
-    roles = _dict(raw.get("member")).get("roles") if nested else None
+    roles = _dict(raw.get("member")).get("roles")
     if roles is not None and (
         not isinstance(roles, list)
         or len(roles) > MAX_ROLES
         or not all(is_snowflake(r) for r in roles)
     ):
         return "member.roles must be a list of snowflakes"
-    token = raw.get("token")
-    if token is not None and (not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH):
-        return "token is not an interaction token"
-    custom_id = _dict(raw.get("data")).get("custom_id") if nested else None
+    problem = _token_problem(raw.get("token"))
+    if problem is not None:
+        return problem
+    custom_id = _dict(raw.get("data")).get("custom_id")
     if custom_id is not None and (
         not isinstance(custom_id, str) or len(custom_id) > MAX_CUSTOM_ID_LENGTH
     ):
         return f"data.custom_id is longer than {MAX_CUSTOM_ID_LENGTH} characters"
+    return None
+
+
+def _token_problem(token: Any) -> str | None:
+    if token is not None and (not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH):
+        return "token is not an interaction token"
     return None
 
 

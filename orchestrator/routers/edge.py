@@ -137,65 +137,62 @@ async def _read_capped(
         if size > limit:
             raise Refusal(413, "too_large", f"body over {limit} bytes")
     claim: Claim | None = None
+    body: bytearray | None = None  # once the body comes in more than one message
+    # One deadline for the whole body, not per chunk: a byte every few seconds must not keep
+    # a connection (and its claim) forever. Set at the body's first wait.
+    deadline: float | None = None
     try:
         if expect is not None:
             # At least a byte: with no Content-Length (chunked) nothing else would ask the
             # budget before the invitation, and a spent one must refuse it.
             claim = _claim(budget, max(size, 1), settings)
-        # `await receive()`, its first step taken here: a small body is usually in hand
-        # already, and then `receive()` returns without suspending, so arming a timer for it
-        # (`asyncio.timeout`, ~5 us of a ~100 us PING), or a coroutine to arm it in, would
-        # guard nothing.
-        first = receive().__await__()
-        steps: Generator[Any, Any, Message] | None = first
-        try:
-            waiting_on = first.send(None)
-        except StopIteration as done:
-            message: Message = done.value
-            if message["type"] == "http.request" and not message.get("more_body", False):
-                whole = message.get("body", b"")
-                if len(whole) > limit:
-                    raise Refusal(413, "too_large", f"body over {limit} bytes") from None
-                return bytearray(whole)
-            steps = waiting_on = None  # a first chunk, or a disconnect, in hand
-        if claim is None:
-            # From here on the rest is waited for. The declared length is claimed before
-            # another byte is: a client announcing 25 MB and trickling it holds its share of
-            # the budget from the start, not once it has sent it.
-            try:
-                claim = _claim(budget, size, settings)
-            except Refusal:
-                if steps is not None:
-                    steps.close()
-                raise
-        # A bytearray grows in place: no second full-size copy when the last chunk arrives.
-        body = bytearray()
-        # One deadline for the whole body, not per chunk: a byte every few seconds must not
-        # keep a connection (and its claim) forever. Set at the body's first wait: a chunk
-        # in hand takes microseconds.
-        deadline: float | None = None
         while True:
-            if steps is not None:
+            # `await receive()`, its first step taken here: a small body is usually in hand
+            # already, and then `receive()` returns without suspending, so arming a timer
+            # for it (`asyncio.timeout`, ~5 us of a ~100 us PING), or a coroutine to arm it
+            # in, would guard nothing.
+            steps = receive().__await__()
+            try:
+                waiting_on = steps.send(None)
+            except StopIteration as done:
+                message: Message = done.value
+            else:
+                if claim is None:
+                    # The body is waited for: its declared length is claimed before another
+                    # byte comes, so a client announcing 25 MB and trickling it holds its
+                    # share of the budget from the start, not once it has sent it.
+                    try:
+                        claim = _claim(budget, size, settings)
+                    except Refusal:
+                        steps.close()
+                        raise
                 if deadline is None:
                     deadline = asyncio.get_running_loop().time() + settings.body_timeout
                 message = await _receive_by(steps, waiting_on, deadline)
             if message["type"] == "http.disconnect":
                 raise Refusal(400, "malformed", "client disconnected")
             chunk = message.get("body", b"")
+            more = message.get("more_body", False)
+            if body is None:
+                if not more:  # the whole body in one message (a PING's, in hand: no claim)
+                    if len(chunk) > limit:
+                        raise Refusal(413, "too_large", f"body over {limit} bytes")
+                    # A waited-for body over its (false, or no) Content-Length: claimed too.
+                    if claim is not None and not claim.cover(len(chunk)):
+                        raise _busy(settings)
+                    return bytearray(chunk)
+                # A bytearray grows in place: no second full-size copy at the last chunk.
+                body = bytearray()
+            if claim is None:  # more is to come: claimed before it does, waited for or not
+                claim = _claim(budget, size, settings)
             size = len(body) + len(chunk)
             if size > limit:
                 raise Refusal(413, "too_large", f"body over {limit} bytes")
             if size > claim.size and not claim.cover(size):  # no (or a false) Content-Length
                 raise _busy(settings)
             body += chunk
-            if not message.get("more_body", False):
+            if not more:
                 return body
-            steps = receive().__await__()
-            try:
-                waiting_on = steps.send(None)
-            except StopIteration as done:
-                message = done.value
-                steps = None
     except TimeoutError:
         raise Refusal(
             408,

@@ -112,7 +112,7 @@ def test_modal_values_from_rows_and_labels() -> None:
 
 def _shape_problem_reference(raw: dict[str, Any]) -> str | None:
     """Every check, no shortcut."""
-    return _shape_problem(raw, nested=True)
+    return _shape_problem(raw)
 
 
 _leaf = st.one_of(
@@ -156,6 +156,24 @@ def test_the_shape_check_says_what_every_check_says(raw: dict[str, Any], kind: i
     """The shortcut for bodies with no nested object (a PING) changes no answer."""
     for body in (raw, {**raw, "type": kind}):
         assert shape_problem(body) == _shape_problem_reference(body)
+
+
+@pytest.mark.parametrize("key", ["id", "application_id", "guild_id", "channel_id"])
+@pytest.mark.parametrize("value", ["x", "", "١٢", "9" * 21, 12, True, ["1"]])
+def test_a_flat_body_gets_each_top_level_check(key: str, value: Any) -> None:
+    """A body with no nested object (a PING) takes the shortcut: each of its ids is still
+    refused as the full check refuses it."""
+    body = {"type": 1, "id": "1", "application_id": "2", key: value}
+    assert shape_problem(body) == f"{key} is not a snowflake" == _shape_problem_reference(body)
+    assert shape_problem({**body, key: "9" * 20}) is None
+
+
+@pytest.mark.parametrize("token", ["t" * 1001, 7, ["t"]])
+def test_a_flat_body_with_a_bad_token_is_refused(token: Any) -> None:
+    body = {"type": 1, "id": "1", "token": token}
+    assert shape_problem(body) == "token is not an interaction token"
+    assert shape_problem(body) == _shape_problem_reference(body)
+    assert shape_problem({**body, "token": "t" * 1000}) is None
 
 
 @pytest.mark.parametrize(

@@ -161,6 +161,37 @@ def test_the_claim_covers_the_wait_and_ends_with_the_read() -> None:
     assert budget.held == 0
 
 
+@pytest.mark.parametrize("declared", [None, "2"])  # chunked, or a Content-Length it outgrows
+def test_a_body_waited_for_in_one_message_is_claimed_at_its_real_size(
+    declared: str | None,
+) -> None:
+    """A body that arrives whole after a wait is counted at the size it came in, not at what
+    was declared: with 95 of the 100 bytes held elsewhere, eight bytes are refused (503)
+    and four are taken."""
+
+    def read(body: bytes, budget: BodyBudget) -> bytearray:
+        async def run() -> bytearray:
+            loop = asyncio.get_running_loop()
+
+            async def receive() -> dict[str, Any]:
+                future = loop.create_future()
+                loop.call_later(0.01, future.set_result, {**MESSAGE, "body": body})
+                return await future
+
+            return await _read(receive, budget=budget, declared=declared)
+
+        return asyncio.run(run())
+
+    budget = BodyBudget()
+    assert budget.take(95, 100)
+    with pytest.raises(Refusal) as refused:
+        read(b"x" * 8, budget)
+    assert refused.value.status == 503
+    assert budget.held == 95  # the refused claim is given back
+    assert read(b"x" * 4, budget) == b"xxxx"
+    assert budget.held == 95
+
+
 def test_a_body_in_hand_over_the_cap_is_refused() -> None:
     """No Content-Length to refuse it by: the body itself is measured."""
 
