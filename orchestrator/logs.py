@@ -514,8 +514,19 @@ class JSONHandler(logging.StreamHandler[Any]):
         # Only what was taken: a line another thread adds meanwhile stays for the next write.
         del _pending[: len(taken)]
         texts = [_encode(line) if len(line) == 4 else _render_access(line) for line in taken]
-        lines = [line + self.terminator for line in redactor.each(texts)]
-        for chunk in _chunks(lines):
+        redacted = redactor.each(texts)
+        terminator = self.terminator
+        text = terminator.join(redacted) + terminator
+        # A turn's lines (~2 KB under load) nearly always fit one atomic write whole: then
+        # no line is measured and none is copied on its own.
+        if len(text) <= _PIPE_BUF and text.isascii():
+            if self._write(text) or len(redacted) == 1:
+                return
+            # One line the stream refuses costs no other line: each is tried alone.
+            chunks: Iterable[list[str]] = [[line + terminator] for line in redacted]
+        else:
+            chunks = _chunks([line + terminator for line in redacted])
+        for chunk in chunks:
             if not self._write("".join(chunk)) and len(chunk) > 1:
                 for line in chunk:  # one line the stream refuses costs no other line
                     self._write(line)

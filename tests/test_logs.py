@@ -485,6 +485,22 @@ def test_a_turns_many_lines_go_out_in_writes_a_pipe_keeps_whole(counted: Writes)
     assert counted.writes > 1
 
 
+def test_a_turns_lines_are_measured_in_bytes_not_characters(counted: Writes) -> None:
+    """Fewer characters than `PIPE_BUF`, more bytes: still split into writes a pipe keeps
+    whole."""
+    logger = logging.getLogger("test.access")
+    each = logs._PIPE_BUF // 8  # characters of text per line; three bytes each in UTF-8
+
+    def requests() -> None:
+        for n in range(4):
+            info_line(logger, "request", {"request_id": "\u2603" * each, "status": n})
+
+    in_one_turn(requests)
+    assert len(counted.getvalue()) < logs._PIPE_BUF < len(counted.getvalue().encode())
+    assert written(counted, "status") == [0, 1, 2, 3]
+    assert counted.writes > 1
+
+
 def test_flush_returns_only_once_a_write_another_thread_started_is_done(counted: Writes) -> None:
     """A test (or the Lambda handler) that flushes, then reads, must find every line logged
     before: also one that another thread has taken and is writing right now."""
@@ -681,7 +697,10 @@ def test_access_lines_remember_a_bounded_number_of_texts(
     ],
 )
 def test_access_lines_print_each_number_as_json_does_whatever_came_before(
-    sole_handler: io.StringIO, frozen: float, monkeypatch: pytest.MonkeyPatch, durations: list[float]
+    sole_handler: io.StringIO,
+    frozen: float,
+    monkeypatch: pytest.MonkeyPatch,
+    durations: list[float],
 ) -> None:
     """Statuses and durations are printed once and their text reused: an int and a float that
     compare equal, or the two zeros, are still each printed as JSON prints it."""
