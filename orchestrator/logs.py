@@ -340,7 +340,8 @@ def access_line(
     Where the template could differ from the dictionary (a log context, an id named like
     one of the fixed keys or the head's, a status that is not an int, a duration that is
     not a finite float, text that is not a `str`, another listener), the line goes the
-    ordinary way; `ids` must not change afterwards, as `info_line`'s fields must not."""
+    ordinary way. The ids are taken as they are at the call: the line says what they were
+    then, whatever becomes of the caller's dict."""
     if not logger.isEnabledFor(logging.INFO):
         return
     handler = _sole_handler(logger)
@@ -363,7 +364,8 @@ def access_line(
                 request_id,
                 route,
                 method,
-                ids,
+                # Its items as they are now: the caller's dict (the scope's) may change later.
+                tuple(ids.items()),
                 status,
                 duration_ms,
             ),
@@ -378,7 +380,7 @@ def access_line(
 
 # An access line's values, as `access_line` took them: the time in milliseconds, the
 # logger's name, the message, then its own arguments from `request_id` on.
-_AccessValues = tuple[int, str, str, str, str, str, dict[str, str], int, float]
+_AccessValues = tuple[int, str, str, str, str, str, tuple[tuple[str, str], ...], int, float]
 # A line still to be written: `info_line`'s (time in milliseconds, logger name, message,
 # fields) or `access_line`'s values.
 _Pending = tuple[int, str, str, dict[str, Any]] | _AccessValues
@@ -387,13 +389,15 @@ _Pending = tuple[int, str, str, dict[str, Any]] | _AccessValues
 def _render_access(line: _AccessValues) -> str:
     """The access line's text (`access_line`): one f-string, with the texts above reused, at
     ~1.7 us where a `%` template took ~3.6. Text that is not a `str` (a `str()` of it would
-    be printed, where JSON writes it otherwise) is rendered the ordinary way."""
+    be printed, where JSON writes it otherwise), or a value the template cannot print (an
+    int past Python's digit limit), is rendered the ordinary way: one line's problem never
+    costs the turn's other lines."""
     global _last_ts
     ms, logger, msg, request_id, route, method, ids, status, duration_ms = line
     texts = _TEXTS  # `texts.get(x) or _text(x)`: a dict lookup, a call the first time
     try:
         named = ""
-        for key, value in ids.items():
+        for key, value in ids:
             named += f", {texts.get(key) or _text(key)}: {encode_basestring(value)}"
         last, ts = _last_ts
         if last != ms:
@@ -408,12 +412,12 @@ def _render_access(line: _AccessValues) -> str:
             f'"status": {_STATUSES.get(status) or _number(_STATUSES, status)}, '
             f'"duration_ms": {_DURATIONS.get(duration_ms) or _number(_DURATIONS, duration_ms)}}}'
         )
-    except TypeError:  # text that is not a `str`: the encoder knows what to do with it
+    except Exception:  # text that is not a `str`, or a value beyond the template: the encoder's
         fields: dict[str, Any] = {"request_id": request_id, "route": route, "method": method}
         fields.update(ids)
         fields["status"] = status
         fields["duration_ms"] = duration_ms
-        return _encode((ms, logger, msg, fields))
+        return _encode((ms, logger, msg, fields))  # its error line, for what it cannot encode
 
 
 def _enqueue(handler: JSONHandler, line: _Pending) -> None:

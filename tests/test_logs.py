@@ -741,3 +741,39 @@ def test_access_lines_carry_each_its_own_time(
             logs.access_line(logger, "request", **ACCESS)
     assert written(sole_handler, "ts") == [round(at * 1000) / 1000 for at in times]
     assert sole_handler.getvalue().splitlines()[2].startswith('{"ts": 1700000000.010, ')
+
+
+def test_an_access_line_the_template_cannot_print_costs_no_other_line(counted: Writes) -> None:
+    """Rendered with the turn's lines: one that cannot be printed from the template (a status
+    past Python's digit limit) is written as the encoder writes it, and the others still are."""
+    logger = logging.getLogger("test.access")
+
+    def requests() -> None:
+        info_line(logger, "request", {"request_id": "before"})
+        logs.access_line(logger, "request", **{**ACCESS, "status": 10**5000})
+        logs.access_line(logger, "request", **{**ACCESS, "request_id": "after"})
+
+    in_one_turn(requests)
+    entries = [json.loads(line) for line in counted.getvalue().splitlines()]
+    assert [e.get("request_id", e.get("error")) for e in entries] == [
+        "before",
+        "fields could not be encoded as JSON",
+        "after",
+    ]
+
+
+def test_an_access_line_says_what_its_ids_were_when_it_was_logged(counted: Writes) -> None:
+    """The ids are the caller's dict (the edge's, in the scope): changed after the call, the
+    line still says what they were, and says each field once."""
+    logger = logging.getLogger("test.access")
+
+    def requests() -> None:
+        ids = {"interaction_id": "1"}
+        logs.access_line(logger, "request", **{**ACCESS, "ids": ids})
+        ids["interaction_id"] = "later"
+        ids["status"] = "spoofed"
+
+    in_one_turn(requests)
+    [line] = counted.getvalue().splitlines()
+    assert json.loads(line)["interaction_id"] == "1"
+    assert line.count('"status"') == 1 and json.loads(line)["status"] == 200

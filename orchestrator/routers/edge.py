@@ -156,7 +156,9 @@ async def _read_capped(
                 waiting_on = steps.send(None)
             except StopIteration as done:
                 message: Message = done.value
+                waited = False
             else:
+                waited = True
                 if claim is None:
                     # The body is waited for: its declared length is claimed before another
                     # byte comes, so a client announcing 25 MB and trickling it holds its
@@ -177,8 +179,9 @@ async def _read_capped(
                 if not more:  # the whole body in one message (a PING's, in hand: no claim)
                     if len(chunk) > limit:
                         raise Refusal(413, "too_large", f"body over {limit} bytes")
-                    # A waited-for body over its (false, or no) Content-Length: claimed too.
-                    if claim is not None and not claim.cover(len(chunk)):
+                    # Waited for, over its (false, or no) Content-Length: claimed at its size.
+                    # In hand (also after an `Expect` claim), it is taken as it is.
+                    if waited and claim is not None and not claim.cover(len(chunk)):
                         raise _busy(settings)
                     return bytearray(chunk)
                 # A bytearray grows in place: no second full-size copy at the last chunk.

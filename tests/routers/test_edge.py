@@ -222,6 +222,21 @@ def test_a_client_expecting_100_continue_is_refused_before_it_is_asked_for_its_b
     assert budget.held == 0  # claimed for the ask, given back with the read
 
 
+def test_a_body_in_hand_after_an_expect_claim_is_taken_as_it_is() -> None:
+    """A client that sent `Expect` and its body anyway (without waiting for `100 Continue`):
+    the body is in hand, so it is not measured against the budget (refusing it would free
+    nothing), and the `Expect` claim is given back."""
+    budget = BodyBudget()
+    assert budget.take(99, 100)
+
+    async def four_bytes() -> dict[str, Any]:
+        return {**MESSAGE, "body": b"xxxx"}
+
+    body = asyncio.run(_read(four_bytes, budget=budget, expect="100-continue", declared=None))
+    assert body == b"xxxx"
+    assert budget.held == 99
+
+
 def test_an_outside_cancellation_is_not_taken_for_the_deadline() -> None:
     async def run() -> None:
         loop = asyncio.get_running_loop()
