@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 import urllib.parse
+from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import PurePosixPath
 from types import MappingProxyType
@@ -412,14 +413,23 @@ class Unprintable:
         raise RuntimeError("no text for this")
 
 
+@pytest.mark.parametrize(
+    "log_bad_line",
+    [
+        lambda logger: info_line(logger, "request", {"request_id": Unprintable()}),
+        # Rendered with the turn's lines: a status past Python's digit limit.
+        lambda logger: logs.access_line(logger, "request", **{**ACCESS, "status": 10**5000}),
+    ],
+    ids=["info_line", "access_line"],
+)
 def test_a_line_that_cannot_be_encoded_costs_no_other_line_and_raises_nowhere(
-    counted: Writes,
+    counted: Writes, log_bad_line: Callable[[logging.Logger], None]
 ) -> None:
     logger = logging.getLogger("test.access")
 
     def requests() -> None:
         info_line(logger, "request", {"request_id": "before"})
-        info_line(logger, "request", {"request_id": Unprintable()})
+        log_bad_line(logger)
         info_line(logger, "request", {"request_id": "after"})
         logger.warning("unrelated")  # writes the pending lines first: must not raise
 
@@ -741,25 +751,6 @@ def test_access_lines_carry_each_its_own_time(
             logs.access_line(logger, "request", **ACCESS)
     assert written(sole_handler, "ts") == [round(at * 1000) / 1000 for at in times]
     assert sole_handler.getvalue().splitlines()[2].startswith('{"ts": 1700000000.010, ')
-
-
-def test_an_access_line_the_template_cannot_print_costs_no_other_line(counted: Writes) -> None:
-    """Rendered with the turn's lines: one that cannot be printed from the template (a status
-    past Python's digit limit) is written as the encoder writes it, and the others still are."""
-    logger = logging.getLogger("test.access")
-
-    def requests() -> None:
-        info_line(logger, "request", {"request_id": "before"})
-        logs.access_line(logger, "request", **{**ACCESS, "status": 10**5000})
-        logs.access_line(logger, "request", **{**ACCESS, "request_id": "after"})
-
-    in_one_turn(requests)
-    entries = [json.loads(line) for line in counted.getvalue().splitlines()]
-    assert [e.get("request_id", e.get("error")) for e in entries] == [
-        "before",
-        "fields could not be encoded as JSON",
-        "after",
-    ]
 
 
 def test_an_access_line_says_what_its_ids_were_when_it_was_logged(counted: Writes) -> None:
