@@ -371,11 +371,23 @@ def access_line(
             ),
         )
         return
+    info_line(logger, msg, _access_fields(request_id, route, method, ids, status, duration_ms))
+
+
+def _access_fields(
+    request_id: str,
+    route: str,
+    method: str,
+    ids: Iterable[tuple[str, str]] | dict[str, str],
+    status: int,
+    duration_ms: float,
+) -> dict[str, Any]:
+    """The access line as `info_line`'s fields, in the line's order: the ordinary way."""
     fields: dict[str, Any] = {"request_id": request_id, "route": route, "method": method}
     fields.update(ids)
     fields["status"] = status
     fields["duration_ms"] = duration_ms
-    info_line(logger, msg, fields)
+    return fields
 
 
 # An access line's values, as `access_line` took them: the time in milliseconds, the
@@ -413,10 +425,7 @@ def _render_access(line: _AccessValues) -> str:
             f'"duration_ms": {_DURATIONS.get(duration_ms) or _number(_DURATIONS, duration_ms)}}}'
         )
     except Exception:  # text that is not a `str`, or a value beyond the template: the encoder's
-        fields: dict[str, Any] = {"request_id": request_id, "route": route, "method": method}
-        fields.update(ids)
-        fields["status"] = status
-        fields["duration_ms"] = duration_ms
+        fields = _access_fields(request_id, route, method, ids, status, duration_ms)
         return _encode((ms, logger, msg, fields))  # its error line, for what it cannot encode
 
 
